@@ -1,0 +1,1 @@
+//! CIM-XML reader and writer (being written).

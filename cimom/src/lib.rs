@@ -1,0 +1,1 @@
+//! cimom crate (work in progress).

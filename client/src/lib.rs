@@ -1,0 +1,1 @@
+//! client crate (work in progress).

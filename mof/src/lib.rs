@@ -1,0 +1,1 @@
+//! mof crate (work in progress).

@@ -1,0 +1,1 @@
+//! providers crate (work in progress).
