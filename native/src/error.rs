@@ -208,7 +208,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn in_use(volume: &Path, role: impl Into<String>, cause: impl Into<String>) -> Error {
+    pub(crate) fn in_use(
+        volume: &Path,
+        role: impl Into<String>,
+        cause: impl Into<String>,
+    ) -> Error {
         Error::InUse {
             volume: volume.to_path_buf(),
             role: role.into(),
