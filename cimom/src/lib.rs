@@ -1,1 +1,4 @@
-//! cimom crate (work in progress).
+//! The CIM object manager: repository, CIM-XML operations over HTTP(S), the
+//! provider API and indications.
+
+pub mod provider;
