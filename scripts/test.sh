@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine of this kind.
+#
+# Installs what the tests need when it is missing (Debian: sblim-wbemcli,
+# libnbd-bin, qemu-utils; PyPI, in ./.venv: pywbem, pywbemtools, pytest), builds
+# the binaries, then runs the Rust tests (cargo nextest), the end-to-end tests
+# against a real cimomd (pytest, tests/e2e) and short fuzzing runs.
+#
+# Environment: FUZZ_SECONDS (default 20; 0 skips fuzzing), MOF_CORPUS (default
+# ../shared/corpus), NATIVE_LONG=1 for the long crash/model suites.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+log() { printf '\n== %s\n' "$*"; }
+
+need_apt=()
+command -v wbemcli >/dev/null || need_apt+=(sblim-wbemcli)
+command -v nbdinfo >/dev/null || need_apt+=(libnbd-bin)
+command -v nbdcopy >/dev/null || need_apt+=(libnbd-bin)
+command -v qemu-io >/dev/null || need_apt+=(qemu-utils)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/pytest ] || ! .venv/bin/python -c 'import pywbem, pywbemtools' 2>/dev/null; then
+  log "creating .venv with pywbem, pywbemtools, pytest"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q pywbem pywbemtools pytest
+fi
+export PATH="$ROOT/.venv/bin:$PATH"
+
+if ! command -v cargo-nextest >/dev/null; then
+  log "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+log "building the binaries"
+cargo build --workspace --bins
+
+log "Rust tests (cargo nextest)"
+cargo nextest run --workspace --no-fail-fast
+
+log "end-to-end tests (pytest against a real cimomd)"
+CIMOMD="$ROOT/target/debug/cimomd" IIADM="$ROOT/target/debug/iiadm" \
+  python -m pytest -q tests/e2e
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+if [ "$FUZZ_SECONDS" != 0 ]; then
+  for script in cim/fuzz/run.sh mof/fuzz/run.sh; do
+    if [ -x "$script" ]; then
+      log "fuzzing: $script for ${FUZZ_SECONDS}s"
+      "$script" "$FUZZ_SECONDS"
+    fi
+  done
+fi
+log "all tests passed"
