@@ -24,7 +24,7 @@ pub mod value;
 pub mod xml;
 
 pub use class::{Class, Method, Parameter, Property};
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use instance::Instance;
 pub use name::CimName;
 pub use path::{KeyBinding, ObjectPath};

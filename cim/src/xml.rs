@@ -1,1 +1,0 @@
-//! CIM-XML reader and writer (being written).

@@ -1,0 +1,1 @@
+//! Element-by-element unit tests of the CIM-XML reader and writer.
