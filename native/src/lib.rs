@@ -7,14 +7,25 @@
 //! * [`blockdev`] — the [`blockdev::BlockDevice`] trait: the data-path surface
 //!   (read/write/flush/trim) that the NBD server exports and the engine implements
 //!   for master and shadow handles.
+//! * [`engine`] — the [`Engine`] façade: sets, groups, overflow volumes,
+//!   copy jobs, persistence (formats in `FORMAT.md`), data-path devices.
+//! * [`types`] — plain data of the API (specs, snapshots, events, flags).
 //! * [`nbd`] — the NBD server (fixed newstyle handshake) over any
 //!   [`blockdev::ExportSource`].
 
 pub mod blockdev;
+mod bitmap;
+mod copy;
+mod device;
 pub mod engine;
 pub mod error;
+mod events;
+mod overflow;
 pub mod nbd;
+mod set;
+mod state;
 pub mod types;
+mod volume;
 
 pub use blockdev::{BlockDevice, ExportSource};
 pub use engine::Engine;

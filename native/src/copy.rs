@@ -1,0 +1,298 @@
+//! Background copy and update jobs: one std thread per running job, walking
+//! the copy bitmap in ascending order and copying contiguous runs of marked
+//! chunks (up to 4 MiB per I/O; single chunks for compact shadows).
+//!
+//! Durability: copied data is synced before the copy bits are cleared on
+//! disk, in batches (every burst of `units` chunks or 64 MiB), so a crash
+//! only ever leaves chunks marked that were already copied, never the
+//! reverse. Clearing happens under the master's exclusive gate, so no host
+//! write can slip between "copy bit cleared" and "compact chunk unmapped".
+
+use crate::bitmap::{self, Region};
+use crate::error::Result;
+use crate::set::{Pending, SetCore, Stop};
+use crate::types::*;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Chunks per copy I/O (4 MiB).
+const RUN: u64 = 128;
+/// Bytes copied between two flushes at most.
+const FLUSH_BYTES: u64 = 64 << 20;
+
+/// Starts the job thread (the caller has set the copy flags).
+pub(crate) fn start(set: &Arc<SetCore>, dir: Direction) {
+    let mut ctl = set.ctl.lock().unwrap();
+    if ctl.running {
+        return;
+    }
+    ctl.running = true;
+    ctl.stop = None;
+    let s = set.clone();
+    let h = std::thread::Builder::new()
+        .name("ii-copy".into())
+        .spawn(move || run(s, dir))
+        .expect("spawn copy thread");
+    ctl.handle = Some(h);
+}
+
+/// Asks a running job to stop and waits for it.
+pub(crate) fn stop(set: &SetCore, why: Stop) {
+    let h = {
+        let mut ctl = set.ctl.lock().unwrap();
+        if ctl.running && ctl.stop.is_none() {
+            ctl.stop = Some(why);
+        }
+        set.cv.notify_all();
+        ctl.handle.take()
+    };
+    if let Some(h) = h {
+        let _ = h.join();
+    }
+}
+
+fn stop_requested(set: &SetCore) -> Option<Stop> {
+    set.ctl.lock().unwrap().stop
+}
+
+/// Sleeps up to `d` unless a stop is requested.
+fn pause(set: &SetCore, d: std::time::Duration) -> Option<Stop> {
+    let deadline = Instant::now() + d;
+    let mut ctl = set.ctl.lock().unwrap();
+    loop {
+        if ctl.stop.is_some() {
+            return ctl.stop;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        ctl = set.cv.wait_timeout(ctl, deadline - now).unwrap().0;
+    }
+}
+
+fn run(set: Arc<SetCore>, dir: Direction) {
+    let span = tracing::info_span!("copy_job", set = %set.shadow_path.display(), direction = ?dir);
+    let _e = span.enter();
+    tracing::info!(chunks = set.cpy.count(), "copy started");
+    let before = set.state();
+    let outcome = copy_loop(&set, dir);
+    let state_before_finish = set.state();
+    let complete = match &outcome {
+        Ok(None) => {
+            let mut clear = flags::COPYINGP | flags::COPYINGM | flags::COPYINGS | flags::COPYINGX;
+            if dir == Direction::ToMaster {
+                if let Some(c) = &set.compact {
+                    if c.lock().unwrap().ov_used == 0 {
+                        clear |= flags::VOVERFLOW;
+                    }
+                }
+            }
+            set.set_flags(0, clear);
+            tracing::info!("copy finished");
+            true
+        }
+        Ok(Some(Stop::Abort)) => {
+            set.set_flags(0, flags::COPYINGP | flags::COPYINGX);
+            tracing::info!(left = set.cpy.count(), "copy aborted");
+            false
+        }
+        Ok(Some(_)) => {
+            tracing::info!(left = set.cpy.count(), "copy paused");
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "copy failed");
+            set.set_flags(0, flags::COPYINGP | flags::COPYINGX);
+            false
+        }
+    };
+    {
+        let mut ctl = set.ctl.lock().unwrap();
+        ctl.running = false;
+        set.cv.notify_all();
+    }
+    if !matches!(outcome, Ok(Some(Stop::Shutdown))) {
+        set.bus.publish(EngineEvent::CopyFinished {
+            shadow: set.shadow_path.clone(),
+            direction: dir,
+            complete,
+        });
+        let _ = before;
+        set.note_state(state_before_finish);
+    }
+}
+
+/// Copies until done (`Ok(None)`), stopped (`Ok(Some)`), or failed.
+fn copy_loop(set: &Arc<SetCore>, dir: Direction) -> Result<Option<Stop>> {
+    let chunks = set.chunks;
+    let run_max = if set.compact.is_some() { 1 } else { RUN };
+    let mut buf = vec![0u8; (run_max * CHUNK_SIZE) as usize];
+    let mut cursor = 0;
+    let mut pending: Vec<(u64, u64)> = Vec::new();
+    let mut pending_bytes = 0u64;
+    let mut burst = 0u64;
+    loop {
+        if let Some(s) = stop_requested(set) {
+            flush(set, dir, &mut pending)?;
+            return Ok(Some(s));
+        }
+        let Some(start) = set.cpy.next_set(cursor) else {
+            flush(set, dir, &mut pending)?;
+            // Chunks handled by host writes may have been skipped; done only
+            // when no copy bit is left.
+            if set.cpy.next_set(0).is_none() {
+                return Ok(None);
+            }
+            cursor = 0;
+            continue;
+        };
+        let mut end = start + 1;
+        while end < chunks && end - start < run_max && set.cpy.get(end) {
+            end += 1;
+        }
+        if let Err(e) = copy_run(set, dir, start, end, &mut buf) {
+            let flag = match dir {
+                Direction::ToShadow => flags::SHDOFFLINE,
+                Direction::ToMaster => flags::MSTOFFLINE,
+            };
+            set.go_offline(flag, &e);
+            return Err(e);
+        }
+        pending.push((start, end));
+        pending_bytes += (end - start) * CHUNK_SIZE;
+        burst += end - start;
+        cursor = end;
+        let (units, delay) = {
+            let m = set.meta.lock().unwrap();
+            (m.units as u64, m.delay)
+        };
+        if pending_bytes >= FLUSH_BYTES || burst >= units {
+            flush(set, dir, &mut pending)?;
+            pending_bytes = 0;
+            progress(set);
+        }
+        if burst >= units {
+            burst = 0;
+            if let Some(s) = pause(set, TICK * delay) {
+                return Ok(Some(s));
+            }
+        }
+    }
+}
+
+/// Copies the still-marked chunks of `[a, b)` in direction `dir`.
+fn copy_run(set: &Arc<SetCore>, dir: Direction, a: u64, b: u64, buf: &mut [u8]) -> Result<()> {
+    let m = &set.master;
+    let _g = m.gate.read().unwrap();
+    let _l = m.lock_chunks(a, b - 1);
+    let mv = m.vol.as_ref().expect("copies need a master").clone();
+    let mut c = a;
+    while c < b {
+        if !set.cpy.get(c) {
+            c += 1;
+            continue;
+        }
+        let mut e = c + 1;
+        while e < b && set.cpy.get(e) {
+            e += 1;
+        }
+        let off = c * CHUNK_SIZE;
+        let len = (e * CHUNK_SIZE).min(m.size) - off;
+        let data = &mut buf[..len as usize];
+        match dir {
+            Direction::ToShadow => {
+                mv.read_at(data, off)?;
+                if set.compact.is_some() {
+                    for (i, ch) in (c..e).enumerate() {
+                        let mut pend = Pending::default();
+                        set.cow_for_copy(ch, &mut pend)?;
+                        pend.commit()?;
+                        let _ = i;
+                    }
+                } else {
+                    set.shadow.write_at(data, off)?;
+                }
+            }
+            Direction::ToMaster => {
+                let sets = m.sets.read().unwrap().clone();
+                if sets.len() > 1 {
+                    let mut pend = Pending::default();
+                    for ch in c..e {
+                        m.before_master_write(&sets, ch, Some(set.id), &mut pend);
+                    }
+                    pend.commit()?;
+                }
+                if set.compact.is_some() {
+                    for ch in c..e {
+                        let o = ((ch - c) * CHUNK_SIZE) as usize;
+                        let n = m.chunk_len(ch) as usize;
+                        set.read_shadow_phys(ch, 0, &mut data[o..o + n])?;
+                    }
+                } else {
+                    set.shadow.read_at(data, off)?;
+                }
+                mv.write_at(data, off)?;
+            }
+        }
+        c = e;
+    }
+    Ok(())
+}
+
+/// Makes the copied runs durable, then clears their copy bits on disk (and,
+/// for compact shadow→master copies, unmaps the chunks).
+fn flush(set: &Arc<SetCore>, dir: Direction, pending: &mut Vec<(u64, u64)>) -> Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    match dir {
+        Direction::ToShadow => set.flush()?,
+        Direction::ToMaster => set.master.vol.as_ref().expect("master").sync()?,
+    }
+    let m = &set.master;
+    let _g = m.gate.write().unwrap();
+    let mut pages = BTreeSet::new();
+    let mut cleared = Vec::new();
+    for (a, b) in pending.drain(..) {
+        for c in a..b {
+            if set.cpy.clear(c) {
+                pages.insert(bitmap::page_of(c));
+                cleared.push(c);
+            }
+        }
+    }
+    let pages: Vec<u64> = pages.into_iter().collect();
+    set.bmp.write_bits(Region::Copy, &set.cpy, &pages, true)?;
+    if dir == Direction::ToMaster {
+        if let Some(cm) = &set.compact {
+            let mut cm = cm.lock().unwrap();
+            let mut ipages = BTreeSet::new();
+            for c in cleared {
+                if !set.shd.get(c) {
+                    cm.unmap(c);
+                    ipages.insert(bitmap::index_page_of(c));
+                }
+            }
+            let ipages: Vec<u64> = ipages.into_iter().collect();
+            set.bmp.write_index(&cm.map, &ipages)?;
+        }
+    }
+    Ok(())
+}
+
+/// Publishes 25 % milestones.
+fn progress(set: &SetCore) {
+    let pc = set.percent_completed();
+    let mark = ((pc as u8) / 25) * 25;
+    let mut meta = set.meta.lock().unwrap();
+    if mark > meta.milestone && mark < 100 {
+        meta.milestone = mark;
+        drop(meta);
+        set.bus.publish(EngineEvent::SetModified {
+            shadow: set.shadow_path.clone(),
+            change: SetChange::Progress { percent: mark },
+        });
+    }
+}

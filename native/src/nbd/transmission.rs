@@ -1,0 +1,632 @@
+//! The transmission phase of one connection: a reader task, a small pool of
+//! blocking workers, and one serialised reply writer.
+//!
+//! ```text
+//!  socket ──► reader task ──job queue──► workers (tokio blocking pool, ≤ N per connection)
+//!                 │ immediate errors          │ BlockDevice call
+//!                 ▼                           ▼
+//!            reply sink (mutex) ◄─────────────┘
+//!                 │ try_write when the socket takes it at once,
+//!                 ▼ otherwise queue and wake the flush task
+//!  socket ◄── flush task (vectored writes of everything queued)
+//! ```
+//!
+//! The reader parses a request, reads a write's payload, checks flags and
+//! range, and queues the device call for the connection's workers. A worker
+//! runs it and hands the reply (header and read data in one buffer) to the
+//! sink, which writes it straight away when nothing is queued ahead of it:
+//! the common case costs one `write` per reply and no task wake-up. Replies
+//! the socket cannot take at once are queued, in order, for the flush task.
+//!
+//! Each request holds an in-flight permit and a share of the byte budget from
+//! the moment its header is read until its reply has been written to the
+//! socket, which bounds both the requests in flight and the memory a client
+//! that stops reading can pin.
+//!
+//! The workers are long-lived `spawn_blocking` tasks, started on demand up to
+//! [`NbdConfig::workers_per_connection`]: a worker that finishes a request
+//! takes the next one from the queue without being woken, which matters more
+//! than anything else for small requests on few cores.
+
+use super::handshake::Negotiated;
+use super::proto::*;
+use super::NbdConfig;
+use crate::blockdev::BlockDevice;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+
+/// Buffers larger than this are not kept for reuse.
+const POOL_MAX_CAPACITY: usize = 4 << 20;
+/// Most replies gathered into one vectored write by the flush task.
+const MAX_IOVECS: usize = 64;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves consistent data behind
+    // (every critical section is a few field updates), so poisoning is ignored.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Permits a request holds until its reply is on the socket.
+struct Permits {
+    _slot: OwnedSemaphorePermit,
+    _bytes: Option<OwnedSemaphorePermit>,
+}
+
+/// Reply bytes: a bare header, or a read reply (header then data) in a pooled
+/// buffer.
+enum ReplyBytes {
+    Header([u8; REPLY_LEN]),
+    Data(Vec<u8>),
+}
+
+impl ReplyBytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            ReplyBytes::Header(h) => h,
+            ReplyBytes::Data(v) => v,
+        }
+    }
+}
+
+/// A reply queued behind others, with how much of it is already written.
+struct Pending {
+    bytes: ReplyBytes,
+    written: usize,
+    _permits: Permits,
+}
+
+struct SinkState {
+    queue: VecDeque<Pending>,
+    /// The socket failed; replies are dropped from now on.
+    broken: bool,
+}
+
+/// Serialises replies onto the socket.
+struct Sink {
+    wr: OwnedWriteHalf,
+    state: Mutex<SinkState>,
+    /// Wakes the flush task when the queue becomes non-empty or on close.
+    wake: Notify,
+    bufs: Arc<BufPool>,
+}
+
+impl Sink {
+    /// Writes a reply now if nothing is queued and the socket takes it,
+    /// otherwise queues it (in order) for the flush task.
+    fn send(&self, bytes: ReplyBytes, permits: Permits) {
+        let mut st = lock(&self.state);
+        if st.broken {
+            drop(st);
+            self.recycle(bytes);
+            return;
+        }
+        let mut written = 0;
+        if st.queue.is_empty() {
+            let buf = bytes.as_slice();
+            while written < buf.len() {
+                match self.wr.try_write(&buf[written..]) {
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, "nbd reply write failed");
+                        st.broken = true;
+                        drop(st);
+                        self.recycle(bytes);
+                        self.wake.notify_one();
+                        return;
+                    }
+                }
+            }
+            if written == buf.len() {
+                drop(st);
+                self.recycle(bytes);
+                return;
+            }
+        }
+        let first = st.queue.is_empty();
+        st.queue.push_back(Pending {
+            bytes,
+            written,
+            _permits: permits,
+        });
+        drop(st);
+        if first {
+            self.wake.notify_one();
+        }
+    }
+
+    fn recycle(&self, bytes: ReplyBytes) {
+        if let ReplyBytes::Data(v) = bytes {
+            self.bufs.put(v);
+        }
+    }
+
+    /// Writes as much of the queue as the socket takes without blocking.
+    /// Returns `Ok(true)` when the queue is empty.
+    fn drain(&self) -> io::Result<bool> {
+        let mut st = lock(&self.state);
+        if st.broken {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+        }
+        while !st.queue.is_empty() {
+            let slices: Vec<IoSlice<'_>> = st
+                .queue
+                .iter()
+                .take(MAX_IOVECS)
+                .map(|p| IoSlice::new(&p.bytes.as_slice()[p.written..]))
+                .collect();
+            let res = self.wr.try_write_vectored(&slices);
+            drop(slices);
+            let mut n = match res {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    st.broken = true;
+                    let dropped: Vec<Pending> = st.queue.drain(..).collect();
+                    drop(st);
+                    for p in dropped {
+                        self.recycle(p.bytes);
+                    }
+                    return Err(e);
+                }
+            };
+            while n > 0 {
+                let Some(front) = st.queue.front_mut() else {
+                    break;
+                };
+                let left = front.bytes.as_slice().len() - front.written;
+                if n >= left {
+                    n -= left;
+                    if let Some(done) = st.queue.pop_front() {
+                        self.recycle(done.bytes);
+                    }
+                } else {
+                    front.written += n;
+                    n = 0;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn mark_broken(&self) {
+        let dropped: Vec<Pending> = {
+            let mut st = lock(&self.state);
+            st.broken = true;
+            st.queue.drain(..).collect()
+        };
+        for p in dropped {
+            self.recycle(p.bytes);
+        }
+    }
+
+    fn is_broken(&self) -> bool {
+        lock(&self.state).broken
+    }
+}
+
+/// The flush task: writes queued replies whenever the socket can take them.
+/// Ends when the socket breaks or `done` is set and the queue is empty.
+async fn flush_replies(sink: Arc<Sink>, done: watch::Receiver<bool>) {
+    loop {
+        match sink.drain() {
+            Ok(true) => {
+                if *done.borrow() {
+                    return;
+                }
+                sink.wake.notified().await;
+            }
+            Ok(false) => {
+                if let Err(e) = sink.wr.writable().await {
+                    tracing::debug!(error = %e, "nbd socket not writable");
+                    sink.mark_broken();
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "nbd reply write failed");
+                sink.mark_broken();
+                return;
+            }
+        }
+    }
+}
+
+/// Buffers reused across requests, so a steady stream of same-sized requests
+/// neither allocates nor zero-fills.
+struct BufPool {
+    free: Mutex<Vec<Vec<u8>>>,
+    keep: usize,
+}
+
+impl BufPool {
+    fn get(&self) -> Vec<u8> {
+        lock(&self.free).pop().unwrap_or_default()
+    }
+
+    fn put(&self, buf: Vec<u8>) {
+        if buf.capacity() == 0 || buf.capacity() > POOL_MAX_CAPACITY {
+            return;
+        }
+        let mut free = lock(&self.free);
+        if free.len() < self.keep {
+            free.push(buf);
+        }
+    }
+}
+
+/// One queued device call.
+struct Job {
+    req: Request,
+    payload: Vec<u8>,
+    permits: Permits,
+}
+
+struct QueueState {
+    jobs: VecDeque<Job>,
+    idle: usize,
+    threads: usize,
+    closed: bool,
+}
+
+/// Per-connection state shared by the reader and the workers.
+struct Conn {
+    device: Arc<dyn BlockDevice>,
+    size: u64,
+    read_only: bool,
+    bufs: Arc<BufPool>,
+    sink: Arc<Sink>,
+    queue: Mutex<QueueState>,
+    work: Condvar,
+    max_workers: usize,
+}
+
+impl Conn {
+    fn reply(&self, cookie: u64, errno: u32, permits: Permits) {
+        self.sink
+            .send(ReplyBytes::Header(simple_reply(errno, cookie)), permits);
+    }
+
+    /// Queues a device call, starting a worker if none is idle.
+    fn submit(self: &Arc<Self>, job: Job) {
+        let mut q = lock(&self.queue);
+        q.jobs.push_back(job);
+        if q.idle > 0 {
+            drop(q);
+            self.work.notify_one();
+        } else if q.threads < self.max_workers {
+            q.threads += 1;
+            drop(q);
+            let conn = Arc::clone(self);
+            let span = tracing::Span::current();
+            // Not awaited: the worker ends when the queue is closed and empty.
+            drop(tokio::task::spawn_blocking(move || {
+                let _entered = span.enter();
+                conn.work_loop();
+            }));
+        }
+    }
+
+    fn work_loop(&self) {
+        loop {
+            let job = {
+                let mut q = lock(&self.queue);
+                loop {
+                    if let Some(job) = q.jobs.pop_front() {
+                        break job;
+                    }
+                    if q.closed {
+                        q.threads -= 1;
+                        return;
+                    }
+                    q.idle += 1;
+                    q = self.work.wait(q).unwrap_or_else(|e| e.into_inner());
+                    q.idle -= 1;
+                }
+            };
+            self.execute(job);
+        }
+    }
+
+    fn close_queue(&self) {
+        lock(&self.queue).closed = true;
+        self.work.notify_all();
+    }
+
+    /// Runs one device call and sends its reply.
+    fn execute(&self, job: Job) {
+        let Job {
+            req,
+            payload,
+            permits,
+        } = job;
+        let dev = &*self.device;
+        let fua = req.flags & CMD_FLAG_FUA != 0;
+        let len = req.length as usize;
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| match req.kind {
+            CMD_READ => {
+                let mut buf = self.bufs.get();
+                buf.resize(REPLY_LEN + len, 0);
+                match dev.read_at(&mut buf[REPLY_LEN..], req.offset) {
+                    Ok(()) => {
+                        put_simple_reply(&mut buf[..REPLY_LEN], 0, req.cookie);
+                        Ok(Some(buf))
+                    }
+                    Err(e) => {
+                        self.bufs.put(buf);
+                        Err(e)
+                    }
+                }
+            }
+            CMD_WRITE => dev.write_at(&payload, req.offset, fua).map(|()| None),
+            CMD_FLUSH => dev.flush().map(|()| None),
+            CMD_TRIM => dev
+                .trim(req.offset, u64::from(req.length))
+                .and_then(|()| if fua { dev.flush() } else { Ok(()) })
+                .map(|()| None),
+            CMD_WRITE_ZEROES => dev
+                .write_zeroes(req.offset, u64::from(req.length), fua)
+                .map(|()| None),
+            // check() refuses every other command before it gets here.
+            _ => Err(crate::Error::Precondition(format!(
+                "unsupported NBD command {}",
+                req.kind
+            ))),
+        }));
+        self.bufs.put(payload);
+        match outcome {
+            Ok(Ok(Some(buf))) => self.sink.send(ReplyBytes::Data(buf), permits),
+            Ok(Ok(None)) => self.reply(req.cookie, 0, permits),
+            Ok(Err(e)) => {
+                let errno = e.errno();
+                if errno == EIO {
+                    tracing::warn!(error = %e, ?req, "nbd request failed");
+                } else {
+                    tracing::debug!(error = %e, ?req, "nbd request refused");
+                }
+                self.reply(req.cookie, errno, permits);
+            }
+            Err(_) => {
+                tracing::error!(?req, "block device panicked; answering EIO");
+                self.reply(req.cookie, EIO, permits);
+            }
+        }
+    }
+}
+
+/// Runs the transmission phase until the client disconnects, breaks the
+/// protocol, or `stop` turns true; in-flight requests are answered first.
+pub(crate) async fn run(
+    mut rd: BufReader<OwnedReadHalf>,
+    wr: OwnedWriteHalf,
+    export: Negotiated,
+    config: &NbdConfig,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let max_in_flight = config.max_in_flight.clamp(1, Semaphore::MAX_PERMITS);
+    let bufs = Arc::new(BufPool {
+        free: Mutex::new(Vec::new()),
+        keep: max_in_flight,
+    });
+    let sink = Arc::new(Sink {
+        wr,
+        state: Mutex::new(SinkState {
+            queue: VecDeque::new(),
+            broken: false,
+        }),
+        wake: Notify::new(),
+        bufs: Arc::clone(&bufs),
+    });
+    let (done_tx, done_rx) = watch::channel(false);
+    let flusher = tokio::spawn(tracing::Instrument::in_current_span(flush_replies(
+        Arc::clone(&sink),
+        done_rx,
+    )));
+    let conn = Arc::new(Conn {
+        device: export.device,
+        size: export.size,
+        read_only: export.read_only,
+        bufs,
+        sink: Arc::clone(&sink),
+        queue: Mutex::new(QueueState {
+            jobs: VecDeque::new(),
+            idle: 0,
+            threads: 0,
+            closed: false,
+        }),
+        work: Condvar::new(),
+        max_workers: config.workers_per_connection.max(1),
+    });
+    let slots = Arc::new(Semaphore::new(max_in_flight));
+    let budget = config
+        .max_buffered_bytes
+        .max(config.max_request_bytes as usize)
+        .min(Semaphore::MAX_PERMITS);
+    let bytes = Arc::new(Semaphore::new(budget));
+
+    let result = read_requests(&mut rd, &conn, config, &slots, &bytes, &mut stop).await;
+    if result.is_err() {
+        // A hard disconnect: nothing more is owed to this client.
+        sink.mark_broken();
+    }
+
+    // Every permit comes back once its reply is written (or dropped because
+    // the socket broke): then nothing is left to answer.
+    let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
+    conn.close_queue();
+    let _ = done_tx.send(true);
+    sink.wake.notify_one();
+    if let Err(e) = flusher.await {
+        tracing::error!(error = %e, "nbd reply flusher failed");
+    }
+    result
+}
+
+async fn read_requests(
+    rd: &mut BufReader<OwnedReadHalf>,
+    conn: &Arc<Conn>,
+    config: &NbdConfig,
+    slots: &Arc<Semaphore>,
+    bytes: &Arc<Semaphore>,
+    stop: &mut watch::Receiver<bool>,
+) -> io::Result<()> {
+    let mut head = [0u8; REQUEST_LEN];
+    loop {
+        if *stop.borrow() {
+            tracing::debug!("server shutting down, closing connection");
+            return Ok(());
+        }
+        if conn.sink.is_broken() {
+            return Ok(());
+        }
+        if rd.buffer().len() >= REQUEST_LEN {
+            // Already buffered: no need to wait on anything.
+            rd.read_exact(&mut head).await?;
+        } else {
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => {
+                    tracing::debug!("server shutting down, closing connection");
+                    return Ok(());
+                }
+                r = rd.read_exact(&mut head) => match r {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        tracing::debug!("client closed the connection");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        let Some(req) = Request::parse(&head) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bad request magic",
+            ));
+        };
+        tracing::trace!(?req, "nbd request");
+        if req.kind == CMD_DISC {
+            tracing::debug!("client disconnected (NBD_CMD_DISC)");
+            return Ok(());
+        }
+        if req.kind == CMD_WRITE && req.length > config.max_request_bytes {
+            // The payload would have to be read to stay in step; the protocol
+            // lets the server hard-disconnect instead.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "write of {} bytes exceeds the maximum request size",
+                    req.length
+                ),
+            ));
+        }
+
+        let slot = acquire(slots, 1).await?;
+        let data_len = match req.kind {
+            CMD_READ | CMD_WRITE if req.length <= config.max_request_bytes => req.length,
+            _ => 0,
+        };
+        let byte_permit = if data_len > 0 {
+            Some(acquire(bytes, data_len).await?)
+        } else {
+            None
+        };
+        let permits = Permits {
+            _slot: slot,
+            _bytes: byte_permit,
+        };
+
+        let mut payload = Vec::new();
+        if req.kind == CMD_WRITE {
+            payload = conn.bufs.get();
+            if let Err(e) = read_payload(rd, &mut payload, req.length as usize).await {
+                conn.bufs.put(payload);
+                return Err(e);
+            }
+        }
+
+        if let Some(errno) = check(conn, &req, config) {
+            tracing::debug!(?req, errno, "request refused");
+            conn.bufs.put(payload);
+            conn.reply(req.cookie, errno, permits);
+            continue;
+        }
+        if req.length == 0 && req.kind != CMD_FLUSH {
+            conn.bufs.put(payload);
+            conn.reply(req.cookie, 0, permits);
+            continue;
+        }
+        conn.submit(Job {
+            req,
+            payload,
+            permits,
+        });
+    }
+}
+
+/// Validates a request; `Some(errno)` answers it without touching the device.
+fn check(conn: &Conn, req: &Request, config: &NbdConfig) -> Option<u32> {
+    let allowed = match req.kind {
+        CMD_WRITE_ZEROES => CMD_FLAG_FUA | CMD_FLAG_NO_HOLE,
+        CMD_READ | CMD_WRITE | CMD_FLUSH | CMD_TRIM => CMD_FLAG_FUA,
+        _ => return Some(EINVAL), // unknown or not advertised
+    };
+    if req.flags & !allowed != 0 {
+        return Some(EINVAL);
+    }
+    if req.kind == CMD_FLUSH {
+        return None;
+    }
+    if req.kind == CMD_READ && req.length > config.max_request_bytes {
+        return Some(EINVAL);
+    }
+    let writes = req.kind != CMD_READ;
+    if writes && conn.read_only {
+        return Some(EPERM);
+    }
+    let in_range = req
+        .offset
+        .checked_add(u64::from(req.length))
+        .is_some_and(|end| end <= conn.size);
+    if !in_range {
+        return Some(if writes { ENOSPC } else { EINVAL });
+    }
+    None
+}
+
+async fn acquire(sem: &Arc<Semaphore>, n: u32) -> io::Result<OwnedSemaphorePermit> {
+    Arc::clone(sem)
+        .acquire_many_owned(n)
+        .await
+        .map_err(|_| io::Error::other("semaphore closed"))
+}
+
+/// Reads exactly `len` bytes into `buf` without zero-filling it first.
+async fn read_payload<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut Vec<u8>,
+    len: usize,
+) -> io::Result<()> {
+    buf.clear();
+    buf.reserve(len);
+    while buf.len() < len {
+        let want = (len - buf.len()) as u64;
+        let n = (&mut *rd).take(want).read_buf(buf).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "client closed in the middle of a write payload",
+            ));
+        }
+    }
+    Ok(())
+}

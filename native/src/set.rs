@@ -1,0 +1,810 @@
+//! Sets and masters: the in-memory state of a point-in-time set and the data
+//! path rules of imaging.md §4 (copy-on-write, bit tracking, read routing).
+//!
+//! Locking, outermost first:
+//! 1. `Master::gate` (RwLock): every data-path request and every copy run holds
+//!    it shared for its whole duration, including the landing of host data;
+//!    bitmap switches (copy/update start, group PIT, enable/disable) hold it
+//!    exclusive, so "quiesce, drain, switch, release" is one write lock.
+//! 2. `Master::stripes`: per-chunk mutexes (chunk number modulo the stripe
+//!    count), always taken in ascending stripe order. One table per master,
+//!    shared by every set of the master and by their shadows, so a chunk is
+//!    copied on write exactly once per point in time.
+//! 3. `BitmapVol::io`, `SetCore::compact`, `Overflow::state`: short leaf locks.
+//!
+//! Write ordering (imaging.md §3.6): copy-on-write data is synced, then the
+//! compact index and the bitmap pages are written and synced, then the host
+//! data is written.
+
+use crate::bitmap::{self, BitmapVol, Bits, Region, UNMAPPED};
+use crate::error::{Error, Result};
+use crate::events::Bus;
+use crate::overflow::Overflow;
+use crate::types::*;
+use crate::volume::Volume;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+
+const STRIPES: usize = 1024;
+
+/// A master volume and every set that uses it (imported sets get a master
+/// without a volume, keyed by their shadow).
+pub(crate) struct Master {
+    pub path: PathBuf,
+    pub vol: Option<Arc<Volume>>,
+    pub size: u64,
+    pub gate: RwLock<()>,
+    stripes: Box<[Mutex<()>]>,
+    pub sets: RwLock<Vec<Arc<SetCore>>>,
+}
+
+impl Master {
+    pub fn new(path: PathBuf, vol: Option<Arc<Volume>>, size: u64) -> Master {
+        Master {
+            path,
+            vol,
+            size,
+            gate: RwLock::new(()),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            sets: RwLock::new(Vec::new()),
+        }
+    }
+
+    pub fn chunks(&self) -> u64 {
+        self.size.div_ceil(CHUNK_SIZE)
+    }
+
+    /// Locks the stripes of chunks `c0..=c1` in ascending order.
+    pub fn lock_chunks(&self, c0: u64, c1: u64) -> Vec<MutexGuard<'_, ()>> {
+        let n = (c1 - c0 + 1).min(STRIPES as u64);
+        let mut idx: Vec<usize> = (c0..c0 + n).map(|c| (c % STRIPES as u64) as usize).collect();
+        idx.sort_unstable();
+        idx.into_iter()
+            .map(|i| self.stripes[i].lock().unwrap_or_else(|e| e.into_inner()))
+            .collect()
+    }
+
+    /// Length of chunk `c` (the last one may be partial).
+    pub fn chunk_len(&self, c: u64) -> u64 {
+        (self.size - c * CHUNK_SIZE).min(CHUNK_SIZE)
+    }
+
+    fn master_vol(&self) -> Result<&Arc<Volume>> {
+        self.vol.as_ref().ok_or_else(|| Error::PermissionDenied {
+            path: self.path.clone(),
+            reason: "an imported set has no master volume".into(),
+        })
+    }
+
+    /// Every set's duty before master chunk `c` is overwritten (by the host or
+    /// by a copy towards the master of set `by`). Sets that copy towards the
+    /// master go last: the others must save the physical master data first.
+    pub fn before_master_write(&self, sets: &[Arc<SetCore>], c: u64, by: Option<u64>, pend: &mut Pending) {
+        let is_s2m = |s: &SetCore| {
+            s.flags.load(Ordering::Acquire) & flags::COPYINGS != 0 && s.cpy.get(c)
+        };
+        for s in sets.iter().filter(|s| Some(s.id) != by && !is_s2m(s)) {
+            s.on_master_write(self, c, pend);
+        }
+        for s in sets.iter().filter(|s| Some(s.id) != by && is_s2m(s)) {
+            s.on_master_write(self, c, pend);
+        }
+    }
+
+    /// Reads master data as clients see it: chunks a set is copying towards
+    /// the master (copy bit still set) come from that set's shadow.
+    pub fn read(&self, buf: &mut [u8], off: u64) -> Result<()> {
+        let vol = self.master_vol()?.clone();
+        let _g = self.gate.read().unwrap();
+        let sets = self.sets.read().unwrap().clone();
+        let copier = sets
+            .iter()
+            .find(|s| s.flags.load(Ordering::Acquire) & flags::COPYINGS != 0)
+            .cloned();
+        let Some(x) = copier else {
+            return vol.read_at(buf, off);
+        };
+        let (c0, c1) = chunk_span(off, buf.len() as u64);
+        let _l = self.lock_chunks(c0, c1);
+        for (c, start, n, b) in pieces(off, buf.len() as u64) {
+            let dst = &mut buf[b..b + n as usize];
+            if x.cpy.get(c) {
+                x.read_shadow_phys(c, start, dst)?;
+            } else {
+                vol.read_at(dst, c * CHUNK_SIZE + start)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A host write to the master.
+    pub fn write(&self, buf: &[u8], off: u64, fua: bool) -> Result<()> {
+        let vol = self.master_vol()?.clone();
+        let _g = self.gate.read().unwrap();
+        let sets = self.sets.read().unwrap().clone();
+        if sets.is_empty() {
+            vol.write_at(buf, off)?;
+            return if fua { vol.sync() } else { Ok(()) };
+        }
+        let (c0, c1) = chunk_span(off, buf.len() as u64);
+        let _l = self.lock_chunks(c0, c1);
+        let mut pend = Pending::default();
+        for c in c0..=c1 {
+            self.before_master_write(&sets, c, None, &mut pend);
+        }
+        pend.commit()?;
+        vol.write_at(buf, off)?;
+        if fua {
+            vol.sync()?;
+        }
+        Ok(())
+    }
+}
+
+/// Chunks `c0..=c1` touched by `[off, off+len)` (len > 0).
+pub(crate) fn chunk_span(off: u64, len: u64) -> (u64, u64) {
+    (off / CHUNK_SIZE, (off + len - 1) / CHUNK_SIZE)
+}
+
+/// Splits a request into (chunk, offset in chunk, length, offset in buffer).
+pub(crate) fn pieces(off: u64, len: u64) -> impl Iterator<Item = (u64, u64, u64, usize)> {
+    let mut pos = off;
+    let end = off + len;
+    std::iter::from_fn(move || {
+        if pos >= end {
+            return None;
+        }
+        let c = pos / CHUNK_SIZE;
+        let start = pos % CHUNK_SIZE;
+        let n = (CHUNK_SIZE - start).min(end - pos);
+        let item = (c, start, n, (pos - off) as usize);
+        pos += n;
+        Some(item)
+    })
+}
+
+/// Bitmap and index pages dirtied by a request, committed in write order.
+#[derive(Default)]
+pub(crate) struct Pending {
+    vols: Vec<Arc<Volume>>,
+    sets: Vec<(Arc<SetCore>, BTreeSet<u64>, BTreeSet<u64>, BTreeSet<u64>)>,
+}
+
+impl Pending {
+    fn entry(&mut self, s: &Arc<SetCore>) -> &mut (Arc<SetCore>, BTreeSet<u64>, BTreeSet<u64>, BTreeSet<u64>) {
+        let i = match self.sets.iter().position(|e| Arc::ptr_eq(&e.0, s)) {
+            Some(i) => i,
+            None => {
+                self.sets.push((s.clone(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new()));
+                self.sets.len() - 1
+            }
+        };
+        &mut self.sets[i]
+    }
+    fn shd(&mut self, s: &Arc<SetCore>, c: u64) {
+        self.entry(s).1.insert(bitmap::page_of(c));
+    }
+    fn cpy(&mut self, s: &Arc<SetCore>, c: u64) {
+        self.entry(s).2.insert(bitmap::page_of(c));
+    }
+    fn idx(&mut self, s: &Arc<SetCore>, c: u64) {
+        self.entry(s).3.insert(bitmap::index_page_of(c));
+    }
+    fn data(&mut self, v: &Arc<Volume>) {
+        if !self.vols.iter().any(|x| Arc::ptr_eq(x, v)) {
+            self.vols.push(v.clone());
+        }
+    }
+
+    /// Syncs copied data, then writes index and bitmap pages durably.
+    pub fn commit(self) -> Result<()> {
+        for v in &self.vols {
+            v.sync()?;
+        }
+        for (s, shd, cpy, idx) in self.sets {
+            let r = (|| {
+                if !idx.is_empty() {
+                    let map = s.compact.as_ref().expect("index only for compact").lock().unwrap().map.clone();
+                    s.bmp.write_index(&map, &idx.into_iter().collect::<Vec<_>>())?;
+                }
+                let shd: Vec<u64> = shd.into_iter().collect();
+                let cpy: Vec<u64> = cpy.into_iter().collect();
+                s.bmp.write_bits(Region::Shadow, &s.shd, &shd, cpy.is_empty())?;
+                if !cpy.is_empty() {
+                    s.bmp.write_bits(Region::Copy, &s.cpy, &cpy, true)?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = r {
+                s.go_offline(flags::BMPOFFLINE, &e);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Compact-shadow chunk map and allocator.
+pub(crate) struct Compact {
+    pub map: Vec<i32>,
+    /// Free shadow chunks, lowest on top.
+    pub free: Vec<u32>,
+    pub shadow_chunks: u64,
+    pub overflow: Option<Arc<Overflow>>,
+    pub ov_used: u64,
+}
+
+impl Compact {
+    pub fn new(chunks: u64, shadow_chunks: u64) -> Compact {
+        Compact {
+            map: vec![UNMAPPED; chunks as usize],
+            free: (0..shadow_chunks as u32).rev().collect(),
+            shadow_chunks,
+            overflow: None,
+            ov_used: 0,
+        }
+    }
+    /// Rebuilds the free list and overflow claims from the map.
+    pub fn rebuild(&mut self) {
+        let mut used = vec![false; self.shadow_chunks as usize];
+        self.ov_used = 0;
+        for e in self.map.iter_mut() {
+            if *e >= 0 {
+                if (*e as u64) < self.shadow_chunks && !used[*e as usize] {
+                    used[*e as usize] = true;
+                } else {
+                    *e = UNMAPPED;
+                }
+            } else if *e != UNMAPPED {
+                let ok = self.overflow.as_ref().is_some_and(|o| o.claim((-(*e as i64)) as u64));
+                if ok {
+                    self.ov_used += 1;
+                } else {
+                    *e = UNMAPPED;
+                }
+            }
+        }
+        self.free = (0..self.shadow_chunks as u32).rev().filter(|k| !used[*k as usize]).collect();
+    }
+    fn alloc(&mut self, c: u64) -> Option<(i32, bool)> {
+        let e = self.map[c as usize];
+        if e != UNMAPPED {
+            return Some((e, false));
+        }
+        let e = if let Some(k) = self.free.pop() {
+            k as i32
+        } else if let Some(n) = self.overflow.as_ref().and_then(|o| o.alloc()) {
+            self.ov_used += 1;
+            -(n as i32)
+        } else {
+            return None;
+        };
+        self.map[c as usize] = e;
+        Some((e, true))
+    }
+    pub fn unmap(&mut self, c: u64) {
+        let e = std::mem::replace(&mut self.map[c as usize], UNMAPPED);
+        if e >= 0 {
+            self.free.push(e as u32);
+        } else if e != UNMAPPED {
+            if let Some(o) = &self.overflow {
+                o.free((-(e as i64)) as u64);
+                self.ov_used -= 1;
+            }
+        }
+    }
+    pub fn reset(&mut self) {
+        for c in 0..self.map.len() as u64 {
+            self.unmap(c);
+        }
+        self.free = (0..self.shadow_chunks as u32).rev().collect();
+    }
+    pub fn used(&self) -> u64 {
+        self.shadow_chunks - self.free.len() as u64
+    }
+}
+
+/// Why a copy job stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Abort,
+    Suspend,
+    Shutdown,
+}
+
+#[derive(Default)]
+pub(crate) struct JobCtl {
+    pub running: bool,
+    pub stop: Option<Stop>,
+    pub handle: Option<JoinHandle<()>>,
+}
+
+/// Mutable, rarely changing set properties.
+pub(crate) struct Meta {
+    pub name: String,
+    pub group: Option<String>,
+    pub overflow: Option<PathBuf>,
+    pub units: u32,
+    pub delay: u32,
+    pub mtime: u64,
+    pub suspended: bool,
+    pub job_total: u64,
+    pub job_mode: CopyMode,
+    pub milestone: u8,
+}
+
+/// One set.
+pub(crate) struct SetCore {
+    pub id: u64,
+    pub shadow_path: PathBuf,
+    pub bitmap_path: PathBuf,
+    pub kind: SetKind,
+    pub imported: bool,
+    pub master: Arc<Master>,
+    pub shadow: Arc<Volume>,
+    pub bmp: BitmapVol,
+    pub chunks: u64,
+    pub flags: AtomicU32,
+    pub shd: Bits,
+    pub cpy: Bits,
+    pub compact: Option<Mutex<Compact>>,
+    pub meta: Mutex<Meta>,
+    pub ctl: Mutex<JobCtl>,
+    pub cv: Condvar,
+    pub removed: AtomicBool,
+    pub bus: Arc<Bus>,
+}
+
+/// Where a shadow chunk lives.
+pub(crate) enum Loc {
+    At(Arc<Volume>, u64),
+    Missing,
+}
+
+impl SetCore {
+    pub fn f(&self) -> u32 {
+        self.flags.load(Ordering::Acquire)
+    }
+
+    pub fn size(&self) -> u64 {
+        self.master.size
+    }
+
+    pub fn shadow_loc(&self, c: u64) -> Loc {
+        match &self.compact {
+            None => Loc::At(self.shadow.clone(), c * CHUNK_SIZE),
+            Some(m) => {
+                let m = m.lock().unwrap();
+                match m.map[c as usize] {
+                    UNMAPPED => Loc::Missing,
+                    e if e >= 0 => Loc::At(self.shadow.clone(), e as u64 * CHUNK_SIZE),
+                    e => match &m.overflow {
+                        Some(o) => Loc::At(o.vol.clone(), (-(e as i64)) as u64 * CHUNK_SIZE),
+                        None => Loc::Missing,
+                    },
+                }
+            }
+        }
+    }
+
+    /// Reads part of shadow chunk `c` from where the shadow physically keeps it.
+    pub fn read_shadow_phys(&self, c: u64, start: u64, dst: &mut [u8]) -> Result<()> {
+        match self.shadow_loc(c) {
+            Loc::At(v, o) => v.read_at(dst, o + start),
+            Loc::Missing => Err(Error::io(
+                &self.shadow_path,
+                std::io::Error::other(format!(
+                    "chunk {c} of compact shadow {} was lost when the shadow ran out of space; update the shadow to take a new point in time",
+                    self.shadow_path.display()
+                )),
+            )),
+        }
+    }
+
+    /// Copies master chunk `c` into the shadow (allocating for compact sets).
+    /// Returns false when a compact shadow has no space.
+    fn cow_to_shadow(self: &Arc<SetCore>, m: &Master, c: u64, copy_data: bool, pend: &mut Pending) -> Result<bool> {
+        let loc = if let Some(cm) = &self.compact {
+            let mut cm = cm.lock().unwrap();
+            match cm.alloc(c) {
+                None => return Ok(false),
+                Some((_, fresh)) => {
+                    if fresh {
+                        pend.idx(self, c);
+                    }
+                }
+            }
+            drop(cm);
+            self.shadow_loc(c)
+        } else {
+            self.shadow_loc(c)
+        };
+        let Loc::At(v, o) = loc else { return Ok(false) };
+        if copy_data {
+            let mv = m.master_vol()?;
+            let mut buf = vec![0u8; m.chunk_len(c) as usize];
+            mv.read_at(&mut buf, c * CHUNK_SIZE)?;
+            v.write_at(&buf, o)?;
+            pend.data(&v);
+        }
+        Ok(true)
+    }
+
+    /// Copy-job helper: copy-on-write of one chunk into a compact shadow.
+    pub fn cow_for_copy(self: &Arc<SetCore>, c: u64, pend: &mut Pending) -> Result<()> {
+        let m = self.master.clone();
+        if !self.cow_to_shadow(&m, c, true, pend)? {
+            self.out_of_space(c);
+        }
+        Ok(())
+    }
+
+    /// Copies shadow chunk `c` over the master (sibling duties first).
+    fn copy_to_master(self: &Arc<SetCore>, m: &Master, c: u64, pend: &mut Pending) -> Result<()> {
+        let sets = m.sets.read().unwrap().clone();
+        m.before_master_write(&sets, c, Some(self.id), pend);
+        let mut buf = vec![0u8; m.chunk_len(c) as usize];
+        self.read_shadow_phys(c, 0, &mut buf)?;
+        let mv = m.master_vol()?;
+        // Sibling copy-on-write data and bits must be durable before the
+        // master chunk changes.
+        std::mem::take(pend).commit()?;
+        mv.write_at(&buf, c * CHUNK_SIZE)?;
+        pend.data(mv);
+        Ok(())
+    }
+
+    /// This set's duty before master chunk `c` is overwritten (imaging.md §4.1).
+    /// Failures do not fail the master write; they take the shadow offline.
+    fn on_master_write(self: &Arc<SetCore>, m: &Master, c: u64, pend: &mut Pending) {
+        let f = self.f();
+        let r = (|| -> Result<()> {
+            if f & (flags::COPYINGM | flags::COPYINGS) != 0 && self.cpy.get(c) {
+                if f & flags::COPYINGM != 0 {
+                    if !self.cow_to_shadow(m, c, true, pend)? {
+                        self.out_of_space(c);
+                    }
+                } else {
+                    // The master is about to take this set's shadow data; the
+                    // siblings' copy-on-write must be durable first.
+                    std::mem::take(pend).commit()?;
+                    let mut buf = vec![0u8; m.chunk_len(c) as usize];
+                    self.read_shadow_phys(c, 0, &mut buf)?;
+                    let mv = m.master_vol()?;
+                    mv.write_at(&buf, c * CHUNK_SIZE)?;
+                    pend.data(mv);
+                }
+                self.cpy.clear(c);
+                pend.cpy(self, c);
+            } else if self.kind == SetKind::Dependent
+                && !self.shd.get(c)
+                && f & flags::SHDOFFLINE == 0
+                && !self.cow_to_shadow(m, c, true, pend)?
+            {
+                self.out_of_space(c);
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            self.go_offline(flags::SHDOFFLINE, &e);
+        }
+        if self.shd.set(c) {
+            pend.shd(self, c);
+        }
+    }
+
+    fn out_of_space(&self, c: u64) {
+        if self.f() & flags::OVERFLOW == 0 {
+            self.set_flags(flags::OVERFLOW, 0);
+            self.bus.publish(EngineEvent::SetError {
+                shadow: self.shadow_path.clone(),
+                reason: format!(
+                    "compact shadow {} ran out of space at chunk {c}; the master stays writable; attach a larger overflow volume and update the shadow",
+                    self.shadow_path.display()
+                ),
+            });
+        }
+    }
+
+    /// Marks a volume offline after an I/O failure.
+    pub fn go_offline(&self, flag: u32, e: &Error) {
+        if self.f() & flag == 0 {
+            tracing::warn!(set = %self.shadow_path.display(), error = %e, "volume failed, set needs reset");
+            self.set_flags(flag, 0);
+            self.bus.publish(EngineEvent::SetError {
+                shadow: self.shadow_path.clone(),
+                reason: format!("{e}; reset the set"),
+            });
+        }
+    }
+
+    /// Changes flags in memory and in the header (best effort on failure).
+    pub fn set_flags(&self, set: u32, clear: u32) {
+        let old = self.flags.fetch_or(set, Ordering::AcqRel);
+        let _ = old;
+        self.flags.fetch_and(!clear, Ordering::AcqRel);
+        let now = self.f();
+        if let Err(e) = self.bmp.write_header(|h| h.flags = now) {
+            tracing::error!(set = %self.shadow_path.display(), error = %e, "cannot write bitmap header");
+            self.flags.fetch_or(flags::BMPOFFLINE, Ordering::AcqRel);
+        }
+    }
+
+    fn check_shadow_io(&self, what: &'static str) -> Result<()> {
+        if self.removed.load(Ordering::Acquire) {
+            return Err(Error::PermissionDenied {
+                path: self.shadow_path.clone(),
+                reason: format!("{what} refused: the set was disabled; reopen the volume"),
+            });
+        }
+        let f = self.f();
+        if f & flags::SHDEXPORT != 0 {
+            return Err(Error::PermissionDenied {
+                path: self.shadow_path.clone(),
+                reason: format!("{what} refused: the shadow is exported to another host; join it first"),
+            });
+        }
+        if f & (flags::SHDOFFLINE | flags::BMPOFFLINE) != 0 {
+            return Err(Error::io(
+                &self.shadow_path,
+                std::io::Error::other(format!("{what} refused: the shadow is offline; reset the set")),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A client read of the shadow (imaging.md §4.2).
+    pub fn shadow_read(&self, buf: &mut [u8], off: u64) -> Result<()> {
+        self.check_shadow_io("read")?;
+        let m = &self.master;
+        let _g = m.gate.read().unwrap();
+        let (c0, c1) = chunk_span(off, buf.len() as u64);
+        let _l = m.lock_chunks(c0, c1);
+        let f = self.f();
+        let mut run: Option<(Arc<Volume>, u64, usize, usize)> = None; // coalesced segment
+        let flush = |run: &mut Option<(Arc<Volume>, u64, usize, usize)>, buf: &mut [u8]| -> Result<()> {
+            if let Some((v, o, b, n)) = run.take() {
+                v.read_at(&mut buf[b..b + n], o)?;
+            }
+            Ok(())
+        };
+        for (c, start, n, b) in pieces(off, buf.len() as u64) {
+            let from_master = !self.imported
+                && ((f & flags::COPYINGM != 0 && self.cpy.get(c))
+                    || (self.kind == SetKind::Dependent && !self.shd.get(c)));
+            let (v, o) = if from_master {
+                (m.master_vol()?.clone(), c * CHUNK_SIZE + start)
+            } else {
+                match self.shadow_loc(c) {
+                    Loc::At(v, o) => (v, o + start),
+                    Loc::Missing => {
+                        flush(&mut run, buf)?;
+                        return self.read_shadow_phys(c, start, &mut buf[b..b + n as usize]);
+                    }
+                }
+            };
+            match &mut run {
+                Some((rv, ro, rb, rn)) if Arc::ptr_eq(rv, &v) && *ro + *rn as u64 == o && *rb + *rn == b => {
+                    *rn += n as usize;
+                }
+                _ => {
+                    flush(&mut run, buf)?;
+                    run = Some((v, o, b, n as usize));
+                }
+            }
+        }
+        flush(&mut run, buf)
+    }
+
+    /// A client write to the shadow (imaging.md §4.1).
+    pub fn shadow_write(self: &Arc<SetCore>, buf: &[u8], off: u64, fua: bool) -> Result<()> {
+        self.check_shadow_io("write")?;
+        let m = self.master.clone();
+        let _g = m.gate.read().unwrap();
+        let (c0, c1) = chunk_span(off, buf.len() as u64);
+        let _l = m.lock_chunks(c0, c1);
+        let f = self.f();
+        let mut pend = Pending::default();
+        let mut lost = None;
+        for (c, start, n, _) in pieces(off, buf.len() as u64) {
+            let full = start == 0 && n == m.chunk_len(c);
+            if self.imported {
+                // no master: only tracking
+            } else if f & (flags::COPYINGM | flags::COPYINGS) != 0 && self.cpy.get(c) {
+                if f & flags::COPYINGM != 0 {
+                    if !self.cow_to_shadow(&m, c, !full, &mut pend)? {
+                        self.out_of_space(c);
+                        lost = Some(c);
+                    }
+                } else {
+                    self.copy_to_master(&m, c, &mut pend)?;
+                }
+                self.cpy.clear(c);
+                pend.cpy(self, c);
+            } else if self.kind == SetKind::Dependent
+                && !self.shd.get(c)
+                && !self.cow_to_shadow(&m, c, !full, &mut pend)?
+            {
+                self.out_of_space(c);
+                lost = Some(c);
+            }
+            if self.shd.set(c) {
+                pend.shd(self, c);
+            }
+        }
+        pend.commit()?;
+        if let Some(c) = lost {
+            return Err(Error::io(
+                &self.shadow_path,
+                std::io::Error::other(format!(
+                    "compact shadow has no space for chunk {c}; attach an overflow volume or update the shadow"
+                )),
+            ));
+        }
+        let mut vols: Vec<Arc<Volume>> = Vec::new();
+        for (c, start, n, b) in pieces(off, buf.len() as u64) {
+            match self.shadow_loc(c) {
+                Loc::At(v, o) => {
+                    v.write_at(&buf[b..b + n as usize], o + start)?;
+                    if !vols.iter().any(|x| Arc::ptr_eq(x, &v)) {
+                        vols.push(v);
+                    }
+                }
+                Loc::Missing => return self.read_shadow_phys(c, 0, &mut []),
+            }
+        }
+        if fua {
+            for v in vols {
+                v.sync()?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn flush(&self) -> Result<()> {
+        self.shadow.sync()?;
+        if let Some(cm) = &self.compact {
+            if let Some(o) = &cm.lock().unwrap().overflow {
+                o.vol.sync()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes a state change if the derived state moved.
+    pub fn note_state(&self, before: SetState) {
+        let after = self.state();
+        if after != before {
+            self.bus.publish(EngineEvent::SetModified {
+                shadow: self.shadow_path.clone(),
+                change: SetChange::State { from: before, to: after },
+            });
+        }
+    }
+
+    pub fn state(&self) -> SetState {
+        let f = self.f();
+        let meta = self.meta.lock().unwrap();
+        if f & flags::BMPOFFLINE != 0 {
+            SetState::Offline
+        } else if f & flags::OFFLINE != 0 {
+            SetState::NeedsReset
+        } else if f & flags::SHDEXPORT != 0 {
+            SetState::Exported
+        } else if self.imported {
+            SetState::Imported
+        } else if meta.suspended {
+            SetState::Suspended
+        } else if f & flags::COPYINGP != 0 {
+            match meta.job_mode {
+                CopyMode::Full => SetState::Copying,
+                CopyMode::Update => SetState::Updating,
+            }
+        } else {
+            SetState::Idle
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        let f = self.f();
+        if f & (flags::OFFLINE | flags::OVERFLOW) != 0 {
+            Status::Error
+        } else if (f & (flags::COPYINGM | flags::COPYINGS) != 0 && f & flags::COPYINGP == 0)
+            || f & flags::VOVERFLOW != 0
+        {
+            Status::Degraded
+        } else {
+            Status::Normal
+        }
+    }
+
+    pub fn percent_completed(&self) -> f32 {
+        let f = self.f();
+        if f & (flags::COPYINGM | flags::COPYINGS) == 0 {
+            return 100.0;
+        }
+        let total = self.meta.lock().unwrap().job_total;
+        if total == 0 {
+            return 100.0;
+        }
+        let left = self.cpy.count().min(total);
+        100.0 * (total - left) as f32 / total as f32
+    }
+
+    pub fn percent_synchronized(&self) -> f32 {
+        if self.chunks == 0 {
+            return 100.0;
+        }
+        let mut diff = 0u64;
+        let mut c = 0;
+        // Count chunks set in either bitmap.
+        while c < self.chunks {
+            if self.shd.get(c) || self.cpy.get(c) {
+                diff += 1;
+            }
+            c += 1;
+        }
+        100.0 * (self.chunks - diff) as f32 / self.chunks as f32
+    }
+
+    pub fn info(&self) -> SetInfo {
+        let f = self.f();
+        let state = self.state();
+        let status = self.status();
+        let pc = self.percent_completed();
+        let ps = self.percent_synchronized();
+        let (shadow_chunks_used, ov_used) = match &self.compact {
+            Some(c) => {
+                let c = c.lock().unwrap();
+                (c.used(), c.ov_used)
+            }
+            None => (0, 0),
+        };
+        let meta = self.meta.lock().unwrap();
+        let running = self.ctl.lock().unwrap().running;
+        SetInfo {
+            shadow: self.shadow_path.clone(),
+            master: if self.imported {
+                PathBuf::from(format!("<{}>", self.shadow_path.display()))
+            } else {
+                self.master.path.clone()
+            },
+            bitmap: self.bitmap_path.clone(),
+            name: meta.name.clone(),
+            kind: self.kind,
+            imported: self.imported,
+            overflow: meta.overflow.clone(),
+            group: meta.group.clone(),
+            state,
+            status,
+            percent_completed: pc,
+            percent_synchronized: ps,
+            master_capacity: self.master.size,
+            shadow_capacity: self.shadow.size,
+            bitmap_capacity: self.bmp.vol.size,
+            copy_units: meta.units,
+            copy_delay: meta.delay,
+            flags: f,
+            chunks: self.chunks,
+            shadow_bits: self.shd.count(),
+            copy_bits: self.cpy.count(),
+            mtime: meta.mtime,
+            compact: self.compact.is_some(),
+            shadow_chunks_total: self.shadow.size / CHUNK_SIZE,
+            shadow_chunks_used,
+            overflow_chunks_used: ov_used,
+            copy_active: running,
+            copy_direction: if f & flags::COPYINGM != 0 {
+                Some(Direction::ToShadow)
+            } else if f & flags::COPYINGS != 0 {
+                Some(Direction::ToMaster)
+            } else {
+                None
+            },
+        }
+    }
+}
+

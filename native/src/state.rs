@@ -1,0 +1,94 @@
+//! The engine configuration file (`<state_dir>/engine.json`): which sets,
+//! groups and overflow volumes exist. Written atomically (temp file, fsync,
+//! rename, fsync of the directory); see FORMAT.md.
+//!
+//! Bits, flags, copy parameters and mtime live on each set's bitmap volume;
+//! this file only records membership and names, so it changes rarely.
+
+use crate::error::{Error, Result};
+use crate::types::SetKind;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Current configuration file version.
+pub(crate) const CONFIG_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct SetRecord {
+    /// `None` for an imported set.
+    pub master: Option<PathBuf>,
+    pub shadow: PathBuf,
+    pub bitmap: PathBuf,
+    pub kind: SetKind,
+    #[serde(default)]
+    pub imported: bool,
+    pub name: String,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub overflow: Option<PathBuf>,
+    /// Suspended by the operator (stays suspended across restarts).
+    #[serde(default)]
+    pub suspended: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct GroupRecord {
+    pub name: String,
+    pub kind: SetKind,
+    #[serde(default)]
+    pub locked: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub(crate) struct Config {
+    pub version: u32,
+    pub sets: Vec<SetRecord>,
+    pub groups: Vec<GroupRecord>,
+    pub overflows: Vec<PathBuf>,
+}
+
+fn file(dir: &Path) -> PathBuf {
+    dir.join("engine.json")
+}
+
+pub(crate) fn load(dir: &Path) -> Result<Config> {
+    let p = file(dir);
+    match std::fs::read(&p) {
+        Ok(b) => {
+            let c: Config = serde_json::from_slice(&b).map_err(|e| {
+                Error::io(&p, std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            })?;
+            if c.version > CONFIG_VERSION {
+                return Err(Error::io(
+                    &p,
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("configuration version {} is newer than this engine", c.version),
+                    ),
+                ));
+            }
+            Ok(c)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config {
+            version: CONFIG_VERSION,
+            ..Default::default()
+        }),
+        Err(e) => Err(Error::io(&p, e)),
+    }
+}
+
+pub(crate) fn save(dir: &Path, cfg: &Config) -> Result<()> {
+    let p = file(dir);
+    let tmp = dir.join("engine.json.tmp");
+    let body = serde_json::to_vec_pretty(cfg).expect("config serialises");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(&body).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))?;
+    let d = std::fs::File::open(dir).map_err(|e| Error::io(dir, e))?;
+    d.sync_all().map_err(|e| Error::io(dir, e))?;
+    Ok(())
+}
