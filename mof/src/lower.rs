@@ -1,0 +1,1 @@
+//! Lowering pest pairs into the model.
