@@ -2,3 +2,15 @@
 //! provider API and indications.
 
 pub mod provider;
+
+pub mod bundled;
+pub mod dispatch;
+pub mod error;
+pub mod interop;
+pub mod pull;
+pub mod repository;
+pub mod wql;
+
+pub use dispatch::{BundledMof, Cimom, CimomOptions, IndicationSink, LoadReport, RequestCtx};
+pub use error::Error;
+pub use interop::Subscription;

@@ -1,0 +1,116 @@
+//! Class and qualifier-declaration operations, served from the repository's
+//! class cache: GetClass, EnumerateClasses, EnumerateClassNames, CreateClass,
+//! ModifyClass, DeleteClass, GetQualifier, SetQualifier, DeleteQualifier,
+//! EnumerateQualifiers.
+//!
+//! DeleteClass of a class with subclasses is refused with
+//! `CIM_ERR_CLASS_HAS_CHILDREN` (OpenPegasus behaviour, rather than DSP0200's
+//! cascading delete): deleting a whole subtree by accident is worse than one
+//! more request per subclass.
+
+use super::{filter, Cimom};
+use cim::ops::{Operation, Response};
+use cim::{CimError, CimName, StatusCode};
+
+pub(super) fn handle(cimom: &Cimom, ns: &str, op: Operation) -> Result<Response, CimError> {
+    let repo = &cimom.inner().repo;
+    match op {
+        Operation::GetClass {
+            class_name,
+            local_only,
+            include_qualifiers,
+            include_class_origin,
+            property_list,
+        } => {
+            let c = repo.class(ns, class_name.as_str())?;
+            Ok(Response::Class(filter::class(
+                &c,
+                local_only,
+                include_qualifiers,
+                include_class_origin,
+                property_list.as_deref(),
+            )))
+        }
+        Operation::EnumerateClasses {
+            class_name,
+            deep_inheritance,
+            local_only,
+            include_qualifiers,
+            include_class_origin,
+        } => {
+            let classes = repo.subclasses(ns, class_name.as_ref().map(CimName::as_str), deep_inheritance)?;
+            Ok(Response::Classes(
+                classes
+                    .iter()
+                    .map(|c| filter::class(c, local_only, include_qualifiers, include_class_origin, None))
+                    .collect(),
+            ))
+        }
+        Operation::EnumerateClassNames {
+            class_name,
+            deep_inheritance,
+        } => {
+            let classes = repo.subclasses(ns, class_name.as_ref().map(CimName::as_str), deep_inheritance)?;
+            Ok(Response::ClassNames(classes.iter().map(|c| c.name.clone()).collect()))
+        }
+        Operation::CreateClass { new_class } => {
+            check_qualifiers(cimom, ns, &new_class)?;
+            repo.create_class(ns, &new_class)?;
+            tracing::info!(class = %new_class.name, ns, "class created");
+            Ok(Response::Empty)
+        }
+        Operation::ModifyClass { modified_class } => {
+            check_qualifiers(cimom, ns, &modified_class)?;
+            repo.modify_class(ns, &modified_class, true)?;
+            tracing::info!(class = %modified_class.name, ns, "class modified");
+            Ok(Response::Empty)
+        }
+        Operation::DeleteClass { class_name } => {
+            repo.delete_class(ns, class_name.as_str())?;
+            tracing::info!(class = %class_name, ns, "class deleted");
+            Ok(Response::Empty)
+        }
+        Operation::GetQualifier { qualifier_name } => {
+            Ok(Response::QualifierDecl(repo.qualifier(ns, qualifier_name.as_str())?))
+        }
+        Operation::SetQualifier { qualifier_declaration } => {
+            repo.set_qualifier(ns, qualifier_declaration)?;
+            Ok(Response::Empty)
+        }
+        Operation::DeleteQualifier { qualifier_name } => {
+            repo.delete_qualifier(ns, qualifier_name.as_str())?;
+            Ok(Response::Empty)
+        }
+        Operation::EnumerateQualifiers => Ok(Response::QualifierDecls(repo.qualifiers(ns))),
+        other => Err(CimError::not_supported(format!("{} is not a class operation", other.name()))),
+    }
+}
+
+/// Refuses qualifiers that are not declared in the namespace (as OpenPegasus
+/// does), when the namespace declares any qualifiers at all.
+fn check_qualifiers(cimom: &Cimom, ns: &str, class: &cim::Class) -> Result<(), CimError> {
+    let repo = &cimom.inner().repo;
+    let declared = repo.qualifiers(ns);
+    if declared.is_empty() {
+        return Ok(());
+    }
+    let known = |n: &CimName| declared.iter().any(|d| d.name == *n);
+    let all = class
+        .qualifiers
+        .iter()
+        .chain(class.properties.iter().flat_map(|p| p.qualifiers.iter()))
+        .chain(class.methods.iter().flat_map(|m| {
+            m.qualifiers
+                .iter()
+                .chain(m.parameters.iter().flat_map(|p| p.qualifiers.iter()))
+        }));
+    for q in all {
+        if !q.propagated && !known(&q.name) {
+            return Err(CimError::new(
+                StatusCode::InvalidParameter,
+                format!("qualifier {} used in class {} is not declared in namespace {ns}", q.name, class.name),
+            ));
+        }
+    }
+    Ok(())
+}

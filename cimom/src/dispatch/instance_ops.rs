@@ -1,0 +1,7 @@
+//! Instance operations.
+use super::{Cimom, RequestCtx};
+use cim::ops::{Operation, Response};
+use cim::CimError;
+pub(super) async fn handle(_c: &Cimom, _ctx: &RequestCtx, _ns: &str, op: Operation) -> Result<Response, CimError> {
+    Err(CimError::not_supported(format!("{} is not implemented yet", op.name())))
+}

@@ -1,0 +1,842 @@
+//! The persistent repository: namespaces, qualifier declarations, classes and
+//! static instances in one redb file in the state directory, with an
+//! in-memory cache of resolved classes.
+//!
+//! The on-disk layout is documented in `FORMAT.md` (included below). Every
+//! public write is one redb write transaction (copy-on-write B-trees with a
+//! checksummed commit slot), so a crash at any moment leaves the previous or
+//! the new state. The class cache is updated only after the commit, under the
+//! cache's write lock, so readers never see a class the store does not hold.
+//!
+//! Classes are stored as *declarations* (what the class itself declares) and
+//! resolved on load ([`resolve`]); the cache keeps one resolved
+//! `Arc<Class>` per class, shared by every reader.
+#![doc = include_str!("FORMAT.md")]
+
+pub mod codec;
+pub mod resolve;
+
+use crate::error::Error;
+use cim::{CimError, CimName, Class, Instance, ObjectPath, QualifierDecl, StatusCode};
+use redb::{Database, ReadableTable, TableDefinition};
+use resolve::Decls;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+/// The repository file inside the state directory.
+pub const FILE_NAME: &str = "repository.redb";
+/// The format version stored under `meta/format_version`.
+pub const FORMAT_VERSION: u32 = 1;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const NAMESPACES: TableDefinition<&str, &str> = TableDefinition::new("namespaces");
+const QUALIFIERS: TableDefinition<&str, &[u8]> = TableDefinition::new("qualifiers");
+const CLASSES: TableDefinition<&str, &[u8]> = TableDefinition::new("classes");
+const INSTANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("instances");
+const REFS: TableDefinition<&str, &[u8]> = TableDefinition::new("refs");
+
+/// Separator inside table keys (never part of a CIM name or namespace).
+const SEP: char = '\0';
+
+/// The canonical (lowercase, slash-trimmed) key of a namespace name, with
+/// `root/interop` folded onto `interop`.
+pub fn namespace_key(ns: &str) -> String {
+    let k = ns.trim_matches('/').to_ascii_lowercase();
+    if k == "root/interop" {
+        "interop".to_owned()
+    } else {
+        k
+    }
+}
+
+#[derive(Default)]
+struct NsCache {
+    /// The namespace as first spelled.
+    name: String,
+    classes: HashMap<String, Arc<Class>>,
+    /// Direct subclasses by lowercase superclass name (sorted for stable output).
+    children: HashMap<String, Vec<String>>,
+    qualifiers: BTreeMap<String, QualifierDecl>,
+}
+
+impl NsCache {
+    fn decls(&self) -> Decls {
+        self.qualifiers.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+    fn add_child(&mut self, sup: &str, sub: &str) {
+        let v = self.children.entry(sup.to_owned()).or_default();
+        if let Err(pos) = v.binary_search_by(|x| x.as_str().cmp(sub)) {
+            v.insert(pos, sub.to_owned());
+        }
+    }
+    fn remove_child(&mut self, sup: &str, sub: &str) {
+        if let Some(v) = self.children.get_mut(sup) {
+            v.retain(|x| x != sub);
+        }
+    }
+    /// Lowercase names of every subclass of `class` (deep), parents before children.
+    fn descendants(&self, class: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        out.extend(self.children.get(class).cloned().unwrap_or_default());
+        while i < out.len() {
+            if let Some(c) = self.children.get(&out[i]) {
+                out.extend(c.iter().cloned());
+            }
+            i += 1;
+        }
+        out
+    }
+}
+
+/// The repository. Cheap to share behind the object manager's `Arc`.
+pub struct Repository {
+    db: Database,
+    cache: RwLock<HashMap<String, NsCache>>,
+}
+
+fn cim_err(e: Error) -> CimError {
+    e.to_cim()
+}
+
+fn class_key(ns: &str, class: &str) -> String {
+    format!("{ns}{SEP}{}", class.to_ascii_lowercase())
+}
+
+fn instance_prefix(ns: &str, class: &str) -> String {
+    format!("{ns}{SEP}{}{SEP}", class.to_ascii_lowercase())
+}
+
+fn instance_key(ns: &str, path: &ObjectPath) -> String {
+    format!("{}{}", instance_prefix(ns, path.class_name.as_str()), path.local().canonical_key())
+}
+
+/// Every reference-valued property of an instance, as target canonical keys.
+fn reference_targets(inst: &Instance) -> Vec<String> {
+    let mut out: Vec<String> = inst
+        .properties
+        .iter()
+        .filter_map(|p| p.value.as_reference())
+        .map(|r| r.local().canonical_key())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn ref_key(ns: &str, target: &str, inst_key: &str) -> String {
+    format!("{ns}{SEP}{target}{SEP}{inst_key}")
+}
+
+impl Repository {
+    /// Opens or creates the repository file and loads the class cache.
+    pub fn open(path: &Path) -> Result<Repository, Error> {
+        let db = Database::create(path).map_err(|e| Error::Open {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        // Create every table and the version record in one transaction.
+        let txn = db.begin_write().map_err(|e| Error::store("open", e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| Error::store("open", e))?;
+            let found = meta
+                .get("format_version")
+                .map_err(|e| Error::store("open", e))?
+                .map(|v| v.value().to_vec());
+            match found {
+                None => {
+                    meta.insert("format_version", FORMAT_VERSION.to_le_bytes().as_slice())
+                        .map_err(|e| Error::store("open", e))?;
+                }
+                Some(v) => {
+                    let found = v.try_into().map(u32::from_le_bytes).unwrap_or(u32::MAX);
+                    if found != FORMAT_VERSION {
+                        return Err(Error::FormatVersion {
+                            found,
+                            supported: FORMAT_VERSION,
+                        });
+                    }
+                }
+            }
+            txn.open_table(NAMESPACES).map_err(|e| Error::store("open", e))?;
+            txn.open_table(QUALIFIERS).map_err(|e| Error::store("open", e))?;
+            txn.open_table(CLASSES).map_err(|e| Error::store("open", e))?;
+            txn.open_table(INSTANCES).map_err(|e| Error::store("open", e))?;
+            txn.open_table(REFS).map_err(|e| Error::store("open", e))?;
+        }
+        txn.commit().map_err(|e| Error::store("open", e))?;
+        let repo = Repository {
+            db,
+            cache: RwLock::new(HashMap::new()),
+        };
+        repo.load_cache()?;
+        Ok(repo)
+    }
+
+    fn load_cache(&self) -> Result<(), Error> {
+        let rtx = self.db.begin_read().map_err(|e| Error::store("load", e))?;
+        let mut cache: HashMap<String, NsCache> = HashMap::new();
+        let t = rtx.open_table(NAMESPACES).map_err(|e| Error::store("load", e))?;
+        for row in t.iter().map_err(|e| Error::store("load", e))? {
+            let (k, v) = row.map_err(|e| Error::store("load", e))?;
+            cache.insert(
+                k.value().to_owned(),
+                NsCache {
+                    name: v.value().to_owned(),
+                    ..Default::default()
+                },
+            );
+        }
+        let t = rtx.open_table(QUALIFIERS).map_err(|e| Error::store("load", e))?;
+        for row in t.iter().map_err(|e| Error::store("load", e))? {
+            let (k, v) = row.map_err(|e| Error::store("load", e))?;
+            let key = k.value();
+            let d = codec::decode_qualifier(v.value()).map_err(|e| Error::Corrupt {
+                key: key.replace(SEP, "/"),
+                reason: e.0,
+            })?;
+            let (ns, _) = key.split_once(SEP).unwrap_or((key, ""));
+            if let Some(c) = cache.get_mut(ns) {
+                c.qualifiers.insert(d.name.to_lowercase(), d);
+            }
+        }
+        // Declarations by namespace, then resolve parents first.
+        let mut decls: HashMap<String, HashMap<String, Class>> = HashMap::new();
+        let t = rtx.open_table(CLASSES).map_err(|e| Error::store("load", e))?;
+        for row in t.iter().map_err(|e| Error::store("load", e))? {
+            let (k, v) = row.map_err(|e| Error::store("load", e))?;
+            let key = k.value();
+            let c = codec::decode_class(v.value()).map_err(|e| Error::Corrupt {
+                key: key.replace(SEP, "/"),
+                reason: e.0,
+            })?;
+            let (ns, _) = key.split_once(SEP).unwrap_or((key, ""));
+            decls.entry(ns.to_owned()).or_default().insert(c.name.to_lowercase(), c);
+        }
+        for (ns, mut classes) in decls {
+            let Some(nc) = cache.get_mut(&ns) else { continue };
+            let qd = nc.decls();
+            // Repeatedly resolve classes whose superclass is resolved.
+            while !classes.is_empty() {
+                let ready: Vec<String> = classes
+                    .iter()
+                    .filter(|(_, c)| match &c.superclass {
+                        None => true,
+                        Some(s) => nc.classes.contains_key(&s.to_lowercase()),
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                if ready.is_empty() {
+                    let k = classes.keys().next().cloned().unwrap_or_default();
+                    return Err(Error::Corrupt {
+                        key: format!("{ns}/{k}"),
+                        reason: "superclass missing from the repository".into(),
+                    });
+                }
+                for k in ready {
+                    let c = classes.remove(&k).expect("listed above");
+                    let sup = c.superclass.as_ref().and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
+                    let r = resolve::resolve(&c, sup.as_deref(), &qd);
+                    if let Some(s) = &c.superclass {
+                        nc.add_child(&s.to_lowercase(), &k);
+                    }
+                    nc.classes.insert(k, Arc::new(r));
+                }
+            }
+        }
+        *self.cache.write().unwrap_or_else(|e| e.into_inner()) = cache;
+        Ok(())
+    }
+
+    fn read_cache(&self) -> RwLockReadGuard<'_, HashMap<String, NsCache>> {
+        self.cache.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ----- namespaces -----
+
+    /// The canonical key of an existing namespace, or `CIM_ERR_INVALID_NAMESPACE`.
+    pub fn resolve_namespace(&self, ns: &str) -> Result<String, CimError> {
+        let k = namespace_key(ns);
+        if self.read_cache().contains_key(&k) {
+            Ok(k)
+        } else {
+            Err(CimError::new(
+                StatusCode::InvalidNamespace,
+                format!("namespace {ns:?} does not exist"),
+            ))
+        }
+    }
+
+    /// Every namespace, as spelled when created, sorted.
+    pub fn namespaces(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.read_cache().values().map(|n| n.name.clone()).collect();
+        v.sort();
+        v
+    }
+
+    /// Creates a namespace (no error when it exists).
+    pub fn create_namespace(&self, ns: &str) -> Result<(), Error> {
+        let name = ns.trim_matches('/').to_owned();
+        let k = namespace_key(&name);
+        if name.is_empty() || name.split('/').any(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
+            return Err(Error::Cim(CimError::invalid_parameter(format!("{ns:?} is not a valid namespace name"))));
+        }
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.contains_key(&k) {
+            return Ok(());
+        }
+        let name = if k == "interop" { "interop".to_owned() } else { name };
+        self.write("create namespace", |txn| {
+            txn.open_table(NAMESPACES)?.insert(k.as_str(), name.as_str())?;
+            Ok(())
+        })?;
+        cache.insert(
+            k,
+            NsCache {
+                name,
+                ..Default::default()
+            },
+        );
+        Ok(())
+    }
+
+    /// Deletes an empty namespace (`CIM_ERR_NAMESPACE_NOT_EMPTY` otherwise).
+    pub fn delete_namespace(&self, ns: &str) -> Result<(), CimError> {
+        let k = self.resolve_namespace(ns)?;
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let nc = cache.get(&k).ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        if !nc.classes.is_empty() || !nc.qualifiers.is_empty() {
+            return Err(CimError::new(
+                StatusCode::NamespaceNotEmpty,
+                format!("namespace {ns:?} still holds classes or qualifier declarations"),
+            ));
+        }
+        self.write("delete namespace", |txn| {
+            txn.open_table(NAMESPACES)?.remove(k.as_str())?;
+            Ok(())
+        })
+        .map_err(cim_err)?;
+        cache.remove(&k);
+        Ok(())
+    }
+
+    /// Runs `f` in one write transaction and commits it.
+    fn write<T>(
+        &self,
+        during: &'static str,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, WriteError>,
+    ) -> Result<T, Error> {
+        let txn = self.db.begin_write().map_err(|e| Error::store(during, e))?;
+        let out = match f(&txn) {
+            Ok(v) => v,
+            Err(WriteError::Cim(e)) => return Err(Error::Cim(e)),
+            Err(WriteError::Store(s)) => return Err(Error::Store { during, reason: s }),
+        };
+        txn.commit().map_err(|e| Error::store(during, e))?;
+        Ok(out)
+    }
+
+    // ----- meta -----
+
+    /// A value from the meta table.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let rtx = self.db.begin_read().map_err(|e| Error::store("read meta", e))?;
+        let t = rtx.open_table(META).map_err(|e| Error::store("read meta", e))?;
+        let v = t.get(key).map_err(|e| Error::store("read meta", e))?;
+        Ok(v.map(|v| v.value().to_vec()))
+    }
+
+    /// Sets a value in the meta table.
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        self.write("write meta", |txn| {
+            txn.open_table(META)?.insert(key, value)?;
+            Ok(())
+        })
+    }
+
+    // ----- qualifiers -----
+
+    /// One qualifier declaration (`CIM_ERR_NOT_FOUND` when absent).
+    pub fn qualifier(&self, ns: &str, name: &str) -> Result<QualifierDecl, CimError> {
+        let cache = self.read_cache();
+        cache
+            .get(ns)
+            .and_then(|n| n.qualifiers.get(&name.to_ascii_lowercase()))
+            .cloned()
+            .ok_or_else(|| CimError::not_found(format!("qualifier {name} is not declared in namespace {ns}")))
+    }
+
+    /// Every qualifier declaration of a namespace, by name.
+    pub fn qualifiers(&self, ns: &str) -> Vec<QualifierDecl> {
+        self.read_cache()
+            .get(ns)
+            .map(|n| n.qualifiers.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Creates or replaces a qualifier declaration.
+    pub fn set_qualifier(&self, ns: &str, decl: QualifierDecl) -> Result<(), CimError> {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let nc = cache
+            .get_mut(ns)
+            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let key = class_key(ns, decl.name.as_str());
+        let rec = codec::encode_qualifier(&decl);
+        self.write("set qualifier", |txn| {
+            txn.open_table(QUALIFIERS)?.insert(key.as_str(), rec.as_slice())?;
+            Ok(())
+        })
+        .map_err(cim_err)?;
+        nc.qualifiers.insert(decl.name.to_lowercase(), decl);
+        Ok(())
+    }
+
+    /// Deletes a qualifier declaration (`CIM_ERR_NOT_FOUND` when absent).
+    pub fn delete_qualifier(&self, ns: &str, name: &str) -> Result<(), CimError> {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let nc = cache
+            .get_mut(ns)
+            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let lk = name.to_ascii_lowercase();
+        if !nc.qualifiers.contains_key(&lk) {
+            return Err(CimError::not_found(format!("qualifier {name} is not declared in namespace {ns}")));
+        }
+        let key = class_key(ns, name);
+        self.write("delete qualifier", |txn| {
+            txn.open_table(QUALIFIERS)?.remove(key.as_str())?;
+            Ok(())
+        })
+        .map_err(cim_err)?;
+        nc.qualifiers.remove(&lk);
+        Ok(())
+    }
+
+    // ----- classes -----
+
+    /// A resolved class, shared.
+    pub fn get_class(&self, ns: &str, name: &str) -> Option<Arc<Class>> {
+        self.read_cache()
+            .get(ns)
+            .and_then(|n| n.classes.get(&name.to_ascii_lowercase()))
+            .cloned()
+    }
+
+    /// A resolved class, or `CIM_ERR_NOT_FOUND` naming it.
+    pub fn class(&self, ns: &str, name: &str) -> Result<Arc<Class>, CimError> {
+        self.get_class(ns, name)
+            .ok_or_else(|| CimError::not_found(format!("class {name} does not exist in namespace {ns}")))
+    }
+
+    /// A resolved class, or `CIM_ERR_INVALID_CLASS` naming it (for instance operations).
+    pub fn class_for_instances(&self, ns: &str, name: &str) -> Result<Arc<Class>, CimError> {
+        self.get_class(ns, name).ok_or_else(|| {
+            CimError::new(StatusCode::InvalidClass, format!("class {name} does not exist in namespace {ns}"))
+        })
+    }
+
+    /// True when `sub` is `sup` or one of its subclasses.
+    pub fn is_a(&self, ns: &str, sub: &str, sup: &str) -> bool {
+        let cache = self.read_cache();
+        let Some(nc) = cache.get(ns) else { return false };
+        let mut cur = Some(sub.to_ascii_lowercase());
+        let sup = sup.to_ascii_lowercase();
+        let mut hops = 0;
+        while let Some(c) = cur {
+            if c == sup {
+                return true;
+            }
+            hops += 1;
+            if hops > 256 {
+                return false;
+            }
+            cur = nc.classes.get(&c).and_then(|k| k.superclass.as_ref()).map(CimName::to_lowercase);
+        }
+        false
+    }
+
+    /// The classes below `class` (or the root classes when `None`): direct
+    /// subclasses only, or every descendant when `deep`. Parents come before
+    /// their children.
+    pub fn subclasses(&self, ns: &str, class: Option<&str>, deep: bool) -> Result<Vec<Arc<Class>>, CimError> {
+        let cache = self.read_cache();
+        let nc = cache
+            .get(ns)
+            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let names: Vec<String> = match class {
+            Some(c) => {
+                let k = c.to_ascii_lowercase();
+                if !nc.classes.contains_key(&k) {
+                    return Err(CimError::new(StatusCode::InvalidClass, format!("class {c} does not exist in namespace {ns}")));
+                }
+                if deep {
+                    nc.descendants(&k)
+                } else {
+                    nc.children.get(&k).cloned().unwrap_or_default()
+                }
+            }
+            None => {
+                let mut roots: Vec<String> = nc
+                    .classes
+                    .iter()
+                    .filter(|(_, c)| c.superclass.is_none())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                roots.sort();
+                if deep {
+                    let mut all = Vec::new();
+                    for r in roots {
+                        let d = nc.descendants(&r);
+                        all.push(r);
+                        all.extend(d);
+                    }
+                    all
+                } else {
+                    roots
+                }
+            }
+        };
+        Ok(names.iter().filter_map(|n| nc.classes.get(n).cloned()).collect())
+    }
+
+    /// Every class of a namespace (parents before children).
+    pub fn all_classes(&self, ns: &str) -> Vec<Arc<Class>> {
+        self.subclasses(ns, None, true).unwrap_or_default()
+    }
+
+    /// Creates a class. Checks: not existing (`CIM_ERR_ALREADY_EXISTS`),
+    /// superclass exists (`CIM_ERR_INVALID_SUPERCLASS`).
+    pub fn create_class(&self, ns: &str, class: &Class) -> Result<(), CimError> {
+        let decl = resolve::declaration_of(class);
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let nc = cache
+            .get_mut(ns)
+            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let k = decl.name.to_lowercase();
+        if decl.name.as_str().is_empty() {
+            return Err(CimError::invalid_parameter("the class has no name"));
+        }
+        if nc.classes.contains_key(&k) {
+            return Err(CimError::new(
+                StatusCode::AlreadyExists,
+                format!("class {} already exists in namespace {ns}", decl.name),
+            ));
+        }
+        let sup = match &decl.superclass {
+            None => None,
+            Some(s) => Some(nc.classes.get(&s.to_lowercase()).cloned().ok_or_else(|| {
+                CimError::new(
+                    StatusCode::InvalidSuperclass,
+                    format!("superclass {s} of class {} does not exist in namespace {ns}", decl.name),
+                )
+            })?),
+        };
+        let resolved = resolve::resolve(&decl, sup.as_deref(), &nc.decls());
+        let key = class_key(ns, decl.name.as_str());
+        let rec = codec::encode_class(&decl);
+        self.write("create class", |txn| {
+            txn.open_table(CLASSES)?.insert(key.as_str(), rec.as_slice())?;
+            Ok(())
+        })
+        .map_err(cim_err)?;
+        if let Some(s) = &decl.superclass {
+            nc.add_child(&s.to_lowercase(), &k);
+        }
+        nc.classes.insert(k, Arc::new(resolved));
+        Ok(())
+    }
+
+    /// Replaces a class declaration and re-resolves its subclasses. The
+    /// superclass may not change (`CIM_ERR_INVALID_SUPERCLASS`); with
+    /// `refuse_with_instances`, a class with static instances is refused
+    /// (`CIM_ERR_CLASS_HAS_INSTANCES`, as OpenPegasus does).
+    pub fn modify_class(&self, ns: &str, class: &Class, refuse_with_instances: bool) -> Result<(), CimError> {
+        let decl = resolve::declaration_of(class);
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let nc = cache
+            .get_mut(ns)
+            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let k = decl.name.to_lowercase();
+        let old = nc
+            .classes
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| CimError::not_found(format!("class {} does not exist in namespace {ns}", decl.name)))?;
+        if old.superclass != decl.superclass {
+            return Err(CimError::new(
+                StatusCode::InvalidSuperclass,
+                format!("the superclass of class {} cannot be changed by ModifyClass", decl.name),
+            ));
+        }
+        if refuse_with_instances && self.count_instances(ns, decl.name.as_str()).map_err(cim_err)? > 0 {
+            return Err(CimError::new(
+                StatusCode::ClassHasInstances,
+                format!("class {} has instances; delete them before modifying the class", decl.name),
+            ));
+        }
+        let qd = nc.decls();
+        let sup = decl.superclass.as_ref().and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
+        let resolved = Arc::new(resolve::resolve(&decl, sup.as_deref(), &qd));
+        let key = class_key(ns, decl.name.as_str());
+        let rec = codec::encode_class(&decl);
+        self.write("modify class", |txn| {
+            txn.open_table(CLASSES)?.insert(key.as_str(), rec.as_slice())?;
+            Ok(())
+        })
+        .map_err(cim_err)?;
+        nc.classes.insert(k.clone(), resolved);
+        // Propagate to subclasses: re-resolve each from its declaration.
+        for d in nc.descendants(&k) {
+            let Some(cur) = nc.classes.get(&d).cloned() else { continue };
+            let sup = cur.superclass.as_ref().and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
+            let r = resolve::resolve(&resolve::declaration_of(&cur), sup.as_deref(), &qd);
+            nc.classes.insert(d, Arc::new(r));
+        }
+        Ok(())
+    }
+
+    /// Deletes a class. Refused with `CIM_ERR_CLASS_HAS_CHILDREN` when it has
+    /// subclasses (OpenPegasus behaviour) and `CIM_ERR_CLASS_HAS_INSTANCES`
+    /// when it has static instances.
+    pub fn delete_class(&self, ns: &str, name: &str) -> Result<(), CimError> {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let nc = cache
+            .get_mut(ns)
+            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let k = name.to_ascii_lowercase();
+        let old = nc
+            .classes
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| CimError::not_found(format!("class {name} does not exist in namespace {ns}")))?;
+        if nc.children.get(&k).is_some_and(|c| !c.is_empty()) {
+            return Err(CimError::new(
+                StatusCode::ClassHasChildren,
+                format!("class {name} has subclasses; delete them first"),
+            ));
+        }
+        let key = class_key(ns, name);
+        let prefix = instance_prefix(ns, name);
+        self.write("delete class", |txn| {
+            let inst = txn.open_table(INSTANCES)?;
+            let mut it = inst.range(prefix.as_str()..)?;
+            if let Some(row) = it.next() {
+                let (k, _) = row?;
+                if k.value().starts_with(&prefix) {
+                    return Err(WriteError::Cim(CimError::new(
+                        StatusCode::ClassHasInstances,
+                        format!("class {name} has instances; delete them first"),
+                    )));
+                }
+            }
+            txn.open_table(CLASSES)?.remove(key.as_str())?;
+            Ok(())
+        })
+        .map_err(cim_err)?;
+        if let Some(s) = &old.superclass {
+            nc.remove_child(&s.to_lowercase(), &k);
+        }
+        nc.children.remove(&k);
+        nc.classes.remove(&k);
+        Ok(())
+    }
+
+    // ----- instances -----
+
+    /// The stored instance with this path (its `path` set, namespace included).
+    pub fn get_instance(&self, ns: &str, path: &ObjectPath) -> Result<Option<Instance>, Error> {
+        let key = instance_key(ns, path);
+        let rtx = self.db.begin_read().map_err(|e| Error::store("get instance", e))?;
+        let t = rtx.open_table(INSTANCES).map_err(|e| Error::store("get instance", e))?;
+        let Some(v) = t.get(key.as_str()).map_err(|e| Error::store("get instance", e))? else {
+            return Ok(None);
+        };
+        let mut i = codec::decode_instance(v.value()).map_err(|e| Error::Corrupt { key, reason: e.0 })?;
+        self.set_ns(ns, &mut i);
+        Ok(Some(i))
+    }
+
+    fn set_ns(&self, ns: &str, i: &mut Instance) {
+        if let Some(p) = &mut i.path {
+            p.namespace = Some(self.namespace_name(ns));
+        }
+    }
+
+    /// The spelling of a namespace key.
+    pub fn namespace_name(&self, ns: &str) -> String {
+        self.read_cache().get(ns).map(|n| n.name.clone()).unwrap_or_else(|| ns.to_owned())
+    }
+
+    /// Every stored instance of exactly `class`.
+    pub fn instances_of(&self, ns: &str, class: &str) -> Result<Vec<Instance>, Error> {
+        let prefix = instance_prefix(ns, class);
+        let rtx = self.db.begin_read().map_err(|e| Error::store("enumerate instances", e))?;
+        let t = rtx.open_table(INSTANCES).map_err(|e| Error::store("enumerate instances", e))?;
+        let nsname = self.namespace_name(ns);
+        let mut out = Vec::new();
+        for row in t.range(prefix.as_str()..).map_err(|e| Error::store("enumerate instances", e))? {
+            let (k, v) = row.map_err(|e| Error::store("enumerate instances", e))?;
+            if !k.value().starts_with(&prefix) {
+                break;
+            }
+            let mut i = codec::decode_instance(v.value()).map_err(|e| Error::Corrupt {
+                key: k.value().replace(SEP, "/"),
+                reason: e.0,
+            })?;
+            if let Some(p) = &mut i.path {
+                p.namespace = Some(nsname.clone());
+            }
+            out.push(i);
+        }
+        Ok(out)
+    }
+
+    /// How many stored instances `class` has (exactly that class).
+    pub fn count_instances(&self, ns: &str, class: &str) -> Result<usize, Error> {
+        let prefix = instance_prefix(ns, class);
+        let rtx = self.db.begin_read().map_err(|e| Error::store("count instances", e))?;
+        let t = rtx.open_table(INSTANCES).map_err(|e| Error::store("count instances", e))?;
+        let mut n = 0;
+        for row in t.range(prefix.as_str()..).map_err(|e| Error::store("count instances", e))? {
+            let (k, _) = row.map_err(|e| Error::store("count instances", e))?;
+            if !k.value().starts_with(&prefix) {
+                break;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Stores a new instance (`instance.path` must be set);
+    /// `CIM_ERR_ALREADY_EXISTS` when one with that path exists.
+    pub fn create_instance(&self, ns: &str, instance: &Instance) -> Result<(), CimError> {
+        self.put_instance(ns, instance, Put::Create)
+    }
+
+    /// Replaces a stored instance; `CIM_ERR_NOT_FOUND` when absent.
+    pub fn replace_instance(&self, ns: &str, instance: &Instance) -> Result<(), CimError> {
+        self.put_instance(ns, instance, Put::Replace)
+    }
+
+    /// Stores an instance whether or not it exists (MOF loading).
+    pub fn upsert_instance(&self, ns: &str, instance: &Instance) -> Result<(), CimError> {
+        self.put_instance(ns, instance, Put::Upsert)
+    }
+
+    fn put_instance(&self, ns: &str, instance: &Instance, mode: Put) -> Result<(), CimError> {
+        let path = instance
+            .path
+            .as_ref()
+            .ok_or_else(|| CimError::invalid_parameter("the instance has no path"))?
+            .local();
+        let key = instance_key(ns, &path);
+        let mut stored = instance.clone();
+        stored.path = Some(path.clone());
+        let rec = codec::encode_instance(&stored);
+        let new_refs = reference_targets(&stored);
+        // Hold the cache read lock so the class cannot be deleted meanwhile.
+        let _guard = self.read_cache();
+        self.write("write instance", |txn| {
+            let mut t = txn.open_table(INSTANCES)?;
+            let old = t.get(key.as_str())?.map(|v| v.value().to_vec());
+            match (&mode, &old) {
+                (Put::Create, Some(_)) => {
+                    return Err(WriteError::Cim(CimError::new(
+                        StatusCode::AlreadyExists,
+                        format!("instance {path} already exists"),
+                    )))
+                }
+                (Put::Replace, None) => {
+                    return Err(WriteError::Cim(CimError::not_found(format!("instance {path} does not exist"))))
+                }
+                _ => {}
+            }
+            let old_refs = match &old {
+                Some(b) => codec::decode_instance(b).map(|i| reference_targets(&i)).unwrap_or_default(),
+                None => Vec::new(),
+            };
+            t.insert(key.as_str(), rec.as_slice())?;
+            let mut r = txn.open_table(REFS)?;
+            for target in &old_refs {
+                r.remove(ref_key(ns, target, &key).as_str())?;
+            }
+            for target in &new_refs {
+                r.insert(ref_key(ns, target, &key).as_str(), [].as_slice())?;
+            }
+            Ok(())
+        })
+        .map_err(cim_err)
+    }
+
+    /// Deletes a stored instance; `CIM_ERR_NOT_FOUND` when absent.
+    pub fn delete_instance(&self, ns: &str, path: &ObjectPath) -> Result<Instance, CimError> {
+        let key = instance_key(ns, path);
+        let shown = path.local();
+        self.write("delete instance", |txn| {
+            let mut t = txn.open_table(INSTANCES)?;
+            let old = t
+                .remove(key.as_str())?
+                .map(|v| v.value().to_vec())
+                .ok_or_else(|| WriteError::Cim(CimError::not_found(format!("instance {shown} does not exist"))))?;
+            let old = codec::decode_instance(&old).map_err(|e| WriteError::Store(format!("corrupt record {key:?}: {e}")))?;
+            let mut r = txn.open_table(REFS)?;
+            for target in reference_targets(&old) {
+                r.remove(ref_key(ns, &target, &key).as_str())?;
+            }
+            Ok(old)
+        })
+        .map_err(cim_err)
+    }
+
+    /// Every stored instance (of any class) with a reference property
+    /// pointing at `target` (compared without host and namespace), found
+    /// through the reference index.
+    pub fn referencing(&self, ns: &str, target: &ObjectPath) -> Result<Vec<Instance>, Error> {
+        let prefix = format!("{ns}{SEP}{}{SEP}", target.local().canonical_key());
+        let rtx = self.db.begin_read().map_err(|e| Error::store("references", e))?;
+        let r = rtx.open_table(REFS).map_err(|e| Error::store("references", e))?;
+        let t = rtx.open_table(INSTANCES).map_err(|e| Error::store("references", e))?;
+        let nsname = self.namespace_name(ns);
+        let mut out = Vec::new();
+        for row in r.range(prefix.as_str()..).map_err(|e| Error::store("references", e))? {
+            let (k, _) = row.map_err(|e| Error::store("references", e))?;
+            let Some(inst_key) = k.value().strip_prefix(&prefix) else { break };
+            if let Some(v) = t.get(inst_key).map_err(|e| Error::store("references", e))? {
+                let mut i = codec::decode_instance(v.value()).map_err(|e| Error::Corrupt {
+                    key: inst_key.replace(SEP, "/"),
+                    reason: e.0,
+                })?;
+                if let Some(p) = &mut i.path {
+                    p.namespace = Some(nsname.clone());
+                }
+                out.push(i);
+            }
+        }
+        Ok(out)
+    }
+}
+
+enum Put {
+    Create,
+    Replace,
+    Upsert,
+}
+
+/// A failure inside a write transaction: a CIM refusal (the transaction is
+/// dropped, i.e. aborted) or a store error.
+pub(crate) enum WriteError {
+    Cim(CimError),
+    Store(String),
+}
+
+macro_rules! store_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for WriteError {
+            fn from(e: $t) -> Self {
+                WriteError::Store(e.to_string())
+            }
+        }
+    )*};
+}
+store_errors!(redb::StorageError, redb::TableError);
+
