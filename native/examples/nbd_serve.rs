@@ -10,7 +10,10 @@ use std::sync::Arc;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
-    if let Some(n) = std::env::var("NBD_BLOCKING_THREADS").ok().and_then(|v| v.parse().ok()) {
+    if let Some(n) = std::env::var("NBD_BLOCKING_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         rt.max_blocking_threads(n);
     }
     rt.build()?.block_on(serve())
@@ -25,7 +28,10 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         let name = exports.add_file(&arg, read_only)?;
-        println!("exporting {name}{}", if read_only { " (read-only)" } else { "" });
+        println!(
+            "exporting {name}{}",
+            if read_only { " (read-only)" } else { "" }
+        );
     }
     let addr = std::env::var("NBD_LISTEN").unwrap_or_else(|_| "127.0.0.1:10809".into());
     let server = NbdServer::bind(addr, Arc::new(exports)).await?;

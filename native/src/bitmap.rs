@@ -127,7 +127,13 @@ pub(crate) struct Header {
     pub group: String,
 }
 
-const NAME_FIELDS: [(usize, usize); 5] = [(112, 1024), (1136, 1024), (2160, 1024), (3184, 640), (3824, 256)];
+const NAME_FIELDS: [(usize, usize); 5] = [
+    (112, 1024),
+    (1136, 1024),
+    (2160, 1024),
+    (3184, 640),
+    (3824, 256),
+];
 
 impl Header {
     pub fn encode(&self) -> Vec<u8> {
@@ -149,14 +155,28 @@ impl Header {
         };
         put64(&mut b, 56, g.region_off(Region::Shadow));
         put64(&mut b, 64, g.region_off(Region::Copy));
-        put64(&mut b, 72, if self.index_pages > 0 { g.region_off(Region::Index) } else { 0 });
+        put64(
+            &mut b,
+            72,
+            if self.index_pages > 0 {
+                g.region_off(Region::Index)
+            } else {
+                0
+            },
+        );
         put32(&mut b, 80, self.bmp_pages);
         put32(&mut b, 84, self.index_pages);
         put64(&mut b, 88, self.shadow_chunks);
         put32(&mut b, 96, self.units);
         put32(&mut b, 100, self.delay);
         put64(&mut b, 104, self.mtime);
-        let names = [&self.master, &self.shadow, &self.bitmap, &self.overflow, &self.group];
+        let names = [
+            &self.master,
+            &self.shadow,
+            &self.bitmap,
+            &self.overflow,
+            &self.group,
+        ];
         for ((off, len), name) in NAME_FIELDS.iter().zip(names) {
             let bytes = name.as_bytes();
             let n = bytes.len().min(len - 2);
@@ -342,7 +362,11 @@ pub(crate) fn page_of(c: u64) -> u64 {
 }
 
 fn seal(mut page: Vec<u8>, region: Region, idx: u64) -> Vec<u8> {
-    put32(&mut page, PAYLOAD, ((region as u32) << 24) | (idx as u32 & 0xFF_FFFF));
+    put32(
+        &mut page,
+        PAYLOAD,
+        ((region as u32) << 24) | (idx as u32 & 0xFF_FFFF),
+    );
     let crc = crc32fast::hash(&page[..4092]);
     put32(&mut page, 4092, crc);
     page
@@ -395,7 +419,8 @@ impl BitmapVol {
         let _g = self.io.lock().unwrap();
         for &p in pages {
             let page = seal(bits.page_bytes(p), region, p);
-            self.vol.write_at(&page, self.geo.region_off(region) + p * PAGE)?;
+            self.vol
+                .write_at(&page, self.geo.region_off(region) + p * PAGE)?;
         }
         if sync {
             self.vol.sync()?;
@@ -418,8 +443,10 @@ impl BitmapVol {
     pub fn write_index(&self, map: &[i32], pages: &[u64]) -> Result<()> {
         let _g = self.io.lock().unwrap();
         for &p in pages {
-            self.vol
-                .write_at(&index_page(map, p), self.geo.region_off(Region::Index) + p * PAGE)?;
+            self.vol.write_at(
+                &index_page(map, p),
+                self.geo.region_off(Region::Index) + p * PAGE,
+            )?;
         }
         self.vol.sync()
     }
@@ -448,7 +475,8 @@ impl BitmapVol {
     /// Loads the compact index; bad pages are listed and left unmapped.
     pub fn load_index(&self, map: &mut [i32]) -> Result<Vec<u64>> {
         let mut buf = vec![0u8; (self.geo.index_pages * PAGE) as usize];
-        self.vol.read_at(&mut buf, self.geo.region_off(Region::Index))?;
+        self.vol
+            .read_at(&mut buf, self.geo.region_off(Region::Index))?;
         let mut bad = Vec::new();
         for p in 0..self.geo.index_pages {
             let page = &buf[(p * PAGE) as usize..((p + 1) * PAGE) as usize];
@@ -560,7 +588,11 @@ mod tests {
         let mut b = h.encode();
         assert_eq!(Header::decode(&b), Some(h));
         b[200] ^= 1;
-        assert_eq!(Header::decode(&b), None, "checksum must reject a flipped byte");
+        assert_eq!(
+            Header::decode(&b),
+            None,
+            "checksum must reject a flipped byte"
+        );
     }
 
     #[test]
@@ -586,7 +618,8 @@ mod tests {
         assert!(b2.get(69999) && b2.get(32704) && !b2.get(2));
         // Byte-level LSB-first layout: chunk 1 is bit 1 of byte 0.
         let mut raw = [0u8; 1];
-        vol.read_at(&mut raw, geo.region_off(Region::Shadow)).unwrap();
+        vol.read_at(&mut raw, geo.region_off(Region::Shadow))
+            .unwrap();
         assert_eq!(raw[0], 0b11);
         // Corrupt page 1 of the shadow region: it is reported bad.
         vol.write_at(&[0xFF], geo.region_off(Region::Shadow) + PAGE + 5)

@@ -57,11 +57,23 @@ impl BlockDevice for ShadowDevice {
         self.0.size()
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        check("read", &self.0.shadow_path, offset, buf.len() as u64, self.0.size())?;
+        check(
+            "read",
+            &self.0.shadow_path,
+            offset,
+            buf.len() as u64,
+            self.0.size(),
+        )?;
         self.0.shadow_read(buf, offset)
     }
     fn write_at(&self, buf: &[u8], offset: u64, fua: bool) -> Result<()> {
-        check("write", &self.0.shadow_path, offset, buf.len() as u64, self.0.size())?;
+        check(
+            "write",
+            &self.0.shadow_path,
+            offset,
+            buf.len() as u64,
+            self.0.size(),
+        )?;
         self.0.shadow_write(buf, offset, fua)
     }
     fn flush(&self) -> Result<()> {

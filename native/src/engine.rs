@@ -128,7 +128,8 @@ impl Engine {
             for rec in &conf.sets {
                 if let Err(e) = eng.restore_set(&mut st, rec) {
                     tracing::warn!(set = %rec.shadow.display(), error = %e, "set restored offline");
-                    st.offline.insert(rec.shadow.clone(), (rec.clone(), e.to_string()));
+                    st.offline
+                        .insert(rec.shadow.clone(), (rec.clone(), e.to_string()));
                 }
             }
         }
@@ -301,7 +302,10 @@ impl Engine {
             Error::wrong_state(
                 &shadow_path,
                 "offline",
-                format!("bitmap volume {}: {why}; disable and re-enable the set", bitmap_path.display()),
+                format!(
+                    "bitmap volume {}: {why}; disable and re-enable the set",
+                    bitmap_path.display()
+                ),
             )
         };
         let h = bitmap::read_header(&bvol)?.ok_or_else(|| bad("no valid header".into()))?;
@@ -313,12 +317,20 @@ impl Engine {
             .as_ref()
             .map(|_| master.path.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if h.shadow != shadow_path.to_string_lossy() || h.bitmap != bitmap_path.to_string_lossy() || h.master != master_name {
-            return Err(bad("names in the header do not match the configuration".into()));
+        if h.shadow != shadow_path.to_string_lossy()
+            || h.bitmap != bitmap_path.to_string_lossy()
+            || h.master != master_name
+        {
+            return Err(bad(
+                "names in the header do not match the configuration".into()
+            ));
         }
         let compact = h.flags & flags::TREEMAP != 0;
         let geo = Geometry::new(master.chunks(), compact);
-        if h.chunks != master.chunks() || h.bmp_pages as u64 != geo.bmp_pages || h.index_pages as u64 != geo.index_pages {
+        if h.chunks != master.chunks()
+            || h.bmp_pages as u64 != geo.bmp_pages
+            || h.index_pages as u64 != geo.index_pages
+        {
             return Err(bad("geometry does not match the master size".into()));
         }
         let bv = BitmapVol::new(bvol, geo, h.clone());
@@ -326,7 +338,9 @@ impl Engine {
             let mut c = Compact::new(master.chunks(), shadow.size / CHUNK_SIZE);
             let bad_idx = bv.load_index(&mut c.map)?;
             if !bad_idx.is_empty() {
-                return Err(bad(format!("compact index pages {bad_idx:?} fail their checksum")));
+                return Err(bad(format!(
+                    "compact index pages {bad_idx:?} fail their checksum"
+                )));
             }
             if let Some(o) = &rec.overflow {
                 c.overflow = st.overflows.get(o).cloned();
@@ -344,8 +358,16 @@ impl Engine {
             name: rec.name.clone(),
             group: rec.group.clone(),
             overflow: rec.overflow.clone(),
-            units: if (MIN_COPY_UNITS..=MAX_COPY_UNITS).contains(&h.units) { h.units } else { DEFAULT_COPY_UNITS },
-            delay: if (MIN_COPY_DELAY..=MAX_COPY_DELAY).contains(&h.delay) { h.delay } else { DEFAULT_COPY_DELAY },
+            units: if (MIN_COPY_UNITS..=MAX_COPY_UNITS).contains(&h.units) {
+                h.units
+            } else {
+                DEFAULT_COPY_UNITS
+            },
+            delay: if (MIN_COPY_DELAY..=MAX_COPY_DELAY).contains(&h.delay) {
+                h.delay
+            } else {
+                DEFAULT_COPY_DELAY
+            },
             mtime: h.mtime,
             suspended: rec.suspended,
             job_total: 0,
@@ -364,7 +386,9 @@ impl Engine {
             cm,
             meta,
         );
-        let rep = set.bmp.load(&set.shd, &set.cpy, rec.kind == SetKind::Independent)?;
+        let rep = set
+            .bmp
+            .load(&set.shd, &set.cpy, rec.kind == SetKind::Independent)?;
         if !rep.bad_shadow_pages.is_empty() || !rep.bad_copy_pages.is_empty() {
             tracing::warn!(set = %shadow_path.display(), ?rep, "bitmap pages failed their checksum; set needs reset");
             fl |= flags::BMPOFFLINE;
@@ -374,7 +398,11 @@ impl Engine {
             set.bmp.write_all_bits(Region::Copy, &set.cpy)?;
         }
         set.flags.store(fl, Ordering::Release);
-        if let Some(o) = set.compact.as_ref().and_then(|c| c.lock().unwrap().overflow.clone()) {
+        if let Some(o) = set
+            .compact
+            .as_ref()
+            .and_then(|c| c.lock().unwrap().overflow.clone())
+        {
             o.state.lock().unwrap().sets.insert(shadow_path.clone());
         }
         {
@@ -382,13 +410,21 @@ impl Engine {
             m.job_total = set.cpy.count();
         }
         set.bmp.write_header(|h| {
-            h.lifecycle = if rec.suspended { bitmap::LIFE_CLEAN } else { bitmap::LIFE_DIRTY };
+            h.lifecycle = if rec.suspended {
+                bitmap::LIFE_CLEAN
+            } else {
+                bitmap::LIFE_DIRTY
+            };
             h.flags = fl;
         })?;
         master.sets.write().unwrap().push(set.clone());
         st.sets.insert(shadow_path, set.clone());
         if fl & flags::COPYINGP != 0 && fl & flags::OFFLINE == 0 && !rec.suspended {
-            let dir = if fl & flags::COPYINGS != 0 { Direction::ToMaster } else { Direction::ToShadow };
+            let dir = if fl & flags::COPYINGS != 0 {
+                Direction::ToMaster
+            } else {
+                Direction::ToShadow
+            };
             copy::start(&set, dir);
         }
         Ok(())
@@ -412,7 +448,10 @@ impl Engine {
                 ),
             ));
         }
-        let name = spec.name.clone().unwrap_or_else(|| shadow_p.to_string_lossy().into_owned());
+        let name = spec
+            .name
+            .clone()
+            .unwrap_or_else(|| shadow_p.to_string_lossy().into_owned());
         validate_set_name(&name, sh)?;
         if let Some(g) = &spec.group {
             let gr = st.groups.get(g).ok_or_else(|| group_not_found(g))?;
@@ -426,15 +465,36 @@ impl Engine {
                     cause: "the shadow volume is already configured; use another shadow or disable that set".into(),
                 }
             } else {
-                Error::in_use(&shadow_p, role, format!("cannot be the shadow of set {}; choose another volume", sh.display()))
+                Error::in_use(
+                    &shadow_p,
+                    role,
+                    format!(
+                        "cannot be the shadow of set {}; choose another volume",
+                        sh.display()
+                    ),
+                )
             });
         }
         if let Some(role) = Self::role_of(&st, &bitmap_p) {
-            return Err(Error::in_use(&bitmap_p, role, format!("cannot be the bitmap of set {}; choose another volume", sh.display())));
+            return Err(Error::in_use(
+                &bitmap_p,
+                role,
+                format!(
+                    "cannot be the bitmap of set {}; choose another volume",
+                    sh.display()
+                ),
+            ));
         }
         if let Some(role) = Self::role_of(&st, &master_p) {
             if !role.starts_with("master of") {
-                return Err(Error::in_use(&master_p, role, format!("cannot be the master of set {}; choose another volume", sh.display())));
+                return Err(Error::in_use(
+                    &master_p,
+                    role,
+                    format!(
+                        "cannot be the master of set {}; choose another volume",
+                        sh.display()
+                    ),
+                ));
             }
         }
         Self::check_no_plain_handle(&mut st, &shadow_p, sh)?;
@@ -442,23 +502,47 @@ impl Engine {
         let overflow = match &spec.overflow {
             Some(o) => {
                 let op = self.resolve_in(o, "overflow", sh)?;
-                Some(st.overflows.get(&op).cloned().ok_or_else(|| overflow_not_found(&op))?)
+                Some(
+                    st.overflows
+                        .get(&op)
+                        .cloned()
+                        .ok_or_else(|| overflow_not_found(&op))?,
+                )
             }
             None => None,
         };
         let master = Self::master_for(&mut st, &master_p)?;
-        if master.sets.read().unwrap().iter().any(|s| s.f() & flags::MSTOFFLINE != 0) {
+        if master
+            .sets
+            .read()
+            .unwrap()
+            .iter()
+            .any(|s| s.f() & flags::MSTOFFLINE != 0)
+        {
             return Err(Error::wrong_state(
                 sh,
                 "offline",
-                format!("master {} is offline in another set; reset that set first", master_p.display()),
+                format!(
+                    "master {} is offline in another set; reset that set first",
+                    master_p.display()
+                ),
             ));
         }
         let shadow = Arc::new(Volume::open(&shadow_p)?);
         let bvol = Arc::new(Volume::open(&bitmap_p)?);
-        for (v, role) in [(&master.vol.as_ref().unwrap().clone(), "master"), (&shadow, "shadow"), (&bvol, "bitmap")] {
+        for (v, role) in [
+            (&master.vol.as_ref().unwrap().clone(), "master"),
+            (&shadow, "shadow"),
+            (&bvol, "bitmap"),
+        ] {
             if v.size == 0 {
-                return Err(Error::invalid(set_subject(sh), format!("{role} volume {} has size 0; use a non-empty volume", v.path.display())));
+                return Err(Error::invalid(
+                    set_subject(sh),
+                    format!(
+                        "{role} volume {} has size 0; use a non-empty volume",
+                        v.path.display()
+                    ),
+                ));
             }
         }
         let compact = spec.kind == SetKind::Dependent && shadow.size < master.size;
@@ -493,7 +577,11 @@ impl Engine {
         let header = Header {
             lifecycle: bitmap::LIFE_DIRTY,
             seq: 0,
-            set_type: if spec.kind == SetKind::Independent { bitmap::TYPE_IND } else { bitmap::TYPE_DEP },
+            set_type: if spec.kind == SetKind::Independent {
+                bitmap::TYPE_IND
+            } else {
+                bitmap::TYPE_DEP
+            },
             flags: fl,
             size: master.size,
             chunks: geo.chunks,
@@ -506,7 +594,19 @@ impl Engine {
             master: master_p.to_string_lossy().into_owned(),
             shadow: shadow_p.to_string_lossy().into_owned(),
             bitmap: bitmap_p.to_string_lossy().into_owned(),
-            overflow: spec.overflow.as_ref().map(|_| overflow.as_ref().unwrap().vol.path.to_string_lossy().into_owned()).unwrap_or_default(),
+            overflow: spec
+                .overflow
+                .as_ref()
+                .map(|_| {
+                    overflow
+                        .as_ref()
+                        .unwrap()
+                        .vol
+                        .path
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .unwrap_or_default(),
             group: spec.group.clone().unwrap_or_default(),
         };
         let bv = BitmapVol::new(bvol, geo, header);
@@ -527,7 +627,18 @@ impl Engine {
             job_mode: CopyMode::Full,
             milestone: 0,
         };
-        let set = self.new_core(master.clone(), shadow_p.clone(), shadow, bitmap_p, bv, spec.kind, false, fl, cm, meta);
+        let set = self.new_core(
+            master.clone(),
+            shadow_p.clone(),
+            shadow,
+            bitmap_p,
+            bv,
+            spec.kind,
+            false,
+            fl,
+            cm,
+            meta,
+        );
         if spec.kind == SetKind::Independent {
             set.cpy.fill();
             set.meta.lock().unwrap().job_total = set.chunks;
@@ -549,7 +660,11 @@ impl Engine {
         }
         if let Err(e) = self.save(&st) {
             st.sets.remove(&shadow_p);
-            master.sets.write().unwrap().retain(|s| !Arc::ptr_eq(s, &set));
+            master
+                .sets
+                .write()
+                .unwrap()
+                .retain(|s| !Arc::ptr_eq(s, &set));
             let _ = set.bmp.write_header(|h| h.lifecycle = bitmap::LIFE_INVALID);
             return Err(e);
         }
@@ -557,12 +672,19 @@ impl Engine {
             copy::start(&set, Direction::ToShadow);
         }
         tracing::info!(set = %shadow_p.display(), kind = spec.kind.as_str(), compact, "set enabled");
-        self.publish(EngineEvent::SetCreated { shadow: shadow_p.clone() });
+        self.publish(EngineEvent::SetCreated {
+            shadow: shadow_p.clone(),
+        });
         if let Some(g) = &spec.group {
-            self.publish(EngineEvent::GroupModified { name: g.clone(), old_name: None });
+            self.publish(EngineEvent::GroupModified {
+                name: g.clone(),
+                old_name: None,
+            });
         }
         if let Some(o) = &overflow {
-            self.publish(EngineEvent::OverflowModified { path: o.vol.path.clone() });
+            self.publish(EngineEvent::OverflowModified {
+                path: o.vol.path.clone(),
+            });
         }
         Ok(set.info())
     }
@@ -576,7 +698,10 @@ impl Engine {
                 let key = st
                     .offline
                     .keys()
-                    .find(|k| k.as_path() == shadow || self.inner.roots.resolve(shadow).ok().as_deref() == Some(k.as_path()))
+                    .find(|k| {
+                        k.as_path() == shadow
+                            || self.inner.roots.resolve(shadow).ok().as_deref() == Some(k.as_path())
+                    })
                     .cloned();
                 let Some(k) = key else { return Err(e) };
                 st.offline.remove(&k);
@@ -587,7 +712,10 @@ impl Engine {
         };
         self.check_not_locked(&st, &set, "disable")?;
         let f = set.f();
-        if set.kind == SetKind::Independent && f & flags::COPYINGP != 0 && set.ctl.lock().unwrap().running {
+        if set.kind == SetKind::Independent
+            && f & flags::COPYINGP != 0
+            && set.ctl.lock().unwrap().running
+        {
             return Err(Error::busy(
                 &set.shadow_path,
                 "an independent set cannot be disabled while its copy runs; wait for the copy (or abort it) first",
@@ -597,10 +725,16 @@ impl Engine {
         let master = set.master.clone();
         {
             let _g = master.gate.write().unwrap();
-            master.sets.write().unwrap().retain(|s| !Arc::ptr_eq(s, &set));
+            master
+                .sets
+                .write()
+                .unwrap()
+                .retain(|s| !Arc::ptr_eq(s, &set));
             set.removed.store(true, Ordering::Release);
         }
-        if !set.imported && (set.kind == SetKind::Dependent || f & (flags::COPYINGM | flags::COPYINGS) != 0) {
+        if !set.imported
+            && (set.kind == SetKind::Dependent || f & (flags::COPYINGM | flags::COPYINGS) != 0)
+        {
             // A partial image must not be mistaken for a file system (imaging.md §2.3).
             let end = set.shadow.size.min(65536);
             if end > 8192 {
@@ -624,12 +758,19 @@ impl Engine {
         let _ = set.bmp.write_header(|h| h.lifecycle = bitmap::LIFE_INVALID);
         tracing::info!(set = %set.shadow_path.display(), "set disabled");
         let group = set.meta.lock().unwrap().group.clone();
-        self.publish(EngineEvent::SetDeleted { shadow: set.shadow_path.clone() });
+        self.publish(EngineEvent::SetDeleted {
+            shadow: set.shadow_path.clone(),
+        });
         if let Some(g) = group {
-            self.publish(EngineEvent::GroupModified { name: g, old_name: None });
+            self.publish(EngineEvent::GroupModified {
+                name: g,
+                old_name: None,
+            });
         }
         if let Some(o) = ov {
-            self.publish(EngineEvent::OverflowModified { path: o.vol.path.clone() });
+            self.publish(EngineEvent::OverflowModified {
+                path: o.vol.path.clone(),
+            });
         }
         Ok(())
     }
@@ -649,7 +790,11 @@ impl Engine {
         let st = self.st();
         match self.find(&st, shadow) {
             Ok(s) => Ok(s.info()),
-            Err(e) => st.offline.get(shadow).map(|(r, _)| offline_info(r)).ok_or(e),
+            Err(e) => st
+                .offline
+                .get(shadow)
+                .map(|(r, _)| offline_info(r))
+                .ok_or(e),
         }
     }
 
@@ -660,7 +805,10 @@ impl Engine {
         validate_set_name(name, shadow)?;
         set.meta.lock().unwrap().name = name.to_string();
         self.save(&st)?;
-        self.publish(EngineEvent::SetModified { shadow: set.shadow_path.clone(), change: SetChange::Properties });
+        self.publish(EngineEvent::SetModified {
+            shadow: set.shadow_path.clone(),
+            change: SetChange::Properties,
+        });
         Ok(())
     }
 
@@ -670,7 +818,9 @@ impl Engine {
                 return Err(Error::wrong_state(
                     &set.shadow_path,
                     "locked",
-                    format!("{what} refused: the set's group {g} is locked; unlock the group first"),
+                    format!(
+                        "{what} refused: the set's group {g} is locked; unlock the group first"
+                    ),
                 ));
             }
         }
@@ -686,16 +836,31 @@ impl Engine {
             Direction::ToMaster => "copy/update to the master",
         };
         if set.meta.lock().unwrap().suspended {
-            return Err(Error::wrong_state(p, "suspended", format!("{what} refused; resume the set first")));
+            return Err(Error::wrong_state(
+                p,
+                "suspended",
+                format!("{what} refused; resume the set first"),
+            ));
         }
         if f & flags::COPYINGP != 0 {
-            return Err(Error::busy(p, format!("{what} refused: a copy is in progress; wait for it or abort it")));
+            return Err(Error::busy(
+                p,
+                format!("{what} refused: a copy is in progress; wait for it or abort it"),
+            ));
         }
         if f & flags::OFFLINE != 0 {
-            return Err(Error::wrong_state(p, "offline", format!("{what} refused: a volume is offline; reset the set")));
+            return Err(Error::wrong_state(
+                p,
+                "offline",
+                format!("{what} refused: a volume is offline; reset the set"),
+            ));
         }
         if f & flags::SHDEXPORT != 0 {
-            return Err(Error::wrong_state(p, "exported", format!("{what} refused: the shadow is exported; join it first")));
+            return Err(Error::wrong_state(
+                p,
+                "exported",
+                format!("{what} refused: the shadow is exported; join it first"),
+            ));
         }
         if set.imported {
             return Err(Error::wrong_state(p, "imported", format!("{what} refused: an imported shadow has no master; disable it and join on the original host")));
@@ -734,7 +899,9 @@ impl Engine {
         let mtime = now();
         let compact = set.compact.is_some();
         let before = set.state();
-        let job = if dir == Direction::ToShadow && (compact || (set.kind == SetKind::Dependent && mode == CopyMode::Update)) {
+        let job = if dir == Direction::ToShadow
+            && (compact || (set.kind == SetKind::Dependent && mode == CopyMode::Update))
+        {
             // New point in time of a dependent shadow: nothing to copy.
             set.shd.zero();
             set.cpy.zero();
@@ -745,14 +912,23 @@ impl Engine {
                 c.reset();
                 set.bmp.write_all_index(&c.map)?;
             }
-            set.flags.fetch_and(!(flags::COPYING | flags::OVERFLOW | flags::VOVERFLOW), Ordering::AcqRel);
+            set.flags.fetch_and(
+                !(flags::COPYING | flags::OVERFLOW | flags::VOVERFLOW),
+                Ordering::AcqRel,
+            );
             false
         } else {
-            let full = mode == CopyMode::Full && !(dir == Direction::ToMaster && set.kind == SetKind::Dependent);
-            let dflag = if dir == Direction::ToShadow { flags::COPYINGM } else { flags::COPYINGS };
+            let full = mode == CopyMode::Full
+                && !(dir == Direction::ToMaster && set.kind == SetKind::Dependent);
+            let dflag = if dir == Direction::ToShadow {
+                flags::COPYINGM
+            } else {
+                flags::COPYINGS
+            };
             // Header first: a crash then resumes a copy of the old copy bits,
             // with the shadow bits still set, which over-approximates.
-            set.flags.fetch_or(dflag | flags::COPYINGP, Ordering::AcqRel);
+            set.flags
+                .fetch_or(dflag | flags::COPYINGP, Ordering::AcqRel);
             let nf = set.f();
             set.bmp.write_header(|h| {
                 h.flags = nf;
@@ -787,7 +963,14 @@ impl Engine {
 
     /// Validates, quiesces every member's master, switches every bitmap,
     /// releases, then starts the copies (imaging.md §6).
-    fn start_copies(&self, st: &St, sets: &[Arc<SetCore>], dir: Direction, mode: CopyMode, group: Option<&str>) -> Result<()> {
+    fn start_copies(
+        &self,
+        st: &St,
+        sets: &[Arc<SetCore>],
+        dir: Direction,
+        mode: CopyMode,
+        group: Option<&str>,
+    ) -> Result<()> {
         for s in sets {
             Self::check_copy(st, s, dir)?;
             if group.is_none() {
@@ -796,7 +979,10 @@ impl Engine {
         }
         if dir == Direction::ToMaster {
             for (i, a) in sets.iter().enumerate() {
-                if let Some(b) = sets[i + 1..].iter().find(|b| Arc::ptr_eq(&a.master, &b.master)) {
+                if let Some(b) = sets[i + 1..]
+                    .iter()
+                    .find(|b| Arc::ptr_eq(&a.master, &b.master))
+                {
                     return Err(Error::invalid(
                         format!("group {}", group.unwrap_or("")),
                         format!(
@@ -903,7 +1089,11 @@ impl Engine {
         self.save(st)?;
         let f = set.f();
         if f & flags::COPYINGP != 0 && f & flags::OFFLINE == 0 {
-            let dir = if f & flags::COPYINGS != 0 { Direction::ToMaster } else { Direction::ToShadow };
+            let dir = if f & flags::COPYINGS != 0 {
+                Direction::ToMaster
+            } else {
+                Direction::ToShadow
+            };
             copy::start(set, dir);
         }
         set.note_state(before);
@@ -925,7 +1115,8 @@ impl Engine {
         let job = {
             let _g = m.gate.write().unwrap();
             set.shd.zero();
-            let mut nf = f & !(flags::COPYING | flags::OFFLINE | flags::OVERFLOW | flags::VOVERFLOW);
+            let mut nf =
+                f & !(flags::COPYING | flags::OFFLINE | flags::OVERFLOW | flags::VOVERFLOW);
             let mut job = None;
             if set.kind == SetKind::Dependent || set.imported || f & flags::SHDEXPORT != 0 {
                 set.cpy.zero();
@@ -980,7 +1171,9 @@ impl Engine {
     pub fn set_copy_params(&self, shadow: &Path, delay_ticks: u32, units: u32) -> Result<()> {
         let st = self.st();
         let set = self.find(&st, shadow)?;
-        if !(MIN_COPY_DELAY..=MAX_COPY_DELAY).contains(&delay_ticks) || !(MIN_COPY_UNITS..=MAX_COPY_UNITS).contains(&units) {
+        if !(MIN_COPY_DELAY..=MAX_COPY_DELAY).contains(&delay_ticks)
+            || !(MIN_COPY_UNITS..=MAX_COPY_UNITS).contains(&units)
+        {
             return Err(Error::invalid(
                 set_subject(&set.shadow_path),
                 format!(
@@ -998,7 +1191,10 @@ impl Engine {
             h.units = units;
         })?;
         set.cv.notify_all();
-        self.publish(EngineEvent::SetModified { shadow: set.shadow_path.clone(), change: SetChange::Properties });
+        self.publish(EngineEvent::SetModified {
+            shadow: set.shadow_path.clone(),
+            change: SetChange::Properties,
+        });
         Ok(())
     }
 
@@ -1009,19 +1205,31 @@ impl Engine {
         let f = set.f();
         let p = &set.shadow_path;
         if f & flags::SHDEXPORT != 0 {
-            return Err(Error::wrong_state(p, "exported", "the shadow is already exported; join it before exporting again"));
+            return Err(Error::wrong_state(
+                p,
+                "exported",
+                "the shadow is already exported; join it before exporting again",
+            ));
         }
         if set.imported {
             return Err(Error::wrong_state(p, "imported", "an imported shadow cannot be exported again; disable it here and join on the original host"));
         }
         if set.kind != SetKind::Independent {
-            return Err(Error::wrong_state(p, "dependent", "only an independent shadow can be exported"));
+            return Err(Error::wrong_state(
+                p,
+                "dependent",
+                "only an independent shadow can be exported",
+            ));
         }
         if f & flags::COPYING != 0 {
             return Err(Error::busy(p, "the shadow is not a complete copy (a copy is running or was aborted); wait for or rerun the update first"));
         }
         if f & flags::OFFLINE != 0 {
-            return Err(Error::wrong_state(p, "offline", "a volume is offline; reset the set first"));
+            return Err(Error::wrong_state(
+                p,
+                "offline",
+                "a volume is offline; reset the set first",
+            ));
         }
         let before = set.state();
         {
@@ -1039,20 +1247,37 @@ impl Engine {
         let shadow_p = self.resolve_in(shadow, "shadow", shadow)?;
         let bitmap_p = self.resolve_in(bitmap, "bitmap", shadow)?;
         if shadow_p == bitmap_p {
-            return Err(Error::invalid(set_subject(shadow), "shadow and bitmap must be different volumes"));
+            return Err(Error::invalid(
+                set_subject(shadow),
+                "shadow and bitmap must be different volumes",
+            ));
         }
         if let Some(role) = Self::role_of(&st, &shadow_p) {
-            return Err(Error::in_use(&shadow_p, role, "cannot import a shadow that is configured on this host; import it on another host"));
+            return Err(Error::in_use(
+                &shadow_p,
+                role,
+                "cannot import a shadow that is configured on this host; import it on another host",
+            ));
         }
         if let Some(role) = Self::role_of(&st, &bitmap_p) {
-            return Err(Error::in_use(&bitmap_p, role, format!("cannot be the bitmap of imported set {}; choose another volume", shadow.display())));
+            return Err(Error::in_use(
+                &bitmap_p,
+                role,
+                format!(
+                    "cannot be the bitmap of imported set {}; choose another volume",
+                    shadow.display()
+                ),
+            ));
         }
         Self::check_no_plain_handle(&mut st, &shadow_p, shadow)?;
         Self::check_no_plain_handle(&mut st, &bitmap_p, shadow)?;
         let sv = Arc::new(Volume::open(&shadow_p)?);
         let bvol = Arc::new(Volume::open(&bitmap_p)?);
         if sv.size == 0 {
-            return Err(Error::invalid(set_subject(shadow), "the shadow volume has size 0"));
+            return Err(Error::invalid(
+                set_subject(shadow),
+                "the shadow volume has size 0",
+            ));
         }
         let master = Arc::new(Master::new(shadow_p.clone(), None, sv.size));
         let geo = Geometry::new(master.chunks(), false);
@@ -1086,7 +1311,18 @@ impl Engine {
             milestone: 0,
         };
         let bv = BitmapVol::new(bvol, geo, header);
-        let set = self.new_core(master.clone(), shadow_p.clone(), sv, bitmap_p, bv, SetKind::Independent, true, fl, None, meta);
+        let set = self.new_core(
+            master.clone(),
+            shadow_p.clone(),
+            sv,
+            bitmap_p,
+            bv,
+            SetKind::Independent,
+            true,
+            fl,
+            None,
+            meta,
+        );
         set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
         set.bmp.write_all_bits(Region::Copy, &set.cpy)?;
         set.bmp.write_header(|_| {})?;
@@ -1107,7 +1343,11 @@ impl Engine {
         let set = self.find(&st, shadow)?;
         let p = set.shadow_path.clone();
         if set.f() & flags::SHDEXPORT == 0 {
-            return Err(Error::wrong_state(&p, set.state().as_str(), "join refused: the shadow is not exported"));
+            return Err(Error::wrong_state(
+                &p,
+                set.state().as_str(),
+                "join refused: the shadow is not exported",
+            ));
         }
         let foreign = match foreign_bitmap {
             Some(b) => {
@@ -1164,10 +1404,18 @@ impl Engine {
         let mut st = self.st();
         let p = self.inner.roots.resolve(path)?;
         if st.overflows.contains_key(&p) {
-            return Err(Error::AlreadyExists { kind: "overflow volume", name: p.display().to_string(), cause: "it is already initialised; use it or delete it first".into() });
+            return Err(Error::AlreadyExists {
+                kind: "overflow volume",
+                name: p.display().to_string(),
+                cause: "it is already initialised; use it or delete it first".into(),
+            });
         }
         if let Some(role) = Self::role_of(&st, &p) {
-            return Err(Error::in_use(&p, role, "cannot initialise a set volume as an overflow volume; choose another volume"));
+            return Err(Error::in_use(
+                &p,
+                role,
+                "cannot initialise a set volume as an overflow volume; choose another volume",
+            ));
         }
         Self::check_no_plain_handle(&mut st, &p, &p)?;
         let o = Arc::new(Overflow::init(Arc::new(Volume::open(&p)?))?);
@@ -1188,7 +1436,11 @@ impl Engine {
                 return Err(Error::in_use(
                     &key,
                     "overflow",
-                    format!("still attached to {} set(s) ({}); detach it from them first", sets.len(), join_paths(&sets)),
+                    format!(
+                        "still attached to {} set(s) ({}); detach it from them first",
+                        sets.len(),
+                        join_paths(&sets)
+                    ),
                 ));
             }
             o.wipe()?;
@@ -1222,7 +1474,10 @@ impl Engine {
     pub fn overflow_info(&self, path: &Path) -> Result<OverflowInfo> {
         let st = self.st();
         let k = self.overflow_key(&st, path)?;
-        st.overflows.get(&k).map(|o| overflow_info(o)).ok_or_else(|| overflow_not_found(path))
+        st.overflows
+            .get(&k)
+            .map(|o| overflow_info(o))
+            .ok_or_else(|| overflow_not_found(path))
     }
 
     /// Attaches an overflow volume to a compact dependent set.
@@ -1230,7 +1485,11 @@ impl Engine {
         let st = self.st();
         let set = self.find(&st, shadow)?;
         let key = self.overflow_key(&st, overflow)?;
-        let o = st.overflows.get(&key).cloned().ok_or_else(|| overflow_not_found(overflow))?;
+        let o = st
+            .overflows
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| overflow_not_found(overflow))?;
         let Some(cm) = &set.compact else {
             return Err(Error::wrong_state(&set.shadow_path, "not compact", "not a compact dependent shadow; only sets whose shadow is smaller than the master use overflow volumes"));
         };
@@ -1240,7 +1499,10 @@ impl Engine {
                 return Err(Error::AlreadyExists {
                     kind: "overflow attachment",
                     name: set.shadow_path.display().to_string(),
-                    cause: format!("overflow volume {} is already attached; detach it first", cur.vol.path.display()),
+                    cause: format!(
+                        "overflow volume {} is already attached; detach it first",
+                        cur.vol.path.display()
+                    ),
                 });
             }
             c.overflow = Some(o.clone());
@@ -1250,7 +1512,10 @@ impl Engine {
         let name = key.to_string_lossy().into_owned();
         set.bmp.write_header(|h| h.overflow = name)?;
         self.save(&st)?;
-        self.publish(EngineEvent::SetModified { shadow: set.shadow_path.clone(), change: SetChange::Properties });
+        self.publish(EngineEvent::SetModified {
+            shadow: set.shadow_path.clone(),
+            change: SetChange::Properties,
+        });
         self.publish(EngineEvent::OverflowModified { path: key });
         Ok(())
     }
@@ -1262,11 +1527,19 @@ impl Engine {
         let p = set.shadow_path.clone();
         let o = {
             let Some(cm) = &set.compact else {
-                return Err(Error::wrong_state(&p, "not compact", "the set has no overflow volume attached"));
+                return Err(Error::wrong_state(
+                    &p,
+                    "not compact",
+                    "the set has no overflow volume attached",
+                ));
             };
             let mut c = cm.lock().unwrap();
             let Some(o) = c.overflow.clone() else {
-                return Err(Error::wrong_state(&p, "without overflow", "the set has no overflow volume attached"));
+                return Err(Error::wrong_state(
+                    &p,
+                    "without overflow",
+                    "the set has no overflow volume attached",
+                ));
             };
             if c.ov_used > 0 {
                 return Err(Error::in_use(
@@ -1285,8 +1558,13 @@ impl Engine {
             set.set_flags(0, flags::VOVERFLOW);
         }
         self.save(&st)?;
-        self.publish(EngineEvent::SetModified { shadow: p, change: SetChange::Properties });
-        self.publish(EngineEvent::OverflowModified { path: o.vol.path.clone() });
+        self.publish(EngineEvent::SetModified {
+            shadow: p,
+            change: SetChange::Properties,
+        });
+        self.publish(EngineEvent::OverflowModified {
+            path: o.vol.path.clone(),
+        });
         Ok(())
     }
 
@@ -1295,9 +1573,20 @@ impl Engine {
         let mut st = self.st();
         validate_group_name(name)?;
         if st.groups.contains_key(name) {
-            return Err(Error::AlreadyExists { kind: "group", name: name.into(), cause: "choose another group name".into() });
+            return Err(Error::AlreadyExists {
+                kind: "group",
+                name: name.into(),
+                cause: "choose another group name".into(),
+            });
         }
-        st.groups.insert(name.into(), GroupRecord { name: name.into(), kind, locked: false });
+        st.groups.insert(
+            name.into(),
+            GroupRecord {
+                name: name.into(),
+                kind,
+                locked: false,
+            },
+        );
         if let Err(e) = self.save(&st) {
             st.groups.remove(name);
             return Err(e);
@@ -1324,7 +1613,10 @@ impl Engine {
             return Err(e);
         }
         for s in &members {
-            self.publish(EngineEvent::SetModified { shadow: s.shadow_path.clone(), change: SetChange::Properties });
+            self.publish(EngineEvent::SetModified {
+                shadow: s.shadow_path.clone(),
+                change: SetChange::Properties,
+            });
         }
         self.publish(EngineEvent::GroupDeleted { name: name.into() });
         Ok(())
@@ -1333,7 +1625,11 @@ impl Engine {
     /// Renames a group.
     pub fn rename_group(&self, old: &str, new: &str) -> Result<()> {
         let mut st = self.st();
-        let g = st.groups.get(old).ok_or_else(|| group_not_found(old))?.clone();
+        let g = st
+            .groups
+            .get(old)
+            .ok_or_else(|| group_not_found(old))?
+            .clone();
         validate_group_name(new)?;
         if g.locked {
             return Err(group_locked(old, "rename"));
@@ -1342,7 +1638,11 @@ impl Engine {
             return Ok(());
         }
         if st.groups.contains_key(new) {
-            return Err(Error::AlreadyExists { kind: "group", name: new.into(), cause: "choose another group name".into() });
+            return Err(Error::AlreadyExists {
+                kind: "group",
+                name: new.into(),
+                cause: "choose another group name".into(),
+            });
         }
         for s in members(&st, old) {
             s.meta.lock().unwrap().group = Some(new.into());
@@ -1350,9 +1650,18 @@ impl Engine {
             s.bmp.write_header(|h| h.group = n)?;
         }
         st.groups.remove(old);
-        st.groups.insert(new.into(), GroupRecord { name: new.into(), ..g });
+        st.groups.insert(
+            new.into(),
+            GroupRecord {
+                name: new.into(),
+                ..g
+            },
+        );
         self.save(&st)?;
-        self.publish(EngineEvent::GroupModified { name: new.into(), old_name: Some(old.into()) });
+        self.publish(EngineEvent::GroupModified {
+            name: new.into(),
+            old_name: Some(old.into()),
+        });
         Ok(())
     }
 
@@ -1371,10 +1680,19 @@ impl Engine {
         set.bmp.write_header(|h| h.group = n)?;
         self.save(&st)?;
         if let Some(o) = old.filter(|o| o != group) {
-            self.publish(EngineEvent::GroupModified { name: o, old_name: None });
+            self.publish(EngineEvent::GroupModified {
+                name: o,
+                old_name: None,
+            });
         }
-        self.publish(EngineEvent::GroupModified { name: group.into(), old_name: None });
-        self.publish(EngineEvent::SetModified { shadow: set.shadow_path.clone(), change: SetChange::Properties });
+        self.publish(EngineEvent::GroupModified {
+            name: group.into(),
+            old_name: None,
+        });
+        self.publish(EngineEvent::SetModified {
+            shadow: set.shadow_path.clone(),
+            change: SetChange::Properties,
+        });
         Ok(())
     }
 
@@ -1383,7 +1701,11 @@ impl Engine {
         let st = self.st();
         let set = self.find(&st, shadow)?;
         let Some(g) = set.meta.lock().unwrap().group.clone() else {
-            return Err(Error::wrong_state(&set.shadow_path, "ungrouped", "the set is not in a group"));
+            return Err(Error::wrong_state(
+                &set.shadow_path,
+                "ungrouped",
+                "the set is not in a group",
+            ));
         };
         if st.groups.get(&g).is_some_and(|r| r.locked) {
             return Err(group_locked(&g, "remove a member from"));
@@ -1391,15 +1713,24 @@ impl Engine {
         set.meta.lock().unwrap().group = None;
         set.bmp.write_header(|h| h.group.clear())?;
         self.save(&st)?;
-        self.publish(EngineEvent::GroupModified { name: g, old_name: None });
-        self.publish(EngineEvent::SetModified { shadow: set.shadow_path.clone(), change: SetChange::Properties });
+        self.publish(EngineEvent::GroupModified {
+            name: g,
+            old_name: None,
+        });
+        self.publish(EngineEvent::SetModified {
+            shadow: set.shadow_path.clone(),
+            change: SetChange::Properties,
+        });
         Ok(())
     }
 
     /// Every group.
     pub fn groups(&self) -> Vec<GroupInfo> {
         let st = self.st();
-        st.groups.keys().filter_map(|n| group_info(&st, n)).collect()
+        st.groups
+            .keys()
+            .filter_map(|n| group_info(&st, n))
+            .collect()
     }
 
     /// One group.
@@ -1414,7 +1745,11 @@ impl Engine {
         }
         let m = members(st, group);
         if m.is_empty() {
-            return Err(Error::wrong_state(Path::new(group), "empty", format!("group {group} has no members; add sets to it first")));
+            return Err(Error::wrong_state(
+                Path::new(group),
+                "empty",
+                format!("group {group} has no members; add sets to it first"),
+            ));
         }
         Ok(m)
     }
@@ -1465,13 +1800,19 @@ impl Engine {
 
     fn set_locked(&self, group: &str, locked: bool) -> Result<()> {
         let mut st = self.st();
-        let g = st.groups.get_mut(group).ok_or_else(|| group_not_found(group))?;
+        let g = st
+            .groups
+            .get_mut(group)
+            .ok_or_else(|| group_not_found(group))?;
         if g.locked == locked {
             return Ok(());
         }
         g.locked = locked;
         self.save(&st)?;
-        self.publish(EngineEvent::GroupModified { name: group.into(), old_name: None });
+        self.publish(EngineEvent::GroupModified {
+            name: group.into(),
+            old_name: None,
+        });
         Ok(())
     }
 
@@ -1501,7 +1842,11 @@ impl Engine {
                 done += t - left;
             }
         }
-        Ok(if total == 0 { 100.0 } else { 100.0 * done as f32 / total as f32 })
+        Ok(if total == 0 {
+            100.0
+        } else {
+            100.0 * done as f32 / total as f32
+        })
     }
 
     /// Every regular file and block device under the roots (three levels
@@ -1514,7 +1859,9 @@ impl Engine {
             if depth > 3 || Some(dir) == skip {
                 return;
             }
-            let Ok(rd) = std::fs::read_dir(dir) else { return };
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                return;
+            };
             for e in rd.flatten() {
                 let p = e.path();
                 match e.file_type() {
@@ -1529,13 +1876,25 @@ impl Engine {
             walk(r, 0, state_dir.as_deref(), &mut found);
         }
         for p in found {
-            let Ok(c) = self.inner.roots.resolve(&p) else { continue };
+            let Ok(c) = self.inner.roots.resolve(&p) else {
+                continue;
+            };
             if state_dir.as_ref().is_some_and(|s| c.starts_with(s)) {
                 continue;
             }
-            let Some((size, block)) = probe_size(&c) else { continue };
+            let Some((size, block)) = probe_size(&c) else {
+                continue;
+            };
             let used_by = Self::role_of(&st, &c).unwrap_or_default();
-            out.insert(c.clone(), VolumeInfo { path: c, capacity: size, used_by, block_device: block });
+            out.insert(
+                c.clone(),
+                VolumeInfo {
+                    path: c,
+                    capacity: size,
+                    used_by,
+                    block_device: block,
+                },
+            );
         }
         out.into_values().collect()
     }
@@ -1639,7 +1998,10 @@ fn offline_info(r: &SetRecord) -> SetInfo {
     let cap = |p: &Path| probe_size(p).map(|x| x.0).unwrap_or(0);
     SetInfo {
         shadow: r.shadow.clone(),
-        master: r.master.clone().unwrap_or_else(|| PathBuf::from(format!("<{}>", r.shadow.display()))),
+        master: r
+            .master
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("<{}>", r.shadow.display()))),
         bitmap: r.bitmap.clone(),
         name: r.name.clone(),
         kind: r.kind,
@@ -1692,40 +2054,77 @@ fn members(st: &St, group: &str) -> Vec<Arc<SetCore>> {
 
 fn group_info(st: &St, name: &str) -> Option<GroupInfo> {
     let g = st.groups.get(name)?;
-    let mut m: Vec<PathBuf> = members(st, name).iter().map(|s| s.shadow_path.clone()).collect();
-    m.extend(st.offline.values().filter(|(r, _)| r.group.as_deref() == Some(name)).map(|(r, _)| r.shadow.clone()));
+    let mut m: Vec<PathBuf> = members(st, name)
+        .iter()
+        .map(|s| s.shadow_path.clone())
+        .collect();
+    m.extend(
+        st.offline
+            .values()
+            .filter(|(r, _)| r.group.as_deref() == Some(name))
+            .map(|(r, _)| r.shadow.clone()),
+    );
     m.sort();
-    Some(GroupInfo { name: g.name.clone(), kind: g.kind, members: m, locked: g.locked })
+    Some(GroupInfo {
+        name: g.name.clone(),
+        kind: g.kind,
+        members: m,
+        locked: g.locked,
+    })
 }
 
 fn join_paths(s: &std::collections::BTreeSet<PathBuf>) -> String {
-    s.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    s.iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn group_not_found(g: &str) -> Error {
-    Error::NotFound { kind: "group", name: g.into(), hint: "create the group first or check its name".into() }
+    Error::NotFound {
+        kind: "group",
+        name: g.into(),
+        hint: "create the group first or check its name".into(),
+    }
 }
 
 fn overflow_not_found(p: &Path) -> Error {
-    Error::NotFound { kind: "overflow volume", name: p.display().to_string(), hint: "initialise it as an overflow volume first".into() }
+    Error::NotFound {
+        kind: "overflow volume",
+        name: p.display().to_string(),
+        hint: "initialise it as an overflow volume first".into(),
+    }
 }
 
 fn group_locked(g: &str, what: &str) -> Error {
-    Error::wrong_state(Path::new(g), "locked", format!("cannot {what} group {g} while it is locked; unlock it first"))
+    Error::wrong_state(
+        Path::new(g),
+        "locked",
+        format!("cannot {what} group {g} while it is locked; unlock it first"),
+    )
 }
 
 fn check_group_accepts(g: &GroupRecord, kind: SetKind, shadow: &Path) -> Result<()> {
     if g.kind != kind {
         return Err(Error::invalid(
             set_subject(shadow),
-            format!("group {} holds {} sets and the set is {}; use a group of the same type", g.name, g.kind.as_str(), kind.as_str()),
+            format!(
+                "group {} holds {} sets and the set is {}; use a group of the same type",
+                g.name,
+                g.kind.as_str(),
+                kind.as_str()
+            ),
         ));
     }
     Ok(())
 }
 
 fn validate_group_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 63 || name.starts_with('-') || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if name.is_empty()
+        || name.len() > 63
+        || name.starts_with('-')
+        || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(Error::invalid(
             format!("group {name:?}"),
             "a group name must be 1 to 63 bytes, not start with '-' and contain no whitespace",
@@ -1736,7 +2135,10 @@ fn validate_group_name(name: &str) -> Result<()> {
 
 fn validate_set_name(name: &str, shadow: &Path) -> Result<()> {
     if name.is_empty() || name.len() > 1022 || name.chars().any(|c| c.is_control()) {
-        return Err(Error::invalid(set_subject(shadow), "a set name must be 1 to 1022 bytes without control characters"));
+        return Err(Error::invalid(
+            set_subject(shadow),
+            "a set name must be 1 to 1022 bytes without control characters",
+        ));
     }
     Ok(())
 }

@@ -13,15 +13,15 @@
 //! * [`nbd`] — the NBD server (fixed newstyle handshake) over any
 //!   [`blockdev::ExportSource`].
 
-pub mod blockdev;
 mod bitmap;
+pub mod blockdev;
 mod copy;
 mod device;
 pub mod engine;
 pub mod error;
 mod events;
-mod overflow;
 pub mod nbd;
+mod overflow;
 mod set;
 mod state;
 pub mod types;

@@ -97,7 +97,8 @@ impl Overflow {
         if name != vol.path.to_string_lossy() {
             return Err(bad(&format!("header names {name}, not this volume")));
         }
-        let total = u64::from_le_bytes(b[16..24].try_into().unwrap()).min(vol.size / CHUNK_SIZE - 1);
+        let total =
+            u64::from_le_bytes(b[16..24].try_into().unwrap()).min(vol.size / CHUNK_SIZE - 1);
         Ok(Overflow::with_total(vol, total))
     }
 

@@ -60,7 +60,9 @@ impl Master {
     /// Locks the stripes of chunks `c0..=c1` in ascending order.
     pub fn lock_chunks(&self, c0: u64, c1: u64) -> Vec<MutexGuard<'_, ()>> {
         let n = (c1 - c0 + 1).min(STRIPES as u64);
-        let mut idx: Vec<usize> = (c0..c0 + n).map(|c| (c % STRIPES as u64) as usize).collect();
+        let mut idx: Vec<usize> = (c0..c0 + n)
+            .map(|c| (c % STRIPES as u64) as usize)
+            .collect();
         idx.sort_unstable();
         idx.into_iter()
             .map(|i| self.stripes[i].lock().unwrap_or_else(|e| e.into_inner()))
@@ -82,10 +84,15 @@ impl Master {
     /// Every set's duty before master chunk `c` is overwritten (by the host or
     /// by a copy towards the master of set `by`). Sets that copy towards the
     /// master go last: the others must save the physical master data first.
-    pub fn before_master_write(&self, sets: &[Arc<SetCore>], c: u64, by: Option<u64>, pend: &mut Pending) {
-        let is_s2m = |s: &SetCore| {
-            s.flags.load(Ordering::Acquire) & flags::COPYINGS != 0 && s.cpy.get(c)
-        };
+    pub fn before_master_write(
+        &self,
+        sets: &[Arc<SetCore>],
+        c: u64,
+        by: Option<u64>,
+        pend: &mut Pending,
+    ) {
+        let is_s2m =
+            |s: &SetCore| s.flags.load(Ordering::Acquire) & flags::COPYINGS != 0 && s.cpy.get(c);
         for s in sets.iter().filter(|s| Some(s.id) != by && !is_s2m(s)) {
             s.on_master_write(self, c, pend);
         }
@@ -174,11 +181,15 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    fn entry(&mut self, s: &Arc<SetCore>) -> &mut (Arc<SetCore>, BTreeSet<u64>, BTreeSet<u64>, BTreeSet<u64>) {
+    fn entry(
+        &mut self,
+        s: &Arc<SetCore>,
+    ) -> &mut (Arc<SetCore>, BTreeSet<u64>, BTreeSet<u64>, BTreeSet<u64>) {
         let i = match self.sets.iter().position(|e| Arc::ptr_eq(&e.0, s)) {
             Some(i) => i,
             None => {
-                self.sets.push((s.clone(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new()));
+                self.sets
+                    .push((s.clone(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new()));
                 self.sets.len() - 1
             }
         };
@@ -207,12 +218,21 @@ impl Pending {
         for (s, shd, cpy, idx) in self.sets {
             let r = (|| {
                 if !idx.is_empty() {
-                    let map = s.compact.as_ref().expect("index only for compact").lock().unwrap().map.clone();
-                    s.bmp.write_index(&map, &idx.into_iter().collect::<Vec<_>>())?;
+                    let map = s
+                        .compact
+                        .as_ref()
+                        .expect("index only for compact")
+                        .lock()
+                        .unwrap()
+                        .map
+                        .clone();
+                    s.bmp
+                        .write_index(&map, &idx.into_iter().collect::<Vec<_>>())?;
                 }
                 let shd: Vec<u64> = shd.into_iter().collect();
                 let cpy: Vec<u64> = cpy.into_iter().collect();
-                s.bmp.write_bits(Region::Shadow, &s.shd, &shd, cpy.is_empty())?;
+                s.bmp
+                    .write_bits(Region::Shadow, &s.shd, &shd, cpy.is_empty())?;
                 if !cpy.is_empty() {
                     s.bmp.write_bits(Region::Copy, &s.cpy, &cpy, true)?;
                 }
@@ -259,7 +279,10 @@ impl Compact {
                     *e = UNMAPPED;
                 }
             } else if *e != UNMAPPED {
-                let ok = self.overflow.as_ref().is_some_and(|o| o.claim((-(*e as i64)) as u64));
+                let ok = self
+                    .overflow
+                    .as_ref()
+                    .is_some_and(|o| o.claim((-(*e as i64)) as u64));
                 if ok {
                     self.ov_used += 1;
                 } else {
@@ -267,7 +290,10 @@ impl Compact {
                 }
             }
         }
-        self.free = (0..self.shadow_chunks as u32).rev().filter(|k| !used[*k as usize]).collect();
+        self.free = (0..self.shadow_chunks as u32)
+            .rev()
+            .filter(|k| !used[*k as usize])
+            .collect();
     }
     fn alloc(&mut self, c: u64) -> Option<(i32, bool)> {
         let e = self.map[c as usize];
@@ -406,7 +432,13 @@ impl SetCore {
 
     /// Copies master chunk `c` into the shadow (allocating for compact sets).
     /// Returns false when a compact shadow has no space.
-    fn cow_to_shadow(self: &Arc<SetCore>, m: &Master, c: u64, copy_data: bool, pend: &mut Pending) -> Result<bool> {
+    fn cow_to_shadow(
+        self: &Arc<SetCore>,
+        m: &Master,
+        c: u64,
+        copy_data: bool,
+        pend: &mut Pending,
+    ) -> Result<bool> {
         let loc = if let Some(cm) = &self.compact {
             let mut cm = cm.lock().unwrap();
             match cm.alloc(c) {
@@ -544,13 +576,17 @@ impl SetCore {
         if f & flags::SHDEXPORT != 0 {
             return Err(Error::PermissionDenied {
                 path: self.shadow_path.clone(),
-                reason: format!("{what} refused: the shadow is exported to another host; join it first"),
+                reason: format!(
+                    "{what} refused: the shadow is exported to another host; join it first"
+                ),
             });
         }
         if f & (flags::SHDOFFLINE | flags::BMPOFFLINE) != 0 {
             return Err(Error::io(
                 &self.shadow_path,
-                std::io::Error::other(format!("{what} refused: the shadow is offline; reset the set")),
+                std::io::Error::other(format!(
+                    "{what} refused: the shadow is offline; reset the set"
+                )),
             ));
         }
         Ok(())
@@ -565,12 +601,13 @@ impl SetCore {
         let _l = m.lock_chunks(c0, c1);
         let f = self.f();
         let mut run: Option<(Arc<Volume>, u64, usize, usize)> = None; // coalesced segment
-        let flush = |run: &mut Option<(Arc<Volume>, u64, usize, usize)>, buf: &mut [u8]| -> Result<()> {
-            if let Some((v, o, b, n)) = run.take() {
-                v.read_at(&mut buf[b..b + n], o)?;
-            }
-            Ok(())
-        };
+        let flush =
+            |run: &mut Option<(Arc<Volume>, u64, usize, usize)>, buf: &mut [u8]| -> Result<()> {
+                if let Some((v, o, b, n)) = run.take() {
+                    v.read_at(&mut buf[b..b + n], o)?;
+                }
+                Ok(())
+            };
         for (c, start, n, b) in pieces(off, buf.len() as u64) {
             let from_master = !self.imported
                 && ((f & flags::COPYINGM != 0 && self.cpy.get(c))
@@ -587,7 +624,9 @@ impl SetCore {
                 }
             };
             match &mut run {
-                Some((rv, ro, rb, rn)) if Arc::ptr_eq(rv, &v) && *ro + *rn as u64 == o && *rb + *rn == b => {
+                Some((rv, ro, rb, rn))
+                    if Arc::ptr_eq(rv, &v) && *ro + *rn as u64 == o && *rb + *rn == b =>
+                {
                     *rn += n as usize;
                 }
                 _ => {
@@ -680,7 +719,10 @@ impl SetCore {
         if after != before {
             self.bus.publish(EngineEvent::SetModified {
                 shadow: self.shadow_path.clone(),
-                change: SetChange::State { from: before, to: after },
+                change: SetChange::State {
+                    from: before,
+                    to: after,
+                },
             });
         }
     }
@@ -807,4 +849,3 @@ impl SetCore {
         }
     }
 }
-

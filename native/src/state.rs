@@ -65,7 +65,10 @@ pub(crate) fn load(dir: &Path) -> Result<Config> {
                     &p,
                     std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
-                        format!("configuration version {} is newer than this engine", c.version),
+                        format!(
+                            "configuration version {} is newer than this engine",
+                            c.version
+                        ),
                     ),
                 ));
             }

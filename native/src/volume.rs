@@ -37,7 +37,8 @@ impl Volume {
             .open(path)
             .map_err(|e| Error::io(path, e))?;
         let size = if block {
-            file.seek(SeekFrom::End(0)).map_err(|e| Error::io(path, e))?
+            file.seek(SeekFrom::End(0))
+                .map_err(|e| Error::io(path, e))?
         } else {
             meta.len()
         };
@@ -109,7 +110,10 @@ impl Roots {
         }
         // Refuse lexical escapes even if the target happens to be back inside a
         // root: a `..` that leaves a root is denied (interface.md §7).
-        if path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        if path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
             let lexical = lexical_normalise(path);
             if !self.roots.iter().any(|r| lexical.starts_with(r)) {
                 return Err(Error::AccessDenied {

@@ -111,7 +111,9 @@ impl BlockDevice for FileDevice {
     fn write_at(&self, buf: &[u8], offset: u64, fua: bool) -> Result<()> {
         self.check_writable()?;
         self.check("write", offset, buf.len() as u64)?;
-        self.file.write_all_at(buf, offset).map_err(|e| self.io(e))?;
+        self.file
+            .write_all_at(buf, offset)
+            .map_err(|e| self.io(e))?;
         if fua {
             self.file.sync_data().map_err(|e| self.io(e))?;
         }

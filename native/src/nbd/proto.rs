@@ -304,7 +304,10 @@ mod tests {
     #[test]
     fn simple_reply_layout() {
         let b = simple_reply(EPERM, 7);
-        assert_eq!(b, [0x67, 0x44, 0x66, 0x98, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7]);
+        assert_eq!(
+            b,
+            [0x67, 0x44, 0x66, 0x98, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7]
+        );
     }
 
     #[test]
