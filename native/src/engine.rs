@@ -798,6 +798,16 @@ impl Engine {
         }
     }
 
+    /// Chunks marked in either bitmap (may differ between master and shadow);
+    /// every other chunk of an idle independent set is physically equal.
+    pub fn unsynchronized_chunks(&self, shadow: &Path) -> Result<Vec<u64>> {
+        let st = self.st();
+        let set = self.find(&st, shadow)?;
+        Ok((0..set.chunks)
+            .filter(|&c| set.shd.get(c) || set.cpy.get(c))
+            .collect())
+    }
+
     /// Changes a set's display name.
     pub fn rename_set(&self, shadow: &Path, name: &str) -> Result<()> {
         let st = self.st();

@@ -609,9 +609,16 @@ impl SetCore {
                 Ok(())
             };
         for (c, start, n, b) in pieces(off, buf.len() as u64) {
+            // A chunk still to be copied towards the master is this shadow's
+            // own data; one still to be copied towards the shadow is the
+            // master's; an untouched dependent chunk is the master's.
+            let pending = f & (flags::COPYINGM | flags::COPYINGS) != 0 && self.cpy.get(c);
             let from_master = !self.imported
-                && ((f & flags::COPYINGM != 0 && self.cpy.get(c))
-                    || (self.kind == SetKind::Dependent && !self.shd.get(c)));
+                && if pending {
+                    f & flags::COPYINGM != 0
+                } else {
+                    self.kind == SetKind::Dependent && !self.shd.get(c)
+                };
             let (v, o) = if from_master {
                 (m.master_vol()?.clone(), c * CHUNK_SIZE + start)
             } else {
