@@ -1,0 +1,1 @@
+//! iiadm command line (being written).
