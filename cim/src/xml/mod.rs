@@ -31,6 +31,7 @@
 //!   is NULL; scalar NULL property values are written as the property without a
 //!   `VALUE` child (DSP0201 §3.2.4.4).
 
+mod params;
 mod read;
 mod write;
 

@@ -616,7 +616,10 @@ fn pull_params(out: &mut Vec<u8>, end_of_sequence: bool, ctx: Option<&str>) {
     if let Some(c) = ctx {
         text_element(out, "VALUE", c);
     }
-    raw(out, "</PARAMVALUE><PARAMVALUE NAME=\"EndOfSequence\" PARAMTYPE=\"boolean\"><VALUE>");
+    raw(
+        out,
+        "</PARAMVALUE><PARAMVALUE NAME=\"EndOfSequence\" PARAMTYPE=\"boolean\"><VALUE>",
+    );
     raw(out, if end_of_sequence { "TRUE" } else { "FALSE" });
     raw(out, "</VALUE></PARAMVALUE>");
 }
@@ -656,7 +659,10 @@ pub(super) fn write_message(msg: &Message, out: &mut Vec<u8>) {
             raw(out, "</EXPPARAMVALUE></EXPMETHODCALL></SIMPLEEXPREQ>");
         }
         MessageBody::ExportResponse(result) => {
-            raw(out, "<SIMPLEEXPRSP><EXPMETHODRESPONSE NAME=\"ExportIndication\">");
+            raw(
+                out,
+                "<SIMPLEEXPRSP><EXPMETHODRESPONSE NAME=\"ExportIndication\">",
+            );
             match result {
                 Ok(()) => raw(out, "<IRETURNVALUE></IRETURNVALUE>"),
                 Err(e) => error(out, e),
@@ -694,7 +700,14 @@ impl IParams<'_> {
     }
     fn boolean(&mut self, name: &str, v: bool) {
         self.start(name);
-        raw(self.out, if v { "<VALUE>TRUE</VALUE>" } else { "<VALUE>FALSE</VALUE>" });
+        raw(
+            self.out,
+            if v {
+                "<VALUE>TRUE</VALUE>"
+            } else {
+                "<VALUE>FALSE</VALUE>"
+            },
+        );
         self.end();
     }
     fn string(&mut self, name: &str, v: &str) {
@@ -1190,9 +1203,9 @@ fn response(out: &mut Vec<u8>, r: &Response) {
 
 fn pull_items(out: &mut Vec<u8>, p: &PullResult) {
     match &p.items {
-        PullItems::InstancesWithPath(is) => {
-            is.iter().for_each(|i| write_value_instance_with_path(i, out))
-        }
+        PullItems::InstancesWithPath(is) => is
+            .iter()
+            .for_each(|i| write_value_instance_with_path(i, out)),
         PullItems::InstancePaths(ps) => {
             for path in ps {
                 let mut q = path.clone();
