@@ -66,7 +66,10 @@ pub struct Parameter {
 impl Parameter {
     /// True unless the parameter is qualified `IN(false)`.
     pub fn is_in(&self) -> bool {
-        !matches!(self.qualifiers.find("In").map(|q| &q.value), Some(Value::Boolean(false)))
+        !matches!(
+            self.qualifiers.find("In").map(|q| &q.value),
+            Some(Value::Boolean(false))
+        )
     }
     /// True when qualified `OUT`.
     pub fn is_out(&self) -> bool {

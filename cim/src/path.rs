@@ -113,7 +113,9 @@ impl ObjectPath {
         }
         let mut host = None;
         if let Some(after) = rest.strip_prefix("//") {
-            let end = after.find('/').ok_or_else(|| err("host without namespace"))?;
+            let end = after
+                .find('/')
+                .ok_or_else(|| err("host without namespace"))?;
             host = Some(after[..end].to_owned());
             rest = &after[end..];
         }
@@ -121,7 +123,10 @@ impl ObjectPath {
         // ':' inside key values comes after the first '.', so split there first.
         let head_end = rest.find('.').unwrap_or(rest.len());
         let (namespace, class_and_keys) = match rest[..head_end].rfind(':') {
-            Some(colon) => (Some(normalize_namespace(&rest[..colon])), &rest[colon + 1..]),
+            Some(colon) => (
+                Some(normalize_namespace(&rest[..colon])),
+                &rest[colon + 1..],
+            ),
             None => (None, rest),
         };
         let (class_name, key_text) = match class_and_keys.find('.') {
@@ -133,14 +138,24 @@ impl ObjectPath {
         }
         let mut keys = Vec::new();
         if let Some(kt) = key_text {
-            let mut p = KeyParser { s: kt.as_bytes(), pos: 0, text: kt };
+            let mut p = KeyParser {
+                s: kt.as_bytes(),
+                pos: 0,
+                text: kt,
+            };
             loop {
-                let name = p.identifier().ok_or_else(|| err("malformed key name"))?.to_owned();
+                let name = p
+                    .identifier()
+                    .ok_or_else(|| err("malformed key name"))?
+                    .to_owned();
                 if !p.eat(b'=') {
                     return Err(err("expected '=' after key name"));
                 }
                 let value = p.value().map_err(err)?;
-                keys.push(KeyBinding { name: CimName::new(name), value });
+                keys.push(KeyBinding {
+                    name: CimName::new(name),
+                    value,
+                });
                 if p.pos == p.s.len() {
                     break;
                 }
@@ -176,7 +191,8 @@ fn normalize_namespace(ns: &str) -> String {
 }
 
 fn is_identifier(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
 }
 
 fn quote(s: &str) -> String {
@@ -198,7 +214,11 @@ fn key_value_text(v: &Value, canonical: bool) -> String {
         Value::Char16(c) => quote(&c.to_string()),
         Value::DateTime(d) => quote(d.as_str()),
         Value::Reference(p) => {
-            let inner = if canonical { p.canonical_key() } else { p.to_string() };
+            let inner = if canonical {
+                p.canonical_key()
+            } else {
+                p.to_string()
+            };
             quote(&inner)
         }
         Value::Null => "NULL".to_owned(),
@@ -314,8 +334,10 @@ mod tests {
 
     #[test]
     fn parses_and_prints_wbem_uris() {
-        let p = ObjectPath::parse(r#"//acme:5988/root/cimv2:DS_IISet.shadowVolume="/v/s\"1",setType="dependent""#)
-            .unwrap();
+        let p = ObjectPath::parse(
+            r#"//acme:5988/root/cimv2:DS_IISet.shadowVolume="/v/s\"1",setType="dependent""#,
+        )
+        .unwrap();
         assert_eq!(p.host.as_deref(), Some("acme:5988"));
         assert_eq!(p.namespace.as_deref(), Some("root/cimv2"));
         assert_eq!(p.class_name, CimName::new("ds_iiset"));

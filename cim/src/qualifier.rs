@@ -125,7 +125,10 @@ pub trait QualifierList {
     fn find(&self, name: &str) -> Option<&Qualifier>;
     /// True when a boolean qualifier with this name is present and true.
     fn is_true(&self, name: &str) -> bool {
-        matches!(self.find(name).map(|q| &q.value), Some(Value::Boolean(true)))
+        matches!(
+            self.find(name).map(|q| &q.value),
+            Some(Value::Boolean(true))
+        )
     }
     /// The string value of a qualifier.
     fn string(&self, name: &str) -> Option<&str> {

@@ -69,25 +69,81 @@ const TABLE: &[(StatusCode, u32, &str)] = &[
     (StatusCode::InvalidClass, 5, "CIM_ERR_INVALID_CLASS"),
     (StatusCode::NotFound, 6, "CIM_ERR_NOT_FOUND"),
     (StatusCode::NotSupported, 7, "CIM_ERR_NOT_SUPPORTED"),
-    (StatusCode::ClassHasChildren, 8, "CIM_ERR_CLASS_HAS_CHILDREN"),
-    (StatusCode::ClassHasInstances, 9, "CIM_ERR_CLASS_HAS_INSTANCES"),
-    (StatusCode::InvalidSuperclass, 10, "CIM_ERR_INVALID_SUPERCLASS"),
+    (
+        StatusCode::ClassHasChildren,
+        8,
+        "CIM_ERR_CLASS_HAS_CHILDREN",
+    ),
+    (
+        StatusCode::ClassHasInstances,
+        9,
+        "CIM_ERR_CLASS_HAS_INSTANCES",
+    ),
+    (
+        StatusCode::InvalidSuperclass,
+        10,
+        "CIM_ERR_INVALID_SUPERCLASS",
+    ),
     (StatusCode::AlreadyExists, 11, "CIM_ERR_ALREADY_EXISTS"),
     (StatusCode::NoSuchProperty, 12, "CIM_ERR_NO_SUCH_PROPERTY"),
     (StatusCode::TypeMismatch, 13, "CIM_ERR_TYPE_MISMATCH"),
-    (StatusCode::QueryLanguageNotSupported, 14, "CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED"),
+    (
+        StatusCode::QueryLanguageNotSupported,
+        14,
+        "CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED",
+    ),
     (StatusCode::InvalidQuery, 15, "CIM_ERR_INVALID_QUERY"),
-    (StatusCode::MethodNotAvailable, 16, "CIM_ERR_METHOD_NOT_AVAILABLE"),
+    (
+        StatusCode::MethodNotAvailable,
+        16,
+        "CIM_ERR_METHOD_NOT_AVAILABLE",
+    ),
     (StatusCode::MethodNotFound, 17, "CIM_ERR_METHOD_NOT_FOUND"),
-    (StatusCode::NamespaceNotEmpty, 20, "CIM_ERR_NAMESPACE_NOT_EMPTY"),
-    (StatusCode::InvalidEnumerationContext, 21, "CIM_ERR_INVALID_ENUMERATION_CONTEXT"),
-    (StatusCode::InvalidOperationTimeout, 22, "CIM_ERR_INVALID_OPERATION_TIMEOUT"),
-    (StatusCode::PullHasBeenAbandoned, 23, "CIM_ERR_PULL_HAS_BEEN_ABANDONED"),
-    (StatusCode::PullCannotBeAbandoned, 24, "CIM_ERR_PULL_CANNOT_BE_ABANDONED"),
-    (StatusCode::FilteredEnumerationNotSupported, 25, "CIM_ERR_FILTERED_ENUMERATION_NOT_SUPPORTED"),
-    (StatusCode::ContinuationOnErrorNotSupported, 26, "CIM_ERR_CONTINUATION_ON_ERROR_NOT_SUPPORTED"),
-    (StatusCode::ServerLimitsExceeded, 27, "CIM_ERR_SERVER_LIMITS_EXCEEDED"),
-    (StatusCode::ServerIsShuttingDown, 28, "CIM_ERR_SERVER_IS_SHUTTING_DOWN"),
+    (
+        StatusCode::NamespaceNotEmpty,
+        20,
+        "CIM_ERR_NAMESPACE_NOT_EMPTY",
+    ),
+    (
+        StatusCode::InvalidEnumerationContext,
+        21,
+        "CIM_ERR_INVALID_ENUMERATION_CONTEXT",
+    ),
+    (
+        StatusCode::InvalidOperationTimeout,
+        22,
+        "CIM_ERR_INVALID_OPERATION_TIMEOUT",
+    ),
+    (
+        StatusCode::PullHasBeenAbandoned,
+        23,
+        "CIM_ERR_PULL_HAS_BEEN_ABANDONED",
+    ),
+    (
+        StatusCode::PullCannotBeAbandoned,
+        24,
+        "CIM_ERR_PULL_CANNOT_BE_ABANDONED",
+    ),
+    (
+        StatusCode::FilteredEnumerationNotSupported,
+        25,
+        "CIM_ERR_FILTERED_ENUMERATION_NOT_SUPPORTED",
+    ),
+    (
+        StatusCode::ContinuationOnErrorNotSupported,
+        26,
+        "CIM_ERR_CONTINUATION_ON_ERROR_NOT_SUPPORTED",
+    ),
+    (
+        StatusCode::ServerLimitsExceeded,
+        27,
+        "CIM_ERR_SERVER_LIMITS_EXCEEDED",
+    ),
+    (
+        StatusCode::ServerIsShuttingDown,
+        28,
+        "CIM_ERR_SERVER_IS_SHUTTING_DOWN",
+    ),
 ];
 
 impl StatusCode {
@@ -97,7 +153,11 @@ impl StatusCode {
     }
     /// The wire name (`CIM_ERR_NOT_FOUND`).
     pub fn name(self) -> &'static str {
-        TABLE.iter().find(|e| e.0 == self).map(|e| e.2).unwrap_or("CIM_ERR_FAILED")
+        TABLE
+            .iter()
+            .find(|e| e.0 == self)
+            .map(|e| e.2)
+            .unwrap_or("CIM_ERR_FAILED")
     }
     /// The status for a number; unknown numbers are `None`.
     pub fn from_code(code: u32) -> Option<StatusCode> {

@@ -196,14 +196,16 @@ impl Value {
                     _ => return Err(err("char16 holds exactly one UCS-2 character")),
                 }
             }
-            CimType::DateTime => Value::DateTime(
-                DateTime::parse(t).map_err(|_| err("not a DSP0004 datetime"))?,
-            ),
+            CimType::DateTime => {
+                Value::DateTime(DateTime::parse(t).map_err(|_| err("not a DSP0004 datetime"))?)
+            }
             CimType::Real32 => {
                 let v: f64 = parse_real(t).ok_or_else(|| err("not a real number"))?;
                 Value::Real32(v as f32)
             }
-            CimType::Real64 => Value::Real64(parse_real(t).ok_or_else(|| err("not a real number"))?),
+            CimType::Real64 => {
+                Value::Real64(parse_real(t).ok_or_else(|| err("not a real number"))?)
+            }
             CimType::Reference(_) => return Err(err("references are not text values")),
             int_ty => {
                 let v = parse_integer(t).ok_or_else(|| err("not an integer"))?;
@@ -361,9 +363,8 @@ impl DateTime {
         if b.len() != 25 || b[14] != b'.' {
             return Err(bad());
         }
-        let digit_or_star = |r: std::ops::Range<usize>| {
-            b[r].iter().all(|c| c.is_ascii_digit() || *c == b'*')
-        };
+        let digit_or_star =
+            |r: std::ops::Range<usize>| b[r].iter().all(|c| c.is_ascii_digit() || *c == b'*');
         match b[21] {
             b':' => {
                 if !digit_or_star(0..14) || !digit_or_star(15..21) || &b[22..25] != b"000" {
@@ -391,7 +392,12 @@ impl DateTime {
             ..
         }) = dt.parts()
         {
-            if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+            if !(1..=12).contains(&month)
+                || !(1..=31).contains(&day)
+                || hour > 23
+                || minute > 59
+                || second > 60
+            {
                 return Err(bad());
             }
         }
@@ -519,12 +525,24 @@ mod tests {
 
     #[test]
     fn parses_scalars_by_type() {
-        assert_eq!(Value::parse_scalar("TRUE", &CimType::Boolean), Ok(Value::Boolean(true)));
-        assert_eq!(Value::parse_scalar(" 42 ", &CimType::Uint8), Ok(Value::Uint8(42)));
+        assert_eq!(
+            Value::parse_scalar("TRUE", &CimType::Boolean),
+            Ok(Value::Boolean(true))
+        );
+        assert_eq!(
+            Value::parse_scalar(" 42 ", &CimType::Uint8),
+            Ok(Value::Uint8(42))
+        );
         assert!(Value::parse_scalar("256", &CimType::Uint8).is_err());
         assert!(Value::parse_scalar("-1", &CimType::Uint32).is_err());
-        assert_eq!(Value::parse_scalar("-128", &CimType::Sint8), Ok(Value::Sint8(-128)));
-        assert_eq!(Value::parse_scalar("-.5", &CimType::Real64), Ok(Value::Real64(-0.5)));
+        assert_eq!(
+            Value::parse_scalar("-128", &CimType::Sint8),
+            Ok(Value::Sint8(-128))
+        );
+        assert_eq!(
+            Value::parse_scalar("-.5", &CimType::Real64),
+            Ok(Value::Real64(-0.5))
+        );
         assert!(Value::parse_scalar("abc", &CimType::Real32).is_err());
         assert!(Value::parse_scalar("ab", &CimType::Char16).is_err());
     }
@@ -566,7 +584,10 @@ mod tests {
     fn real_text_round_trips() {
         for v in [0.1f64, -2.5e-300, 6.02e23, 1.0] {
             let t = Value::Real64(v).to_xml_text().unwrap();
-            assert_eq!(Value::parse_scalar(&t, &CimType::Real64), Ok(Value::Real64(v)));
+            assert_eq!(
+                Value::parse_scalar(&t, &CimType::Real64),
+                Ok(Value::Real64(v))
+            );
         }
     }
 }
