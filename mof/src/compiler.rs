@@ -1,43 +1,467 @@
-//! The compilation driver (work in progress: signatures are final).
+//! The compilation driver: reads files, follows `#pragma include`, parses one
+//! production at a time, keeps the symbol tables (qualifier declarations and
+//! classes per namespace, instance aliases), runs the whole-input checks and
+//! delivers the result to the [`MofSink`].
+//!
+//! Source encodings accepted: UTF-8 (with or without BOM) and UTF-16 with a BOM
+//! (as some vendors ship MOF); other bytes are read as Latin-1 with a warning.
 
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics, Error, Location, Severity};
+use crate::parser::{parse_production, resync, Rule};
 use crate::{MofSink, Options};
-use std::path::Path;
+use cim::{CimName, Class, Instance, ObjectPath, QualifierDecl};
+use pest::iterators::Pair;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// A position in a source file: which file (index into `Compiler::files`) and byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SrcPos {
+    pub file: u32,
+    pub pos: u32,
+}
+
+/// A source file read during the compilation. The text of in-memory sources is
+/// kept for late diagnostics; files on disk are re-read if a late diagnostic needs them.
+pub(crate) struct SourceFile {
+    pub path: PathBuf,
+    pub kept_text: Option<String>,
+}
+
+/// The production being lowered: its file and the offset of the parsed slice.
+pub(crate) struct FileCtx<'t> {
+    pub file: u32,
+    pub text: &'t str,
+    pub base: usize,
+}
+
+impl FileCtx<'_> {
+    /// Absolute byte position of a pair.
+    pub fn pos(&self, p: &Pair<'_, Rule>) -> usize {
+        self.base + p.as_span().start()
+    }
+}
+
+/// A class known to the compiler: declared in the input or fetched from the resolver.
+pub(crate) struct ClassEntry {
+    pub ns: u32,
+    pub class: Class,
+    /// From the repository (not emitted again).
+    pub external: bool,
+    /// Had errors: never emitted, but kept so that subclasses do not cascade errors.
+    pub failed: bool,
+    pub at: SrcPos,
+}
+
+/// A declaration to deliver, in input order.
+pub(crate) enum Item {
+    Namespace(u32),
+    Qualifier(u32, QualifierDecl, SrcPos),
+    Class(usize),
+    Instance(u32, Box<Instance>, SrcPos),
+}
+
+/// A reference to a class that was not defined yet where it was used.
+pub(crate) struct PendingRef {
+    pub ns: u32,
+    pub class_name: CimName,
+    pub user: usize,
+    pub at: SrcPos,
+}
 
 /// A compilation in progress: feed it files or text, then call [`Compiler::finish`].
 ///
 /// Declarations are checked and resolved as they are read; they reach the sink
 /// in [`Compiler::finish`], in input order with every class after its
 /// superclass, and only if the whole compilation is free of errors (so a
-/// repository load is all-or-nothing) — unless `emit_on_error` was requested
-/// with [`Compiler::emit_on_error`].
+/// repository load is all-or-nothing) — unless [`Compiler::emit_on_error`]
+/// asks for the error-free part.
 pub struct Compiler<'a> {
-    options: &'a Options,
-    sink: &'a mut dyn MofSink,
-    diags: Diagnostics,
-    emit_on_error: bool,
+    pub(crate) options: &'a Options,
+    pub(crate) sink: &'a mut dyn MofSink,
+    pub(crate) diags: Diagnostics,
+    pub(crate) emit_on_error: bool,
+    pub(crate) files: Vec<SourceFile>,
+    pub(crate) include_stack: Vec<PathBuf>,
+    pub(crate) namespaces: Vec<String>,
+    pub(crate) announced: Vec<bool>,
+    pub(crate) current_ns: u32,
+    pub(crate) qualifiers: HashMap<(u32, CimName), QualifierDecl>,
+    pub(crate) classes: Vec<ClassEntry>,
+    pub(crate) class_index: HashMap<(u32, CimName), usize>,
+    pub(crate) aliases: HashMap<String, ObjectPath>,
+    pub(crate) items: Vec<Item>,
+    pub(crate) pending_refs: Vec<PendingRef>,
+    pub(crate) error_count: usize,
 }
 
 impl<'a> Compiler<'a> {
     /// A compiler that will deliver into `sink`.
     pub fn new(options: &'a Options, sink: &'a mut dyn MofSink) -> Self {
-        Compiler { options, sink, diags: Diagnostics::default(), emit_on_error: false }
+        let ns = normalize_ns(&options.namespace);
+        Compiler {
+            options,
+            sink,
+            diags: Diagnostics::default(),
+            emit_on_error: false,
+            files: Vec::new(),
+            include_stack: Vec::new(),
+            namespaces: vec![ns],
+            announced: vec![false],
+            current_ns: 0,
+            qualifiers: HashMap::new(),
+            classes: Vec::new(),
+            class_index: HashMap::new(),
+            aliases: HashMap::new(),
+            items: Vec::new(),
+            pending_refs: Vec::new(),
+            error_count: 0,
+        }
     }
+
     /// Deliver the error-free declarations even when others had errors.
     pub fn emit_on_error(&mut self, yes: bool) {
         self.emit_on_error = yes;
     }
+
     /// Compiles a file and everything it includes.
     pub fn compile_file(&mut self, path: &Path) {
-        let _ = (path, &self.options, &self.sink);
+        match read_source(path) {
+            Ok((text, warning)) => {
+                let file = self.add_file(path, None);
+                if let Some(w) = warning {
+                    self.diags.push(Diagnostic {
+                        severity: Severity::Warning,
+                        error: Error::Io { path: path.display().to_string(), reason: w },
+                        location: None,
+                    });
+                }
+                self.include_stack.push(canonical(path));
+                self.compile_text(file, &text, 0);
+                self.include_stack.pop();
+            }
+            Err(e) => self.error_nowhere(Error::Io {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+        }
     }
+
     /// Compiles MOF text; `name` is used in diagnostics and to resolve includes.
     pub fn compile_source(&mut self, name: &Path, text: &str) {
-        let _ = (name, text);
+        let file = self.add_file(name, Some(text.to_owned()));
+        self.compile_text(file, text, 0);
     }
+
     /// Runs the whole-input checks, delivers the declarations to the sink and
     /// returns every diagnostic.
-    pub fn finish(self) -> Diagnostics {
+    pub fn finish(mut self) -> Diagnostics {
+        // References to classes that were declared later (or never).
+        for r in std::mem::take(&mut self.pending_refs) {
+            if self.lookup_class(r.ns, r.class_name.as_str()).is_none() {
+                self.error_at(r.at, Error::UndefinedClass(r.class_name.to_string()));
+                self.classes[r.user].failed = true;
+            }
+        }
+        if self.diags.has_errors() && !self.emit_on_error {
+            return self.diags;
+        }
+        for item in std::mem::take(&mut self.items) {
+            let (res, at) = match item {
+                Item::Namespace(ns) => (self.sink.namespace(&self.namespaces[ns as usize]), None),
+                Item::Qualifier(ns, q, at) => {
+                    (self.sink.qualifier_decl(&self.namespaces[ns as usize], q), Some(at))
+                }
+                Item::Class(i) => {
+                    let e = &mut self.classes[i];
+                    if e.failed || e.external {
+                        continue;
+                    }
+                    let c = std::mem::replace(&mut e.class, Class::new("", None));
+                    let at = e.at;
+                    (self.sink.class(&self.namespaces[e.ns as usize], c), Some(at))
+                }
+                Item::Instance(ns, inst, at) => {
+                    (self.sink.instance(&self.namespaces[ns as usize], *inst), Some(at))
+                }
+            };
+            if let Err(e) = res {
+                let err = Error::Sink(e.to_string());
+                match at {
+                    Some(at) => self.error_at(at, err),
+                    None => self.error_nowhere(err),
+                }
+            }
+        }
         self.diags
     }
+
+    fn add_file(&mut self, path: &Path, kept_text: Option<String>) -> u32 {
+        self.files.push(SourceFile { path: path.to_owned(), kept_text });
+        (self.files.len() - 1) as u32
+    }
+
+    pub(crate) fn too_many_errors(&self) -> bool {
+        self.error_count >= self.options.max_errors
+    }
+
+    /// Parses and lowers every production of one file.
+    fn compile_text(&mut self, file: u32, text: &str, depth: usize) {
+        let mut off = 0;
+        while off < text.len() {
+            if self.too_many_errors() {
+                if self.error_count == self.options.max_errors {
+                    self.error_count += 1;
+                    self.error_nowhere(Error::Limit(format!(
+                        "stopped after {} errors",
+                        self.options.max_errors
+                    )));
+                }
+                return;
+            }
+            match parse_production(&text[off..]) {
+                Ok((None, _)) => break,
+                Ok((Some(pair), end)) => {
+                    let f = FileCtx { file, text, base: off };
+                    self.production(&f, pair, depth);
+                    off += end.max(1);
+                }
+                Err(e) => {
+                    let pos = off + e.pos;
+                    let f = FileCtx { file, text, base: 0 };
+                    self.error(&f, pos, Error::Syntax(e.message));
+                    off = resync(text, pos);
+                }
+            }
+        }
+    }
+
+    fn production(&mut self, f: &FileCtx<'_>, pair: Pair<'_, Rule>, depth: usize) {
+        match pair.as_rule() {
+            Rule::pragma => self.pragma(f, pair, depth),
+            Rule::qualifier_decl => self.lower_qualifier_decl(f, pair),
+            Rule::qualified_decl => {
+                let mut quals = None;
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::qualifier_list => quals = Some(p),
+                        Rule::class_decl => self.lower_class(f, p, quals.take()),
+                        Rule::instance_decl => self.lower_instance_decl(f, p, quals.take()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `#pragma include/namespace/locale/instancelocale/...`.
+    fn pragma(&mut self, f: &FileCtx<'_>, pair: Pair<'_, Rule>, depth: usize) {
+        let pos = f.pos(&pair);
+        let mut inner = pair.into_inner();
+        inner.next(); // kw_pragma
+        let name = inner.next().map(|p| p.as_str()).unwrap_or_default();
+        // Arguments are raw: no escape processing (include paths hold backslashes).
+        let args: Vec<&str> = inner
+            .map(|p| {
+                let s = p.into_inner().next().map(|a| a.as_str()).unwrap_or_default();
+                s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s)
+            })
+            .collect();
+        match name.to_ascii_lowercase().as_str() {
+            "include" => match args.first() {
+                Some(p) => self.include(f, pos, p, depth),
+                None => self.error(f, pos, Error::Pragma("#pragma include needs a file name".into())),
+            },
+            "namespace" => {
+                // `#pragma namespace("__set", "ns")` (OpenPegasus) or `("ns")`.
+                let ns = match args.as_slice() {
+                    [set, ns] if set.eq_ignore_ascii_case("__set") => *ns,
+                    [ns] => *ns,
+                    _ => {
+                        self.error(f, pos, Error::Pragma("#pragma namespace needs one namespace name".into()));
+                        return;
+                    }
+                };
+                self.current_ns = self.ns_id(ns);
+            }
+            "locale" | "instancelocale" | "nonlocal" | "nonlocaltype" | "source" | "sourcetype"
+            | "comment" => {}
+            other => self.warn(
+                f,
+                pos,
+                Error::Pragma(format!("unknown pragma {other:?} ignored")),
+            ),
+        }
+    }
+
+    fn include(&mut self, f: &FileCtx<'_>, pos: usize, raw: &str, depth: usize) {
+        let rel = raw.replace('\\', "/");
+        if depth + 1 > self.options.max_include_depth {
+            self.error(f, pos, Error::Limit(format!("#pragma include nested deeper than {}", self.options.max_include_depth)));
+            return;
+        }
+        let including = &self.files[f.file as usize].path;
+        let dir = including.parent().unwrap_or(Path::new("")).to_owned();
+        let mut candidates = vec![dir.join(&rel)];
+        candidates.extend(self.options.include_dirs.iter().map(|d| d.join(&rel)));
+        let Some(found) = candidates.into_iter().find(|p| p.is_file()) else {
+            self.error(
+                f,
+                pos,
+                Error::Include {
+                    path: raw.to_owned(),
+                    reason: format!(
+                        "not found in {} or the include directories",
+                        if dir.as_os_str().is_empty() { ".".into() } else { dir.display().to_string() }
+                    ),
+                },
+            );
+            return;
+        };
+        let canon = canonical(&found);
+        if self.include_stack.contains(&canon) {
+            self.error(f, pos, Error::Include { path: raw.to_owned(), reason: "include cycle".into() });
+            return;
+        }
+        match read_source(&found) {
+            Ok((text, warning)) => {
+                if let Some(w) = warning {
+                    self.warn(f, pos, Error::Io { path: found.display().to_string(), reason: w });
+                }
+                let file = self.add_file(&found, None);
+                self.include_stack.push(canon);
+                self.compile_text(file, &text, depth + 1);
+                self.include_stack.pop();
+            }
+            Err(e) => self.error(f, pos, Error::Include { path: raw.to_owned(), reason: e.to_string() }),
+        }
+    }
+
+    /// The id of a namespace, registering it on first use.
+    pub(crate) fn ns_id(&mut self, ns: &str) -> u32 {
+        let ns = normalize_ns(ns);
+        if let Some(i) = self.namespaces.iter().position(|n| n.eq_ignore_ascii_case(&ns)) {
+            return i as u32;
+        }
+        self.namespaces.push(ns);
+        self.announced.push(false);
+        (self.namespaces.len() - 1) as u32
+    }
+
+    /// Queues the namespace announcement before its first declaration.
+    pub(crate) fn announce(&mut self, ns: u32) {
+        if !self.announced[ns as usize] {
+            self.announced[ns as usize] = true;
+            self.items.push(Item::Namespace(ns));
+        }
+    }
+
+    /// A class by name in a namespace: declared earlier, or fetched from the
+    /// sink / resolver (and remembered).
+    pub(crate) fn lookup_class(&mut self, ns: u32, name: &str) -> Option<usize> {
+        let key = (ns, CimName::new(name));
+        if let Some(&i) = self.class_index.get(&key) {
+            return Some(i);
+        }
+        let ns_name = &self.namespaces[ns as usize];
+        let found = self.sink.find_class(ns_name, name).or_else(|| {
+            self.options.resolver.as_ref().and_then(|r| r.class(ns_name, name))
+        })?;
+        self.classes.push(ClassEntry {
+            ns,
+            class: found,
+            external: true,
+            failed: false,
+            at: SrcPos { file: 0, pos: 0 },
+        });
+        let i = self.classes.len() - 1;
+        self.class_index.insert(key, i);
+        Some(i)
+    }
+
+    /// A qualifier declaration by name: declared earlier, or from the sink / resolver.
+    pub(crate) fn lookup_qualifier(&mut self, ns: u32, name: &str) -> Option<&QualifierDecl> {
+        let key = (ns, CimName::new(name));
+        if !self.qualifiers.contains_key(&key) {
+            let ns_name = &self.namespaces[ns as usize];
+            let found = self.sink.find_qualifier_decl(ns_name, name).or_else(|| {
+                self.options.resolver.as_ref().and_then(|r| r.qualifier_decl(ns_name, name))
+            })?;
+            self.qualifiers.insert(key.clone(), found);
+        }
+        self.qualifiers.get(&key)
+    }
+
+    pub(crate) fn error(&mut self, f: &FileCtx<'_>, pos: usize, error: Error) {
+        self.report(Severity::Error, f, pos, error);
+    }
+
+    pub(crate) fn warn(&mut self, f: &FileCtx<'_>, pos: usize, error: Error) {
+        self.report(Severity::Warning, f, pos, error);
+    }
+
+    fn report(&mut self, severity: Severity, f: &FileCtx<'_>, pos: usize, error: Error) {
+        if severity == Severity::Error {
+            self.error_count += 1;
+        }
+        let path = self.files[f.file as usize].path.clone();
+        self.diags.push(Diagnostic { severity, error, location: Some(Location::at(path, f.text, pos)) });
+    }
+
+    /// An error found after the file was read (late checks, sink refusals).
+    fn error_at(&mut self, at: SrcPos, error: Error) {
+        self.error_count += 1;
+        let sf = &self.files[at.file as usize];
+        let location = match &sf.kept_text {
+            Some(t) => Location::at(&sf.path, t, at.pos as usize),
+            None => match read_source(&sf.path) {
+                Ok((t, _)) => Location::at(&sf.path, &t, at.pos as usize),
+                Err(_) => Location { file: sf.path.clone(), ..Location::default() },
+            },
+        };
+        self.diags.push(Diagnostic { severity: Severity::Error, error, location: Some(location) });
+    }
+
+    fn error_nowhere(&mut self, error: Error) {
+        self.error_count += 1;
+        self.diags.push(Diagnostic { severity: Severity::Error, error, location: None });
+    }
+}
+
+/// Namespace names are stored without leading or trailing slashes.
+fn normalize_ns(ns: &str) -> String {
+    ns.trim().trim_matches('/').replace('\\', "/")
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned())
+}
+
+/// Reads a MOF file: UTF-8 (BOM stripped), UTF-16 with BOM, else Latin-1 with a warning.
+fn read_source(path: &Path) -> std::io::Result<(String, Option<String>)> {
+    let bytes = std::fs::read(path)?;
+    let utf16 = |le: bool| {
+        let units: Vec<u16> = bytes[2..]
+            .chunks_exact(2)
+            .map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) })
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    Ok(match bytes.as_slice() {
+        [0xFF, 0xFE, ..] => (utf16(true), None),
+        [0xFE, 0xFF, ..] => (utf16(false), None),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => match std::str::from_utf8(rest) {
+            Ok(s) => (s.to_owned(), None),
+            Err(_) => (latin1(rest), Some("not valid UTF-8; read as Latin-1".into())),
+        },
+        _ => match String::from_utf8(bytes) {
+            Ok(s) => (s, None),
+            Err(e) => (latin1(e.as_bytes()), Some("not valid UTF-8; read as Latin-1".into())),
+        },
+    })
+}
+
+fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| c as char).collect()
 }
