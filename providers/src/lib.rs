@@ -1,1 +1,115 @@
-//! providers crate (work in progress).
+//! The Instant Image providers (`DS_IISet`, `DS_IIGroup`, `DS_IIOverflowVol`,
+//! the associations between them) and the storage-volume provider
+//! (`DS_Volume`), which translate CIM operations in `root/cimv2` into calls on
+//! the imaging engine ([`native::Engine`]), and the `cimomd` binary that hosts
+//! them.
+//!
+//! **Architecture invariant:** no XML, no HTTP, no state of its own — the
+//! truth lives in `native`; every answer is read from the engine at request
+//! time, so the CIM view and the engine configuration agree across restarts.
+//!
+//! * [`mod@error`] — the crate's error type and the only `native::Error` →
+//!   `CimError` mapping.
+//! * [`convert`] — engine snapshots ⇄ instances, paths and parameters.
+//! * [`set`], [`group`], [`overflow`], [`assoc`], [`volume`] — the providers.
+//! * [`indication`] — engine events to `CIM_Inst*` and `CIM_AlertIndication`.
+//!
+//! Use [`register`] to add every provider to a [`ProviderRegistry`] under the
+//! names the `Provider` qualifiers of [`DS_II_MOF`] give, and pass
+//! [`DS_II_MOF`] to the object manager as bundled MOF for `root/cimv2`.
+
+pub mod assoc;
+pub mod backend;
+pub mod convert;
+pub mod error;
+pub mod group;
+pub mod indication;
+pub mod overflow;
+pub mod set;
+pub mod volume;
+
+pub use error::Error;
+
+use cimom::provider::{ProviderEntry, ProviderRegistry};
+use native::Engine;
+use std::sync::Arc;
+
+/// `DS_II.mof`: every class served here, compiled into [`NAMESPACE`] at the
+/// first start of an empty state dir.
+pub const DS_II_MOF: &str = include_str!("../mof/DS_II.mof");
+
+/// File name to report in MOF diagnostics for [`DS_II_MOF`].
+pub const DS_II_MOF_NAME: &str = "DS_II.mof";
+
+/// The namespace of the Instant Image classes.
+pub const NAMESPACE: &str = "root/cimv2";
+
+/// Provider names, as in the classes' `Provider` qualifiers.
+pub mod names {
+    /// `DS_IISet`.
+    pub const SET: &str = "IISetProvider";
+    /// `DS_IIGroup`.
+    pub const GROUP: &str = "IIGroupProvider";
+    /// `DS_IIOverflowVol`.
+    pub const OVERFLOW: &str = "IIOverflowVolumeProvider";
+    /// `DS_IIGroupSetAssoc`, `DS_IISetOverflowVolAssoc`.
+    pub const ASSOCIATION: &str = "IIAssociationProvider";
+    /// `DS_Volume`.
+    pub const VOLUME: &str = "SVVolumeProvider";
+}
+
+/// Registers every provider of this crate over `engine`.
+pub fn register(registry: &mut ProviderRegistry, engine: &Engine) {
+    let backend = backend::Backend::new(engine.clone());
+    let set = Arc::new(set::SetProvider::new(backend.clone()));
+    registry.register(
+        names::SET,
+        ProviderEntry {
+            instance: Some(set.clone()),
+            method: Some(set),
+            association: None,
+        },
+    );
+    let group = Arc::new(group::GroupProvider::new(backend.clone()));
+    registry.register(
+        names::GROUP,
+        ProviderEntry {
+            instance: Some(group.clone()),
+            method: Some(group),
+            association: None,
+        },
+    );
+    let overflow = Arc::new(overflow::OverflowProvider::new(backend.clone()));
+    registry.register(
+        names::OVERFLOW,
+        ProviderEntry {
+            instance: Some(overflow.clone()),
+            method: Some(overflow),
+            association: None,
+        },
+    );
+    let assoc = Arc::new(assoc::AssocProvider::new(backend.clone()));
+    registry.register(
+        names::ASSOCIATION,
+        ProviderEntry {
+            instance: Some(assoc.clone()),
+            method: None,
+            association: Some(assoc),
+        },
+    );
+    registry.register(
+        names::VOLUME,
+        ProviderEntry {
+            instance: Some(Arc::new(volume::VolumeProvider::new(backend))),
+            method: None,
+            association: None,
+        },
+    );
+}
+
+/// A registry holding just this crate's providers.
+pub fn registry(engine: &Engine) -> ProviderRegistry {
+    let mut r = ProviderRegistry::new();
+    register(&mut r, engine);
+    r
+}

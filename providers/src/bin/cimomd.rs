@@ -1,1 +1,280 @@
-fn main() {}
+//! `cimomd`: the CIM object manager with the Instant Image providers, the
+//! imaging engine and its NBD export (interface.md §1). Glue only.
+//!
+//! ```text
+//! cimomd [FLAGS]                                   serve (flags: cimom::config::Args)
+//! cimomd [FLAGS] load-mof [--namespace NS] FILES…  compile MOF into <state-dir>'s repository
+//! cimomd hash-password [USER]                      read a password on stdin, print a users-file line
+//! ```
+//!
+//! Serving: parse the flags (and `--config`), install the tracing subscriber
+//! from `--log`, open the engine (state in `<state-dir>/engine`, volumes under
+//! the `--volume-root`s, the default `<state-dir>/volumes` created when
+//! missing), open the object manager with the providers registered and
+//! `DS_II.mof` bundled, forward engine events as indications, start the NBD
+//! server and the HTTP(S) endpoints, and print one line per endpoint on stderr:
+//!
+//! ```text
+//! cimomd: listening on http://127.0.0.1:5988
+//! cimomd: listening on nbd://127.0.0.1:10809
+//! ```
+//!
+//! with the real port when port 0 was asked (tests parse these lines). On
+//! SIGINT or SIGTERM: stop accepting, drain, stop the NBD server, then
+//! `Engine::shutdown` (copies stopped, bitmaps flushed and marked clean).
+//! Exit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad
+//! flags or configuration.
+
+use anyhow::Context;
+use cimom::config::{Args, Config};
+use cimom::BundledMof;
+use clap::{Parser, Subcommand};
+use native::{Engine, EngineConfig, ExportSource};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cimomd",
+    version,
+    about = "CIM object manager (CIM-XML over HTTP/HTTPS) with the Instant Image providers and NBD export",
+    args_conflicts_with_subcommands = false
+)]
+struct Cli {
+    #[command(flatten)]
+    args: Args,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compile MOF files into the repository of --state-dir (cimomd must not be running on it)
+    LoadMof {
+        /// Target namespace (created when missing)
+        #[arg(long, default_value = "root/cimv2", value_name = "NS")]
+        namespace: String,
+        /// Repository location (overrides the --state-dir given before the subcommand)
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// MOF files, compiled in order
+        #[arg(required = true, value_name = "FILES")]
+        files: Vec<PathBuf>,
+    },
+    /// Read a password from standard input and print its hash (argon2id) for the users file
+    HashPassword {
+        /// Print `USER:HASH`, a whole users-file line
+        user: Option<String>,
+    },
+}
+
+/// The MOF compiled into `root/cimv2` at the first start (and when it changes).
+fn bundled() -> [BundledMof; 1] {
+    [BundledMof {
+        namespace: providers::NAMESPACE,
+        name: providers::DS_II_MOF_NAME,
+        text: providers::DS_II_MOF,
+    }]
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::HashPassword { user }) => exit(hash_password(user.as_deref()), 1),
+        Some(Command::LoadMof {
+            namespace,
+            state_dir,
+            files,
+        }) => {
+            let config = match Config::from_args(&cli.args) {
+                Ok(c) => c,
+                Err(e) => return usage_error(&e),
+            };
+            init_tracing(&config.log);
+            let dir = state_dir.unwrap_or(config.state_dir);
+            exit(load_mof(&dir, &namespace, &files), 1)
+        }
+        None => {
+            let config = match Config::from_args(&cli.args) {
+                Ok(c) => c,
+                Err(e) => return usage_error(&e),
+            };
+            init_tracing(&config.log);
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cimomd: cannot start the async runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            exit(runtime.block_on(serve(config)), 1)
+        }
+    }
+}
+
+fn usage_error(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("cimomd: {e}");
+    ExitCode::from(2)
+}
+
+fn exit(result: anyhow::Result<()>, code: u8) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cimomd: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("cimomd: --log {filter:?} is not a valid filter ({e}); using info");
+        EnvFilter::new("info")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn hash_password(user: Option<&str>) -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(!password.is_empty(), "empty password: give it on standard input");
+    let hash = cimom::auth::hash_password(password);
+    match user {
+        Some(u) => {
+            anyhow::ensure!(
+                !u.is_empty() && !u.contains(':') && !u.contains(char::is_whitespace),
+                "user name {u:?} must be non-empty without ':' or whitespace"
+            );
+            println!("{u}:{hash}");
+        }
+        None => println!("{hash}"),
+    }
+    Ok(())
+}
+
+fn load_mof(state_dir: &Path, namespace: &str, files: &[PathBuf]) -> anyhow::Result<()> {
+    // No providers: compiling needs the repository only.
+    let cimom = cimom::Cimom::open(state_dir, cimom::provider::ProviderRegistry::new(), &bundled())
+        .with_context(|| format!("cannot open the repository in {}", state_dir.display()))?;
+    let report = cimom
+        .load_mof(namespace, files)
+        .with_context(|| format!("cannot compile into namespace {namespace}"))?;
+    println!(
+        "cimomd: loaded into {namespace}: {} qualifier(s), {} class(es) created, {} modified, {} instance(s)",
+        report.qualifiers, report.classes_created, report.classes_modified, report.instances
+    );
+    Ok(())
+}
+
+/// Resolves when SIGINT or SIGTERM arrives (or when signals cannot be
+/// installed, after logging why — better to stop than to be unkillable).
+async fn signalled() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot install the SIGTERM handler");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.state_dir)
+        .with_context(|| format!("cannot create the state dir {}", config.state_dir.display()))?;
+    for root in &config.volume_roots {
+        if !root.exists() {
+            std::fs::create_dir_all(root)
+                .with_context(|| format!("cannot create the volume root {}", root.display()))?;
+            tracing::info!(root = %root.display(), "volume root created");
+        }
+    }
+
+    let engine_cfg = EngineConfig::new(config.state_dir.join("engine"), config.volume_roots.clone());
+    let engine = tokio::task::spawn_blocking(move || Engine::open(engine_cfg))
+        .await
+        .context("the engine start panicked")?
+        .context("cannot open the imaging engine")?;
+    tracing::info!(sets = engine.sets().len(), "imaging engine open");
+
+    let registry = providers::registry(&engine);
+    let state_dir = config.state_dir.clone();
+    let cimom = tokio::task::spawn_blocking(move || cimom::Cimom::open(&state_dir, registry, &bundled()))
+        .await
+        .context("the repository start panicked")?
+        .with_context(|| format!("cannot open the repository in {}", config.state_dir.display()))?;
+
+    let forwarder = providers::indication::Forwarder::start(engine.clone(), cimom.handle())
+        .context("cannot start the indication forwarder")?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let on_signal = stop_tx.clone();
+    tokio::spawn(async move {
+        signalled().await;
+        let _ = on_signal.send(true);
+    });
+
+    // NBD first, so that its port is known before clients see the CIM port.
+    let nbd_task = match config.nbd_listen {
+        Some(addr) => {
+            let source: Arc<dyn ExportSource> = Arc::new(engine.clone());
+            let server = native::nbd::NbdServer::bind(addr, source)
+                .await
+                .with_context(|| format!("cannot listen for NBD on {addr}"))?;
+            let bound = server.local_addr().context("NBD listener address")?;
+            eprintln!("cimomd: listening on nbd://{bound}");
+            Some(tokio::spawn(server.run_until(stopped(stop_rx.clone()))))
+        }
+        None => None,
+    };
+
+    let server = cimom::server::Server::bind(&config, cimom)
+        .await
+        .context("cannot start the CIM-XML endpoints")?;
+    if let Some(a) = server.local_addr() {
+        eprintln!("cimomd: listening on http://{a}");
+    }
+    if let Some(a) = server.https_local_addr() {
+        eprintln!("cimomd: listening on https://{a}");
+    }
+    let served = server.run(stopped(stop_rx.clone())).await;
+
+    // Whatever ended the HTTP side, stop everything else in order.
+    let _ = stop_tx.send(true);
+    if let Some(task) = nbd_task {
+        match tokio::time::timeout(std::time::Duration::from_secs(15), task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "NBD server ended with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "NBD server task failed"),
+            Err(_) => tracing::warn!("NBD server did not drain in time"),
+        }
+    }
+    forwarder.stop();
+    tokio::task::spawn_blocking(move || engine.shutdown())
+        .await
+        .context("engine shutdown panicked")?;
+    tracing::info!("cimomd stopped");
+    served.context("the CIM-XML server failed")
+}

@@ -1,0 +1,109 @@
+//! The providers' shared handle on the engine.
+//!
+//! Engine calls are synchronous and some block for a long time (a group copy
+//! quiesces writes, `wait` waits for a copy), so every call runs on tokio's
+//! blocking pool and never stalls the object manager's request tasks. The
+//! helpers here also resolve object paths of our classes to engine snapshots,
+//! so that every provider reports a missing or mismatched object the same way.
+
+use crate::convert::{key_string, set_type, DS_IIGROUP, DS_IIOVERFLOWVOL, DS_IISET};
+use crate::error::{Error, Result};
+use cim::ObjectPath;
+use native::{Engine, GroupInfo, OverflowInfo, SetInfo};
+use std::path::PathBuf;
+
+/// A cheap, cloneable handle the providers share.
+#[derive(Clone)]
+pub struct Backend {
+    engine: Engine,
+}
+
+impl Backend {
+    /// Wraps an engine.
+    pub fn new(engine: Engine) -> Self {
+        Backend { engine }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Runs `f` on the blocking pool; an engine error becomes
+    /// [`Error::Engine`] with `action` ("disable set /v/s").
+    pub async fn call<T, F>(&self, action: impl Into<String>, f: F) -> Result<T>
+    where
+        F: FnOnce(&Engine) -> native::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let action = action.into();
+        let engine = self.engine.clone();
+        match tokio::task::spawn_blocking(move || f(&engine)).await {
+            Ok(result) => result.map_err(|e| Error::engine(action, e)),
+            Err(join) => Err(Error::Task {
+                action,
+                cause: join.to_string(),
+            }),
+        }
+    }
+
+    /// Runs an infallible engine query on the blocking pool.
+    pub async fn query<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&Engine) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.call("query the engine", move |e| Ok(f(e))).await
+    }
+
+    /// The set a `DS_IISet` path names. The `setType` key, when present, must
+    /// match the set's type, else the instance does not exist.
+    pub async fn set_for_path(&self, path: &ObjectPath) -> Result<SetInfo> {
+        if !path.class_name.is(DS_IISET) {
+            return Err(Error::InvalidParameter(format!(
+                "{path} is not a {DS_IISET} path"
+            )));
+        }
+        let shadow = PathBuf::from(key_string(path, "shadowVolume")?);
+        let wanted = path.key_str("setType").map(str::to_owned);
+        let s2 = shadow.clone();
+        let info = self
+            .call(format!("find set {}", shadow.display()), move |e| e.set_info(&s2))
+            .await?;
+        match wanted {
+            Some(t) if !t.eq_ignore_ascii_case(set_type(&info)) => Err(Error::NotFound(format!(
+                "no {DS_IISET} with shadowVolume {} and setType {t:?}: the set there is {}",
+                shadow.display(),
+                set_type(&info)
+            ))),
+            _ => Ok(info),
+        }
+    }
+
+    /// The group a `DS_IIGroup` path names.
+    pub async fn group_for_path(&self, path: &ObjectPath) -> Result<GroupInfo> {
+        if !path.class_name.is(DS_IIGROUP) {
+            return Err(Error::InvalidParameter(format!(
+                "{path} is not a {DS_IIGROUP} path"
+            )));
+        }
+        let name = key_string(path, "groupName")?;
+        let n2 = name.clone();
+        self.call(format!("find group {name}"), move |e| e.group_info(&n2)).await
+    }
+
+    /// The overflow volume a `DS_IIOverflowVol` path names.
+    pub async fn overflow_for_path(&self, path: &ObjectPath) -> Result<OverflowInfo> {
+        if !path.class_name.is(DS_IIOVERFLOWVOL) {
+            return Err(Error::InvalidParameter(format!(
+                "{path} is not a {DS_IIOVERFLOWVOL} path"
+            )));
+        }
+        let ov = PathBuf::from(key_string(path, "overflowVolPath")?);
+        let o2 = ov.clone();
+        self.call(format!("find overflow volume {}", ov.display()), move |e| {
+            e.overflow_info(&o2)
+        })
+        .await
+    }
+}

@@ -1,0 +1,403 @@
+//! Engine events to CIM indications.
+//!
+//! A forwarder thread receives [`EngineEvent`]s and publishes, in `root/cimv2`
+//! through [`CimomHandle::publish_indication`]:
+//!
+//! | engine event | indication | `SourceInstance` |
+//! |---|---|---|
+//! | `SetCreated`, `GroupCreated`, `OverflowCreated` | `CIM_InstCreation` | the new instance |
+//! | `SetDeleted`, `GroupDeleted`, `OverflowDeleted` | `CIM_InstDeletion` | the last instance seen |
+//! | `SetModified` (state, 25/50/75 % milestones, properties), `CopyFinished`, `GroupModified`, `OverflowModified` | `CIM_InstModification` | the instance now; `PreviousInstance` the last one seen |
+//! | `SetError`, or a set whose `status` becomes `"error"` | `CIM_AlertIndication` (once per entry into the error status) | — |
+//!
+//! A modification that changes nothing a client can see (the engine may report
+//! a state change and a copy end for one transition) is not published twice.
+//! Every indication carries `IndicationIdentifier` and `IndicationTime`; the
+//! instance-lifecycle ones also `SourceInstanceModelPath`.
+//!
+//! The forwarder keeps the last instance of every object so that deletions can
+//! carry the deleted instance and modifications their previous instance. It
+//! runs on its own thread because the engine's event channel is a blocking
+//! `std::sync::mpsc` receiver; publishing never blocks (the object manager
+//! queues).
+
+use crate::convert::{group_instance, overflow_instance, set_instance};
+use cim::{CimType, DateTime, Instance, Value};
+use cimom::provider::CimomHandle;
+use native::{EngineEvent, Engine};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The namespace indications are published in.
+pub const INDICATION_NAMESPACE: &str = "root/cimv2";
+
+/// A running forwarder; [`Forwarder::stop`] ends it.
+pub struct Forwarder {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Forwarder {
+    /// Subscribes to `engine`'s events (before returning, so nothing that
+    /// happens afterwards is missed) and starts the forwarding thread.
+    pub fn start(engine: Engine, cimom: CimomHandle) -> std::io::Result<Forwarder> {
+        let rx = engine.subscribe();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let mut state = State::new(engine, Publisher::new(cimom));
+        let thread = std::thread::Builder::new()
+            .name("ii-indications".into())
+            .spawn(move || {
+                state.prime();
+                while !flag.load(Ordering::Relaxed) {
+                    match rx.recv_timeout(Duration::from_millis(250)) {
+                        Ok(ev) => state.handle(ev),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            })?;
+        Ok(Forwarder {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Something that receives finished indication instances (the object manager,
+/// or a test's collector).
+pub trait Sink: Send {
+    /// Delivers one indication.
+    fn publish(&mut self, indication: Instance);
+}
+
+/// Publishes through the object manager.
+pub struct Publisher(CimomHandle);
+
+impl Publisher {
+    /// Wraps the handle.
+    pub fn new(h: CimomHandle) -> Self {
+        Publisher(h)
+    }
+}
+
+impl Sink for Publisher {
+    fn publish(&mut self, indication: Instance) {
+        self.0.publish_indication(INDICATION_NAMESPACE, indication);
+    }
+}
+
+impl Sink for Vec<Instance> {
+    fn publish(&mut self, indication: Instance) {
+        self.push(indication);
+    }
+}
+
+static SEQUENCE: AtomicU64 = AtomicU64::new(1);
+
+fn now() -> DateTime {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    DateTime::from_unix_seconds(secs)
+}
+
+/// The properties every indication carries.
+fn indication(class: &str) -> Instance {
+    let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    Instance::new(class)
+        .with(
+            "IndicationIdentifier",
+            CimType::String,
+            Value::String(format!("cimomd:{}:{n}", std::process::id())),
+        )
+        .with("IndicationTime", CimType::DateTime, Value::DateTime(now()))
+}
+
+/// A `CIM_InstCreation`, `CIM_InstDeletion` or `CIM_InstModification`.
+pub fn lifecycle(class: &str, source: &Instance, previous: Option<&Instance>) -> Instance {
+    let model_path = source
+        .path
+        .as_ref()
+        .map(|p| {
+            let mut p = p.clone();
+            p.namespace = Some(INDICATION_NAMESPACE.into());
+            p.to_string()
+        })
+        .unwrap_or_default();
+    let mut src = source.clone();
+    src.path = None;
+    let mut i = indication(class)
+        .with("SourceInstance", CimType::EmbeddedInstance, Value::Instance(Box::new(src)))
+        .with("SourceInstanceModelPath", CimType::String, Value::String(model_path));
+    if let Some(prev) = previous {
+        let mut prev = prev.clone();
+        prev.path = None;
+        i.set("PreviousInstance", CimType::EmbeddedInstance, Value::Instance(Box::new(prev)));
+    }
+    i
+}
+
+/// A `CIM_AlertIndication` for a set that went to status error.
+pub fn alert(set: &Instance, reason: &str) -> Instance {
+    let shadow = set.get_str("shadowVolume").unwrap_or_default().to_owned();
+    let element = set
+        .path
+        .as_ref()
+        .map(|p| {
+            let mut p = p.clone();
+            p.namespace = Some(INDICATION_NAMESPACE.into());
+            p.to_string()
+        })
+        .unwrap_or_default();
+    indication("CIM_AlertIndication")
+        .with(
+            "Description",
+            CimType::String,
+            Value::String(format!("Instant Image set {shadow} has status error: {reason}")),
+        )
+        .with("AlertingManagedElement", CimType::String, Value::String(element))
+        // 2 = CIMObjectPath
+        .with("AlertingElementFormat", CimType::Uint16, Value::Uint16(2))
+        // 5 = Device Alert
+        .with("AlertType", CimType::Uint16, Value::Uint16(5))
+        // 6 = Critical: the set's data is not protected until it is reset
+        .with("PerceivedSeverity", CimType::Uint16, Value::Uint16(6))
+        // 1 = Other, explained in ProbableCauseDescription
+        .with("ProbableCause", CimType::Uint16, Value::Uint16(1))
+        .with("ProbableCauseDescription", CimType::String, Value::String(reason.to_owned()))
+}
+
+/// The forwarder's memory of the last instance of every object.
+pub struct State<S: Sink> {
+    engine: Engine,
+    sink: S,
+    sets: HashMap<PathBuf, Instance>,
+    groups: HashMap<String, Instance>,
+    overflows: HashMap<PathBuf, Instance>,
+    alerted: HashSet<PathBuf>,
+}
+
+const NS: Option<&str> = Some(INDICATION_NAMESPACE);
+
+impl<S: Sink> State<S> {
+    /// A forwarder state publishing into `sink`.
+    pub fn new(engine: Engine, sink: S) -> Self {
+        State {
+            engine,
+            sink,
+            sets: HashMap::new(),
+            groups: HashMap::new(),
+            overflows: HashMap::new(),
+            alerted: HashSet::new(),
+        }
+    }
+
+    /// The sink (tests read what was published).
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Loads the current objects so later events have a previous instance.
+    pub fn prime(&mut self) {
+        for s in self.engine.sets() {
+            if s.status == native::Status::Error {
+                self.alerted.insert(s.shadow.clone());
+            }
+            self.sets.insert(s.shadow.clone(), set_instance(&s, NS));
+        }
+        for g in self.engine.groups() {
+            self.groups.insert(g.name.clone(), group_instance(&g, NS));
+        }
+        for o in self.engine.overflows() {
+            self.overflows.insert(o.path.clone(), overflow_instance(&o, NS));
+        }
+    }
+
+    fn modified(&mut self, new: Instance, prev: Option<Instance>) {
+        if prev.as_ref() == Some(&new) {
+            return;
+        }
+        self.sink.publish(lifecycle("CIM_InstModification", &new, prev.as_ref()));
+    }
+
+    fn set_changed(&mut self, shadow: PathBuf) {
+        let Ok(info) = self.engine.set_info(&shadow) else {
+            return;
+        };
+        let new = set_instance(&info, NS);
+        let prev = self.sets.insert(info.shadow.clone(), new.clone());
+        self.modified(new.clone(), prev);
+        if info.status == native::Status::Error {
+            if self.alerted.insert(info.shadow.clone()) {
+                self.sink.publish(alert(&new, "a volume of the set failed; reset the set"));
+            }
+        } else {
+            self.alerted.remove(&info.shadow);
+        }
+    }
+
+    /// Turns one engine event into indications.
+    pub fn handle(&mut self, ev: EngineEvent) {
+        tracing::debug!(event = ?ev, "engine event");
+        match ev {
+            EngineEvent::SetCreated { shadow } => {
+                if let Ok(info) = self.engine.set_info(&shadow) {
+                    let inst = set_instance(&info, NS);
+                    self.sink.publish(lifecycle("CIM_InstCreation", &inst, None));
+                    self.sets.insert(info.shadow, inst);
+                }
+            }
+            EngineEvent::SetDeleted { shadow } => {
+                self.alerted.remove(&shadow);
+                let inst = self.sets.remove(&shadow).unwrap_or_else(|| {
+                    let mut i = Instance::new(crate::convert::DS_IISET).with(
+                        "shadowVolume",
+                        CimType::String,
+                        Value::String(crate::convert::path_text(&shadow)),
+                    );
+                    i.path = Some(
+                        cim::ObjectPath::class(NS, crate::convert::DS_IISET)
+                            .with_key("shadowVolume", Value::String(crate::convert::path_text(&shadow))),
+                    );
+                    i
+                });
+                self.sink.publish(lifecycle("CIM_InstDeletion", &inst, None));
+            }
+            EngineEvent::SetModified { shadow, .. } | EngineEvent::CopyFinished { shadow, .. } => {
+                self.set_changed(shadow)
+            }
+            EngineEvent::SetError { shadow, reason } => {
+                let inst = match self.engine.set_info(&shadow) {
+                    Ok(info) => {
+                        let new = set_instance(&info, NS);
+                        let prev = self.sets.insert(info.shadow.clone(), new.clone());
+                        self.modified(new.clone(), prev);
+                        new
+                    }
+                    Err(_) => match self.sets.get(&shadow) {
+                        Some(i) => i.clone(),
+                        None => return,
+                    },
+                };
+                if self.alerted.insert(shadow) {
+                    self.sink.publish(alert(&inst, &reason));
+                }
+            }
+            EngineEvent::GroupCreated { name } => {
+                if let Ok(info) = self.engine.group_info(&name) {
+                    let inst = group_instance(&info, NS);
+                    self.sink.publish(lifecycle("CIM_InstCreation", &inst, None));
+                    self.groups.insert(name, inst);
+                }
+            }
+            EngineEvent::GroupDeleted { name } => {
+                let inst = self.groups.remove(&name).unwrap_or_else(|| {
+                    let mut i = Instance::new(crate::convert::DS_IIGROUP).with(
+                        "groupName",
+                        CimType::String,
+                        Value::String(name.clone()),
+                    );
+                    i.path = Some(crate::convert::group_path(&name, NS));
+                    i
+                });
+                self.sink.publish(lifecycle("CIM_InstDeletion", &inst, None));
+            }
+            EngineEvent::GroupModified { name, old_name } => {
+                if let Ok(info) = self.engine.group_info(&name) {
+                    let new = group_instance(&info, NS);
+                    let prev = match old_name {
+                        Some(old) => self.groups.remove(&old),
+                        None => self.groups.get(&name).cloned(),
+                    };
+                    self.groups.insert(name, new.clone());
+                    self.modified(new, prev);
+                }
+            }
+            EngineEvent::OverflowCreated { path } => {
+                if let Ok(info) = self.engine.overflow_info(&path) {
+                    let inst = overflow_instance(&info, NS);
+                    self.sink.publish(lifecycle("CIM_InstCreation", &inst, None));
+                    self.overflows.insert(info.path, inst);
+                }
+            }
+            EngineEvent::OverflowDeleted { path } => {
+                let inst = self.overflows.remove(&path).unwrap_or_else(|| {
+                    let mut i = Instance::new(crate::convert::DS_IIOVERFLOWVOL).with(
+                        "overflowVolPath",
+                        CimType::String,
+                        Value::String(crate::convert::path_text(&path)),
+                    );
+                    i.path = Some(crate::convert::overflow_path(&path, NS));
+                    i
+                });
+                self.sink.publish(lifecycle("CIM_InstDeletion", &inst, None));
+            }
+            EngineEvent::OverflowModified { path } => {
+                if let Ok(info) = self.engine.overflow_info(&path) {
+                    let new = overflow_instance(&info, NS);
+                    let prev = self.overflows.insert(info.path, new.clone());
+                    self.modified(new, prev);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cim::ObjectPath;
+
+    #[test]
+    fn lifecycle_carries_source_and_previous() {
+        let mut src = Instance::new("DS_IIGroup").with("groupName", CimType::String, Value::String("g".into()));
+        src.path = Some(ObjectPath::class(None, "DS_IIGroup").with_key("groupName", Value::String("g".into())));
+        let prev = src.clone().with("groupType", CimType::String, Value::String("dependent".into()));
+        let ind = lifecycle("CIM_InstModification", &src, Some(&prev));
+        assert!(ind.class_name.is("CIM_InstModification"));
+        match ind.get("SourceInstance") {
+            Some(Value::Instance(i)) => {
+                assert_eq!(i.get_str("groupName"), Some("g"));
+                assert!(i.path.is_none());
+            }
+            other => panic!("SourceInstance is {other:?}"),
+        }
+        assert!(matches!(ind.get("PreviousInstance"), Some(Value::Instance(_))));
+        let model = ind.get_str("SourceInstanceModelPath").unwrap();
+        assert!(model.contains("DS_IIGroup") && model.contains("root/cimv2"), "{model}");
+        assert!(matches!(ind.get("IndicationTime"), Some(Value::DateTime(_))));
+        let a = lifecycle("CIM_InstCreation", &src, None);
+        assert!(a.get("PreviousInstance").is_none());
+        assert_ne!(a.get_str("IndicationIdentifier"), ind.get_str("IndicationIdentifier"));
+    }
+
+    #[test]
+    fn alert_names_the_set() {
+        let set = Instance::new("DS_IISet").with("shadowVolume", CimType::String, Value::String("/v/s".into()));
+        let a = alert(&set, "master offline");
+        assert!(a.class_name.is("CIM_AlertIndication"));
+        assert!(a.get_str("Description").unwrap().contains("/v/s"));
+        assert_eq!(a.get("PerceivedSeverity"), Some(&Value::Uint16(6)));
+    }
+}
