@@ -3,6 +3,11 @@
 
 pub mod provider;
 
+pub mod auth;
+pub mod config;
+pub mod indication;
+pub mod server;
+
 pub mod bundled;
 pub mod dispatch;
 pub mod error;
@@ -13,4 +18,5 @@ pub mod wql;
 
 pub use dispatch::{BundledMof, Cimom, CimomOptions, IndicationSink, LoadReport, RequestCtx};
 pub use error::Error;
+pub use server::serve;
 pub use interop::Subscription;

@@ -1,0 +1,617 @@
+//! `cimomd` configuration: command-line flags ([`Args`], clap) and an optional
+//! TOML file with the same keys, merged and validated into a [`Config`].
+//!
+//! Precedence: a flag given on the command line wins over the file, the file
+//! wins over the built-in defaults (interface.md §1).
+//!
+//! # The TOML file (`--config FILE`)
+//!
+//! Keys are the long flag names without the dashes, in kebab-case; every key is
+//! optional and unknown keys are refused (a typo must not silently fall back to
+//! a default):
+//!
+//! ```toml
+//! listen = "127.0.0.1:5988"        # or "off"
+//! https-listen = "0.0.0.0:5989"    # or "off" (the default)
+//! tls-cert = "/etc/cimom/cert.pem"
+//! tls-key = "/etc/cimom/key.pem"
+//! state-dir = "/var/lib/cimom"
+//! volume-root = ["/dev/vg0", "/srv/images"]
+//! nbd-listen = "127.0.0.1:10809"   # or "off"
+//! auth = "basic"                   # or "none"
+//! users = "/etc/cimom/users"
+//! log = "info"
+//! insecure = false
+//! max-request-bytes = 67108864
+//! max-xml-depth = 64
+//! max-connections = 1024
+//! max-concurrent-requests = 256
+//! request-timeout = 120            # seconds
+//! header-read-timeout = 30         # seconds
+//! indication-queue = 1024
+//! indication-retries = 3
+//! indication-verify-tls = false
+//! ```
+
+use crate::Error;
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Default plain HTTP endpoint.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5988";
+/// Default NBD endpoint.
+pub const DEFAULT_NBD_LISTEN: &str = "127.0.0.1:10809";
+/// Default state directory.
+pub const DEFAULT_STATE_DIR: &str = "./var/cimom";
+
+/// Command-line flags of `cimomd`. Derives [`clap::Parser`] (and so
+/// [`clap::Args`]): a binary may use it directly or `#[command(flatten)]` it.
+/// Every field is optional so that [`Config::from_args`] can tell "not given"
+/// from "given with the default value" when merging with `--config`.
+#[derive(Debug, Clone, Default, clap::Parser)]
+#[command(
+    name = "cimomd",
+    about = "CIM object manager (CIM-XML over HTTP/HTTPS)"
+)]
+pub struct Args {
+    /// Plain HTTP CIM-XML endpoint, or `off` [default: 127.0.0.1:5988]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// HTTPS endpoint (WBEM convention: port 5989), or `off` [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub https_listen: Option<String>,
+    /// PEM certificate chain for HTTPS
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// Directory for everything persistent [default: ./var/cimom]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Allow-list of volume locations (repeatable) [default: <state-dir>/volumes]
+    #[arg(long, value_name = "DIR")]
+    pub volume_root: Vec<PathBuf>,
+    /// NBD export of the volumes in use, or `off` [default: 127.0.0.1:10809]
+    #[arg(long, value_name = "ADDR")]
+    pub nbd_listen: Option<String>,
+    /// Authentication: `none` or `basic` [default: basic with --users, else none]
+    #[arg(long, value_name = "MODE")]
+    pub auth: Option<String>,
+    /// Users file: one `name:hash` a line (argon2 PHC or bcrypt hashes)
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Tracing filter (e.g. `info`, `cimom=debug`) [default: info]
+    #[arg(long, value_name = "LEVEL")]
+    pub log: Option<String>,
+    /// Allow `--auth none` on a non-loopback address
+    #[arg(long)]
+    pub insecure: bool,
+    /// TOML file with the same keys as these flags
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Largest accepted request body in bytes (larger: HTTP 413) [default: 67108864]
+    #[arg(long, value_name = "BYTES")]
+    pub max_request_bytes: Option<usize>,
+    /// Deepest accepted XML element nesting [default: 64]
+    #[arg(long, value_name = "N")]
+    pub max_xml_depth: Option<usize>,
+    /// Open connections at most; more wait in the accept queue [default: 1024]
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Requests processed at once; more wait for a slot [default: 256]
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_requests: Option<usize>,
+    /// Seconds a request may take before it is answered with a timeout error [default: 120]
+    #[arg(long, value_name = "SECS")]
+    pub request_timeout: Option<u64>,
+    /// Seconds a client may take to send the request headers [default: 30]
+    #[arg(long, value_name = "SECS")]
+    pub header_read_timeout: Option<u64>,
+    /// Indications queued for delivery at most; more are dropped [default: 1024]
+    #[arg(long, value_name = "N")]
+    pub indication_queue: Option<usize>,
+    /// Delivery attempts per indication and listener [default: 3]
+    #[arg(long, value_name = "N")]
+    pub indication_retries: Option<u32>,
+    /// Check HTTPS listeners' certificates against the web PKI roots
+    #[arg(long)]
+    pub indication_verify_tls: bool,
+}
+
+impl Args {
+    /// Parses the process's command line (exits with usage on error, as clap does).
+    pub fn parse_from_env() -> Args {
+        <Args as clap::Parser>::parse()
+    }
+}
+
+/// The `--config` file: the same keys as [`Args`], kebab-case.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    https_listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    #[serde(default)]
+    volume_root: Vec<PathBuf>,
+    nbd_listen: Option<String>,
+    auth: Option<String>,
+    users: Option<PathBuf>,
+    log: Option<String>,
+    insecure: Option<bool>,
+    max_request_bytes: Option<usize>,
+    max_xml_depth: Option<usize>,
+    max_connections: Option<usize>,
+    max_concurrent_requests: Option<usize>,
+    request_timeout: Option<u64>,
+    header_read_timeout: Option<u64>,
+    indication_queue: Option<usize>,
+    indication_retries: Option<u32>,
+    indication_verify_tls: Option<bool>,
+}
+
+/// How clients authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// No authentication (loopback only unless `--insecure`).
+    None,
+    /// HTTP Basic against the users file.
+    Basic,
+}
+
+/// Certificate and key for the HTTPS endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificate chain (leaf first).
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// Resource limits of the HTTP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body; larger gets HTTP 413.
+    pub max_request_bytes: usize,
+    /// Deepest XML nesting; deeper gets HTTP 400 `request-not-valid`.
+    pub max_xml_depth: usize,
+    /// Open connections at most (per endpoint); further clients wait in the
+    /// kernel's accept queue.
+    pub max_connections: usize,
+    /// Requests being decoded/dispatched/encoded at once; excess waits.
+    pub max_concurrent_requests: usize,
+    /// Time limit of one request (decoding, dispatch, encoding).
+    pub request_timeout: Duration,
+    /// Time a client may take to send request headers (slowloris defence),
+    /// also the idle time after which a keep-alive connection is closed.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_bytes: 64 * 1024 * 1024,
+            max_xml_depth: 64,
+            max_connections: 1024,
+            max_concurrent_requests: 256,
+            request_timeout: Duration::from_secs(120),
+            header_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Indication delivery settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndicationConfig {
+    /// Bounded queue between providers and the delivery task.
+    pub queue_capacity: usize,
+    /// Delivery attempts per indication and destination (at least 1).
+    pub attempts: u32,
+    /// Verify HTTPS listeners' certificates (off: any certificate is accepted,
+    /// as WBEM listeners mostly use self-signed ones).
+    pub verify_tls: bool,
+    /// Time limit of one delivery attempt.
+    pub timeout: Duration,
+}
+
+impl Default for IndicationConfig {
+    fn default() -> Self {
+        IndicationConfig {
+            queue_capacity: 1024,
+            attempts: 3,
+            verify_tls: false,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The validated configuration of `cimomd`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Plain HTTP endpoint (`None`: off).
+    pub listen: Option<SocketAddr>,
+    /// HTTPS endpoint (`None`: off).
+    pub https_listen: Option<SocketAddr>,
+    /// Certificate and key, present whenever `https_listen` is.
+    pub tls: Option<TlsFiles>,
+    /// Directory for everything persistent.
+    pub state_dir: PathBuf,
+    /// Volume allow-list (at least one entry).
+    pub volume_roots: Vec<PathBuf>,
+    /// NBD endpoint (`None`: off).
+    pub nbd_listen: Option<SocketAddr>,
+    /// Authentication mode.
+    pub auth: AuthMode,
+    /// The users file (present whenever `auth` is `Basic`).
+    pub users_file: Option<PathBuf>,
+    /// Tracing filter.
+    pub log: String,
+    /// `--insecure` was given.
+    pub insecure: bool,
+    /// HTTP server limits.
+    pub limits: Limits,
+    /// Indication delivery.
+    pub indications: IndicationConfig,
+}
+
+impl Default for Config {
+    /// The defaults of interface.md §1 (loopback HTTP, no auth, no HTTPS).
+    fn default() -> Self {
+        let state_dir = PathBuf::from(DEFAULT_STATE_DIR);
+        Config {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 5988))),
+            https_listen: None,
+            tls: None,
+            volume_roots: vec![state_dir.join("volumes")],
+            state_dir,
+            nbd_listen: Some(SocketAddr::from(([127, 0, 0, 1], 10809))),
+            auth: AuthMode::None,
+            users_file: None,
+            log: "info".into(),
+            insecure: false,
+            limits: Limits::default(),
+            indications: IndicationConfig::default(),
+        }
+    }
+}
+
+fn config_error(msg: impl Into<String>) -> Error {
+    Error::Config(msg.into())
+}
+
+/// Parses `ADDR` or `off`. Accepts `IP:PORT`, `[IPv6]:PORT` and
+/// `localhost:PORT` (resolved once, here).
+pub fn parse_listen(flag: &str, text: &str) -> Result<Option<SocketAddr>, Error> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("off") || t.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    if let Ok(a) = t.parse::<SocketAddr>() {
+        return Ok(Some(a));
+    }
+    // Host names: resolve, preferring the first answer.
+    match t.to_socket_addrs() {
+        Ok(mut it) => it
+            .next()
+            .map(Some)
+            .ok_or_else(|| config_error(format!("--{flag} {t:?} resolves to no address"))),
+        Err(_) => Err(config_error(format!(
+            "--{flag} {t:?} is not an address: use IP:PORT, HOST:PORT or off"
+        ))),
+    }
+}
+
+fn is_loopback(a: &SocketAddr) -> bool {
+    match a.ip() {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+impl Config {
+    /// Merges the flags with the `--config` file (if any) and the defaults, and
+    /// validates the result.
+    pub fn from_args(args: &Args) -> Result<Config, Error> {
+        let file = match &args.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+        Self::merge(args, file)
+    }
+
+    /// Parses a TOML configuration text alone (no flags), for tests and tools.
+    pub fn from_toml(text: &str) -> Result<Config, Error> {
+        let file: FileConfig =
+            toml::from_str(text).map_err(|e| config_error(format!("configuration file: {e}")))?;
+        Self::merge(&Args::default(), file)
+    }
+
+    fn merge(args: &Args, file: FileConfig) -> Result<Config, Error> {
+        let d = Config::default();
+        let listen = match args.listen.as_ref().or(file.listen.as_ref()) {
+            Some(t) => parse_listen("listen", t)?,
+            None => d.listen,
+        };
+        let https_listen = match args.https_listen.as_ref().or(file.https_listen.as_ref()) {
+            Some(t) => parse_listen("https-listen", t)?,
+            None => None,
+        };
+        let nbd_listen = match args.nbd_listen.as_ref().or(file.nbd_listen.as_ref()) {
+            Some(t) => parse_listen("nbd-listen", t)?,
+            None => d.nbd_listen,
+        };
+        let tls_cert = args.tls_cert.clone().or(file.tls_cert);
+        let tls_key = args.tls_key.clone().or(file.tls_key);
+        let tls = match (https_listen, tls_cert, tls_key) {
+            (None, _, _) => None,
+            (Some(_), Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (Some(_), _, _) => {
+                return Err(config_error(
+                    "--https-listen needs both --tls-cert and --tls-key (PEM files)",
+                ))
+            }
+        };
+        let state_dir = args
+            .state_dir
+            .clone()
+            .or(file.state_dir)
+            .unwrap_or(d.state_dir);
+        let volume_roots = if !args.volume_root.is_empty() {
+            args.volume_root.clone()
+        } else if !file.volume_root.is_empty() {
+            file.volume_root
+        } else {
+            vec![state_dir.join("volumes")]
+        };
+        let users_file = args.users.clone().or(file.users);
+        let auth = match args.auth.as_deref().or(file.auth.as_deref()) {
+            None if users_file.is_some() => AuthMode::Basic,
+            None => AuthMode::None,
+            Some(m) if m.eq_ignore_ascii_case("none") => AuthMode::None,
+            Some(m) if m.eq_ignore_ascii_case("basic") => AuthMode::Basic,
+            Some(m) => return Err(config_error(format!("--auth {m:?}: use none or basic"))),
+        };
+        let insecure = args.insecure || file.insecure.unwrap_or(false);
+        let dl = Limits::default();
+        let limits = Limits {
+            max_request_bytes: args
+                .max_request_bytes
+                .or(file.max_request_bytes)
+                .unwrap_or(dl.max_request_bytes),
+            max_xml_depth: args
+                .max_xml_depth
+                .or(file.max_xml_depth)
+                .unwrap_or(dl.max_xml_depth),
+            max_connections: args
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(dl.max_connections),
+            max_concurrent_requests: args
+                .max_concurrent_requests
+                .or(file.max_concurrent_requests)
+                .unwrap_or(dl.max_concurrent_requests),
+            request_timeout: args
+                .request_timeout
+                .or(file.request_timeout)
+                .map(Duration::from_secs)
+                .unwrap_or(dl.request_timeout),
+            header_read_timeout: args
+                .header_read_timeout
+                .or(file.header_read_timeout)
+                .map(Duration::from_secs)
+                .unwrap_or(dl.header_read_timeout),
+        };
+        let di = IndicationConfig::default();
+        let indications = IndicationConfig {
+            queue_capacity: args
+                .indication_queue
+                .or(file.indication_queue)
+                .unwrap_or(di.queue_capacity),
+            attempts: args
+                .indication_retries
+                .or(file.indication_retries)
+                .unwrap_or(di.attempts),
+            verify_tls: args.indication_verify_tls || file.indication_verify_tls.unwrap_or(false),
+            timeout: di.timeout,
+        };
+        let config = Config {
+            listen,
+            https_listen,
+            tls,
+            state_dir,
+            volume_roots,
+            nbd_listen,
+            auth,
+            users_file,
+            log: args.log.clone().or(file.log).unwrap_or(d.log),
+            insecure,
+            limits,
+            indications,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the combination of settings (also for configs built in code).
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.auth == AuthMode::Basic && self.users_file.is_none() {
+            return Err(config_error("--auth basic needs --users FILE"));
+        }
+        if self.auth == AuthMode::None && !self.insecure {
+            for addr in self.listen.iter().chain(self.https_listen.iter()) {
+                if !is_loopback(addr) {
+                    return Err(config_error(format!(
+                        "refusing --auth none on non-loopback address {addr}: \
+                         give --users FILE for basic authentication, or --insecure"
+                    )));
+                }
+            }
+        }
+        if self.https_listen.is_some() && self.tls.is_none() {
+            return Err(config_error(
+                "--https-listen needs --tls-cert and --tls-key",
+            ));
+        }
+        let l = &self.limits;
+        if l.max_request_bytes < 1024 {
+            return Err(config_error("--max-request-bytes must be at least 1024"));
+        }
+        if l.max_xml_depth < 8 {
+            return Err(config_error("--max-xml-depth must be at least 8"));
+        }
+        if l.max_connections == 0 || l.max_concurrent_requests == 0 {
+            return Err(config_error(
+                "--max-connections and --max-concurrent-requests must be at least 1",
+            ));
+        }
+        if l.request_timeout.is_zero() || l.header_read_timeout.is_zero() {
+            return Err(config_error(
+                "--request-timeout and --header-read-timeout must be at least 1 second",
+            ));
+        }
+        if self.indications.queue_capacity == 0 || self.indications.attempts == 0 {
+            return Err(config_error(
+                "--indication-queue and --indication-retries must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The CIM-XML decoder limits implied by these settings.
+    pub fn xml_limits(&self) -> cim::xml::Limits {
+        cim::xml::Limits {
+            max_depth: self.limits.max_xml_depth,
+            max_bytes: self.limits.max_request_bytes,
+            ..cim::xml::Limits::default()
+        }
+    }
+}
+
+fn load_file(path: &Path) -> Result<FileConfig, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        config_error(format!(
+            "cannot read configuration file {}: {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text)
+        .map_err(|e| config_error(format!("configuration file {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(argv: &[&str]) -> Result<Config, Error> {
+        let mut v = vec!["cimomd"];
+        v.extend_from_slice(argv);
+        Config::from_args(&Args::try_parse_from(v).expect("flags parse"))
+    }
+
+    #[test]
+    fn defaults_follow_the_interface() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.listen, Some("127.0.0.1:5988".parse().unwrap()));
+        assert_eq!(c.https_listen, None);
+        assert_eq!(c.nbd_listen, Some("127.0.0.1:10809".parse().unwrap()));
+        assert_eq!(c.auth, AuthMode::None);
+        assert_eq!(c.state_dir, PathBuf::from("./var/cimom"));
+        assert_eq!(c.volume_roots, vec![PathBuf::from("./var/cimom/volumes")]);
+        assert_eq!(c.log, "info");
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn users_file_turns_basic_on() {
+        let c = parse(&["--users", "/etc/u", "--listen", "0.0.0.0:5988"]).unwrap();
+        assert_eq!(c.auth, AuthMode::Basic);
+    }
+
+    #[test]
+    fn no_auth_on_public_address_is_refused_unless_insecure() {
+        let e = parse(&["--listen", "0.0.0.0:5988"]).unwrap_err();
+        assert!(e.to_string().contains("non-loopback"), "{e}");
+        assert!(parse(&["--listen", "0.0.0.0:5988", "--insecure"]).is_ok());
+        assert!(parse(&["--listen", "[::1]:5988"]).is_ok());
+        assert!(parse(&[
+            "--listen",
+            "off",
+            "--https-listen",
+            "10.0.0.1:5989",
+            "--tls-cert",
+            "c",
+            "--tls-key",
+            "k"
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn https_needs_cert_and_key() {
+        assert!(parse(&["--https-listen", "127.0.0.1:5989"]).is_err());
+        let c = parse(&[
+            "--https-listen",
+            "127.0.0.1:5989",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+        ])
+        .unwrap();
+        assert_eq!(c.tls.unwrap().cert, PathBuf::from("c.pem"));
+    }
+
+    #[test]
+    fn off_disables_endpoints_and_bad_addresses_are_errors() {
+        let c = parse(&["--listen", "off", "--nbd-listen", "OFF"]).unwrap();
+        assert_eq!(c.listen, None);
+        assert_eq!(c.nbd_listen, None);
+        assert!(parse(&["--listen", "nonsense"]).is_err());
+        assert!(parse(&["--auth", "kerberos"]).is_err());
+        assert!(parse(&["--auth", "basic"]).is_err(), "basic without users");
+    }
+
+    #[test]
+    fn toml_file_and_flag_precedence() {
+        let dir = std::env::temp_dir().join(format!("cimom-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7000\"\nstate-dir = \"/tmp/s\"\nvolume-root = [\"/a\", \"/b\"]\nmax-request-bytes = 4096\nrequest-timeout = 5\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let c = parse(&["--config", f, "--listen", "127.0.0.1:7001"]).unwrap();
+        assert_eq!(c.listen, Some("127.0.0.1:7001".parse().unwrap()));
+        assert_eq!(c.state_dir, PathBuf::from("/tmp/s"));
+        assert_eq!(
+            c.volume_roots,
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(c.limits.max_request_bytes, 4096);
+        assert_eq!(c.limits.request_timeout, Duration::from_secs(5));
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        assert!(parse(&["--config", f])
+            .unwrap_err()
+            .to_string()
+            .contains("lisen"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn xml_limits_follow_the_server_limits() {
+        let c = Config::from_toml("max-xml-depth = 20\nmax-request-bytes = 2048\n").unwrap();
+        let l = c.xml_limits();
+        assert_eq!(l.max_depth, 20);
+        assert_eq!(l.max_bytes, 2048);
+    }
+}

@@ -1,0 +1,494 @@
+//! The HTTP(S) side of the object manager: CIM-XML over HTTP/1.1 (DSP0200 1.4)
+//! with hyper.
+//!
+//! ```text
+//! accept ─► connection task (span: peer) ─► per request (span: id, op, ns, class):
+//!   request::check_head ─► auth ─► concurrency permit ─► body (≤ max bytes)
+//!   ─► request::decode_body ─► Cimom::handle_imethod / handle_method (timeout)
+//!   ─► response::encode_* ─► one buffered write
+//! ```
+//!
+//! * [`serve`] runs the configured endpoints until `shutdown` resolves, then
+//!   stops accepting, lets in-flight requests finish (up to
+//!   [`SHUTDOWN_GRACE`]) and returns. It also starts indication delivery
+//!   ([`crate::indication`]) and installs it as the object manager's sink.
+//! * [`Server::bind`] + [`Server::run`] do the same in two steps, so tests can
+//!   bind `127.0.0.1:0` and read the port with [`Server::local_addr`].
+//!
+//! Limits (see [`crate::config::Limits`]): at most `max_connections` open
+//! connections per endpoint (further clients wait in the accept queue); at
+//! most `max_concurrent_requests` requests past authentication at once
+//! (further ones wait up to the request timeout, then get `503`); request
+//! headers must arrive within `header_read_timeout` (slowloris); a body over
+//! `max_request_bytes` gets `413`; a body that does not arrive within
+//! `request_timeout` gets `408`; an operation that takes longer than
+//! `request_timeout` is answered with `CIM_ERR_FAILED`. Every failure is
+//! answered and the connection (or at least the server) keeps serving.
+
+pub mod request;
+pub mod response;
+mod tls;
+
+use crate::auth::{AuthFailure, Authenticator};
+use crate::config::Config;
+use crate::dispatch::{Cimom, RequestCtx};
+use crate::Error;
+use bytes::Bytes;
+use cim::ops::{MessageBody, Operation};
+use cim::{CimError, StatusCode as CimStatus};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use request::{Decoded, RequestError};
+use response::Body;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tracing::{field, Instrument};
+
+/// How long [`Server::run`] waits for open connections after `shutdown`.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the configured HTTP and HTTPS endpoints (and indication delivery)
+/// until `shutdown` resolves.
+pub async fn serve(
+    config: &Config,
+    cimom: Cimom,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Error> {
+    Server::bind(config, cimom).await?.run(shutdown).await
+}
+
+/// Bound endpoints, ready to [`run`](Server::run).
+pub struct Server {
+    shared: Arc<Shared>,
+    http: Option<TcpListener>,
+    https: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
+    indication_config: crate::config::IndicationConfig,
+}
+
+/// What every connection task needs.
+struct Shared {
+    cimom: Cimom,
+    auth: Authenticator,
+    limits: crate::config::Limits,
+    xml_limits: cim::xml::Limits,
+    requests: Semaphore,
+}
+
+impl Server {
+    /// Loads the users file and TLS material and binds the endpoints.
+    /// Fails when nothing is configured to listen.
+    pub async fn bind(config: &Config, cimom: Cimom) -> Result<Server, Error> {
+        config.validate()?;
+        if config.listen.is_none() && config.https_listen.is_none() {
+            return Err(Error::Config(
+                "both --listen and --https-listen are off: nothing to serve".into(),
+            ));
+        }
+        let auth = Authenticator::from_config(config)?;
+        let http = match config.listen {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let https = match (config.https_listen, &config.tls) {
+            (Some(addr), Some(files)) => {
+                let acceptor = tls::acceptor(files)?;
+                Some((bind(addr).await?, acceptor))
+            }
+            _ => None,
+        };
+        let shared = Arc::new(Shared {
+            cimom,
+            auth,
+            limits: config.limits.clone(),
+            xml_limits: config.xml_limits(),
+            requests: Semaphore::new(config.limits.max_concurrent_requests),
+        });
+        Ok(Server {
+            shared,
+            http,
+            https,
+            indication_config: config.indications.clone(),
+        })
+    }
+
+    /// The bound plain HTTP address (with the real port when `:0` was asked).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound HTTPS address.
+    pub fn https_local_addr(&self) -> Option<SocketAddr> {
+        self.https.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` resolves, then drains (see [`SHUTDOWN_GRACE`]).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let delivery =
+            crate::indication::start(&self.shared.cimom, &self.indication_config, stop_rx.clone());
+        let mut endpoints = Vec::new();
+        if let Some(l) = self.http {
+            tracing::info!(addr = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving CIM-XML over HTTP");
+            endpoints.push(tokio::spawn(accept_loop(
+                l,
+                None,
+                Arc::clone(&self.shared),
+                stop_rx.clone(),
+            )));
+        }
+        if let Some((l, acceptor)) = self.https {
+            tracing::info!(addr = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving CIM-XML over HTTPS");
+            endpoints.push(tokio::spawn(accept_loop(
+                l,
+                Some(acceptor),
+                Arc::clone(&self.shared),
+                stop_rx.clone(),
+            )));
+        }
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, draining open ones");
+        let _ = stop_tx.send(true);
+        for e in endpoints {
+            let _ = e.await;
+        }
+        let _ = delivery.await;
+        Ok(())
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Listen { addr, source })
+}
+
+/// Accepts connections until told to stop, then waits for them to drain.
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let max = shared.limits.max_connections;
+    let connections = Arc::new(Semaphore::new(max));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(shared.limits.header_read_timeout)
+        .keep_alive(true);
+    if tls.is_some() {
+        // TLS records are built from one buffer anyway; flattening avoids
+        // splitting a response into two records.
+        http.writev(false);
+    }
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&connections).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = stop.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let span = tracing::debug_span!("connection", %peer, tls = tls.is_some());
+        let task = connection(
+            stream,
+            tls.clone(),
+            http.clone(),
+            Arc::clone(&shared),
+            stop.clone(),
+        );
+        tokio::spawn(
+            async move {
+                task.await;
+                drop(permit);
+            }
+            .instrument(span),
+        );
+    }
+    drop(listener);
+    // Every connection holds a permit; all of them back means all are closed.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, connections.acquire_many(max as u32)).await;
+}
+
+async fn connection(
+    stream: TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    http: hyper::server::conn::http1::Builder,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) {
+    match tls {
+        None => drive(TokioIo::new(stream), http, shared, stop).await,
+        Some(acceptor) => {
+            let handshake =
+                tokio::time::timeout(shared.limits.header_read_timeout, acceptor.accept(stream));
+            match handshake.await {
+                Ok(Ok(s)) => drive(TokioIo::new(s), http, shared, stop).await,
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn drive<IO>(
+    io: IO,
+    http: hyper::server::conn::http1::Builder,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+    });
+    let conn = http.serve_connection(io, service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.as_mut().await
+        }
+    };
+    if let Err(e) = result {
+        // Client resets, header timeouts, malformed HTTP: the peer's problem.
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// One request through all stages; never fails (every failure is a response).
+async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let span = tracing::debug_span!(
+        "request",
+        id = field::Empty,
+        op = field::Empty,
+        ns = field::Empty,
+        class = field::Empty,
+        user = field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let resp = process(shared, req).instrument(span.clone()).await;
+    let _enter = span.enter();
+    tracing::debug!(
+        status = resp.status().as_u16(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "answered"
+    );
+    resp
+}
+
+async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let framing = match request::check_head(&parts.method, parts.uri.path(), &parts.headers) {
+        Ok(f) => f,
+        Err(e) => return reject(e),
+    };
+    let user = match shared
+        .auth
+        .check(
+            parts
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .map(|v| v.as_bytes()),
+        )
+        .await
+    {
+        Ok(u) => u,
+        Err(AuthFailure::Missing) => return response::unauthorized(),
+        Err(AuthFailure::Rejected(name)) => {
+            tracing::warn!(user = %name, "authentication failed");
+            return response::unauthorized();
+        }
+    };
+    if let Some(u) = &user {
+        tracing::Span::current().record("user", u.as_str());
+    }
+    let timeout = shared.limits.request_timeout;
+    let _permit = match tokio::time::timeout(timeout, shared.requests.acquire()).await {
+        Ok(Ok(p)) => p,
+        _ => {
+            return reject(RequestError::http(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many requests in progress: retry later",
+            ))
+        }
+    };
+    let max = shared.limits.max_request_bytes;
+    if let Some(len) = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > max as u64 {
+            return reject(too_large(max));
+        }
+    }
+    let bytes: Bytes = match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await
+    {
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return reject(too_large(max)),
+        Ok(Err(e)) => {
+            return reject(RequestError::http(
+                StatusCode::BAD_REQUEST,
+                format!("the request body could not be read: {e}"),
+            ))
+        }
+        Err(_) => {
+            return reject(RequestError::http(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    timeout.as_secs()
+                ),
+            ))
+        }
+    };
+    let decoded = match request::decode_body(&bytes, &parts.headers, &framing, &shared.xml_limits) {
+        Ok(d) => d,
+        Err(e) => return reject(e),
+    };
+    drop(bytes);
+    let mut out = Vec::with_capacity(4096);
+    match decoded {
+        Decoded::Refused { id, method, error } => {
+            let span = tracing::Span::current();
+            span.record("id", id.as_str());
+            span.record("op", method.as_str());
+            tracing::debug!(error = %error, "operation refused");
+            response::encode_imethod(&id, &method, Err(error), &mut out);
+        }
+        Decoded::Message(msg) => {
+            let ctx = RequestCtx {
+                user,
+                message_id: msg.id.clone(),
+            };
+            let span = tracing::Span::current();
+            span.record("id", msg.id.as_str());
+            match msg.body {
+                MessageBody::IMethodCall(call) => {
+                    let name = call.operation.name();
+                    span.record("op", name);
+                    span.record("ns", call.namespace.as_str());
+                    if let Some(c) = operation_class(&call.operation) {
+                        span.record("class", c);
+                    }
+                    let result = match tokio::time::timeout(
+                        timeout,
+                        shared.cimom.handle_imethod(&ctx, call),
+                    )
+                    .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(timed_out(timeout)),
+                    };
+                    if let Err(e) = &result {
+                        tracing::debug!(error = %e, "operation failed");
+                    }
+                    response::encode_imethod(&msg.id, name, result, &mut out);
+                }
+                MessageBody::MethodCall(call) => {
+                    let method = call.method.clone();
+                    span.record("op", method.as_str());
+                    span.record("ns", call.namespace.as_str());
+                    span.record("class", call.target.class_name.as_str());
+                    let result =
+                        match tokio::time::timeout(timeout, shared.cimom.handle_method(&ctx, call))
+                            .await
+                        {
+                            Ok(r) => r,
+                            Err(_) => Err(timed_out(timeout)),
+                        };
+                    if let Err(e) = &result {
+                        tracing::debug!(error = %e, "method failed");
+                    }
+                    response::encode_method(&msg.id, method, result, &mut out);
+                }
+                // decode_body lets only calls through.
+                _ => {
+                    return reject(RequestError::cim(
+                        StatusCode::BAD_REQUEST,
+                        "unsupported-operation",
+                        "not a method call",
+                    ))
+                }
+            }
+        }
+    }
+    response::cim_response(&framing, out)
+}
+
+fn reject(e: RequestError) -> Response<Body> {
+    tracing::debug!(status = e.status.as_u16(), cim_error = e.cim_error, detail = %e.detail, "request rejected");
+    response::error_response(&e)
+}
+
+fn too_large(max: usize) -> RequestError {
+    RequestError::http(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body exceeds {max} bytes (--max-request-bytes)"),
+    )
+}
+
+fn timed_out(timeout: Duration) -> CimError {
+    CimError::new(
+        CimStatus::Failed,
+        format!(
+            "the operation did not finish within {} s (--request-timeout); it may still complete",
+            timeout.as_secs()
+        ),
+    )
+}
+
+/// The class an operation is about, for the request span.
+fn operation_class(op: &Operation) -> Option<&str> {
+    use Operation::*;
+    Some(match op {
+        GetClass { class_name, .. }
+        | DeleteClass { class_name }
+        | EnumerateInstances { class_name, .. }
+        | EnumerateInstanceNames { class_name }
+        | OpenEnumerateInstances { class_name, .. }
+        | OpenEnumerateInstancePaths { class_name, .. } => class_name.as_str(),
+        EnumerateClasses { class_name, .. } | EnumerateClassNames { class_name, .. } => {
+            class_name.as_ref()?.as_str()
+        }
+        CreateClass { new_class } => new_class.name.as_str(),
+        ModifyClass { modified_class } => modified_class.name.as_str(),
+        CreateInstance { new_instance } => new_instance.class_name.as_str(),
+        ModifyInstance {
+            modified_instance, ..
+        } => modified_instance.class_name.as_str(),
+        GetInstance { instance_name, .. }
+        | DeleteInstance { instance_name }
+        | GetProperty { instance_name, .. }
+        | SetProperty { instance_name, .. }
+        | OpenAssociatorInstances { instance_name, .. }
+        | OpenAssociatorInstancePaths { instance_name, .. }
+        | OpenReferenceInstances { instance_name, .. }
+        | OpenReferenceInstancePaths { instance_name, .. } => instance_name.class_name.as_str(),
+        Associators { object_name, .. }
+        | AssociatorNames { object_name, .. }
+        | References { object_name, .. }
+        | ReferenceNames { object_name, .. } => object_name.class_name.as_str(),
+        _ => return None,
+    })
+}
