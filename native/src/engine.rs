@@ -721,6 +721,12 @@ impl Engine {
                 "an independent set cannot be disabled while its copy runs; wait for the copy (or abort it) first",
             ));
         }
+        if f & flags::COPYINGS != 0 {
+            return Err(Error::busy(
+                &set.shadow_path,
+                "the master still depends on the shadow for chunks of an unfinished copy to the master; rerun that update and wait for it first",
+            ));
+        }
         copy::stop(&set, Stop::Abort);
         let master = set.master.clone();
         {

@@ -19,6 +19,8 @@ mod copy;
 mod device;
 pub mod engine;
 pub mod error;
+#[doc = include_str!("../FORMAT.md")]
+pub mod format {}
 mod events;
 pub mod nbd;
 mod overflow;

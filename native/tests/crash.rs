@@ -255,7 +255,10 @@ fn crash_rounds(rounds: usize, seed: u64) {
                 _ => {} // a torn last line: still in flight
             }
         }
-        eprintln!("round {round}: {} log lines, in flight {pending:?}", text.lines().count());
+        eprintln!(
+            "round {round}: {} log lines, in flight {pending:?}",
+            text.lines().count()
+        );
         let e = open(&dir);
         let got: Model = [0, 1, 2].map(|i| read_all(&e.device(&vols[i]).unwrap()));
         let mut with = model.clone();

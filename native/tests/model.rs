@@ -82,10 +82,14 @@ impl World {
                     "step {step} ({what}): set {j} claims synchronized"
                 );
             }
-            if d.kind == SetKind::Independent
-                && !info.copy_active
-                && info.flags & flags::COPYING == 0
-            {
+            // Only while no copy on this master runs: a copy to the master
+            // marks this set's bits just before it changes the master.
+            let quiet = self.sets.iter().enumerate().all(|(k, o)| {
+                o.master != d.master
+                    || !self.enabled[k]
+                    || !self.eng().set_info(&o.shadow).unwrap().copy_active
+            });
+            if d.kind == SetKind::Independent && quiet && info.flags & flags::COPYING == 0 {
                 // Unmarked chunks of an idle independent set are physically equal.
                 let unsync = self.eng().unsynchronized_chunks(&d.shadow).unwrap();
                 let ms = std::fs::read(&self.masters[d.master]).unwrap();
