@@ -488,14 +488,24 @@ impl IiHost {
     // ---- groups ----
 
     /// Creates an empty group (`CreateInstance DS_IIGroup`, `iiadm -C`).
-    pub async fn create_group(&self, name: &str, group_type: SetType) -> Result<GroupHandle> {
-        let inst = Instance::new(GROUP_CLASS)
-            .with("groupName", CimType::String, Value::String(name.to_owned()))
-            .with(
+    /// Without a type the server decides (normally from the first member).
+    pub async fn create_group(
+        &self,
+        name: &str,
+        group_type: Option<SetType>,
+    ) -> Result<GroupHandle> {
+        let mut inst = Instance::new(GROUP_CLASS).with(
+            "groupName",
+            CimType::String,
+            Value::String(name.to_owned()),
+        );
+        if let Some(t) = group_type {
+            inst.set(
                 "groupType",
                 CimType::String,
-                Value::String(group_type.as_str().to_owned()),
+                Value::String(t.as_str().to_owned()),
             );
+        }
         let path = self.client.create_instance(&self.namespace, inst).await?;
         Ok(GroupHandle {
             host: self.clone(),

@@ -1,1 +1,39 @@
-//! iiadm command line (being written).
+//! The `iiadm` command: argument parsing ([`args`]), output formats
+//! ([`output`]) and the runner ([`run`]). `src/bin/iiadm.rs` only wires these
+//! to the process.
+
+pub mod args;
+pub mod output;
+pub mod run;
+
+use std::io::{IsTerminal, Write};
+
+/// Runs `iiadm` with `argv` (without the program name) and the process's
+/// environment and standard streams; returns the exit status.
+pub fn main_with_args(argv: Vec<String>) -> i32 {
+    let env = args::Env::from_process();
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    let parsed = match args::parse(argv, &env) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(err, "iiadm: {e}");
+            let _ = err.write_all(args::USAGE.as_bytes());
+            return 2;
+        }
+    };
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    let mut input = stdin.lock();
+    let mut io = run::Io {
+        out: &mut out,
+        err: &mut err,
+        progress_tty: std::io::stderr().is_terminal(),
+        confirm: if interactive { Some(&mut input) } else { None },
+    };
+    let code = run::run(&parsed, &mut io);
+    let _ = io.out.flush();
+    code
+}

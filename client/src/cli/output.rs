@@ -1,0 +1,239 @@
+//! `iiadm` output: the classic text layouts (imaging.md §2.3) adapted to what
+//! the CIM classes report, and the `--json` forms.
+//!
+//! Text layouts:
+//!
+//! * `-l`: one line per set, `ind|dep|imp MASTER SHADOW BITMAP`, plus
+//!   ` (suspended)` for a suspended set; an imported set shows its master as
+//!   `<imported_shadow>`. `-g G -l`: member shadow paths, sorted.
+//! * `-i`: per set, separated by a line of 78 `-`:
+//!   ```text
+//!   /v/master: (master volume)
+//!   /v/shadow: (shadow volume)
+//!   /v/bitmap: (bitmap volume)
+//!   /v/ovfl: (overflow volume)            only if attached
+//!   Group name: g1                        only if in a group
+//!   Set name: nightly                     only if it differs from the shadow
+//!   Dependent copy, copy in progress      type and state texts
+//!   State: copying  Status: normal
+//!   Percent completed: 42
+//!   Percent synchronized: 97
+//!   Volume size: <master size in 512-byte sectors, %8>
+//!   Copy delay: 2  Copy units: 100
+//!   ```
+//!   A suspended set prints its three volume lines and `Suspended.`.
+//! * `-L`: overflow paths, one a line. `-G`: group names, sorted.
+//! * `-Q`: `Total number of attached shadows`, `Number of currently attached
+//!   shadows`, `Total number of chunks`, `Number of used chunks`, `Number of
+//!   unused chunks` (32 KiB chunks, the header chunk excluded as in the classic tool).
+//! * `-P SET`: `volume: S`, `copy delay: D`, `copy unit: U`.
+//!
+//! JSON: arrays of objects with the [`SetInfo`] / [`GroupInfo`] /
+//! [`OverflowInfo`] field names (snake_case), one document per command.
+
+use crate::ii::{CopyParams, GroupInfo, OverflowInfo, SetInfo};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// The separator between sets in `-i`.
+pub const SEPARATOR: &str =
+    "------------------------------------------------------------------------------";
+
+/// Bytes per chunk (imaging.md §1.3).
+const CHUNK: u64 = 32768;
+
+fn short_type(t: &str) -> &str {
+    match t {
+        "independent" => "ind",
+        "dependent" => "dep",
+        "imported" => "imp",
+        other => other,
+    }
+}
+
+/// One `-l` line.
+pub fn list_line(s: &SetInfo) -> String {
+    let master = if s.set_type == "imported" {
+        "<imported_shadow>"
+    } else {
+        s.master.as_str()
+    };
+    let mut line = format!(
+        "{} {} {} {}",
+        short_type(&s.set_type),
+        master,
+        s.shadow,
+        s.bitmap
+    );
+    if s.state == "suspended" {
+        line.push_str(" (suspended)");
+    }
+    line
+}
+
+/// `-l` output.
+pub fn list(sets: &[SetInfo]) -> String {
+    sets.iter().map(|s| list_line(s) + "\n").collect()
+}
+
+/// `-g G -l` output: member shadows, sorted and unique.
+pub fn group_members(sets: &[SetInfo], group: &str) -> String {
+    let mut names: Vec<&str> = sets
+        .iter()
+        .filter(|s| s.group.as_deref() == Some(group))
+        .map(|s| s.shadow.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names.iter().map(|n| format!("{n}\n")).collect()
+}
+
+fn state_text(s: &SetInfo) -> String {
+    let mut t = match s.set_type.as_str() {
+        "independent" => "Independent copy".to_owned(),
+        "dependent" => "Dependent copy".to_owned(),
+        "imported" => "Imported shadow".to_owned(),
+        other => format!("{other} copy"),
+    };
+    let flag = match s.state.as_str() {
+        "copying" => Some("copy in progress"),
+        "updating" => Some("update in progress"),
+        "exported" => Some("shadow volume exported"),
+        "imported" => Some("shadow volume imported"),
+        "offline" => Some("volume offline"),
+        "needs-reset" => Some("needs reset (iiadm -R)"),
+        _ => None,
+    };
+    if let Some(f) = flag {
+        t.push_str(", ");
+        t.push_str(f);
+    }
+    if s.status != "normal" && !s.status.is_empty() {
+        let _ = write!(t, ", status {}", s.status);
+    }
+    t
+}
+
+fn percent(p: f32) -> String {
+    // Whole percent as the classic tool prints; never round 99.6 up to 100.
+    format!("{}", p.clamp(0.0, 100.0).floor() as u32)
+}
+
+/// The `-i` block of one set (no separator).
+pub fn status(s: &SetInfo) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{}: (master volume)", s.master);
+    let _ = writeln!(o, "{}: (shadow volume)", s.shadow);
+    let _ = writeln!(o, "{}: (bitmap volume)", s.bitmap);
+    if s.state == "suspended" {
+        o.push_str("Suspended.\n");
+        return o;
+    }
+    if let Some(ov) = &s.overflow {
+        let _ = writeln!(o, "{ov}: (overflow volume)");
+    }
+    if let Some(g) = &s.group {
+        let _ = writeln!(o, "Group name: {g}");
+    }
+    if s.name != s.shadow {
+        let _ = writeln!(o, "Set name: {}", s.name);
+    }
+    let _ = writeln!(o, "{}", state_text(s));
+    let _ = writeln!(o, "State: {}  Status: {}", s.state, s.status);
+    let _ = writeln!(o, "Percent completed: {}", percent(s.percent_completed));
+    let _ = writeln!(
+        o,
+        "Percent synchronized: {}",
+        percent(s.percent_synchronized)
+    );
+    let _ = writeln!(o, "Volume size: {:8}", s.master_capacity / 512);
+    let _ = writeln!(
+        o,
+        "Copy delay: {}  Copy units: {}",
+        s.copy_delay, s.copy_units
+    );
+    o
+}
+
+/// `-i` output for several sets.
+pub fn status_all(sets: &[SetInfo]) -> String {
+    let mut o = String::new();
+    for (i, s) in sets.iter().enumerate() {
+        if i > 0 {
+            o.push_str(SEPARATOR);
+            o.push('\n');
+        }
+        o.push_str(&status(s));
+    }
+    o
+}
+
+/// `-L` output.
+pub fn overflows(list: &[OverflowInfo]) -> String {
+    list.iter().map(|o| format!("{}\n", o.path)).collect()
+}
+
+/// `-G` / `-g -L` output: group names sorted.
+pub fn groups(list: &[GroupInfo]) -> String {
+    let mut names: Vec<&str> = list.iter().map(|g| g.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.iter().map(|n| format!("{n}\n")).collect()
+}
+
+/// `-Q` output.
+pub fn overflow_status(o: &OverflowInfo) -> String {
+    let total = (o.capacity / CHUNK).saturating_sub(1);
+    let used = o.used_bytes.div_ceil(CHUNK).min(total);
+    format!(
+        "Total number of attached shadows: {}\n\
+         Number of currently attached shadows: {}\n\
+         Total number of chunks: {}\n\
+         Number of used chunks: {}\n\
+         Number of unused chunks: {}\n",
+        o.attached_sets,
+        o.attached_sets,
+        total,
+        used,
+        total - used
+    )
+}
+
+/// `-P SET` output.
+pub fn copy_params(volume: &str, p: &CopyParams) -> String {
+    format!(
+        "volume: {volume}\ncopy delay: {}\ncopy unit: {}\n",
+        p.delay, p.units
+    )
+}
+
+/// `-P SET --json` document.
+#[derive(Debug, Serialize)]
+pub struct CopyParamsJson<'a> {
+    /// The set's shadow volume.
+    pub volume: &'a str,
+    /// Copy delay.
+    pub copy_delay: u32,
+    /// Copy units.
+    pub copy_units: u32,
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn json<T: Serialize + ?Sized>(v: &T) -> String {
+    let mut s =
+        serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// `-v` output: "Point in Time Copy version M.m" (".u" when the micro number is not 0).
+pub fn version() -> String {
+    let major = env!("CARGO_PKG_VERSION_MAJOR");
+    let minor = env!("CARGO_PKG_VERSION_MINOR");
+    let patch = env!("CARGO_PKG_VERSION_PATCH");
+    if patch == "0" {
+        format!("Point in Time Copy version {major}.{minor}\n")
+    } else {
+        format!("Point in Time Copy version {major}.{minor}.{patch}\n")
+    }
+}
