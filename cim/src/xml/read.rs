@@ -33,7 +33,8 @@ pub(super) type Result<T> = std::result::Result<T, Error>;
 
 /// An element start tag handed to a `parse_*` function.
 pub(super) struct Elem<'a> {
-    start: BytesStart<'a>,
+    /// The raw attribute text after the name, borrowed from the input.
+    attrs_raw: &'a str,
     /// The element name, borrowed from the input.
     pub(super) name: &'a [u8],
     /// Byte offset of the `<`.
@@ -44,6 +45,9 @@ pub(super) struct Elem<'a> {
 pub(super) struct Parser<'a> {
     xml: quick_xml::Reader<&'a [u8]>,
     input: &'a [u8],
+    /// The same input as `&str` (validated up front), so that text and
+    /// attribute slices can be borrowed without re-validating UTF-8.
+    src: &'a str,
     limits: Limits,
     depth: usize,
     elements: usize,
@@ -51,6 +55,8 @@ pub(super) struct Parser<'a> {
     pending_empty: bool,
     /// Name and position of the open elements, for error messages.
     stack: Vec<(&'a [u8], u64)>,
+    /// Property count of the last instance, to size the next one's vector.
+    prop_hint: usize,
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -64,7 +70,9 @@ fn is_xml_space(b: &[u8]) -> bool {
 impl<'a> Parser<'a> {
     /// A parser over `input`, which must already be valid UTF-8 and within
     /// `limits.max_bytes`.
-    pub(super) fn new(input: &'a [u8], limits: &Limits) -> Self {
+    pub(super) fn new(input: &'a str, limits: &Limits) -> Self {
+        let src = input;
+        let input = src.as_bytes();
         let mut xml = quick_xml::Reader::from_reader(input);
         let cfg = xml.config_mut();
         cfg.check_end_names = true;
@@ -73,11 +81,13 @@ impl<'a> Parser<'a> {
         Parser {
             xml,
             input,
+            src,
             limits: limits.clone(),
             depth: 0,
             elements: 0,
             pending_empty: false,
             stack: Vec::with_capacity(16),
+            prop_hint: 0,
         }
     }
 
@@ -148,12 +158,35 @@ impl<'a> Parser<'a> {
                 limit: "nesting depth",
             });
         }
-        // The name is the bytes right after '<' in the (borrowed) input.
+        // The tag content (name and attributes) is borrowed from the input.
         let len = start.name().as_ref().len();
-        let from = pos as usize + 1;
-        let name = self.input.get(from..from + len).unwrap_or(b"?");
+        let tag = self.borrow_str(&start)?;
+        let name = tag.as_bytes().get(..len).unwrap_or(b"?");
+        let attrs_raw = tag.get(len..).unwrap_or("");
         self.stack.push((name, pos));
-        Ok(Elem { start, name, pos })
+        Ok(Elem {
+            attrs_raw,
+            name,
+            pos,
+        })
+    }
+
+    /// `bytes`, which quick-xml handed out as a slice of the input, as a
+    /// `&str` borrowed from the (already validated) input.
+    fn borrow_str(&self, bytes: &[u8]) -> Result<&'a str> {
+        let off = (bytes.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        self.src
+            .get(off..off.wrapping_add(bytes.len()))
+            .ok_or_else(|| self.xml_err(off as u64, "parser returned a slice outside the input"))
+    }
+
+    /// Text content as `&str`, with XML 1.0 line-end normalization (§2.11).
+    fn text_str(&self, bytes: &[u8]) -> Result<Cow<'a, str>> {
+        let s = self.borrow_str(bytes)?;
+        if memchr::memchr(b'\r', s.as_bytes()).is_none() {
+            return Ok(Cow::Borrowed(s));
+        }
+        Ok(Cow::Owned(s.replace("\r\n", "\n").replace('\r', "\n")))
     }
 
     fn leave(&mut self) {
@@ -276,10 +309,8 @@ impl<'a> Parser<'a> {
         loop {
             let (pos, ev) = self.next_event()?;
             let piece: Cow<'a, str> = match ev {
-                Event::Text(t) => t
-                    .xml10_content()
-                    .map_err(|e| self.xml_err(pos, e.to_string()))?,
-                Event::CData(c) => c.decode().map_err(|e| self.xml_err(pos, e.to_string()))?,
+                Event::Text(t) => self.text_str(&t)?,
+                Event::CData(c) => self.text_str(&c)?,
                 Event::GeneralRef(r) => {
                     let ch = if r.is_char_ref() {
                         match r.resolve_char_ref() {
@@ -335,26 +366,77 @@ impl<'a> Parser<'a> {
 
     /// Reads the attributes listed in `names` (matched ASCII
     /// case-insensitively; others are ignored), unescaped.
-    pub(super) fn attrs<'e, const N: usize>(
+    ///
+    /// A small scanner over the raw tag text rather than quick-xml's attribute
+    /// iterator: it borrows from the input and checks only the names asked for
+    /// against duplicates. Syntax: `S Name S? '=' S? ('"' [^<"]* '"' | "'" [^<']* "'")`.
+    pub(super) fn attrs<const N: usize>(
         &self,
-        e: &'e Elem<'a>,
+        e: &Elem<'a>,
         names: [&str; N],
-    ) -> Result<[Option<Cow<'e, str>>; N]> {
-        let mut out: [Option<Cow<'e, str>>; N] = std::array::from_fn(|_| None);
-        for a in e.start.attributes() {
-            let a = a.map_err(|err| self.xml_err(e.pos, err.to_string()))?;
-            let key = a.key.as_ref();
-            if let Some(i) = names
+    ) -> Result<[Option<Cow<'a, str>>; N]> {
+        let mut out: [Option<Cow<'a, str>>; N] = std::array::from_fn(|_| None);
+        let s = e.attrs_raw;
+        let b = s.as_bytes();
+        let bad = |reason: &str| self.xml_err(e.pos, format!("malformed attributes: {reason}"));
+        let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+        let mut i = 0;
+        loop {
+            let before = i;
+            while i < b.len() && ws(b[i]) {
+                i += 1;
+            }
+            if i == b.len() {
+                return Ok(out);
+            }
+            if i == before {
+                return Err(bad("attributes must be separated by whitespace"));
+            }
+            let ns = i;
+            while i < b.len() && !ws(b[i]) && b[i] != b'=' {
+                i += 1;
+            }
+            let key = &b[ns..i];
+            while i < b.len() && ws(b[i]) {
+                i += 1;
+            }
+            if b.get(i) != Some(&b'=') {
+                return Err(bad("expected '=' after attribute name"));
+            }
+            i += 1;
+            while i < b.len() && ws(b[i]) {
+                i += 1;
+            }
+            let quote = match b.get(i) {
+                Some(q @ (b'"' | b'\'')) => *q,
+                _ => return Err(bad("attribute value must be quoted")),
+            };
+            i += 1;
+            let len = memchr::memchr(quote, &b[i..])
+                .ok_or_else(|| bad("unterminated attribute value"))?;
+            let raw = s.get(i..i + len).ok_or_else(|| bad("attribute value"))?;
+            i += len + 1;
+            let special = memchr::memchr2(b'<', b'&', raw.as_bytes()).map(|p| raw.as_bytes()[p]);
+            if special == Some(b'<') || (special.is_some() && raw.contains('<')) {
+                return Err(bad("'<' in attribute value"));
+            }
+            if let Some(k) = names
                 .iter()
                 .position(|n| n.as_bytes().eq_ignore_ascii_case(key))
             {
-                let v = a.unescape_value().map_err(|err| {
-                    self.xml_err(e.pos, format!("attribute {}: {err}", lossy(key)))
-                })?;
-                out[i] = Some(v);
+                if out[k].is_some() {
+                    return Err(bad(&format!("duplicate attribute {}", lossy(key))));
+                }
+                let v = if special == Some(b'&') {
+                    quick_xml::escape::unescape(raw).map_err(|err| {
+                        self.xml_err(e.pos, format!("attribute {}: {err}", lossy(key)))
+                    })?
+                } else {
+                    Cow::Borrowed(raw)
+                };
+                out[k] = Some(v);
             }
         }
-        Ok(out)
     }
 
     /// One required attribute.
@@ -393,7 +475,7 @@ impl<'a> Parser<'a> {
 
     fn type_attr(&self, e: &Elem<'_>, v: Option<&str>, name: &str) -> Result<CimType> {
         let v = v.ok_or_else(|| self.err(e, format!("missing attribute {name}")))?;
-        match CimType::from_name(v) {
+        match fast_type(v).or_else(|| CimType::from_name(v)) {
             Some(CimType::Reference(_)) | None => {
                 Err(self.err(e, format!("attribute {name}={v:?} is not a CIM data type")))
             }
@@ -455,7 +537,7 @@ impl<'a> Parser<'a> {
             Error::Limit { .. } => inner,
             other => self.err(e, format!("embedded object: {other}")),
         };
-        let mut p = Parser::new(text.as_bytes(), &limits);
+        let mut p = Parser::new(text, &limits);
         let root = p.root().map_err(wrap)?;
         let v = match (root.name, ty) {
             (b"INSTANCE", _) => Value::Instance(Box::new(p.parse_instance(&root).map_err(wrap)?)),
@@ -485,6 +567,10 @@ impl<'a> Parser<'a> {
     fn parse_value(&mut self, e: &Elem<'a>, ty: &CimType) -> Result<Value> {
         self.expect(e, "VALUE")?;
         let text = self.text()?;
+        if *ty == CimType::String {
+            // The common case: no conversion, and no second copy of owned text.
+            return Ok(Value::String(text.into_owned()));
+        }
         self.typed_value(e, &text, ty)
     }
 
@@ -1063,6 +1149,7 @@ impl<'a> Parser<'a> {
     pub(super) fn parse_instance(&mut self, e: &Elem<'a>) -> Result<Instance> {
         self.expect(e, "INSTANCE")?;
         let mut inst = Instance::new(self.name_attr(e, "CLASSNAME")?);
+        inst.properties.reserve(self.prop_hint.min(1024));
         while let Some(c) = self.child()? {
             match c.name {
                 b"PROPERTY" | b"PROPERTY.ARRAY" | b"PROPERTY.REFERENCE" => {
@@ -1074,6 +1161,7 @@ impl<'a> Parser<'a> {
                 _ => return Err(self.err(&c, "not allowed in INSTANCE")),
             }
         }
+        self.prop_hint = inst.properties.len();
         Ok(inst)
     }
 
@@ -1775,6 +1863,27 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The DSP0201 spellings of the types, without `from_name`'s lowercase copy.
+fn fast_type(v: &str) -> Option<CimType> {
+    Some(match v {
+        "string" => CimType::String,
+        "boolean" => CimType::Boolean,
+        "uint8" => CimType::Uint8,
+        "uint16" => CimType::Uint16,
+        "uint32" => CimType::Uint32,
+        "uint64" => CimType::Uint64,
+        "sint8" => CimType::Sint8,
+        "sint16" => CimType::Sint16,
+        "sint32" => CimType::Sint32,
+        "sint64" => CimType::Sint64,
+        "datetime" => CimType::DateTime,
+        "real32" => CimType::Real32,
+        "real64" => CimType::Real64,
+        "char16" => CimType::Char16,
+        _ => return None,
+    })
+}
+
 /// One item of an `IRETURNVALUE`, before the operation decides what it means.
 enum RetItem {
     ClassName(CimName),
@@ -1818,7 +1927,11 @@ fn standalone<T>(
     f: impl for<'p> FnOnce(&mut Parser<'p>, &Elem<'p>) -> Result<T>,
 ) -> Result<T> {
     Parser::check_input(input, limits)?;
-    let mut p = Parser::new(input, limits);
+    let src = std::str::from_utf8(input).map_err(|e| Error::Xml {
+        position: e.valid_up_to() as u64,
+        reason: "document is not valid UTF-8".into(),
+    })?;
+    let mut p = Parser::new(src, limits);
     let root = p.root()?;
     let v = f(&mut p, &root)?;
     p.finish()?;
