@@ -82,7 +82,7 @@ pub struct Compiler<'a> {
     pub(crate) diags: Diagnostics,
     pub(crate) emit_on_error: bool,
     pub(crate) files: Vec<SourceFile>,
-    pub(crate) include_stack: Vec<PathBuf>,
+    pub(crate) include_stack: Vec<FileKey>,
     pub(crate) namespaces: Vec<String>,
     pub(crate) announced: Vec<bool>,
     pub(crate) current_ns: u32,
@@ -136,7 +136,7 @@ impl<'a> Compiler<'a> {
                         location: None,
                     });
                 }
-                self.include_stack.push(canonical(path));
+                self.include_stack.push(file_key(path));
                 self.compile_text(file, &text, 0);
                 self.include_stack.pop();
             }
@@ -303,39 +303,43 @@ impl<'a> Compiler<'a> {
         }
         let including = &self.files[f.file as usize].path;
         let dir = including.parent().unwrap_or(Path::new("")).to_owned();
-        let mut candidates = vec![dir.join(&rel)];
-        candidates.extend(self.options.include_dirs.iter().map(|d| d.join(&rel)));
-        let Some(found) = candidates.into_iter().find(|p| p.is_file()) else {
-            self.error(
-                f,
-                pos,
-                Error::Include {
-                    path: raw.to_owned(),
-                    reason: format!(
-                        "not found in {} or the include directories",
-                        if dir.as_os_str().is_empty() { ".".into() } else { dir.display().to_string() }
-                    ),
-                },
-            );
+        let candidates =
+            std::iter::once(dir.join(&rel)).chain(self.options.include_dirs.iter().map(|d| d.join(&rel)));
+        // Reading is the existence test: one open per candidate, no extra stat.
+        let mut found = None;
+        let mut last_err = None;
+        for c in candidates {
+            match read_source(&c) {
+                Ok(t) => {
+                    found = Some((c, t));
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => last_err = Some(e.to_string()),
+            }
+        }
+        let Some((path, (text, warning))) = found else {
+            let reason = last_err.unwrap_or_else(|| {
+                format!(
+                    "not found in {} or the include directories",
+                    if dir.as_os_str().is_empty() { ".".into() } else { dir.display().to_string() }
+                )
+            });
+            self.error(f, pos, Error::Include { path: raw.to_owned(), reason });
             return;
         };
-        let canon = canonical(&found);
-        if self.include_stack.contains(&canon) {
+        let key = file_key(&path);
+        if self.include_stack.contains(&key) {
             self.error(f, pos, Error::Include { path: raw.to_owned(), reason: "include cycle".into() });
             return;
         }
-        match read_source(&found) {
-            Ok((text, warning)) => {
-                if let Some(w) = warning {
-                    self.warn(f, pos, Error::Io { path: found.display().to_string(), reason: w });
-                }
-                let file = self.add_file(&found, None);
-                self.include_stack.push(canon);
-                self.compile_text(file, &text, depth + 1);
-                self.include_stack.pop();
-            }
-            Err(e) => self.error(f, pos, Error::Include { path: raw.to_owned(), reason: e.to_string() }),
+        if let Some(w) = warning {
+            self.warn(f, pos, Error::Io { path: path.display().to_string(), reason: w });
         }
+        let file = self.add_file(&path, None);
+        self.include_stack.push(key);
+        self.compile_text(file, &text, depth + 1);
+        self.include_stack.pop();
     }
 
     /// The id of a namespace, registering it on first use.
@@ -434,8 +438,24 @@ fn normalize_ns(ns: &str) -> String {
     ns.trim().trim_matches('/').replace('\\', "/")
 }
 
-fn canonical(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned())
+/// Identifies a file for include-cycle detection (device and inode on Unix:
+/// cheaper than canonicalizing, and immune to symlinks and `..`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FileKey {
+    #[cfg(unix)]
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+fn file_key(p: &Path) -> FileKey {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::metadata(p) {
+            return FileKey::Inode(m.dev(), m.ino());
+        }
+    }
+    FileKey::Path(std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned()))
 }
 
 /// Reads a MOF file: UTF-8 (BOM stripped), UTF-16 with BOM, else Latin-1 with a warning.

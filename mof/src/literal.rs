@@ -163,8 +163,9 @@ pub(crate) fn unescape(body: &str) -> Result<String, Error> {
 
 /// Converts a literal to a value of the declared type. Errors carry the
 /// position of the offending element.
-pub(crate) fn to_value(sp: &Spanned, ty: &CimType, is_array: bool) -> Result<Value, (usize, Error)> {
-    match (&sp.lit, is_array) {
+pub(crate) fn to_value(sp: Spanned, ty: &CimType, is_array: bool) -> Result<Value, (usize, Error)> {
+    let pos = sp.pos;
+    match (sp.lit, is_array) {
         (Lit::Null, _) => Ok(Value::Null),
         (Lit::Array(items), true) => {
             let mut out = Vec::with_capacity(items.len());
@@ -177,32 +178,36 @@ pub(crate) fn to_value(sp: &Spanned, ty: &CimType, is_array: bool) -> Result<Val
             Ok(Value::Array(out))
         }
         // A single value where an array is declared: tolerated as a one-element array.
-        (_, true) => Ok(Value::Array(vec![scalar(sp, ty)?])),
+        (lit, true) => Ok(Value::Array(vec![scalar(Spanned { lit, pos }, ty)?])),
         (Lit::Array(_), false) => Err((
-            sp.pos,
+            pos,
             Error::TypeMismatch(format!("an array value given for a scalar of type {ty}")),
         )),
-        (_, false) => scalar(sp, ty),
+        (lit, false) => scalar(Spanned { lit, pos }, ty),
     }
 }
 
-fn scalar(sp: &Spanned, ty: &CimType) -> Result<Value, (usize, Error)> {
+fn scalar(sp: Spanned, ty: &CimType) -> Result<Value, (usize, Error)> {
     let mismatch = || {
         (
             sp.pos,
             Error::TypeMismatch(format!("{} is not a valid {} value", sp.lit.kind(), ty_name(ty))),
         )
     };
-    let bad = |why: String| (sp.pos, Error::BadLiteral(why));
+    let pos = sp.pos;
+    let bad = |why: String| (pos, Error::BadLiteral(why));
+    if let Lit::Str(_) | Lit::Instance(_) = sp.lit {
+        if ty.is_string_like() {
+            return Ok(match sp.lit {
+                Lit::Str(s) => Value::String(s),
+                Lit::Instance(i) => Value::Instance(i),
+                _ => unreachable!("checked above"),
+            });
+        }
+    }
     Ok(match (&sp.lit, ty) {
         (Lit::Null, _) => Value::Null,
         (Lit::Bool(b), CimType::Boolean) => Value::Boolean(*b),
-        (Lit::Str(s), CimType::String | CimType::EmbeddedObject | CimType::EmbeddedInstance) => {
-            Value::String(s.clone())
-        }
-        (Lit::Instance(i), CimType::String | CimType::EmbeddedObject | CimType::EmbeddedInstance) => {
-            Value::Instance(i.clone())
-        }
         (Lit::Char(c), CimType::Char16) => Value::Char16(*c),
         (Lit::Str(s), CimType::Char16) => {
             let mut cs = s.chars();
@@ -235,7 +240,7 @@ fn scalar(sp: &Spanned, ty: &CimType) -> Result<Value, (usize, Error)> {
             Some(p) => Value::Reference(p.clone()),
             None => {
                 return Err((
-                    sp.pos,
+                    pos,
                     Error::Instance(format!("alias {name} is not defined by an earlier instance")),
                 ))
             }
@@ -301,20 +306,20 @@ mod tests {
     #[test]
     fn conversions_check_types_and_ranges() {
         let sp = |lit| Spanned { lit, pos: 3 };
-        assert_eq!(to_value(&sp(Lit::Int(255)), &CimType::Uint8, false), Ok(Value::Uint8(255)));
+        assert_eq!(to_value(sp(Lit::Int(255)), &CimType::Uint8, false), Ok(Value::Uint8(255)));
         assert!(matches!(
-            to_value(&sp(Lit::Int(256)), &CimType::Uint8, false),
+            to_value(sp(Lit::Int(256)), &CimType::Uint8, false),
             Err((3, Error::BadLiteral(_)))
         ));
         assert!(matches!(
-            to_value(&sp(Lit::Str("x".into())), &CimType::Uint8, false),
+            to_value(sp(Lit::Str("x".into())), &CimType::Uint8, false),
             Err((3, Error::TypeMismatch(_)))
         ));
         assert_eq!(
-            to_value(&sp(Lit::Int(1)), &CimType::Sint32, true),
+            to_value(sp(Lit::Int(1)), &CimType::Sint32, true),
             Ok(Value::Array(vec![Value::Sint32(1)]))
         );
-        assert!(to_value(&sp(Lit::Str("2026".into())), &CimType::DateTime, false).is_err());
-        assert_eq!(to_value(&sp(Lit::Int(2)), &CimType::Real64, false), Ok(Value::Real64(2.0)));
+        assert!(to_value(sp(Lit::Str("2026".into())), &CimType::DateTime, false).is_err());
+        assert_eq!(to_value(sp(Lit::Int(2)), &CimType::Real64, false), Ok(Value::Real64(2.0)));
     }
 }

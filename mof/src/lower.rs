@@ -231,7 +231,7 @@ impl Compiler<'_> {
                 self.error(f, raw.pos, Error::DuplicateQualifier(name.to_string()));
                 continue;
             }
-            let value = match (&raw.value, default) {
+            let value = match (raw.value, default) {
                 (_, Some(d)) => d,
                 (Some(sp), None) => match to_value(sp, &ty, is_array) {
                     Ok(v) => v,
@@ -246,9 +246,9 @@ impl Compiler<'_> {
                 },
                 (None, None) => Value::Null,
             };
-            for (word, p) in &raw.flavors {
+            for (word, p) in raw.flavors {
                 if let Err(e) = apply_flavor(&mut flavors, word) {
-                    self.error(f, *p, e);
+                    self.error(f, p, e);
                 }
             }
             out.push(Qualifier { name, ty, value, propagated: false, flavors });
@@ -329,7 +329,7 @@ impl Compiler<'_> {
             }
         }
         let Some(ty) = ty else { return };
-        if let Some(sp) = &default_lit {
+        if let Some(sp) = default_lit {
             match to_value(sp, &ty, is_array) {
                 Ok(v) => default = v,
                 Err((p, e)) => {
@@ -535,7 +535,7 @@ impl Compiler<'_> {
                             array_size = self.array_size(f, p);
                         }
                         Rule::init_value => match self.literal(f, p) {
-                            Some(sp) => match to_value(&sp, &h.ty, is_array) {
+                            Some(sp) => match to_value(sp, &h.ty, is_array) {
                                 Ok(v) => value = v,
                                 Err((p, e)) => {
                                     self.error(f, p, e);
@@ -741,7 +741,7 @@ impl Compiler<'_> {
                 ok = false;
                 continue;
             };
-            let v = match to_value(&sp, &decl.ty, decl.is_array) {
+            let v = match to_value(sp, &decl.ty, decl.is_array) {
                 Ok(v) => v,
                 Err((p, e)) => {
                     let e = match e {
