@@ -1,10 +1,37 @@
-//! The interop namespace: the object manager's own instances
-//! (`CIM_ObjectManager`, `CIM_Namespace`, computed live) and the indication
-//! subscriptions (static instances of `CIM_IndicationFilter`,
-//! `CIM_ListenerDestinationCIMXML`, `CIM_IndicationSubscription`).
+//! The interop namespace (`interop`, alias `root/interop`).
+//!
+//! * `CIM_ObjectManager` (one instance) and `CIM_Namespace` (one per
+//!   namespace) are computed live from the repository. `CreateInstance` of a
+//!   `CIM_Namespace` creates a namespace and `DeleteInstance` deletes an empty
+//!   one, as pywbem's `WBEMServer.create_namespace`/`delete_namespace` expect.
+//! * The subscription classes `CIM_IndicationFilter`,
+//!   `CIM_ListenerDestination` (and subclasses such as
+//!   `CIM_ListenerDestinationCIMXML`) and `CIM_IndicationSubscription` are
+//!   static instances in the repository, created and deleted by clients.
+//!   As OpenPegasus does, missing keys are filled in on creation
+//!   (`SystemCreationClassName = "CIM_ComputerSystem"`, `SystemName` = this
+//!   host, `CreationClassName` = the class, and a generated `Name`); a filter's
+//!   query is checked (`CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED`,
+//!   `CIM_ERR_INVALID_QUERY`), a subscription's filter and handler must exist,
+//!   and a filter or handler still used by a subscription cannot be deleted
+//!   (`CIM_ERR_FAILED`).
+//!
+//! A filter without `SourceNamespaces`/`SourceNamespace` matches indications
+//! from every namespace. Subscriptions whose `SubscriptionState` is 4
+//! (Disabled) are not reported by [`subscriptions`].
 
+use crate::dispatch::Cimom;
 use crate::repository::Repository;
-use cim::{Instance, ObjectPath};
+use cim::{CimError, CimType, Class, Instance, ObjectPath, StatusCode, Value};
+
+/// The interop namespace's canonical key.
+pub const INTEROP: &str = "interop";
+const FILTER: &str = "CIM_IndicationFilter";
+const DESTINATION: &str = "CIM_ListenerDestination";
+const SUBSCRIPTION: &str = "CIM_IndicationSubscription";
+const OBJECT_MANAGER: &str = "CIM_ObjectManager";
+const NAMESPACE: &str = "CIM_Namespace";
+const SYSTEM_CLASS: &str = "CIM_ComputerSystem";
 
 /// One complete indication subscription, as the deliverer needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,11 +47,12 @@ pub struct Subscription {
     /// The filter's `QueryLanguage` (`WQL`).
     pub query_language: String,
     /// The filter's source namespaces (`SourceNamespaces`, else
-    /// `SourceNamespace`, else empty = every namespace).
+    /// `SourceNamespace`; empty = every namespace), canonical form
+    /// (see [`crate::repository::namespace_key`]).
     pub source_namespaces: Vec<String>,
     /// The handler's `Destination` URL (`http://host:port/path`).
     pub destination: String,
-    /// The subscription instance itself (for `SubscriptionState`, `OnFatalErrorPolicy`, ...).
+    /// The subscription instance itself (for `OnFatalErrorPolicy`, ...).
     pub subscription: Instance,
 }
 
@@ -38,7 +66,391 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-/// Every complete subscription stored in the interop namespace.
-pub fn subscriptions(_repo: &Repository) -> Vec<Subscription> {
-    Vec::new()
+fn is_a(repo: &Repository, class: &str, sup: &str) -> bool {
+    repo.is_a(INTEROP, class, sup)
+}
+
+/// True for the classes whose instances the object manager computes.
+pub(crate) fn is_internal(_cimom: &Cimom, ns: &str, class: &str) -> bool {
+    ns == INTEROP
+        && (class.eq_ignore_ascii_case(OBJECT_MANAGER) || class.eq_ignore_ascii_case(NAMESPACE))
+}
+
+/// True when writes to instances of `class` change the subscription set.
+pub(crate) fn affects_subscriptions(cimom: &Cimom, ns: &str, class: &str) -> bool {
+    let repo = cimom.repository();
+    ns == INTEROP
+        && (is_a(repo, class, FILTER)
+            || is_a(repo, class, DESTINATION)
+            || is_a(repo, class, SUBSCRIPTION))
+}
+
+fn object_manager_name(cimom: &Cimom) -> String {
+    format!("cimomd:{}", cimom.inner().system_name)
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_owned())
+}
+
+/// The live instances of `CIM_ObjectManager` or `CIM_Namespace`.
+pub(crate) fn internal_instances(cimom: &Cimom, ns: &str, class: &Class) -> Vec<Instance> {
+    let repo = cimom.repository();
+    let sys = cimom.inner().system_name.clone();
+    let build = |mut i: Instance| {
+        // Fill every class property (NULL when not set) so clients see the full shape.
+        for p in &class.properties {
+            if i.property(p.name.as_str()).is_none() {
+                i.set(p.name.as_str(), p.ty.clone(), p.value.clone());
+            }
+        }
+        for p in &mut i.properties {
+            if let Some(d) = class.property(p.name.as_str()) {
+                p.ty = d.ty.clone();
+                p.is_array = d.is_array;
+            }
+        }
+        i.path = Some(i.path_from_class(class, Some(&repo.namespace_name(ns))));
+        i
+    };
+    if class.name.is(OBJECT_MANAGER) {
+        let i = Instance::new(class.name.clone())
+            .with("SystemCreationClassName", CimType::String, s(SYSTEM_CLASS))
+            .with("SystemName", CimType::String, s(&sys))
+            .with("CreationClassName", CimType::String, s(OBJECT_MANAGER))
+            .with(
+                "Name",
+                CimType::String,
+                Value::String(object_manager_name(cimom)),
+            )
+            .with("ElementName", CimType::String, s("cimomd"))
+            .with("Caption", CimType::String, s("cimomd CIM object manager"))
+            .with(
+                "Description",
+                CimType::String,
+                Value::String(format!(
+                    "cimomd CIM object manager version {}",
+                    env!("CARGO_PKG_VERSION")
+                )),
+            )
+            .with("Started", CimType::Boolean, Value::Boolean(true))
+            .with("EnabledState", CimType::Uint16, Value::Uint16(2));
+        vec![build(i)]
+    } else if class.name.is(NAMESPACE) {
+        repo.namespaces()
+            .into_iter()
+            .map(|n| {
+                build(
+                    Instance::new(class.name.clone())
+                        .with("SystemCreationClassName", CimType::String, s(SYSTEM_CLASS))
+                        .with("SystemName", CimType::String, s(&sys))
+                        .with(
+                            "ObjectManagerCreationClassName",
+                            CimType::String,
+                            s(OBJECT_MANAGER),
+                        )
+                        .with(
+                            "ObjectManagerName",
+                            CimType::String,
+                            Value::String(object_manager_name(cimom)),
+                        )
+                        .with("CreationClassName", CimType::String, s(NAMESPACE))
+                        .with("Name", CimType::String, Value::String(n)),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// CreateInstance of a live class: `CIM_Namespace` creates a namespace.
+pub(crate) fn create_internal(
+    cimom: &Cimom,
+    ns: &str,
+    class: &Class,
+    inst: Instance,
+) -> Result<ObjectPath, CimError> {
+    if !class.name.is(NAMESPACE) {
+        return Err(CimError::not_supported(format!(
+            "instances of {} cannot be created",
+            class.name
+        )));
+    }
+    let name = inst
+        .get_str("Name")
+        .filter(|n| !n.trim_matches('/').is_empty())
+        .ok_or_else(|| CimError::invalid_parameter("CIM_Namespace.Name is required"))?
+        .trim_matches('/')
+        .to_owned();
+    let repo = cimom.repository();
+    if repo.resolve_namespace(&name).is_ok() {
+        return Err(CimError::new(
+            StatusCode::AlreadyExists,
+            format!("namespace {name} already exists"),
+        ));
+    }
+    repo.create_namespace(&name).map_err(|e| e.to_cim())?;
+    tracing::info!(namespace = %name, "namespace created");
+    internal_instances(cimom, ns, class)
+        .into_iter()
+        .find(|i| i.get_str("Name") == Some(name.as_str()))
+        .and_then(|i| i.path)
+        .ok_or_else(|| {
+            CimError::failed(format!("namespace {name} was created but cannot be listed"))
+        })
+}
+
+/// DeleteInstance of a live class: `CIM_Namespace` deletes an empty namespace.
+pub(crate) fn delete_internal(
+    cimom: &Cimom,
+    _ns: &str,
+    class: &Class,
+    path: &ObjectPath,
+) -> Result<(), CimError> {
+    if !class.name.is(NAMESPACE) {
+        return Err(CimError::not_supported(format!(
+            "instances of {} cannot be deleted",
+            class.name
+        )));
+    }
+    let name = path
+        .key_str("Name")
+        .ok_or_else(|| CimError::invalid_parameter("the CIM_Namespace path has no Name key"))?;
+    let repo = cimom.repository();
+    if repo.resolve_namespace(name).is_err() {
+        return Err(CimError::not_found(format!(
+            "namespace {name} does not exist"
+        )));
+    }
+    repo.delete_namespace(name)?;
+    tracing::info!(namespace = %name, "namespace deleted");
+    Ok(())
+}
+
+fn is_blank(i: &Instance, name: &str) -> bool {
+    i.get(name).is_none_or(Value::is_null)
+}
+
+/// Fills the keys OpenPegasus fills for subscription classes and sets
+/// defaults; called before the instance is normalised.
+pub(crate) fn prepare_create(
+    cimom: &Cimom,
+    ns: &str,
+    class: &Class,
+    inst: &mut Instance,
+) -> Result<(), CimError> {
+    if ns != INTEROP {
+        return Ok(());
+    }
+    let repo = cimom.repository();
+    let name = class.name.as_str();
+    if is_a(repo, name, FILTER) || is_a(repo, name, DESTINATION) {
+        if is_blank(inst, "SystemCreationClassName") {
+            inst.set("SystemCreationClassName", CimType::String, s(SYSTEM_CLASS));
+        }
+        if is_blank(inst, "SystemName") {
+            inst.set(
+                "SystemName",
+                CimType::String,
+                Value::String(cimom.inner().system_name.clone()),
+            );
+        }
+        if is_blank(inst, "CreationClassName") {
+            inst.set("CreationClassName", CimType::String, s(name));
+        }
+        if is_blank(inst, "Name") {
+            inst.set(
+                "Name",
+                CimType::String,
+                Value::String(format!("cimomd:{}", uuid::Uuid::new_v4())),
+            );
+        }
+    }
+    if is_a(repo, name, FILTER) && is_blank(inst, "QueryLanguage") {
+        inst.set("QueryLanguage", CimType::String, s("WQL"));
+    }
+    if is_a(repo, name, SUBSCRIPTION) {
+        if is_blank(inst, "SubscriptionState") && class.property("SubscriptionState").is_some() {
+            inst.set("SubscriptionState", CimType::Uint16, Value::Uint16(2));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if is_blank(inst, "SubscriptionStartTime")
+            && class.property("SubscriptionStartTime").is_some()
+        {
+            inst.set(
+                "SubscriptionStartTime",
+                CimType::DateTime,
+                Value::DateTime(cim::DateTime::from_unix_seconds(now)),
+            );
+        }
+        // References are stored without host, with the interop namespace.
+        let ns_name = repo.namespace_name(INTEROP);
+        for p in &mut inst.properties {
+            if let Value::Reference(r) = &mut p.value {
+                r.host = None;
+                r.namespace = Some(ns_name.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks a normalised subscription-class instance before it is stored.
+pub(crate) fn validate_create(
+    cimom: &Cimom,
+    ns: &str,
+    class: &Class,
+    inst: &Instance,
+) -> Result<(), CimError> {
+    if ns != INTEROP {
+        return Ok(());
+    }
+    let repo = cimom.repository();
+    let name = class.name.as_str();
+    if is_a(repo, name, FILTER) {
+        let query = inst
+            .get_str("Query")
+            .ok_or_else(|| CimError::invalid_parameter("CIM_IndicationFilter.Query is required"))?;
+        crate::wql::check_language(inst.get_str("QueryLanguage").unwrap_or("WQL"))?;
+        crate::wql::Query::parse(query)?;
+    }
+    if is_a(repo, name, DESTINATION) {
+        let dest = inst.get_str("Destination").ok_or_else(|| {
+            CimError::invalid_parameter(format!("{name}.Destination is required"))
+        })?;
+        let lower = dest.to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            return Err(CimError::invalid_parameter(format!(
+                "destination {dest:?} is not an http:// or https:// URL"
+            )));
+        }
+    }
+    if is_a(repo, name, SUBSCRIPTION) {
+        for (role, sup) in [("Filter", FILTER), ("Handler", DESTINATION)] {
+            let r = inst
+                .get(role)
+                .and_then(Value::as_reference)
+                .ok_or_else(|| CimError::invalid_parameter(format!("{name}.{role} is required")))?;
+            if !is_a(repo, r.class_name.as_str(), sup)
+                || repo
+                    .get_instance(INTEROP, r)
+                    .map_err(|e| e.to_cim())?
+                    .is_none()
+            {
+                return Err(CimError::invalid_parameter(format!(
+                    "{role} {} of the subscription does not exist",
+                    r.local()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses deleting a filter or handler that a subscription still uses.
+pub(crate) fn check_delete(
+    cimom: &Cimom,
+    ns: &str,
+    class: &Class,
+    path: &ObjectPath,
+) -> Result<(), CimError> {
+    if ns != INTEROP {
+        return Ok(());
+    }
+    let repo = cimom.repository();
+    let name = class.name.as_str();
+    if is_a(repo, name, FILTER) || is_a(repo, name, DESTINATION) {
+        let users = repo.referencing(INTEROP, path).map_err(|e| e.to_cim())?;
+        if let Some(u) = users
+            .iter()
+            .find(|u| is_a(repo, u.class_name.as_str(), SUBSCRIPTION))
+        {
+            return Err(CimError::failed(format!(
+                "{} is used by subscription {}; delete the subscription first",
+                path.local(),
+                u.path
+                    .as_ref()
+                    .map(|p| p.local().to_string())
+                    .unwrap_or_default()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every complete, not disabled subscription stored in the interop namespace.
+pub fn subscriptions(repo: &Repository) -> Vec<Subscription> {
+    let Some(base) = repo.get_class(INTEROP, SUBSCRIPTION) else {
+        return Vec::new();
+    };
+    let mut classes = vec![base.name.as_str().to_owned()];
+    classes.extend(
+        repo.subclasses(INTEROP, Some(SUBSCRIPTION), true)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.name.as_str().to_owned()),
+    );
+    let mut out = Vec::new();
+    for c in classes {
+        let insts = match repo.instances_of(INTEROP, &c) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read subscriptions");
+                continue;
+            }
+        };
+        for sub in insts {
+            if sub.get("SubscriptionState").and_then(Value::as_u64) == Some(4) {
+                continue;
+            }
+            let (Some(fp), Some(hp)) = (
+                sub.get("Filter").and_then(Value::as_reference).cloned(),
+                sub.get("Handler").and_then(Value::as_reference).cloned(),
+            ) else {
+                continue;
+            };
+            let (Ok(Some(filter)), Ok(Some(handler))) = (
+                repo.get_instance(INTEROP, &fp),
+                repo.get_instance(INTEROP, &hp),
+            ) else {
+                tracing::warn!(filter = %fp, handler = %hp, "subscription refers to a missing filter or handler");
+                continue;
+            };
+            let mut source_namespaces: Vec<String> = filter
+                .get("SourceNamespaces")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(crate::repository::namespace_key)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if source_namespaces.is_empty() {
+                source_namespaces.extend(
+                    filter
+                        .get_str("SourceNamespace")
+                        .map(crate::repository::namespace_key),
+                );
+            }
+            out.push(Subscription {
+                path: sub.path.clone().unwrap_or_default(),
+                filter_path: filter.path.clone().unwrap_or(fp),
+                handler_path: handler.path.clone().unwrap_or(hp),
+                query: filter.get_str("Query").unwrap_or_default().to_owned(),
+                query_language: filter.get_str("QueryLanguage").unwrap_or("WQL").to_owned(),
+                source_namespaces,
+                destination: handler
+                    .get_str("Destination")
+                    .unwrap_or_default()
+                    .to_owned(),
+                subscription: sub,
+            });
+        }
+    }
+    out
 }

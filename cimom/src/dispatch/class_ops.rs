@@ -38,11 +38,23 @@ pub(super) fn handle(cimom: &Cimom, ns: &str, op: Operation) -> Result<Response,
             include_qualifiers,
             include_class_origin,
         } => {
-            let classes = repo.subclasses(ns, class_name.as_ref().map(CimName::as_str), deep_inheritance)?;
+            let classes = repo.subclasses(
+                ns,
+                class_name.as_ref().map(CimName::as_str),
+                deep_inheritance,
+            )?;
             Ok(Response::Classes(
                 classes
                     .iter()
-                    .map(|c| filter::class(c, local_only, include_qualifiers, include_class_origin, None))
+                    .map(|c| {
+                        filter::class(
+                            c,
+                            local_only,
+                            include_qualifiers,
+                            include_class_origin,
+                            None,
+                        )
+                    })
                     .collect(),
             ))
         }
@@ -50,8 +62,14 @@ pub(super) fn handle(cimom: &Cimom, ns: &str, op: Operation) -> Result<Response,
             class_name,
             deep_inheritance,
         } => {
-            let classes = repo.subclasses(ns, class_name.as_ref().map(CimName::as_str), deep_inheritance)?;
-            Ok(Response::ClassNames(classes.iter().map(|c| c.name.clone()).collect()))
+            let classes = repo.subclasses(
+                ns,
+                class_name.as_ref().map(CimName::as_str),
+                deep_inheritance,
+            )?;
+            Ok(Response::ClassNames(
+                classes.iter().map(|c| c.name.clone()).collect(),
+            ))
         }
         Operation::CreateClass { new_class } => {
             check_qualifiers(cimom, ns, &new_class)?;
@@ -70,10 +88,12 @@ pub(super) fn handle(cimom: &Cimom, ns: &str, op: Operation) -> Result<Response,
             tracing::info!(class = %class_name, ns, "class deleted");
             Ok(Response::Empty)
         }
-        Operation::GetQualifier { qualifier_name } => {
-            Ok(Response::QualifierDecl(repo.qualifier(ns, qualifier_name.as_str())?))
-        }
-        Operation::SetQualifier { qualifier_declaration } => {
+        Operation::GetQualifier { qualifier_name } => Ok(Response::QualifierDecl(
+            repo.qualifier(ns, qualifier_name.as_str())?,
+        )),
+        Operation::SetQualifier {
+            qualifier_declaration,
+        } => {
             repo.set_qualifier(ns, qualifier_declaration)?;
             Ok(Response::Empty)
         }
@@ -82,7 +102,10 @@ pub(super) fn handle(cimom: &Cimom, ns: &str, op: Operation) -> Result<Response,
             Ok(Response::Empty)
         }
         Operation::EnumerateQualifiers => Ok(Response::QualifierDecls(repo.qualifiers(ns))),
-        other => Err(CimError::not_supported(format!("{} is not a class operation", other.name()))),
+        other => Err(CimError::not_supported(format!(
+            "{} is not a class operation",
+            other.name()
+        ))),
     }
 }
 
@@ -108,7 +131,10 @@ fn check_qualifiers(cimom: &Cimom, ns: &str, class: &cim::Class) -> Result<(), C
         if !q.propagated && !known(&q.name) {
             return Err(CimError::new(
                 StatusCode::InvalidParameter,
-                format!("qualifier {} used in class {} is not declared in namespace {ns}", q.name, class.name),
+                format!(
+                    "qualifier {} used in class {} is not declared in namespace {ns}",
+                    q.name, class.name
+                ),
             ));
         }
     }

@@ -32,15 +32,17 @@
 //! limit ([`CimomOptions::provider_timeout`]); a panic or a timeout fails that
 //! request only, with `CIM_ERR_FAILED` naming the provider.
 
-mod assoc;
+pub(crate) mod assoc;
 mod class_ops;
-mod filter;
-mod instance_ops;
-mod query_ops;
-mod route;
+pub(crate) mod filter;
+pub(crate) mod instance_ops;
+pub(crate) mod query_ops;
+pub(crate) mod route;
 
 use crate::error::Error;
-use crate::provider::{CimomHandle, CimomServices, ProviderEntry, ProviderRegistry, ProviderResult};
+use crate::provider::{
+    CimomHandle, CimomServices, ProviderEntry, ProviderRegistry, ProviderResult,
+};
 use crate::pull::PullContexts;
 use crate::repository::Repository;
 use cim::ops::{IMethodCall, MethodCall, MethodResult, Operation, Response};
@@ -141,7 +143,11 @@ impl Cimom {
     /// manager's own MOF ([`crate::bundled::OBJECT_MANAGER_MOF`]) and then
     /// `bundled` are compiled in; on later starts only bundled texts that
     /// are new or changed are (re)compiled.
-    pub fn open(state_dir: &Path, registry: ProviderRegistry, bundled: &[BundledMof]) -> Result<Cimom, Error> {
+    pub fn open(
+        state_dir: &Path,
+        registry: ProviderRegistry,
+        bundled: &[BundledMof],
+    ) -> Result<Cimom, Error> {
         Cimom::open_with_options(state_dir, registry, bundled, CimomOptions::default())
     }
 
@@ -162,7 +168,10 @@ impl Cimom {
         for b in &all {
             crate::bundled::load_if_changed(&repo, b)?;
         }
-        let system_name = options.system_name.clone().unwrap_or_else(crate::interop::host_name);
+        let system_name = options
+            .system_name
+            .clone()
+            .unwrap_or_else(crate::interop::host_name);
         let (subscriptions_tx, _) = tokio::sync::watch::channel(0u64);
         Ok(Cimom {
             inner: Arc::new(Inner {
@@ -179,7 +188,11 @@ impl Cimom {
 
     /// Replaces the whole provider registry.
     pub fn set_providers(&self, registry: ProviderRegistry) {
-        *self.inner.providers.write().unwrap_or_else(|e| e.into_inner()) = registry;
+        *self
+            .inner
+            .providers
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = registry;
     }
 
     /// Registers (or replaces) one provider.
@@ -230,7 +243,12 @@ impl Cimom {
                 path: f.clone(),
                 source,
             })?;
-            let r = crate::bundled::compile_into(&self.inner.repo, namespace, &f.display().to_string(), &text)?;
+            let r = crate::bundled::compile_into(
+                &self.inner.repo,
+                namespace,
+                &f.display().to_string(),
+                &text,
+            )?;
             report.qualifiers += r.qualifiers;
             report.classes_created += r.classes_created;
             report.classes_modified += r.classes_modified;
@@ -245,7 +263,11 @@ impl Cimom {
     }
 
     /// Serves an intrinsic operation.
-    pub async fn handle_imethod(&self, ctx: &RequestCtx, call: IMethodCall) -> Result<Response, CimError> {
+    pub async fn handle_imethod(
+        &self,
+        ctx: &RequestCtx,
+        call: IMethodCall,
+    ) -> Result<Response, CimError> {
         let span = tracing::debug_span!(
             "cim_request",
             id = %ctx.message_id,
@@ -257,7 +279,11 @@ impl Cimom {
 
     /// Serves an extrinsic method call: checks the class and method exist and
     /// routes to the class's method provider.
-    pub async fn handle_method(&self, ctx: &RequestCtx, call: MethodCall) -> Result<MethodResult, CimError> {
+    pub async fn handle_method(
+        &self,
+        ctx: &RequestCtx,
+        call: MethodCall,
+    ) -> Result<MethodResult, CimError> {
         let span = tracing::debug_span!(
             "cim_method",
             id = %ctx.message_id,
@@ -309,16 +335,15 @@ impl Cimom {
         self.inner.subscriptions_tx.send_modify(|g| *g += 1);
     }
 
-    pub(crate) fn publish(&self, namespace: &str, indication: Instance) {
-        publish(&self.inner, namespace, indication)
-    }
 }
 
 fn publish(inner: &Inner, namespace: &str, indication: Instance) {
     let sink = inner.sink.read().unwrap_or_else(|e| e.into_inner()).clone();
     match sink {
         Some(sink) => sink(namespace, indication),
-        None => tracing::debug!(class = %indication.class_name, "no indication sink installed; indication dropped"),
+        None => {
+            tracing::debug!(class = %indication.class_name, "no indication sink installed; indication dropped")
+        }
     }
 }
 
@@ -336,16 +361,13 @@ impl CimomServices for Services {
     }
 
     fn get_class(&self, namespace: &str, class_name: &str) -> ProviderResult<Class> {
-        let inner = self
-            .inner
-            .upgrade()
-            .ok_or_else(|| CimError::new(StatusCode::ServerIsShuttingDown, "the object manager is shutting down"))?;
+        let inner = self.inner.upgrade().ok_or_else(|| {
+            CimError::new(
+                StatusCode::ServerIsShuttingDown,
+                "the object manager is shutting down",
+            )
+        })?;
         let ns = inner.repo.resolve_namespace(namespace)?;
         inner.repo.class(&ns, class_name).map(|c| (*c).clone())
     }
-}
-
-/// `CIM_ERR_INVALID_PARAMETER` for an object path naming a namespace other than the request's.
-pub(crate) fn local_path(path: &ObjectPath) -> ObjectPath {
-    path.local()
 }

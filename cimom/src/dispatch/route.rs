@@ -1,9 +1,374 @@
-//! Routing to providers: which provider serves a class, and running a
-//! provider call in its own task with a time limit.
-use super::{Cimom, RequestCtx};
-use cim::ops::{MethodCall, MethodResult};
-use cim::CimError;
+//! Routing: which source serves a class (repository, a provider, or the
+//! interop namespace's live instances), running provider calls in their own
+//! task with a time limit, and the instance reads every operation shares
+//! (enumerate across subclasses, get one instance).
 
-pub(super) async fn invoke_method(_c: &Cimom, _ctx: &RequestCtx, call: MethodCall) -> Result<MethodResult, CimError> {
-    Err(CimError::not_supported(format!("method {} is not implemented yet", call.method)))
+use super::{Cimom, RequestCtx};
+use crate::provider::{ProviderContext, ProviderEntry};
+use cim::ops::{MethodCall, MethodResult};
+use cim::{CimError, Class, Instance, ObjectPath, StatusCode};
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// Where the instances of a class come from.
+pub(crate) enum Source {
+    /// Static instances in the repository.
+    Repository,
+    /// Computed by the object manager (interop namespace).
+    Internal,
+    /// A registered provider.
+    Provider(String, ProviderEntry),
+    /// The class names a provider that is not registered.
+    Missing(String),
+}
+
+pub(crate) fn source_of(cimom: &Cimom, ns: &str, class: &Class) -> Source {
+    if crate::interop::is_internal(cimom, ns, class.name.as_str()) {
+        return Source::Internal;
+    }
+    match class.provider() {
+        None => Source::Repository,
+        Some(name) => {
+            let reg = cimom
+                .inner()
+                .providers
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            match reg.get(name) {
+                Some(entry) => Source::Provider(name.to_owned(), entry.clone()),
+                None => Source::Missing(name.to_owned()),
+            }
+        }
+    }
+}
+
+fn missing(name: &str, class: &Class) -> CimError {
+    CimError::failed(format!(
+        "provider {name} of class {} is not registered in this object manager",
+        class.name
+    ))
+}
+
+fn no_capability(name: &str, class: &Class, what: &str) -> CimError {
+    CimError::not_supported(format!(
+        "provider {name} of class {} does not serve {what}",
+        class.name
+    ))
+}
+
+pub(crate) fn provider_ctx(cimom: &Cimom, ctx: &RequestCtx, ns: &str) -> ProviderContext {
+    ProviderContext {
+        namespace: cimom.inner().repo.namespace_name(ns),
+        user: ctx.user.clone(),
+        cimom: cimom.handle(),
+    }
+}
+
+/// Runs one provider call in a spawned task with the configured time limit.
+/// A panic or a timeout becomes `CIM_ERR_FAILED` naming the provider.
+pub(crate) async fn call<T, Fut>(
+    cimom: &Cimom,
+    provider: &str,
+    what: &'static str,
+    fut: Fut,
+) -> Result<T, CimError>
+where
+    T: Send + 'static,
+    Fut: Future<Output = Result<T, CimError>> + Send + 'static,
+{
+    let span = tracing::debug_span!("provider_call", provider, op = what);
+    let handle = tokio::spawn(fut.instrument(span));
+    let abort = handle.abort_handle();
+    let limit = cimom.inner().options.provider_timeout;
+    match tokio::time::timeout(limit, handle).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) if e.is_panic() => {
+            tracing::error!(provider, op = what, "provider panicked");
+            Err(CimError::failed(format!(
+                "provider {provider} panicked during {what}"
+            )))
+        }
+        Ok(Err(_)) => Err(CimError::failed(format!(
+            "provider {provider} was cancelled during {what}"
+        ))),
+        Err(_) => {
+            abort.abort();
+            tracing::error!(provider, op = what, "provider timed out");
+            Err(CimError::failed(format!(
+                "provider {provider} did not finish {what} within {} s",
+                limit.as_secs()
+            )))
+        }
+    }
+}
+
+/// Gives an instance returned by a source its full path (namespace set,
+/// keys from the class when the source left the path out).
+pub(crate) fn fix_path(inst: &mut Instance, class: &Class, ns_name: &str) {
+    match &mut inst.path {
+        Some(p) => {
+            p.namespace = Some(ns_name.to_owned());
+            p.host = None;
+            if p.class_name.as_str().is_empty() {
+                p.class_name = inst.class_name.clone();
+            }
+        }
+        None => inst.path = Some(inst.path_from_class(class, Some(ns_name))),
+    }
+}
+
+/// The classes an enumeration of `class` visits: itself and every subclass.
+pub(crate) fn class_and_subclasses(
+    cimom: &Cimom,
+    ns: &str,
+    class: &Arc<Class>,
+) -> Result<Vec<Arc<Class>>, CimError> {
+    let mut v = vec![class.clone()];
+    v.extend(
+        cimom
+            .inner()
+            .repo
+            .subclasses(ns, Some(class.name.as_str()), true)?,
+    );
+    Ok(v)
+}
+
+/// Every instance of `class` and its subclasses, with paths, each from its
+/// own source. A subclass whose provider is missing is skipped with a warning;
+/// the requested class's missing provider is an error.
+pub(crate) async fn enumerate(
+    cimom: &Cimom,
+    ctx: &RequestCtx,
+    ns: &str,
+    class: &Arc<Class>,
+) -> Result<Vec<Instance>, CimError> {
+    let ns_name = cimom.inner().repo.namespace_name(ns);
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for c in class_and_subclasses(cimom, ns, class)? {
+        let mut got = match source_of(cimom, ns, &c) {
+            Source::Repository => cimom
+                .inner()
+                .repo
+                .instances_of(ns, c.name.as_str())
+                .map_err(|e| e.to_cim())?,
+            Source::Internal => crate::interop::internal_instances(cimom, ns, &c),
+            Source::Missing(name) => {
+                if Arc::ptr_eq(&c, class) {
+                    return Err(missing(&name, &c));
+                }
+                tracing::warn!(provider = %name, class = %c.name, "provider not registered; subclass skipped");
+                continue;
+            }
+            Source::Provider(name, entry) => {
+                let Some(p) = entry.instance.clone() else {
+                    if Arc::ptr_eq(&c, class) {
+                        return Err(no_capability(&name, &c, "instances"));
+                    }
+                    continue;
+                };
+                let pctx = provider_ctx(cimom, ctx, ns);
+                let cc = c.clone();
+                call(cimom, &name, "EnumerateInstances", async move {
+                    p.enumerate_instances(&pctx, &cc).await
+                })
+                .await?
+            }
+        };
+        for i in &mut got {
+            fix_path(i, &c, &ns_name);
+        }
+        // A provider serving a class and its subclasses may return the same
+        // instance for both; keep the first.
+        got.retain(|i| {
+            seen.insert(
+                i.path
+                    .as_ref()
+                    .map(|p| p.canonical_key())
+                    .unwrap_or_default(),
+            )
+        });
+        out.extend(got);
+    }
+    Ok(out)
+}
+
+/// Every instance path of `class` and its subclasses.
+pub(crate) async fn enumerate_names(
+    cimom: &Cimom,
+    ctx: &RequestCtx,
+    ns: &str,
+    class: &Arc<Class>,
+) -> Result<Vec<ObjectPath>, CimError> {
+    let ns_name = cimom.inner().repo.namespace_name(ns);
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for c in class_and_subclasses(cimom, ns, class)? {
+        let got: Vec<ObjectPath> = match source_of(cimom, ns, &c) {
+            Source::Provider(name, entry) => {
+                let Some(p) = entry.instance.clone() else {
+                    if Arc::ptr_eq(&c, class) {
+                        return Err(no_capability(&name, &c, "instances"));
+                    }
+                    continue;
+                };
+                let pctx = provider_ctx(cimom, ctx, ns);
+                let cc = c.clone();
+                call(cimom, &name, "EnumerateInstanceNames", async move {
+                    p.enumerate_instance_names(&pctx, &cc).await
+                })
+                .await?
+            }
+            Source::Missing(name) => {
+                if Arc::ptr_eq(&c, class) {
+                    return Err(missing(&name, &c));
+                }
+                continue;
+            }
+            _ => {
+                let one = c.clone();
+                let mut v = Vec::new();
+                for mut i in enumerate_exact(cimom, ns, &one)? {
+                    fix_path(&mut i, &c, &ns_name);
+                    v.extend(i.path);
+                }
+                v
+            }
+        };
+        for mut p in got {
+            p.namespace = Some(ns_name.clone());
+            p.host = None;
+            if seen.insert(p.canonical_key()) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Instances of exactly `class` from the repository or the interop namespace.
+fn enumerate_exact(cimom: &Cimom, ns: &str, class: &Arc<Class>) -> Result<Vec<Instance>, CimError> {
+    if crate::interop::is_internal(cimom, ns, class.name.as_str()) {
+        Ok(crate::interop::internal_instances(cimom, ns, class))
+    } else {
+        cimom
+            .inner()
+            .repo
+            .instances_of(ns, class.name.as_str())
+            .map_err(|e| e.to_cim())
+    }
+}
+
+/// One instance, from its class's source; `CIM_ERR_NOT_FOUND` when absent.
+pub(crate) async fn get(
+    cimom: &Cimom,
+    ctx: &RequestCtx,
+    ns: &str,
+    path: &ObjectPath,
+) -> Result<(Instance, Arc<Class>), CimError> {
+    let repo = &cimom.inner().repo;
+    let class = repo.class_for_instances(ns, path.class_name.as_str())?;
+    let ns_name = repo.namespace_name(ns);
+    let mut inst = match source_of(cimom, ns, &class) {
+        Source::Repository => repo
+            .get_instance(ns, path)
+            .map_err(|e| e.to_cim())?
+            .ok_or_else(|| {
+                CimError::not_found(format!("instance {} does not exist", path.local()))
+            })?,
+        Source::Internal => crate::interop::internal_instances(cimom, ns, &class)
+            .into_iter()
+            .find(|i| i.path_from_class(&class, None).local() == path.local())
+            .ok_or_else(|| {
+                CimError::not_found(format!("instance {} does not exist", path.local()))
+            })?,
+        Source::Missing(name) => return Err(missing(&name, &class)),
+        Source::Provider(name, entry) => {
+            let p = entry
+                .instance
+                .clone()
+                .ok_or_else(|| no_capability(&name, &class, "instances"))?;
+            let pctx = provider_ctx(cimom, ctx, ns);
+            let cc = class.clone();
+            let mut target = path.local();
+            target.namespace = Some(ns_name.clone());
+            call(cimom, &name, "GetInstance", async move {
+                p.get_instance(&pctx, &cc, &target).await
+            })
+            .await?
+        }
+    };
+    fix_path(&mut inst, &class, &ns_name);
+    Ok((inst, class))
+}
+
+/// An extrinsic method call: the class and method must exist; the class's
+/// method provider serves it.
+pub(super) async fn invoke_method(
+    cimom: &Cimom,
+    ctx: &RequestCtx,
+    call_: MethodCall,
+) -> Result<MethodResult, CimError> {
+    let repo = &cimom.inner().repo;
+    let ns = repo.resolve_namespace(&call_.namespace)?;
+    let class = repo.class_for_instances(&ns, call_.target.class_name.as_str())?;
+    let method = class.method(call_.method.as_str()).ok_or_else(|| {
+        CimError::new(
+            StatusCode::MethodNotFound,
+            format!("class {} has no method {}", class.name, call_.method),
+        )
+    })?;
+    let is_static = method
+        .qualifiers
+        .iter()
+        .any(|q| q.name.is("Static") && q.value.as_bool() == Some(true));
+    if call_.target.keys.is_empty() && !is_static && class.keys().next().is_some() {
+        return Err(CimError::invalid_parameter(format!(
+            "method {} of class {} is not static; invoke it on an instance path",
+            call_.method, class.name
+        )));
+    }
+    for p in &call_.params {
+        let known = method.parameters.iter().any(|d| d.name == p.name);
+        if !known {
+            return Err(CimError::invalid_parameter(format!(
+                "method {}.{} has no parameter {}",
+                class.name, call_.method, p.name
+            )));
+        }
+    }
+    match source_of(cimom, &ns, &class) {
+        Source::Provider(name, entry) => {
+            let p = entry.method.clone().ok_or_else(|| {
+                CimError::new(
+                    StatusCode::MethodNotAvailable,
+                    format!(
+                        "provider {name} of class {} does not serve methods",
+                        class.name
+                    ),
+                )
+            })?;
+            let pctx = provider_ctx(cimom, ctx, &ns);
+            let mut target = call_.target.local();
+            target.namespace = Some(repo.namespace_name(&ns));
+            let method_name = call_.method.clone();
+            let params = call_.params;
+            let cc = class.clone();
+            call(cimom, &name, "InvokeMethod", async move {
+                p.invoke_method(&pctx, &cc, &target, &method_name, params)
+                    .await
+            })
+            .await
+        }
+        Source::Missing(name) => Err(missing(&name, &class)),
+        _ => Err(CimError::new(
+            StatusCode::MethodNotAvailable,
+            format!(
+                "class {} has no provider that implements method {}",
+                class.name, call_.method
+            ),
+        )),
+    }
 }

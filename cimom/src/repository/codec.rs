@@ -8,8 +8,8 @@
 //! limited, so a corrupt record gives a [`DecodeError`].
 
 use cim::{
-    CimName, CimType, Class, DateTime, Flavors, Instance, KeyBinding, Method, ObjectPath, Parameter, Property,
-    Qualifier, QualifierDecl, Scopes, Value,
+    CimName, CimType, Class, DateTime, Flavors, Instance, KeyBinding, Method, ObjectPath,
+    Parameter, Property, Qualifier, QualifierDecl, Scopes, Value,
 };
 
 /// The record version written in the first byte of every value.
@@ -310,7 +310,11 @@ impl<'a> Reader<'a> {
     /// A reader over a record; checks the version byte.
     pub fn record(buf: &'a [u8]) -> Result<Reader<'a>, DecodeError> {
         match buf.first() {
-            Some(&RECORD_VERSION) => Ok(Reader { buf, pos: 1, depth: 0 }),
+            Some(&RECORD_VERSION) => Ok(Reader {
+                buf,
+                pos: 1,
+                depth: 0,
+            }),
             Some(v) => Err(DecodeError(format!("unknown record version {v}"))),
             None => Err(bad("empty record")),
         }
@@ -329,7 +333,11 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
     fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or_else(|| bad("truncated"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or_else(|| bad("truncated"))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -375,7 +383,9 @@ impl<'a> Reader<'a> {
     fn opt_u32(&mut self) -> Result<Option<u32>, DecodeError> {
         match self.u8()? {
             0 => Ok(None),
-            1 => u32::try_from(self.var()?).map(Some).map_err(|_| bad("u32 out of range")),
+            1 => u32::try_from(self.var()?)
+                .map(Some)
+                .map_err(|_| bad("u32 out of range")),
             _ => Err(bad("bad option tag")),
         }
     }
@@ -420,9 +430,14 @@ impl<'a> Reader<'a> {
         Ok(match self.u8()? {
             0 => Value::Null,
             1 => Value::Boolean(self.u8()? != 0),
-            2 => Value::Char16(char::from_u32(int::<u32>(self.var()? as i128)?).ok_or_else(|| bad("bad char16"))?),
+            2 => Value::Char16(
+                char::from_u32(int::<u32>(self.var()? as i128)?)
+                    .ok_or_else(|| bad("bad char16"))?,
+            ),
             3 => Value::String(self.str()?),
-            4 => Value::DateTime(DateTime::parse(&self.str()?).map_err(|e| DecodeError(e.to_string()))?),
+            4 => Value::DateTime(
+                DateTime::parse(&self.str()?).map_err(|e| DecodeError(e.to_string()))?,
+            ),
             5 => Value::Uint8(int(self.var()? as i128)?),
             6 => Value::Sint8(int(self.svar()? as i128)?),
             7 => Value::Uint16(int(self.var()? as i128)?),
@@ -431,8 +446,12 @@ impl<'a> Reader<'a> {
             10 => Value::Sint32(int(self.svar()? as i128)?),
             11 => Value::Uint64(self.var()?),
             12 => Value::Sint64(self.svar()?),
-            13 => Value::Real32(f32::from_le_bytes(self.bytes(4)?.try_into().map_err(|_| bad("truncated"))?)),
-            14 => Value::Real64(f64::from_le_bytes(self.bytes(8)?.try_into().map_err(|_| bad("truncated"))?)),
+            13 => Value::Real32(f32::from_le_bytes(
+                self.bytes(4)?.try_into().map_err(|_| bad("truncated"))?,
+            )),
+            14 => Value::Real64(f64::from_le_bytes(
+                self.bytes(8)?.try_into().map_err(|_| bad("truncated"))?,
+            )),
             15 => Value::Reference(self.path()?),
             16 => Value::Instance(Box::new(self.instance()?)),
             17 => Value::Class(Box::new(self.class()?)),
@@ -668,13 +687,21 @@ mod tests {
         let inst = Instance::new("X")
             .with("a", CimType::Real64, Value::Real64(-0.25))
             .with("b", CimType::Char16, Value::Char16('é'))
-            .with("r", CimType::Reference(Some("DS_IISet".into())), Value::Reference(path))
+            .with(
+                "r",
+                CimType::Reference(Some("DS_IISet".into())),
+                Value::Reference(path),
+            )
             .with(
                 "arr",
                 CimType::Sint8,
                 Value::Array(vec![Value::Sint8(-128), Value::Null, Value::Sint8(127)]),
             )
-            .with("e", CimType::EmbeddedInstance, Value::Instance(Box::new(Instance::new("Y"))));
+            .with(
+                "e",
+                CimType::EmbeddedInstance,
+                Value::Instance(Box::new(Instance::new("Y"))),
+            );
         let enc = encode_instance(&inst);
         assert_eq!(decode_instance(&enc).unwrap(), inst);
         for cut in 0..enc.len() {

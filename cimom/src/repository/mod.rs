@@ -62,7 +62,10 @@ struct NsCache {
 
 impl NsCache {
     fn decls(&self) -> Decls {
-        self.qualifiers.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.qualifiers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
     fn add_child(&mut self, sup: &str, sub: &str) {
         let v = self.children.entry(sup.to_owned()).or_default();
@@ -94,6 +97,10 @@ impl NsCache {
 pub struct Repository {
     db: Database,
     cache: RwLock<HashMap<String, NsCache>>,
+    /// While set, commits skip the fsync (redb `Durability::None`); the next
+    /// durable commit persists them. Used while loading bundled MOF, whose
+    /// completion marker is written durably last.
+    bulk: std::sync::atomic::AtomicBool,
 }
 
 fn cim_err(e: Error) -> CimError {
@@ -109,7 +116,11 @@ fn instance_prefix(ns: &str, class: &str) -> String {
 }
 
 fn instance_key(ns: &str, path: &ObjectPath) -> String {
-    format!("{}{}", instance_prefix(ns, path.class_name.as_str()), path.local().canonical_key())
+    format!(
+        "{}{}",
+        instance_prefix(ns, path.class_name.as_str()),
+        path.local().canonical_key()
+    )
 }
 
 /// Every reference-valued property of an instance, as target canonical keys.
@@ -159,16 +170,21 @@ impl Repository {
                     }
                 }
             }
-            txn.open_table(NAMESPACES).map_err(|e| Error::store("open", e))?;
-            txn.open_table(QUALIFIERS).map_err(|e| Error::store("open", e))?;
-            txn.open_table(CLASSES).map_err(|e| Error::store("open", e))?;
-            txn.open_table(INSTANCES).map_err(|e| Error::store("open", e))?;
+            txn.open_table(NAMESPACES)
+                .map_err(|e| Error::store("open", e))?;
+            txn.open_table(QUALIFIERS)
+                .map_err(|e| Error::store("open", e))?;
+            txn.open_table(CLASSES)
+                .map_err(|e| Error::store("open", e))?;
+            txn.open_table(INSTANCES)
+                .map_err(|e| Error::store("open", e))?;
             txn.open_table(REFS).map_err(|e| Error::store("open", e))?;
         }
         txn.commit().map_err(|e| Error::store("open", e))?;
         let repo = Repository {
             db,
             cache: RwLock::new(HashMap::new()),
+            bulk: std::sync::atomic::AtomicBool::new(false),
         };
         repo.load_cache()?;
         Ok(repo)
@@ -177,7 +193,9 @@ impl Repository {
     fn load_cache(&self) -> Result<(), Error> {
         let rtx = self.db.begin_read().map_err(|e| Error::store("load", e))?;
         let mut cache: HashMap<String, NsCache> = HashMap::new();
-        let t = rtx.open_table(NAMESPACES).map_err(|e| Error::store("load", e))?;
+        let t = rtx
+            .open_table(NAMESPACES)
+            .map_err(|e| Error::store("load", e))?;
         for row in t.iter().map_err(|e| Error::store("load", e))? {
             let (k, v) = row.map_err(|e| Error::store("load", e))?;
             cache.insert(
@@ -188,7 +206,9 @@ impl Repository {
                 },
             );
         }
-        let t = rtx.open_table(QUALIFIERS).map_err(|e| Error::store("load", e))?;
+        let t = rtx
+            .open_table(QUALIFIERS)
+            .map_err(|e| Error::store("load", e))?;
         for row in t.iter().map_err(|e| Error::store("load", e))? {
             let (k, v) = row.map_err(|e| Error::store("load", e))?;
             let key = k.value();
@@ -203,7 +223,9 @@ impl Repository {
         }
         // Declarations by namespace, then resolve parents first.
         let mut decls: HashMap<String, HashMap<String, Class>> = HashMap::new();
-        let t = rtx.open_table(CLASSES).map_err(|e| Error::store("load", e))?;
+        let t = rtx
+            .open_table(CLASSES)
+            .map_err(|e| Error::store("load", e))?;
         for row in t.iter().map_err(|e| Error::store("load", e))? {
             let (k, v) = row.map_err(|e| Error::store("load", e))?;
             let key = k.value();
@@ -212,10 +234,15 @@ impl Repository {
                 reason: e.0,
             })?;
             let (ns, _) = key.split_once(SEP).unwrap_or((key, ""));
-            decls.entry(ns.to_owned()).or_default().insert(c.name.to_lowercase(), c);
+            decls
+                .entry(ns.to_owned())
+                .or_default()
+                .insert(c.name.to_lowercase(), c);
         }
         for (ns, mut classes) in decls {
-            let Some(nc) = cache.get_mut(&ns) else { continue };
+            let Some(nc) = cache.get_mut(&ns) else {
+                continue;
+            };
             let qd = nc.decls();
             // Repeatedly resolve classes whose superclass is resolved.
             while !classes.is_empty() {
@@ -236,7 +263,10 @@ impl Repository {
                 }
                 for k in ready {
                     let c = classes.remove(&k).expect("listed above");
-                    let sup = c.superclass.as_ref().and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
+                    let sup = c
+                        .superclass
+                        .as_ref()
+                        .and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
                     let r = resolve::resolve(&c, sup.as_deref(), &qd);
                     if let Some(s) = &c.superclass {
                         nc.add_child(&s.to_lowercase(), &k);
@@ -279,16 +309,27 @@ impl Repository {
     pub fn create_namespace(&self, ns: &str) -> Result<(), Error> {
         let name = ns.trim_matches('/').to_owned();
         let k = namespace_key(&name);
-        if name.is_empty() || name.split('/').any(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
-            return Err(Error::Cim(CimError::invalid_parameter(format!("{ns:?} is not a valid namespace name"))));
+        if name.is_empty()
+            || name
+                .split('/')
+                .any(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
+            return Err(Error::Cim(CimError::invalid_parameter(format!(
+                "{ns:?} is not a valid namespace name"
+            ))));
         }
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         if cache.contains_key(&k) {
             return Ok(());
         }
-        let name = if k == "interop" { "interop".to_owned() } else { name };
+        let name = if k == "interop" {
+            "interop".to_owned()
+        } else {
+            name
+        };
         self.write("create namespace", |txn| {
-            txn.open_table(NAMESPACES)?.insert(k.as_str(), name.as_str())?;
+            txn.open_table(NAMESPACES)?
+                .insert(k.as_str(), name.as_str())?;
             Ok(())
         })?;
         cache.insert(
@@ -305,7 +346,12 @@ impl Repository {
     pub fn delete_namespace(&self, ns: &str) -> Result<(), CimError> {
         let k = self.resolve_namespace(ns)?;
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache.get(&k).ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let nc = cache.get(&k).ok_or_else(|| {
+            CimError::new(
+                StatusCode::InvalidNamespace,
+                format!("namespace {ns:?} does not exist"),
+            )
+        })?;
         if !nc.classes.is_empty() || !nc.qualifiers.is_empty() {
             return Err(CimError::new(
                 StatusCode::NamespaceNotEmpty,
@@ -327,7 +373,10 @@ impl Repository {
         during: &'static str,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<T, WriteError>,
     ) -> Result<T, Error> {
-        let txn = self.db.begin_write().map_err(|e| Error::store(during, e))?;
+        let mut txn = self.db.begin_write().map_err(|e| Error::store(during, e))?;
+        if self.bulk.load(std::sync::atomic::Ordering::Relaxed) {
+            txn.set_durability(redb::Durability::None);
+        }
         let out = match f(&txn) {
             Ok(v) => v,
             Err(WriteError::Cim(e)) => return Err(Error::Cim(e)),
@@ -337,12 +386,23 @@ impl Repository {
         Ok(out)
     }
 
+    /// Switches bulk mode (see the `bulk` field): commits made while it is on
+    /// become durable with the next commit made while it is off.
+    pub(crate) fn set_bulk(&self, on: bool) {
+        self.bulk.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     // ----- meta -----
 
     /// A value from the meta table.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        let rtx = self.db.begin_read().map_err(|e| Error::store("read meta", e))?;
-        let t = rtx.open_table(META).map_err(|e| Error::store("read meta", e))?;
+        let rtx = self
+            .db
+            .begin_read()
+            .map_err(|e| Error::store("read meta", e))?;
+        let t = rtx
+            .open_table(META)
+            .map_err(|e| Error::store("read meta", e))?;
         let v = t.get(key).map_err(|e| Error::store("read meta", e))?;
         Ok(v.map(|v| v.value().to_vec()))
     }
@@ -364,7 +424,11 @@ impl Repository {
             .get(ns)
             .and_then(|n| n.qualifiers.get(&name.to_ascii_lowercase()))
             .cloned()
-            .ok_or_else(|| CimError::not_found(format!("qualifier {name} is not declared in namespace {ns}")))
+            .ok_or_else(|| {
+                CimError::not_found(format!(
+                    "qualifier {name} is not declared in namespace {ns}"
+                ))
+            })
     }
 
     /// Every qualifier declaration of a namespace, by name.
@@ -378,13 +442,17 @@ impl Repository {
     /// Creates or replaces a qualifier declaration.
     pub fn set_qualifier(&self, ns: &str, decl: QualifierDecl) -> Result<(), CimError> {
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache
-            .get_mut(ns)
-            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let nc = cache.get_mut(ns).ok_or_else(|| {
+            CimError::new(
+                StatusCode::InvalidNamespace,
+                format!("namespace {ns:?} does not exist"),
+            )
+        })?;
         let key = class_key(ns, decl.name.as_str());
         let rec = codec::encode_qualifier(&decl);
         self.write("set qualifier", |txn| {
-            txn.open_table(QUALIFIERS)?.insert(key.as_str(), rec.as_slice())?;
+            txn.open_table(QUALIFIERS)?
+                .insert(key.as_str(), rec.as_slice())?;
             Ok(())
         })
         .map_err(cim_err)?;
@@ -395,12 +463,17 @@ impl Repository {
     /// Deletes a qualifier declaration (`CIM_ERR_NOT_FOUND` when absent).
     pub fn delete_qualifier(&self, ns: &str, name: &str) -> Result<(), CimError> {
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache
-            .get_mut(ns)
-            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let nc = cache.get_mut(ns).ok_or_else(|| {
+            CimError::new(
+                StatusCode::InvalidNamespace,
+                format!("namespace {ns:?} does not exist"),
+            )
+        })?;
         let lk = name.to_ascii_lowercase();
         if !nc.qualifiers.contains_key(&lk) {
-            return Err(CimError::not_found(format!("qualifier {name} is not declared in namespace {ns}")));
+            return Err(CimError::not_found(format!(
+                "qualifier {name} is not declared in namespace {ns}"
+            )));
         }
         let key = class_key(ns, name);
         self.write("delete qualifier", |txn| {
@@ -424,21 +497,27 @@ impl Repository {
 
     /// A resolved class, or `CIM_ERR_NOT_FOUND` naming it.
     pub fn class(&self, ns: &str, name: &str) -> Result<Arc<Class>, CimError> {
-        self.get_class(ns, name)
-            .ok_or_else(|| CimError::not_found(format!("class {name} does not exist in namespace {ns}")))
+        self.get_class(ns, name).ok_or_else(|| {
+            CimError::not_found(format!("class {name} does not exist in namespace {ns}"))
+        })
     }
 
     /// A resolved class, or `CIM_ERR_INVALID_CLASS` naming it (for instance operations).
     pub fn class_for_instances(&self, ns: &str, name: &str) -> Result<Arc<Class>, CimError> {
         self.get_class(ns, name).ok_or_else(|| {
-            CimError::new(StatusCode::InvalidClass, format!("class {name} does not exist in namespace {ns}"))
+            CimError::new(
+                StatusCode::InvalidClass,
+                format!("class {name} does not exist in namespace {ns}"),
+            )
         })
     }
 
     /// True when `sub` is `sup` or one of its subclasses.
     pub fn is_a(&self, ns: &str, sub: &str, sup: &str) -> bool {
         let cache = self.read_cache();
-        let Some(nc) = cache.get(ns) else { return false };
+        let Some(nc) = cache.get(ns) else {
+            return false;
+        };
         let mut cur = Some(sub.to_ascii_lowercase());
         let sup = sup.to_ascii_lowercase();
         let mut hops = 0;
@@ -450,7 +529,11 @@ impl Repository {
             if hops > 256 {
                 return false;
             }
-            cur = nc.classes.get(&c).and_then(|k| k.superclass.as_ref()).map(CimName::to_lowercase);
+            cur = nc
+                .classes
+                .get(&c)
+                .and_then(|k| k.superclass.as_ref())
+                .map(CimName::to_lowercase);
         }
         false
     }
@@ -458,16 +541,27 @@ impl Repository {
     /// The classes below `class` (or the root classes when `None`): direct
     /// subclasses only, or every descendant when `deep`. Parents come before
     /// their children.
-    pub fn subclasses(&self, ns: &str, class: Option<&str>, deep: bool) -> Result<Vec<Arc<Class>>, CimError> {
+    pub fn subclasses(
+        &self,
+        ns: &str,
+        class: Option<&str>,
+        deep: bool,
+    ) -> Result<Vec<Arc<Class>>, CimError> {
         let cache = self.read_cache();
-        let nc = cache
-            .get(ns)
-            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let nc = cache.get(ns).ok_or_else(|| {
+            CimError::new(
+                StatusCode::InvalidNamespace,
+                format!("namespace {ns:?} does not exist"),
+            )
+        })?;
         let names: Vec<String> = match class {
             Some(c) => {
                 let k = c.to_ascii_lowercase();
                 if !nc.classes.contains_key(&k) {
-                    return Err(CimError::new(StatusCode::InvalidClass, format!("class {c} does not exist in namespace {ns}")));
+                    return Err(CimError::new(
+                        StatusCode::InvalidClass,
+                        format!("class {c} does not exist in namespace {ns}"),
+                    ));
                 }
                 if deep {
                     nc.descendants(&k)
@@ -496,7 +590,10 @@ impl Repository {
                 }
             }
         };
-        Ok(names.iter().filter_map(|n| nc.classes.get(n).cloned()).collect())
+        Ok(names
+            .iter()
+            .filter_map(|n| nc.classes.get(n).cloned())
+            .collect())
     }
 
     /// Every class of a namespace (parents before children).
@@ -509,9 +606,12 @@ impl Repository {
     pub fn create_class(&self, ns: &str, class: &Class) -> Result<(), CimError> {
         let decl = resolve::declaration_of(class);
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache
-            .get_mut(ns)
-            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let nc = cache.get_mut(ns).ok_or_else(|| {
+            CimError::new(
+                StatusCode::InvalidNamespace,
+                format!("namespace {ns:?} does not exist"),
+            )
+        })?;
         let k = decl.name.to_lowercase();
         if decl.name.as_str().is_empty() {
             return Err(CimError::invalid_parameter("the class has no name"));
@@ -527,7 +627,10 @@ impl Repository {
             Some(s) => Some(nc.classes.get(&s.to_lowercase()).cloned().ok_or_else(|| {
                 CimError::new(
                     StatusCode::InvalidSuperclass,
-                    format!("superclass {s} of class {} does not exist in namespace {ns}", decl.name),
+                    format!(
+                        "superclass {s} of class {} does not exist in namespace {ns}",
+                        decl.name
+                    ),
                 )
             })?),
         };
@@ -535,7 +638,8 @@ impl Repository {
         let key = class_key(ns, decl.name.as_str());
         let rec = codec::encode_class(&decl);
         self.write("create class", |txn| {
-            txn.open_table(CLASSES)?.insert(key.as_str(), rec.as_slice())?;
+            txn.open_table(CLASSES)?
+                .insert(key.as_str(), rec.as_slice())?;
             Ok(())
         })
         .map_err(cim_err)?;
@@ -550,45 +654,74 @@ impl Repository {
     /// superclass may not change (`CIM_ERR_INVALID_SUPERCLASS`); with
     /// `refuse_with_instances`, a class with static instances is refused
     /// (`CIM_ERR_CLASS_HAS_INSTANCES`, as OpenPegasus does).
-    pub fn modify_class(&self, ns: &str, class: &Class, refuse_with_instances: bool) -> Result<(), CimError> {
+    pub fn modify_class(
+        &self,
+        ns: &str,
+        class: &Class,
+        refuse_with_instances: bool,
+    ) -> Result<(), CimError> {
         let decl = resolve::declaration_of(class);
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache
-            .get_mut(ns)
-            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let nc = cache.get_mut(ns).ok_or_else(|| {
+            CimError::new(
+                StatusCode::InvalidNamespace,
+                format!("namespace {ns:?} does not exist"),
+            )
+        })?;
         let k = decl.name.to_lowercase();
-        let old = nc
-            .classes
-            .get(&k)
-            .cloned()
-            .ok_or_else(|| CimError::not_found(format!("class {} does not exist in namespace {ns}", decl.name)))?;
+        let old = nc.classes.get(&k).cloned().ok_or_else(|| {
+            CimError::not_found(format!(
+                "class {} does not exist in namespace {ns}",
+                decl.name
+            ))
+        })?;
         if old.superclass != decl.superclass {
             return Err(CimError::new(
                 StatusCode::InvalidSuperclass,
-                format!("the superclass of class {} cannot be changed by ModifyClass", decl.name),
+                format!(
+                    "the superclass of class {} cannot be changed by ModifyClass",
+                    decl.name
+                ),
             ));
         }
-        if refuse_with_instances && self.count_instances(ns, decl.name.as_str()).map_err(cim_err)? > 0 {
+        if refuse_with_instances
+            && self
+                .count_instances(ns, decl.name.as_str())
+                .map_err(cim_err)?
+                > 0
+        {
             return Err(CimError::new(
                 StatusCode::ClassHasInstances,
-                format!("class {} has instances; delete them before modifying the class", decl.name),
+                format!(
+                    "class {} has instances; delete them before modifying the class",
+                    decl.name
+                ),
             ));
         }
         let qd = nc.decls();
-        let sup = decl.superclass.as_ref().and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
+        let sup = decl
+            .superclass
+            .as_ref()
+            .and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
         let resolved = Arc::new(resolve::resolve(&decl, sup.as_deref(), &qd));
         let key = class_key(ns, decl.name.as_str());
         let rec = codec::encode_class(&decl);
         self.write("modify class", |txn| {
-            txn.open_table(CLASSES)?.insert(key.as_str(), rec.as_slice())?;
+            txn.open_table(CLASSES)?
+                .insert(key.as_str(), rec.as_slice())?;
             Ok(())
         })
         .map_err(cim_err)?;
         nc.classes.insert(k.clone(), resolved);
         // Propagate to subclasses: re-resolve each from its declaration.
         for d in nc.descendants(&k) {
-            let Some(cur) = nc.classes.get(&d).cloned() else { continue };
-            let sup = cur.superclass.as_ref().and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
+            let Some(cur) = nc.classes.get(&d).cloned() else {
+                continue;
+            };
+            let sup = cur
+                .superclass
+                .as_ref()
+                .and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
             let r = resolve::resolve(&resolve::declaration_of(&cur), sup.as_deref(), &qd);
             nc.classes.insert(d, Arc::new(r));
         }
@@ -600,15 +733,16 @@ impl Repository {
     /// when it has static instances.
     pub fn delete_class(&self, ns: &str, name: &str) -> Result<(), CimError> {
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache
-            .get_mut(ns)
-            .ok_or_else(|| CimError::new(StatusCode::InvalidNamespace, format!("namespace {ns:?} does not exist")))?;
+        let nc = cache.get_mut(ns).ok_or_else(|| {
+            CimError::new(
+                StatusCode::InvalidNamespace,
+                format!("namespace {ns:?} does not exist"),
+            )
+        })?;
         let k = name.to_ascii_lowercase();
-        let old = nc
-            .classes
-            .get(&k)
-            .cloned()
-            .ok_or_else(|| CimError::not_found(format!("class {name} does not exist in namespace {ns}")))?;
+        let old = nc.classes.get(&k).cloned().ok_or_else(|| {
+            CimError::not_found(format!("class {name} does not exist in namespace {ns}"))
+        })?;
         if nc.children.get(&k).is_some_and(|c| !c.is_empty()) {
             return Err(CimError::new(
                 StatusCode::ClassHasChildren,
@@ -646,12 +780,21 @@ impl Repository {
     /// The stored instance with this path (its `path` set, namespace included).
     pub fn get_instance(&self, ns: &str, path: &ObjectPath) -> Result<Option<Instance>, Error> {
         let key = instance_key(ns, path);
-        let rtx = self.db.begin_read().map_err(|e| Error::store("get instance", e))?;
-        let t = rtx.open_table(INSTANCES).map_err(|e| Error::store("get instance", e))?;
-        let Some(v) = t.get(key.as_str()).map_err(|e| Error::store("get instance", e))? else {
+        let rtx = self
+            .db
+            .begin_read()
+            .map_err(|e| Error::store("get instance", e))?;
+        let t = rtx
+            .open_table(INSTANCES)
+            .map_err(|e| Error::store("get instance", e))?;
+        let Some(v) = t
+            .get(key.as_str())
+            .map_err(|e| Error::store("get instance", e))?
+        else {
             return Ok(None);
         };
-        let mut i = codec::decode_instance(v.value()).map_err(|e| Error::Corrupt { key, reason: e.0 })?;
+        let mut i =
+            codec::decode_instance(v.value()).map_err(|e| Error::Corrupt { key, reason: e.0 })?;
         self.set_ns(ns, &mut i);
         Ok(Some(i))
     }
@@ -664,17 +807,28 @@ impl Repository {
 
     /// The spelling of a namespace key.
     pub fn namespace_name(&self, ns: &str) -> String {
-        self.read_cache().get(ns).map(|n| n.name.clone()).unwrap_or_else(|| ns.to_owned())
+        self.read_cache()
+            .get(ns)
+            .map(|n| n.name.clone())
+            .unwrap_or_else(|| ns.to_owned())
     }
 
     /// Every stored instance of exactly `class`.
     pub fn instances_of(&self, ns: &str, class: &str) -> Result<Vec<Instance>, Error> {
         let prefix = instance_prefix(ns, class);
-        let rtx = self.db.begin_read().map_err(|e| Error::store("enumerate instances", e))?;
-        let t = rtx.open_table(INSTANCES).map_err(|e| Error::store("enumerate instances", e))?;
+        let rtx = self
+            .db
+            .begin_read()
+            .map_err(|e| Error::store("enumerate instances", e))?;
+        let t = rtx
+            .open_table(INSTANCES)
+            .map_err(|e| Error::store("enumerate instances", e))?;
         let nsname = self.namespace_name(ns);
         let mut out = Vec::new();
-        for row in t.range(prefix.as_str()..).map_err(|e| Error::store("enumerate instances", e))? {
+        for row in t
+            .range(prefix.as_str()..)
+            .map_err(|e| Error::store("enumerate instances", e))?
+        {
             let (k, v) = row.map_err(|e| Error::store("enumerate instances", e))?;
             if !k.value().starts_with(&prefix) {
                 break;
@@ -694,10 +848,18 @@ impl Repository {
     /// How many stored instances `class` has (exactly that class).
     pub fn count_instances(&self, ns: &str, class: &str) -> Result<usize, Error> {
         let prefix = instance_prefix(ns, class);
-        let rtx = self.db.begin_read().map_err(|e| Error::store("count instances", e))?;
-        let t = rtx.open_table(INSTANCES).map_err(|e| Error::store("count instances", e))?;
+        let rtx = self
+            .db
+            .begin_read()
+            .map_err(|e| Error::store("count instances", e))?;
+        let t = rtx
+            .open_table(INSTANCES)
+            .map_err(|e| Error::store("count instances", e))?;
         let mut n = 0;
-        for row in t.range(prefix.as_str()..).map_err(|e| Error::store("count instances", e))? {
+        for row in t
+            .range(prefix.as_str()..)
+            .map_err(|e| Error::store("count instances", e))?
+        {
             let (k, _) = row.map_err(|e| Error::store("count instances", e))?;
             if !k.value().starts_with(&prefix) {
                 break;
@@ -747,12 +909,16 @@ impl Repository {
                     )))
                 }
                 (Put::Replace, None) => {
-                    return Err(WriteError::Cim(CimError::not_found(format!("instance {path} does not exist"))))
+                    return Err(WriteError::Cim(CimError::not_found(format!(
+                        "instance {path} does not exist"
+                    ))))
                 }
                 _ => {}
             }
             let old_refs = match &old {
-                Some(b) => codec::decode_instance(b).map(|i| reference_targets(&i)).unwrap_or_default(),
+                Some(b) => codec::decode_instance(b)
+                    .map(|i| reference_targets(&i))
+                    .unwrap_or_default(),
                 None => Vec::new(),
             };
             t.insert(key.as_str(), rec.as_slice())?;
@@ -777,8 +943,13 @@ impl Repository {
             let old = t
                 .remove(key.as_str())?
                 .map(|v| v.value().to_vec())
-                .ok_or_else(|| WriteError::Cim(CimError::not_found(format!("instance {shown} does not exist"))))?;
-            let old = codec::decode_instance(&old).map_err(|e| WriteError::Store(format!("corrupt record {key:?}: {e}")))?;
+                .ok_or_else(|| {
+                    WriteError::Cim(CimError::not_found(format!(
+                        "instance {shown} does not exist"
+                    )))
+                })?;
+            let old = codec::decode_instance(&old)
+                .map_err(|e| WriteError::Store(format!("corrupt record {key:?}: {e}")))?;
             let mut r = txn.open_table(REFS)?;
             for target in reference_targets(&old) {
                 r.remove(ref_key(ns, &target, &key).as_str())?;
@@ -793,14 +964,26 @@ impl Repository {
     /// through the reference index.
     pub fn referencing(&self, ns: &str, target: &ObjectPath) -> Result<Vec<Instance>, Error> {
         let prefix = format!("{ns}{SEP}{}{SEP}", target.local().canonical_key());
-        let rtx = self.db.begin_read().map_err(|e| Error::store("references", e))?;
-        let r = rtx.open_table(REFS).map_err(|e| Error::store("references", e))?;
-        let t = rtx.open_table(INSTANCES).map_err(|e| Error::store("references", e))?;
+        let rtx = self
+            .db
+            .begin_read()
+            .map_err(|e| Error::store("references", e))?;
+        let r = rtx
+            .open_table(REFS)
+            .map_err(|e| Error::store("references", e))?;
+        let t = rtx
+            .open_table(INSTANCES)
+            .map_err(|e| Error::store("references", e))?;
         let nsname = self.namespace_name(ns);
         let mut out = Vec::new();
-        for row in r.range(prefix.as_str()..).map_err(|e| Error::store("references", e))? {
+        for row in r
+            .range(prefix.as_str()..)
+            .map_err(|e| Error::store("references", e))?
+        {
             let (k, _) = row.map_err(|e| Error::store("references", e))?;
-            let Some(inst_key) = k.value().strip_prefix(&prefix) else { break };
+            let Some(inst_key) = k.value().strip_prefix(&prefix) else {
+                break;
+            };
             if let Some(v) = t.get(inst_key).map_err(|e| Error::store("references", e))? {
                 let mut i = codec::decode_instance(v.value()).map_err(|e| Error::Corrupt {
                     key: inst_key.replace(SEP, "/"),
@@ -839,4 +1022,3 @@ macro_rules! store_errors {
     )*};
 }
 store_errors!(redb::StorageError, redb::TableError);
-

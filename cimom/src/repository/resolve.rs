@@ -29,11 +29,7 @@ pub fn apply_decl_flavors(qs: &mut [Qualifier], decls: &Decls) {
 }
 
 fn inherit_qualifiers(local: &[Qualifier], inherited: &[Qualifier]) -> Vec<Qualifier> {
-    let mut out: Vec<Qualifier> = local
-        .iter()
-        .filter(|q| !q.propagated)
-        .cloned()
-        .collect();
+    let mut out: Vec<Qualifier> = local.iter().filter(|q| !q.propagated).cloned().collect();
     for q in inherited {
         if q.flavors.to_subclass && !out.iter().any(|l| l.name == q.name) {
             let mut q = q.clone();
@@ -47,7 +43,12 @@ fn inherit_qualifiers(local: &[Qualifier], inherited: &[Qualifier]) -> Vec<Quali
 /// The declaration part of a (resolved or wire) class: elements not marked
 /// propagated, with their propagated qualifiers removed.
 pub fn declaration_of(c: &Class) -> Class {
-    let strip = |qs: &[Qualifier]| qs.iter().filter(|q| !q.propagated).cloned().collect::<Vec<_>>();
+    let strip = |qs: &[Qualifier]| {
+        qs.iter()
+            .filter(|q| !q.propagated)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     Class {
         name: c.name.clone(),
         superclass: c.superclass.clone(),
@@ -85,7 +86,10 @@ pub fn resolve(decl: &Class, sup: Option<&Class>, decls: &Decls) -> Class {
     let mut out = Class {
         name: decl.name.clone(),
         superclass: decl.superclass.clone(),
-        qualifiers: inherit_qualifiers(&qualifiers, sup.map(|s| s.qualifiers.as_slice()).unwrap_or(&[])),
+        qualifiers: inherit_qualifiers(
+            &qualifiers,
+            sup.map(|s| s.qualifiers.as_slice()).unwrap_or(&[]),
+        ),
         properties: Vec::new(),
         methods: Vec::new(),
     };
@@ -145,20 +149,30 @@ mod tests {
     #[test]
     fn inherits_and_overrides() {
         let mut base = Class::new("A", None);
-        base.qualifiers.push(Qualifier::new("Description", CimType::String, Value::String("a".into())));
+        base.qualifiers.push(Qualifier::new(
+            "Description",
+            CimType::String,
+            Value::String("a".into()),
+        ));
         let mut abs = Qualifier::flag("Abstract");
         abs.flavors.to_subclass = false;
         base.qualifiers.push(abs);
         let mut k = Property::new("Name", CimType::String, Value::Null);
         k.qualifiers.push(Qualifier::flag("Key"));
         base.properties.push(k);
-        base.properties.push(Property::new("X", CimType::Uint32, Value::Uint32(1)));
+        base.properties
+            .push(Property::new("X", CimType::Uint32, Value::Uint32(1)));
         let base = resolve(&base, None, &Decls::new());
-        assert_eq!(base.properties[0].class_origin.as_ref().unwrap().as_str(), "A");
+        assert_eq!(
+            base.properties[0].class_origin.as_ref().unwrap().as_str(),
+            "A"
+        );
 
         let mut sub = Class::new("B", Some("A".into()));
-        sub.properties.push(Property::new("X", CimType::Uint32, Value::Uint32(2)));
-        sub.properties.push(Property::new("Y", CimType::String, Value::Null));
+        sub.properties
+            .push(Property::new("X", CimType::Uint32, Value::Uint32(2)));
+        sub.properties
+            .push(Property::new("Y", CimType::String, Value::Null));
         let r = resolve(&sub, Some(&base), &Decls::new());
         let names: Vec<_> = r.properties.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["Name", "X", "Y"]);
@@ -166,7 +180,10 @@ mod tests {
         assert!(!r.properties[1].propagated);
         assert_eq!(r.properties[1].value, Value::Uint32(2));
         assert_eq!(r.properties[1].class_origin.as_ref().unwrap().as_str(), "B");
-        assert!(r.qualifiers.iter().any(|q| q.name.is("Description") && q.propagated));
+        assert!(r
+            .qualifiers
+            .iter()
+            .any(|q| q.name.is("Description") && q.propagated));
         assert!(!r.qualifiers.iter().any(|q| q.name.is("Abstract")));
         let d = declaration_of(&r);
         assert_eq!(d.properties.len(), 2);
