@@ -1104,7 +1104,11 @@ fn param_value(out: &mut Vec<u8>, p: &ParamValue) {
     attr(out, "NAME", p.name.as_str());
     param_type_attrs(out, p.ty.as_ref(), &p.value);
     out.push(b'>');
-    write_value(&p.value, out);
+    match (&p.ty, &p.value) {
+        // A reference array stays a VALUE.REFARRAY even when empty or all NULL.
+        (Some(CimType::Reference(_)), Value::Array(items)) => value_refarray(out, items),
+        (_, v) => write_value(v, out),
+    }
     raw(out, "</PARAMVALUE>");
 }
 
