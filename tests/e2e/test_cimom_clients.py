@@ -5,6 +5,7 @@ import http.client
 import os
 import shutil
 import signal
+import sys
 import subprocess
 import threading
 
@@ -48,17 +49,22 @@ def test_wbemcli(cimomd):
 def test_pywbemcli(cimomd):
     conn = cimomd.conn()
     ensure_class(conn)
-    exe = shutil.which("pywbemcli")
+    exe = shutil.which("pywbemcli", path=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
     assert exe, "pywbemcli missing: pip install pywbemtools"
     env = dict(os.environ, PYWBEMCLI_TERMWIDTH="200")
-    out = subprocess.run([exe, "-s", cimomd.url, "-n", "root/cimv2", "class", "enumerate", "--no", "--di"],
+    out = subprocess.run([exe, "-s", cimomd.url, "-d", "root/cimv2", "class", "enumerate", "--no", "--di"],
                          capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert "TST_Client" in out.stdout
-    out = subprocess.run([exe, "-s", cimomd.url, "-n", "interop", "server", "namespaces"],
+    out = subprocess.run([exe, "-s", cimomd.url, "namespace", "list"],
                          capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert "root/cimv2" in out.stdout
+    out = subprocess.run([exe, "-s", cimomd.url, "server", "brand"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    out = subprocess.run([exe, "-s", cimomd.url, "-d", "root/cimv2", "instance", "enumerate", "TST_Client"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
 
 
 def raw_post(port, body, headers=None):
@@ -160,7 +166,10 @@ def tls_cimomd(tmp_path):
     server.stop()
 
 
-def test_https_with_basic_auth(tls_cimomd):
+def test_https_with_basic_auth(tls_cimomd, monkeypatch):
+    # requests lets these variables override an explicit CA file.
+    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(var, raising=False)
     url = f"https://127.0.0.1:{tls_cimomd.https_port}"
     good = pywbem.WBEMConnection(url, ("admin", "s3cret"), default_namespace="root/cimv2",
                                  ca_certs=str(tls_cimomd.cert), timeout=30)
