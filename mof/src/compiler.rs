@@ -7,7 +7,7 @@
 //! (as some vendors ship MOF); other bytes are read as Latin-1 with a warning.
 
 use crate::diag::{Diagnostic, Diagnostics, Error, Location, Severity};
-use crate::parser::{parse_production, resync, Rule};
+use crate::parser::{find_unterminated_string, parse_production, resync, Rule};
 use crate::{MofSink, Options};
 use cim::{CimName, Class, Instance, ObjectPath, QualifierDecl};
 use pest::iterators::Pair;
@@ -132,7 +132,10 @@ impl<'a> Compiler<'a> {
                 if let Some(w) = warning {
                     self.diags.push(Diagnostic {
                         severity: Severity::Warning,
-                        error: Error::Io { path: path.display().to_string(), reason: w },
+                        error: Error::Io {
+                            path: path.display().to_string(),
+                            reason: w,
+                        },
                         location: None,
                     });
                 }
@@ -169,9 +172,10 @@ impl<'a> Compiler<'a> {
         for item in std::mem::take(&mut self.items) {
             let (res, at) = match item {
                 Item::Namespace(ns) => (self.sink.namespace(&self.namespaces[ns as usize]), None),
-                Item::Qualifier(ns, q, at) => {
-                    (self.sink.qualifier_decl(&self.namespaces[ns as usize], q), Some(at))
-                }
+                Item::Qualifier(ns, q, at) => (
+                    self.sink.qualifier_decl(&self.namespaces[ns as usize], q),
+                    Some(at),
+                ),
                 Item::Class(i) => {
                     let e = &mut self.classes[i];
                     if e.failed || e.external {
@@ -179,11 +183,15 @@ impl<'a> Compiler<'a> {
                     }
                     let c = std::mem::replace(&mut e.class, Class::new("", None));
                     let at = e.at;
-                    (self.sink.class(&self.namespaces[e.ns as usize], c), Some(at))
+                    (
+                        self.sink.class(&self.namespaces[e.ns as usize], c),
+                        Some(at),
+                    )
                 }
-                Item::Instance(ns, inst, at) => {
-                    (self.sink.instance(&self.namespaces[ns as usize], *inst), Some(at))
-                }
+                Item::Instance(ns, inst, at) => (
+                    self.sink.instance(&self.namespaces[ns as usize], *inst),
+                    Some(at),
+                ),
             };
             if let Err(e) = res {
                 let err = Error::Sink(e.to_string());
@@ -197,7 +205,10 @@ impl<'a> Compiler<'a> {
     }
 
     fn add_file(&mut self, path: &Path, kept_text: Option<String>) -> u32 {
-        self.files.push(SourceFile { path: path.to_owned(), kept_text });
+        self.files.push(SourceFile {
+            path: path.to_owned(),
+            kept_text,
+        });
         (self.files.len() - 1) as u32
     }
 
@@ -222,14 +233,28 @@ impl<'a> Compiler<'a> {
             match parse_production(&text[off..]) {
                 Ok((None, _)) => break,
                 Ok((Some(pair), end)) => {
-                    let f = FileCtx { file, text, base: off };
+                    let f = FileCtx {
+                        file,
+                        text,
+                        base: off,
+                    };
                     self.production(&f, pair, depth);
                     off += end.max(1);
                 }
                 Err(e) => {
                     let pos = off + e.pos;
-                    let f = FileCtx { file, text, base: 0 };
-                    self.error(&f, pos, Error::Syntax(e.message));
+                    let f = FileCtx {
+                        file,
+                        text,
+                        base: 0,
+                    };
+                    let line_end = text[pos.min(text.len())..]
+                        .find('\n')
+                        .map_or(text.len(), |n| pos + n);
+                    match find_unterminated_string(text, off, line_end) {
+                        Some(q) => self.error(&f, q, Error::UnterminatedString),
+                        None => self.error(&f, pos, Error::Syntax(e.message)),
+                    }
                     off = resync(text, pos);
                 }
             }
@@ -264,14 +289,24 @@ impl<'a> Compiler<'a> {
         // Arguments are raw: no escape processing (include paths hold backslashes).
         let args: Vec<&str> = inner
             .map(|p| {
-                let s = p.into_inner().next().map(|a| a.as_str()).unwrap_or_default();
-                s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s)
+                let s = p
+                    .into_inner()
+                    .next()
+                    .map(|a| a.as_str())
+                    .unwrap_or_default();
+                s.strip_prefix('"')
+                    .and_then(|s| s.strip_suffix('"'))
+                    .unwrap_or(s)
             })
             .collect();
         match name.to_ascii_lowercase().as_str() {
             "include" => match args.first() {
                 Some(p) => self.include(f, pos, p, depth),
-                None => self.error(f, pos, Error::Pragma("#pragma include needs a file name".into())),
+                None => self.error(
+                    f,
+                    pos,
+                    Error::Pragma("#pragma include needs a file name".into()),
+                ),
             },
             "namespace" => {
                 // `#pragma namespace("__set", "ns")` (OpenPegasus) or `("ns")`.
@@ -279,7 +314,11 @@ impl<'a> Compiler<'a> {
                     [set, ns] if set.eq_ignore_ascii_case("__set") => *ns,
                     [ns] => *ns,
                     _ => {
-                        self.error(f, pos, Error::Pragma("#pragma namespace needs one namespace name".into()));
+                        self.error(
+                            f,
+                            pos,
+                            Error::Pragma("#pragma namespace needs one namespace name".into()),
+                        );
                         return;
                     }
                 };
@@ -298,13 +337,20 @@ impl<'a> Compiler<'a> {
     fn include(&mut self, f: &FileCtx<'_>, pos: usize, raw: &str, depth: usize) {
         let rel = raw.replace('\\', "/");
         if depth + 1 > self.options.max_include_depth {
-            self.error(f, pos, Error::Limit(format!("#pragma include nested deeper than {}", self.options.max_include_depth)));
+            self.error(
+                f,
+                pos,
+                Error::Limit(format!(
+                    "#pragma include nested deeper than {}",
+                    self.options.max_include_depth
+                )),
+            );
             return;
         }
         let including = &self.files[f.file as usize].path;
         let dir = including.parent().unwrap_or(Path::new("")).to_owned();
-        let candidates =
-            std::iter::once(dir.join(&rel)).chain(self.options.include_dirs.iter().map(|d| d.join(&rel)));
+        let candidates = std::iter::once(dir.join(&rel))
+            .chain(self.options.include_dirs.iter().map(|d| d.join(&rel)));
         // Reading is the existence test: one open per candidate, no extra stat.
         let mut found = None;
         let mut last_err = None;
@@ -322,19 +368,44 @@ impl<'a> Compiler<'a> {
             let reason = last_err.unwrap_or_else(|| {
                 format!(
                     "not found in {} or the include directories",
-                    if dir.as_os_str().is_empty() { ".".into() } else { dir.display().to_string() }
+                    if dir.as_os_str().is_empty() {
+                        ".".into()
+                    } else {
+                        dir.display().to_string()
+                    }
                 )
             });
-            self.error(f, pos, Error::Include { path: raw.to_owned(), reason });
+            self.error(
+                f,
+                pos,
+                Error::Include {
+                    path: raw.to_owned(),
+                    reason,
+                },
+            );
             return;
         };
         let key = file_key(&path);
         if self.include_stack.contains(&key) {
-            self.error(f, pos, Error::Include { path: raw.to_owned(), reason: "include cycle".into() });
+            self.error(
+                f,
+                pos,
+                Error::Include {
+                    path: raw.to_owned(),
+                    reason: "include cycle".into(),
+                },
+            );
             return;
         }
         if let Some(w) = warning {
-            self.warn(f, pos, Error::Io { path: path.display().to_string(), reason: w });
+            self.warn(
+                f,
+                pos,
+                Error::Io {
+                    path: path.display().to_string(),
+                    reason: w,
+                },
+            );
         }
         let file = self.add_file(&path, None);
         self.include_stack.push(key);
@@ -345,7 +416,11 @@ impl<'a> Compiler<'a> {
     /// The id of a namespace, registering it on first use.
     pub(crate) fn ns_id(&mut self, ns: &str) -> u32 {
         let ns = normalize_ns(ns);
-        if let Some(i) = self.namespaces.iter().position(|n| n.eq_ignore_ascii_case(&ns)) {
+        if let Some(i) = self
+            .namespaces
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(&ns))
+        {
             return i as u32;
         }
         self.namespaces.push(ns);
@@ -370,7 +445,10 @@ impl<'a> Compiler<'a> {
         }
         let ns_name = &self.namespaces[ns as usize];
         let found = self.sink.find_class(ns_name, name).or_else(|| {
-            self.options.resolver.as_ref().and_then(|r| r.class(ns_name, name))
+            self.options
+                .resolver
+                .as_ref()
+                .and_then(|r| r.class(ns_name, name))
         })?;
         self.classes.push(ClassEntry {
             ns,
@@ -390,7 +468,10 @@ impl<'a> Compiler<'a> {
         if !self.qualifiers.contains_key(&key) {
             let ns_name = &self.namespaces[ns as usize];
             let found = self.sink.find_qualifier_decl(ns_name, name).or_else(|| {
-                self.options.resolver.as_ref().and_then(|r| r.qualifier_decl(ns_name, name))
+                self.options
+                    .resolver
+                    .as_ref()
+                    .and_then(|r| r.qualifier_decl(ns_name, name))
             })?;
             self.qualifiers.insert(key.clone(), found);
         }
@@ -410,7 +491,11 @@ impl<'a> Compiler<'a> {
             self.error_count += 1;
         }
         let path = self.files[f.file as usize].path.clone();
-        self.diags.push(Diagnostic { severity, error, location: Some(Location::at(path, f.text, pos)) });
+        self.diags.push(Diagnostic {
+            severity,
+            error,
+            location: Some(Location::at(path, f.text, pos)),
+        });
     }
 
     /// An error found after the file was read (late checks, sink refusals).
@@ -421,15 +506,26 @@ impl<'a> Compiler<'a> {
             Some(t) => Location::at(&sf.path, t, at.pos as usize),
             None => match read_source(&sf.path) {
                 Ok((t, _)) => Location::at(&sf.path, &t, at.pos as usize),
-                Err(_) => Location { file: sf.path.clone(), ..Location::default() },
+                Err(_) => Location {
+                    file: sf.path.clone(),
+                    ..Location::default()
+                },
             },
         };
-        self.diags.push(Diagnostic { severity: Severity::Error, error, location: Some(location) });
+        self.diags.push(Diagnostic {
+            severity: Severity::Error,
+            error,
+            location: Some(location),
+        });
     }
 
     fn error_nowhere(&mut self, error: Error) {
         self.error_count += 1;
-        self.diags.push(Diagnostic { severity: Severity::Error, error, location: None });
+        self.diags.push(Diagnostic {
+            severity: Severity::Error,
+            error,
+            location: None,
+        });
     }
 }
 
@@ -464,7 +560,13 @@ fn read_source(path: &Path) -> std::io::Result<(String, Option<String>)> {
     let utf16 = |le: bool| {
         let units: Vec<u16> = bytes[2..]
             .chunks_exact(2)
-            .map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) })
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
             .collect();
         String::from_utf16_lossy(&units)
     };
@@ -473,11 +575,17 @@ fn read_source(path: &Path) -> std::io::Result<(String, Option<String>)> {
         [0xFE, 0xFF, ..] => (utf16(false), None),
         [0xEF, 0xBB, 0xBF, rest @ ..] => match std::str::from_utf8(rest) {
             Ok(s) => (s.to_owned(), None),
-            Err(_) => (latin1(rest), Some("not valid UTF-8; read as Latin-1".into())),
+            Err(_) => (
+                latin1(rest),
+                Some("not valid UTF-8; read as Latin-1".into()),
+            ),
         },
         _ => match String::from_utf8(bytes) {
             Ok(s) => (s, None),
-            Err(e) => (latin1(e.as_bytes()), Some("not valid UTF-8; read as Latin-1".into())),
+            Err(e) => (
+                latin1(e.as_bytes()),
+                Some("not valid UTF-8; read as Latin-1".into()),
+            ),
         },
     })
 }

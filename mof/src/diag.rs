@@ -27,7 +27,9 @@ pub enum Error {
     #[error("type mismatch: {0}")]
     TypeMismatch(String),
     /// A qualifier used without a declaration.
-    #[error("unknown qualifier {0:?}: it has no qualifier declaration (include qualifiers.mof first)")]
+    #[error(
+        "unknown qualifier {0:?}: it has no qualifier declaration (include qualifiers.mof first)"
+    )]
     UnknownQualifier(String),
     /// A qualifier used where its declared scope does not allow it.
     #[error("qualifier {name:?} is not allowed on a {element} (its Scope does not include it)")]
@@ -41,7 +43,9 @@ pub enum Error {
     #[error("qualifier {0:?} is given twice on the same element")]
     DuplicateQualifier(String),
     /// A qualifier with DisableOverride in a superclass given a different value.
-    #[error("qualifier {0:?} cannot be overridden: it has flavor DisableOverride in the superclass")]
+    #[error(
+        "qualifier {0:?} cannot be overridden: it has flavor DisableOverride in the superclass"
+    )]
     QualifierOverride(String),
     /// A bad qualifier declaration (unknown scope or flavor word, bad default).
     #[error("bad qualifier declaration: {0}")]
@@ -202,7 +206,13 @@ impl fmt::Display for Diagnostic {
         if let Some(loc) = &self.location {
             let num = loc.line.to_string();
             let pad = " ".repeat(num.len());
-            writeln!(f, "{pad}--> {}:{}:{}", loc.file.display(), loc.line, loc.column)?;
+            writeln!(
+                f,
+                "{pad}--> {}:{}:{}",
+                loc.file.display(),
+                loc.line,
+                loc.column
+            )?;
             writeln!(f, "{pad} |")?;
             writeln!(f, "{num} | {}", loc.excerpt)?;
             // Keep tabs so the caret lines up under tab-indented source.

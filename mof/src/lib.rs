@@ -174,7 +174,10 @@ impl MofSink for Compiled {
 ///
 /// Returns every diagnostic when any of them is an error; warnings travel in
 /// [`Compiled::warnings`].
-pub fn compile_files<P: AsRef<Path>>(paths: &[P], options: &Options) -> Result<Compiled, Diagnostics> {
+pub fn compile_files<P: AsRef<Path>>(
+    paths: &[P],
+    options: &Options,
+) -> Result<Compiled, Diagnostics> {
     let mut out = Compiled::default();
     let diags = {
         let mut c = Compiler::new(options, &mut out);

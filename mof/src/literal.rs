@@ -99,7 +99,9 @@ pub(crate) fn parse_number(tok: &str) -> Result<Lit, Error> {
         if body.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
             return radix(&body[1..], 8, "octal");
         }
-        return Err(bad("a number with a leading 0 is octal and may hold only 0-7"));
+        return Err(bad(
+            "a number with a leading 0 is octal and may hold only 0-7",
+        ));
     }
     radix(body, 10, "decimal")
 }
@@ -151,11 +153,9 @@ pub(crate) fn unescape(body: &str) -> Result<String, Error> {
                 })?;
                 out.push(ch);
             }
-            other => {
-                return Err(Error::BadLiteral(format!(
-                    "unknown escape sequence \\{other} (valid: \\b \\t \\n \\f \\r \\\" \\' \\\\ \\x)"
-                )))
-            }
+            other => return Err(Error::BadLiteral(format!(
+                "unknown escape sequence \\{other} (valid: \\b \\t \\n \\f \\r \\\" \\' \\\\ \\x)"
+            ))),
         }
     }
     Ok(out)
@@ -171,7 +171,10 @@ pub(crate) fn to_value(sp: Spanned, ty: &CimType, is_array: bool) -> Result<Valu
             let mut out = Vec::with_capacity(items.len());
             for it in items {
                 if matches!(it.lit, Lit::Array(_)) {
-                    return Err((it.pos, Error::TypeMismatch("arrays cannot be nested".into())));
+                    return Err((
+                        it.pos,
+                        Error::TypeMismatch("arrays cannot be nested".into()),
+                    ));
                 }
                 out.push(scalar(it, ty)?);
             }
@@ -191,7 +194,11 @@ fn scalar(sp: Spanned, ty: &CimType) -> Result<Value, (usize, Error)> {
     let mismatch = || {
         (
             sp.pos,
-            Error::TypeMismatch(format!("{} is not a valid {} value", sp.lit.kind(), ty_name(ty))),
+            Error::TypeMismatch(format!(
+                "{} is not a valid {} value",
+                sp.lit.kind(),
+                ty_name(ty)
+            )),
         )
     };
     let pos = sp.pos;
@@ -217,9 +224,9 @@ fn scalar(sp: Spanned, ty: &CimType) -> Result<Value, (usize, Error)> {
             }
         }
         (Lit::Char(c), CimType::String) => Value::String(c.to_string()),
-        (Lit::Str(s), CimType::DateTime) => Value::DateTime(
-            DateTime::parse(s).map_err(|e| bad(e.to_string()))?,
-        ),
+        (Lit::Str(s), CimType::DateTime) => {
+            Value::DateTime(DateTime::parse(s).map_err(|e| bad(e.to_string()))?)
+        }
         (Lit::Int(v), t) if t.is_integer() => Value::from_i128(*v, t).ok_or_else(|| {
             let (lo, hi) = t.integer_range().unwrap_or((0, 0));
             bad(format!("{v} is out of range for {t} ({lo} to {hi})"))
@@ -233,15 +240,17 @@ fn scalar(sp: Spanned, ty: &CimType) -> Result<Value, (usize, Error)> {
             Value::Real32(*v as f32)
         }
         (Lit::Real(v), CimType::Real64) => Value::Real64(*v),
-        (Lit::Str(s), CimType::Reference(_)) => Value::Reference(
-            ObjectPath::parse(s).map_err(|e| bad(e.to_string()))?,
-        ),
+        (Lit::Str(s), CimType::Reference(_)) => {
+            Value::Reference(ObjectPath::parse(s).map_err(|e| bad(e.to_string()))?)
+        }
         (Lit::Alias(name, path), CimType::Reference(_)) => match path {
             Some(p) => Value::Reference(p.clone()),
             None => {
                 return Err((
                     pos,
-                    Error::Instance(format!("alias {name} is not defined by an earlier instance")),
+                    Error::Instance(format!(
+                        "alias {name} is not defined by an earlier instance"
+                    )),
                 ))
             }
         },
@@ -306,7 +315,10 @@ mod tests {
     #[test]
     fn conversions_check_types_and_ranges() {
         let sp = |lit| Spanned { lit, pos: 3 };
-        assert_eq!(to_value(sp(Lit::Int(255)), &CimType::Uint8, false), Ok(Value::Uint8(255)));
+        assert_eq!(
+            to_value(sp(Lit::Int(255)), &CimType::Uint8, false),
+            Ok(Value::Uint8(255))
+        );
         assert!(matches!(
             to_value(sp(Lit::Int(256)), &CimType::Uint8, false),
             Err((3, Error::BadLiteral(_)))
@@ -320,6 +332,9 @@ mod tests {
             Ok(Value::Array(vec![Value::Sint32(1)]))
         );
         assert!(to_value(sp(Lit::Str("2026".into())), &CimType::DateTime, false).is_err());
-        assert_eq!(to_value(sp(Lit::Int(2)), &CimType::Real64, false), Ok(Value::Real64(2.0)));
+        assert_eq!(
+            to_value(sp(Lit::Int(2)), &CimType::Real64, false),
+            Ok(Value::Real64(2.0))
+        );
     }
 }

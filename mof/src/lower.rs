@@ -171,14 +171,23 @@ impl Compiler<'_> {
 
     // ----- qualifiers -----
 
-    fn raw_qualifiers<'i>(&mut self, f: &FileCtx<'_>, list: Option<Pair<'i, Rule>>) -> Vec<RawQualifier<'i>> {
+    fn raw_qualifiers<'i>(
+        &mut self,
+        f: &FileCtx<'_>,
+        list: Option<Pair<'i, Rule>>,
+    ) -> Vec<RawQualifier<'i>> {
         let Some(list) = list else { return Vec::new() };
         let mut out = Vec::new();
         for q in list.into_inner() {
             let pos = f.pos(&q);
             let mut inner = q.into_inner();
             let Some(name) = inner.next() else { continue };
-            let mut raw = RawQualifier { name: name.as_str(), pos, value: None, flavors: Vec::new() };
+            let mut raw = RawQualifier {
+                name: name.as_str(),
+                pos,
+                value: None,
+                flavors: Vec::new(),
+            };
             let mut bad_value = false;
             for part in inner {
                 match part.as_rule() {
@@ -187,7 +196,10 @@ impl Compiler<'_> {
                             raw.value = self.literal(f, v);
                             bad_value = raw.value.is_none();
                         } else {
-                            raw.value = Some(Spanned { lit: Lit::Null, pos });
+                            raw.value = Some(Spanned {
+                                lit: Lit::Null,
+                                pos,
+                            });
                         }
                     }
                     Rule::qualifier_flavors => {
@@ -208,7 +220,12 @@ impl Compiler<'_> {
 
     /// Applies qualifier declarations to raw qualifiers: checks existence,
     /// scope, duplicates and value types; fills default values and flavors.
-    fn apply_qualifiers(&mut self, f: &FileCtx<'_>, raws: Vec<RawQualifier<'_>>, element: Element) -> Vec<Qualifier> {
+    fn apply_qualifiers(
+        &mut self,
+        f: &FileCtx<'_>,
+        raws: Vec<RawQualifier<'_>>,
+        element: Element,
+    ) -> Vec<Qualifier> {
         let mut out: Vec<Qualifier> = Vec::with_capacity(raws.len());
         let ns = self.current_ns;
         for raw in raws {
@@ -216,15 +233,31 @@ impl Compiler<'_> {
                 self.error(f, raw.pos, Error::UnknownQualifier(raw.name.to_owned()));
                 continue;
             };
-            let (name, ty, is_array, scopes, mut flavors) =
-                (decl.name.clone(), decl.ty.clone(), decl.is_array, decl.scopes, decl.flavors);
+            let (name, ty, is_array, scopes, mut flavors) = (
+                decl.name.clone(),
+                decl.ty.clone(),
+                decl.is_array,
+                decl.scopes,
+                decl.flavors,
+            );
             let default = if raw.value.is_none() {
-                Some(if ty == CimType::Boolean && !is_array { Value::Boolean(true) } else { decl.default.clone() })
+                Some(if ty == CimType::Boolean && !is_array {
+                    Value::Boolean(true)
+                } else {
+                    decl.default.clone()
+                })
             } else {
                 None
             };
             if !element.allowed(&scopes) {
-                self.error(f, raw.pos, Error::QualifierScope { name: name.to_string(), element: element.name() });
+                self.error(
+                    f,
+                    raw.pos,
+                    Error::QualifierScope {
+                        name: name.to_string(),
+                        element: element.name(),
+                    },
+                );
                 continue;
             }
             if out.iter().any(|q| q.name == name) {
@@ -237,7 +270,9 @@ impl Compiler<'_> {
                     Ok(v) => v,
                     Err((p, e)) => {
                         let e = match e {
-                            Error::TypeMismatch(m) => Error::TypeMismatch(format!("qualifier {name}: {m}")),
+                            Error::TypeMismatch(m) => {
+                                Error::TypeMismatch(format!("qualifier {name}: {m}"))
+                            }
                             other => other,
                         };
                         self.error(f, p, e);
@@ -251,7 +286,13 @@ impl Compiler<'_> {
                     self.error(f, p, e);
                 }
             }
-            out.push(Qualifier { name, ty, value, propagated: false, flavors });
+            out.push(Qualifier {
+                name,
+                ty,
+                value,
+                propagated: false,
+                flavors,
+            });
         }
         out
     }
@@ -291,10 +332,12 @@ impl Compiler<'_> {
                     is_array = true;
                     array_size = self.array_size(f, p);
                 }
-                Rule::init_value => default_lit = self.literal(f, p).or_else(|| {
-                    ok = false;
-                    None
-                }),
+                Rule::init_value => {
+                    default_lit = self.literal(f, p).or_else(|| {
+                        ok = false;
+                        None
+                    })
+                }
                 Rule::scope_spec => {
                     let mut s = Scopes::default();
                     for w in p.into_inner().filter(|w| w.as_rule() == Rule::identifier) {
@@ -310,7 +353,11 @@ impl Compiler<'_> {
                             // DSP0004 v3 scopes with no place in this model.
                             "qualifier" | "enumeration" | "structure" | "enumerationvalue" => {}
                             other => {
-                                self.error(f, f.pos(&w), Error::BadQualifierDecl(format!("unknown scope {other:?}")));
+                                self.error(
+                                    f,
+                                    f.pos(&w),
+                                    Error::BadQualifierDecl(format!("unknown scope {other:?}")),
+                                );
                                 ok = false;
                             }
                         }
@@ -339,13 +386,25 @@ impl Compiler<'_> {
             }
         }
         let Some(scopes) = scopes else {
-            self.error(f, name_pos, Error::BadQualifierDecl(format!("qualifier {name} has no Scope(...)")));
+            self.error(
+                f,
+                name_pos,
+                Error::BadQualifierDecl(format!("qualifier {name} has no Scope(...)")),
+            );
             return;
         };
         if !ok {
             return;
         }
-        let decl = QualifierDecl { name: CimName::new(name), ty, is_array, array_size, default, scopes, flavors };
+        let decl = QualifierDecl {
+            name: CimName::new(name),
+            ty,
+            is_array,
+            array_size,
+            default,
+            scopes,
+            flavors,
+        };
         let ns = self.current_ns;
         let key = (ns, decl.name.clone());
         if let Some(existing) = self.qualifiers.get(&key) {
@@ -353,7 +412,10 @@ impl Compiler<'_> {
                 return;
             }
             // A declaration that only the repository knew may be redefined.
-            let known_here = self.items.iter().any(|i| matches!(i, Item::Qualifier(n, q, _) if *n == ns && q.name == decl.name));
+            let known_here = self
+                .items
+                .iter()
+                .any(|i| matches!(i, Item::Qualifier(n, q, _) if *n == ns && q.name == decl.name));
             if known_here {
                 self.error(f, name_pos, Error::DuplicateQualifierDecl(name.to_owned()));
                 return;
@@ -361,7 +423,14 @@ impl Compiler<'_> {
         }
         self.announce(ns);
         self.qualifiers.insert(key, decl.clone());
-        self.items.push(Item::Qualifier(ns, decl, SrcPos { file: f.file, pos: pos as u32 }));
+        self.items.push(Item::Qualifier(
+            ns,
+            decl,
+            SrcPos {
+                file: f.file,
+                pos: pos as u32,
+            },
+        ));
     }
 
     fn array_size(&mut self, f: &FileCtx<'_>, spec: Pair<'_, Rule>) -> Option<u32> {
@@ -369,7 +438,11 @@ impl Compiler<'_> {
         match p.as_str().parse::<u32>() {
             Ok(n) => Some(n),
             Err(_) => {
-                self.error(f, f.pos(&p), Error::BadLiteral(format!("array size {} is too large", p.as_str())));
+                self.error(
+                    f,
+                    f.pos(&p),
+                    Error::BadLiteral(format!("array size {} is too large", p.as_str())),
+                );
                 None
             }
         }
@@ -392,19 +465,35 @@ impl Compiler<'_> {
         let ty = match CimType::from_name(first.as_str()).filter(|t| !t.is_reference()) {
             Some(t) => t,
             None => {
-                self.error(f, f.pos(&first), Error::UnknownType(first.as_str().to_owned()));
+                self.error(
+                    f,
+                    f.pos(&first),
+                    Error::UnknownType(first.as_str().to_owned()),
+                );
                 return None;
             }
         };
-        Some(Head { ty, name: name.as_str(), name_pos: f.pos(&name) })
+        Some(Head {
+            ty,
+            name: name.as_str(),
+            name_pos: f.pos(&name),
+        })
     }
 
     // ----- classes -----
 
     /// `[quals] class Name : Super { features };`
-    pub(crate) fn lower_class(&mut self, f: &FileCtx<'_>, pair: Pair<'_, Rule>, quals: Option<Pair<'_, Rule>>) {
+    pub(crate) fn lower_class(
+        &mut self,
+        f: &FileCtx<'_>,
+        pair: Pair<'_, Rule>,
+        quals: Option<Pair<'_, Rule>>,
+    ) {
         let class_pos = f.pos(&pair);
-        let at = SrcPos { file: f.file, pos: class_pos as u32 };
+        let at = SrcPos {
+            file: f.file,
+            pos: class_pos as u32,
+        };
         let ns = self.current_ns;
         let raw_quals = self.raw_qualifiers(f, quals);
         let mut kind = Element::Class;
@@ -449,7 +538,10 @@ impl Compiler<'_> {
                     self.error(
                         f,
                         spos,
-                        Error::UndefinedSuperclass { class: name.to_owned(), superclass: s.to_owned() },
+                        Error::UndefinedSuperclass {
+                            class: name.to_owned(),
+                            superclass: s.to_owned(),
+                        },
                     );
                     failed = true;
                     None
@@ -460,7 +552,14 @@ impl Compiler<'_> {
         // The kind decides which scopes apply: keyword, own qualifier, or inherited.
         let says = |q: &str| {
             raw_quals.iter().any(|r| {
-                r.name.eq_ignore_ascii_case(q) && !matches!(r.value, Some(Spanned { lit: Lit::Bool(false), .. }))
+                r.name.eq_ignore_ascii_case(q)
+                    && !matches!(
+                        r.value,
+                        Some(Spanned {
+                            lit: Lit::Bool(false),
+                            ..
+                        })
+                    )
             })
         };
         let sup_class = sup_idx.map(|i| &self.classes[i].class);
@@ -474,12 +573,19 @@ impl Compiler<'_> {
         let is_assoc = kind == Element::Association;
         let mut qualifiers = self.apply_qualifiers(f, raw_quals, kind);
         if keyword_kind != Element::Class {
-            let flag = if keyword_kind == Element::Association { "Association" } else { "Indication" };
+            let flag = if keyword_kind == Element::Association {
+                "Association"
+            } else {
+                "Indication"
+            };
             if qualifiers.find(flag).is_none() {
                 let flavors = self
                     .lookup_qualifier(ns, flag)
                     .map(|d| d.flavors)
-                    .unwrap_or(Flavors { overridable: false, ..Flavors::default() });
+                    .unwrap_or(Flavors {
+                        overridable: false,
+                        ..Flavors::default()
+                    });
                 let mut q = Qualifier::flag(flag);
                 q.flavors = flavors;
                 qualifiers.push(q);
@@ -504,7 +610,9 @@ impl Compiler<'_> {
                     _ => {}
                 }
             }
-            let (Some(head), Some(tail)) = (head, tail) else { continue };
+            let (Some(head), Some(tail)) = (head, tail) else {
+                continue;
+            };
             let raw = self.raw_qualifiers(f, quals);
             let Some(h) = self.head(f, head) else {
                 failed = true;
@@ -515,13 +623,23 @@ impl Compiler<'_> {
             }
             if tail.as_rule() == Rule::property_tail {
                 let is_ref = h.ty.is_reference();
-                let qualifiers =
-                    self.apply_qualifiers(f, raw, if is_ref { Element::Reference } else { Element::Property });
+                let qualifiers = self.apply_qualifiers(
+                    f,
+                    raw,
+                    if is_ref {
+                        Element::Reference
+                    } else {
+                        Element::Property
+                    },
+                );
                 if is_ref && !is_assoc {
                     self.error(
                         f,
                         h.name_pos,
-                        Error::ReferenceInNonAssociation { class: name.to_owned(), property: h.name.to_owned() },
+                        Error::ReferenceInNonAssociation {
+                            class: name.to_owned(),
+                            property: h.name.to_owned(),
+                        },
                     );
                     failed = true;
                 }
@@ -553,7 +671,11 @@ impl Compiler<'_> {
                     continue;
                 }
                 if is_array && qualifiers.is_true("Key") {
-                    self.error(f, h.name_pos, Error::Key(format!("key property {} cannot be an array", h.name)));
+                    self.error(
+                        f,
+                        h.name_pos,
+                        Error::Key(format!("key property {} cannot be an array", h.name)),
+                    );
                     failed = true;
                 }
                 local.properties.push(Property {
@@ -586,7 +708,11 @@ impl Compiler<'_> {
                             // DSP0004 v3 parameter defaults have no place in the model.
                             Rule::init_value => {
                                 let pos = f.pos(&p);
-                                self.warn(f, pos, Error::Syntax("parameter default values are ignored".into()));
+                                self.warn(
+                                    f,
+                                    pos,
+                                    Error::Syntax("parameter default values are ignored".into()),
+                                );
                             }
                             _ => {}
                         }
@@ -601,7 +727,11 @@ impl Compiler<'_> {
                         refs_to_check.push((c.clone(), ph.name_pos));
                     }
                     if parameters.iter().any(|p| p.name.is(ph.name)) {
-                        self.error(f, ph.name_pos, Error::DuplicateParameter(ph.name.to_owned()));
+                        self.error(
+                            f,
+                            ph.name_pos,
+                            Error::DuplicateParameter(ph.name.to_owned()),
+                        );
                         failed = true;
                         continue;
                     }
@@ -643,7 +773,13 @@ impl Compiler<'_> {
         }
 
         self.announce(ns);
-        self.classes.push(ClassEntry { ns, class, external: false, failed, at });
+        self.classes.push(ClassEntry {
+            ns,
+            class,
+            external: false,
+            failed,
+            at,
+        });
         let idx = self.classes.len() - 1;
         self.class_index.insert((ns, class_name.clone()), idx);
         self.items.push(Item::Class(idx));
@@ -657,7 +793,10 @@ impl Compiler<'_> {
                 ns,
                 class_name: c,
                 user: idx,
-                at: SrcPos { file: f.file, pos: pos as u32 },
+                at: SrcPos {
+                    file: f.file,
+                    pos: pos as u32,
+                },
             });
         }
     }
@@ -665,7 +804,12 @@ impl Compiler<'_> {
     // ----- instances -----
 
     /// `[quals] instance of Class [as $Alias] { prop = value; ... };`
-    pub(crate) fn lower_instance_decl(&mut self, f: &FileCtx<'_>, pair: Pair<'_, Rule>, quals: Option<Pair<'_, Rule>>) {
+    pub(crate) fn lower_instance_decl(
+        &mut self,
+        f: &FileCtx<'_>,
+        pair: Pair<'_, Rule>,
+        quals: Option<Pair<'_, Rule>>,
+    ) {
         let pos = f.pos(&pair);
         let raw = self.raw_qualifiers(f, quals);
         let qualifiers = self.apply_qualifiers(f, raw, Element::Instance);
@@ -673,7 +817,14 @@ impl Compiler<'_> {
         if let Some(mut inst) = self.lower_instance_body(f, pair, Some(ns), true) {
             inst.qualifiers = qualifiers;
             self.announce(ns);
-            self.items.push(Item::Instance(ns, Box::new(inst), SrcPos { file: f.file, pos: pos as u32 }));
+            self.items.push(Item::Instance(
+                ns,
+                Box::new(inst),
+                SrcPos {
+                    file: f.file,
+                    pos: pos as u32,
+                },
+            ));
         }
     }
 
@@ -724,16 +875,26 @@ impl Compiler<'_> {
                     _ => {}
                 }
             }
-            let (Some((pname, ppos)), Some(value)) = (pname, value) else { continue };
+            let (Some((pname, ppos)), Some(value)) = (pname, value) else {
+                continue;
+            };
             let raw = self.raw_qualifiers(f, quals);
             let qualifiers = self.apply_qualifiers(f, raw, Element::Instance);
             let Some(decl) = class.property(pname) else {
-                self.error(f, ppos, Error::Instance(format!("class {} has no property {pname}", class.name)));
+                self.error(
+                    f,
+                    ppos,
+                    Error::Instance(format!("class {} has no property {pname}", class.name)),
+                );
                 ok = false;
                 continue;
             };
             if inst.property(pname).is_some() {
-                self.error(f, ppos, Error::Instance(format!("property {pname} is given twice")));
+                self.error(
+                    f,
+                    ppos,
+                    Error::Instance(format!("property {pname} is given twice")),
+                );
                 ok = false;
                 continue;
             }
@@ -745,7 +906,9 @@ impl Compiler<'_> {
                 Ok(v) => v,
                 Err((p, e)) => {
                     let e = match e {
-                        Error::TypeMismatch(m) => Error::TypeMismatch(format!("property {}: {m}", decl.name)),
+                        Error::TypeMismatch(m) => {
+                            Error::TypeMismatch(format!("property {}: {m}", decl.name))
+                        }
                         other => other,
                     };
                     self.error(f, p, e);

@@ -34,7 +34,10 @@ pub(crate) fn parse_production(text: &str) -> Result<Parsed<'_>, SyntaxError> {
         Ok(mut pairs) => {
             let prod = pairs.next().expect("production rule always yields a pair");
             let end = prod.as_span().end();
-            let inner = prod.into_inner().next().filter(|p| p.as_rule() != Rule::EOI);
+            let inner = prod
+                .into_inner()
+                .next()
+                .filter(|p| p.as_rule() != Rule::EOI);
             Ok((inner, end))
         }
         Err(e) => {
@@ -110,7 +113,9 @@ fn describe(rule: &Rule) -> Option<&'static str> {
         Rule::init_value | Rule::array_init | Rule::embedded_instance => "a value",
         Rule::pragma => "#pragma",
         Rule::qualifier_decl => "a qualifier declaration",
-        Rule::qualified_decl | Rule::class_decl | Rule::class_kind => "a class or instance declaration",
+        Rule::qualified_decl | Rule::class_decl | Rule::class_kind => {
+            "a class or instance declaration"
+        }
         Rule::instance_decl => "\"instance of\"",
         Rule::qualifier_list => "'['",
         Rule::qualifier => "a qualifier",
@@ -165,6 +170,45 @@ pub(crate) fn resync(text: &str, pos: usize) -> usize {
     }
 }
 
+/// The position of the opening quote of a string literal that ends at a line
+/// break or at `to`, scanning `text[from..to]` as MOF (skipping comments and
+/// char16 literals). A syntax error is usually the consequence of such a
+/// string, so it is reported instead.
+pub(crate) fn find_unterminated_string(text: &str, from: usize, to: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let to = to.min(b.len());
+    let mut i = from;
+    while i < to {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = memchr_nl(&b[i..]).map_or(b.len(), |n| i + n);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+            }
+            q @ (b'"' | b'\'') => {
+                let start = i;
+                i += 1;
+                loop {
+                    match b.get(i) {
+                        None | Some(b'\n') | Some(b'\r') => {
+                            return (q == b'"').then_some(start);
+                        }
+                        Some(b'\\') => i += 2,
+                        Some(&c) if c == q => {
+                            i += 1;
+                            break;
+                        }
+                        Some(_) => i += 1,
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 fn memchr_nl(b: &[u8]) -> Option<usize> {
     b.iter().position(|&c| c == b'\n')
 }
@@ -189,6 +233,14 @@ mod tests {
         let e = parse_production("class A { string }; ").err().unwrap();
         assert!(e.message.contains("expected"), "{}", e.message);
         assert!(e.message.contains("found '}'"), "{}", e.message);
+    }
+
+    #[test]
+    fn finds_unterminated_strings_outside_comments() {
+        let t = "// \"x\n/* \" */ a = \"ok\\\"\" b = 'c'\n d = \"open\n";
+        let p = find_unterminated_string(t, 0, t.len()).unwrap();
+        assert_eq!(&t[p..p + 5], "\"open");
+        assert_eq!(find_unterminated_string("a \"b\" c", 0, 7), None);
     }
 
     #[test]

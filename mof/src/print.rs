@@ -77,8 +77,16 @@ impl Printer {
         let _ = write!(
             out,
             ",\n    Flavor({}, {}{}{});\n\n",
-            if f.overridable { "EnableOverride" } else { "DisableOverride" },
-            if f.to_subclass { "ToSubclass" } else { "Restricted" },
+            if f.overridable {
+                "EnableOverride"
+            } else {
+                "DisableOverride"
+            },
+            if f.to_subclass {
+                "ToSubclass"
+            } else {
+                "Restricted"
+            },
             if f.translatable { ", Translatable" } else { "" },
             if f.to_instance { ", ToInstance" } else { "" },
         );
@@ -114,10 +122,18 @@ impl Printer {
                 let f = q.flavors;
                 let mut words = Vec::new();
                 if f.overridable != d.overridable {
-                    words.push(if f.overridable { "EnableOverride" } else { "DisableOverride" });
+                    words.push(if f.overridable {
+                        "EnableOverride"
+                    } else {
+                        "DisableOverride"
+                    });
                 }
                 if f.to_subclass != d.to_subclass {
-                    words.push(if f.to_subclass { "ToSubclass" } else { "Restricted" });
+                    words.push(if f.to_subclass {
+                        "ToSubclass"
+                    } else {
+                        "Restricted"
+                    });
                 }
                 if f.translatable && !d.translatable {
                     words.push("Translatable");

@@ -30,22 +30,34 @@ pub(crate) enum At {
 /// Resolves `local` (holding only its own features) against `sup`.
 pub(crate) fn resolve(local: Class, sup: Option<&Class>) -> (Class, Vec<(At, Error)>) {
     let mut errs = Vec::new();
-    let Class { name, superclass, qualifiers, properties, methods } = local;
+    let Class {
+        name,
+        superclass,
+        qualifiers,
+        properties,
+        methods,
+    } = local;
     let no_quals: &[Qualifier] = &[];
-    let qualifiers = merge_qualifiers(qualifiers, sup.map_or(no_quals, |s| &s.qualifiers), &mut |e| {
-        errs.push((At::Class, e))
-    });
+    let qualifiers = merge_qualifiers(
+        qualifiers,
+        sup.map_or(no_quals, |s| &s.qualifiers),
+        &mut |e| errs.push((At::Class, e)),
+    );
 
     // Properties.
     let mut local_props: Vec<Option<Property>> = properties.into_iter().map(Some).collect();
     let mut props = Vec::with_capacity(local_props.len() + sup.map_or(0, |s| s.properties.len()));
     if let Some(s) = sup {
         for sp in &s.properties {
-            let found = local_props.iter().position(|p| p.as_ref().is_some_and(|p| p.name == sp.name));
+            let found = local_props
+                .iter()
+                .position(|p| p.as_ref().is_some_and(|p| p.name == sp.name));
             match found {
                 Some(i) => {
                     let mut p = local_props[i].take().expect("position found a Some");
-                    check_override_name(&p.qualifiers, p.name.as_str(), &mut |e| errs.push((At::Property(i), e)));
+                    check_override_name(&p.qualifiers, p.name.as_str(), &mut |e| {
+                        errs.push((At::Property(i), e))
+                    });
                     let same_kind = p.is_array == sp.is_array
                         && (p.ty == sp.ty || (p.ty.is_reference() && sp.ty.is_reference()));
                     if !same_kind {
@@ -53,15 +65,15 @@ pub(crate) fn resolve(local: Class, sup: Option<&Class>) -> (Class, Vec<(At, Err
                             At::Property(i),
                             Error::TypeMismatch(format!(
                                 "property {} overrides {}.{} with a different type",
-                                p.name,
-                                s.name,
-                                sp.name
+                                p.name, s.name, sp.name
                             )),
                         ));
                     }
-                    p.qualifiers = merge_qualifiers(std::mem::take(&mut p.qualifiers), &sp.qualifiers, &mut |e| {
-                        errs.push((At::Property(i), e))
-                    });
+                    p.qualifiers = merge_qualifiers(
+                        std::mem::take(&mut p.qualifiers),
+                        &sp.qualifiers,
+                        &mut |e| errs.push((At::Property(i), e)),
+                    );
                     props.push(p);
                 }
                 None => props.push(inherit_property(sp)),
@@ -75,8 +87,13 @@ pub(crate) fn resolve(local: Class, sup: Option<&Class>) -> (Class, Vec<(At, Err
                 errs.push((
                     At::Property(i),
                     Error::BadOverride(match sup {
-                        Some(s) => format!("Override({target:?}): superclass {} has no property {target}", s.name),
-                        None => format!("Override({target:?}) in class {name}, which has no superclass"),
+                        Some(s) => format!(
+                            "Override({target:?}): superclass {} has no property {target}",
+                            s.name
+                        ),
+                        None => {
+                            format!("Override({target:?}) in class {name}, which has no superclass")
+                        }
                     }),
                 ));
             }
@@ -89,11 +106,15 @@ pub(crate) fn resolve(local: Class, sup: Option<&Class>) -> (Class, Vec<(At, Err
     let mut meths = Vec::with_capacity(local_meths.len() + sup.map_or(0, |s| s.methods.len()));
     if let Some(s) = sup {
         for sm in &s.methods {
-            let found = local_meths.iter().position(|m| m.as_ref().is_some_and(|m| m.name == sm.name));
+            let found = local_meths
+                .iter()
+                .position(|m| m.as_ref().is_some_and(|m| m.name == sm.name));
             match found {
                 Some(i) => {
                     let mut m = local_meths[i].take().expect("position found a Some");
-                    check_override_name(&m.qualifiers, m.name.as_str(), &mut |e| errs.push((At::Method(i), e)));
+                    check_override_name(&m.qualifiers, m.name.as_str(), &mut |e| {
+                        errs.push((At::Method(i), e))
+                    });
                     if m.return_type != sm.return_type
                         && !(m.return_type.is_reference() && sm.return_type.is_reference())
                     {
@@ -105,14 +126,18 @@ pub(crate) fn resolve(local: Class, sup: Option<&Class>) -> (Class, Vec<(At, Err
                             )),
                         ));
                     }
-                    m.qualifiers = merge_qualifiers(std::mem::take(&mut m.qualifiers), &sm.qualifiers, &mut |e| {
-                        errs.push((At::Method(i), e))
-                    });
+                    m.qualifiers = merge_qualifiers(
+                        std::mem::take(&mut m.qualifiers),
+                        &sm.qualifiers,
+                        &mut |e| errs.push((At::Method(i), e)),
+                    );
                     for p in &mut m.parameters {
                         if let Some(sp) = sm.parameters.iter().find(|q| q.name == p.name) {
-                            p.qualifiers = merge_qualifiers(std::mem::take(&mut p.qualifiers), &sp.qualifiers, &mut |e| {
-                                errs.push((At::Method(i), e))
-                            });
+                            p.qualifiers = merge_qualifiers(
+                                std::mem::take(&mut p.qualifiers),
+                                &sp.qualifiers,
+                                &mut |e| errs.push((At::Method(i), e)),
+                            );
                         }
                     }
                     meths.push(m);
@@ -128,8 +153,13 @@ pub(crate) fn resolve(local: Class, sup: Option<&Class>) -> (Class, Vec<(At, Err
                 errs.push((
                     At::Method(i),
                     Error::BadOverride(match sup {
-                        Some(s) => format!("Override({target:?}): superclass {} has no method {target}", s.name),
-                        None => format!("Override({target:?}) in class {name}, which has no superclass"),
+                        Some(s) => format!(
+                            "Override({target:?}): superclass {} has no method {target}",
+                            s.name
+                        ),
+                        None => {
+                            format!("Override({target:?}) in class {name}, which has no superclass")
+                        }
                     }),
                 ));
             }
@@ -137,9 +167,19 @@ pub(crate) fn resolve(local: Class, sup: Option<&Class>) -> (Class, Vec<(At, Err
         }
     }
 
-    let class = Class { name, superclass, qualifiers, properties: props, methods: meths };
+    let class = Class {
+        name,
+        superclass,
+        qualifiers,
+        properties: props,
+        methods: meths,
+    };
     if class.is_association() {
-        let refs = class.properties.iter().filter(|p| p.ty.is_reference()).count();
+        let refs = class
+            .properties
+            .iter()
+            .filter(|p| p.ty.is_reference())
+            .count();
         if refs < 2 {
             errs.push((
                 At::Class,
@@ -174,7 +214,11 @@ fn check_override_name(quals: &[Qualifier], name: &str, report: &mut dyn FnMut(E
 }
 
 /// Local qualifiers first, then the inherited ToSubclass ones not given locally.
-fn merge_qualifiers(local: Vec<Qualifier>, inherited: &[Qualifier], report: &mut dyn FnMut(Error)) -> Vec<Qualifier> {
+fn merge_qualifiers(
+    local: Vec<Qualifier>,
+    inherited: &[Qualifier],
+    report: &mut dyn FnMut(Error),
+) -> Vec<Qualifier> {
     if inherited.is_empty() {
         return local;
     }

@@ -13,7 +13,11 @@ fn corpus_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     // CARGO_MANIFEST_DIR is <workspace>/mof.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("shared").join("corpus")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..")
+        .join("shared")
+        .join("corpus")
 }
 
 fn schema_file() -> PathBuf {
@@ -29,20 +33,34 @@ fn schema_file() -> PathBuf {
 
 fn schema() -> &'static Compiled {
     static S: OnceLock<Compiled> = OnceLock::new();
-    S.get_or_init(|| match compile_files(&[schema_file()], &Options::default()) {
-        Ok(c) => c,
-        Err(d) => panic!("CIM schema failed to compile:\n{d}"),
-    })
+    S.get_or_init(
+        || match compile_files(&[schema_file()], &Options::default()) {
+            Ok(c) => c,
+            Err(d) => panic!("CIM schema failed to compile:\n{d}"),
+        },
+    )
 }
 
 #[test]
 fn cim_schema_2_41_counts() {
     let s = schema();
-    assert!(s.warnings.is_empty(), "unexpected warnings: {:?}", s.warnings);
+    assert!(
+        s.warnings.is_empty(),
+        "unexpected warnings: {:?}",
+        s.warnings
+    );
     assert_eq!(s.qualifiers.len(), 70, "qualifier declarations");
     assert_eq!(s.classes.len(), 1438, "classes");
-    assert_eq!(s.classes.iter().filter(|c| c.is_association()).count(), 593, "associations");
-    assert_eq!(s.classes.iter().filter(|c| c.is_indication()).count(), 20, "indications");
+    assert_eq!(
+        s.classes.iter().filter(|c| c.is_association()).count(),
+        593,
+        "associations"
+    );
+    assert_eq!(
+        s.classes.iter().filter(|c| c.is_indication()).count(),
+        20,
+        "indications"
+    );
     let refs: usize = s
         .classes
         .iter()
@@ -50,7 +68,12 @@ fn cim_schema_2_41_counts() {
         .filter(|p| !p.propagated && p.ty.is_reference())
         .count();
     assert_eq!(refs, 1167, "reference properties declared");
-    let methods: usize = s.classes.iter().flat_map(|c| &c.methods).filter(|m| !m.propagated).count();
+    let methods: usize = s
+        .classes
+        .iter()
+        .flat_map(|c| &c.methods)
+        .filter(|m| !m.propagated)
+        .count();
     assert_eq!(methods, 221, "methods declared");
 }
 
@@ -60,7 +83,11 @@ fn classes_are_in_dependency_order_and_resolved() {
     let mut seen = std::collections::HashSet::new();
     for c in &s.classes {
         if let Some(sup) = &c.superclass {
-            assert!(seen.contains(&sup.to_lowercase()), "{} before its superclass {sup}", c.name);
+            assert!(
+                seen.contains(&sup.to_lowercase()),
+                "{} before its superclass {sup}",
+                c.name
+            );
         }
         seen.insert(c.name.to_lowercase());
     }
@@ -68,19 +95,30 @@ fn classes_are_in_dependency_order_and_resolved() {
     let cs = s.class("CIM_ComputerSystem").unwrap();
     let en = cs.property("ElementName").unwrap();
     assert!(en.propagated);
-    assert_eq!(en.class_origin.as_ref().unwrap().as_str(), "CIM_ManagedElement");
+    assert_eq!(
+        en.class_origin.as_ref().unwrap().as_str(),
+        "CIM_ManagedElement"
+    );
     assert!(en.qualifiers.iter().all(|q| q.propagated));
     // Description is ToSubclass: it propagates; Abstract is Restricted: it does not.
     assert!(cs.qualifiers.find("Description").is_some());
-    assert!(s.class("CIM_ManagedElement").unwrap().qualifiers.is_true("Abstract"));
+    assert!(s
+        .class("CIM_ManagedElement")
+        .unwrap()
+        .qualifiers
+        .is_true("Abstract"));
     assert!(!cs.qualifiers.is_true("Abstract"));
     let name = cs.property("Name").unwrap();
     assert!(name.is_key());
     // Keys survive inheritance; methods too.
-    assert!(cs.method("RequestStateChange").is_some_and(|m| m.propagated));
+    assert!(cs
+        .method("RequestStateChange")
+        .is_some_and(|m| m.propagated));
     let assoc = s.class("CIM_SystemDevice").unwrap();
     assert!(assoc.is_association());
-    assert!(assoc.property("GroupComponent").is_some_and(|p| p.ty.is_reference()));
+    assert!(assoc
+        .property("GroupComponent")
+        .is_some_and(|p| p.ty.is_reference()));
 }
 
 #[test]
@@ -89,7 +127,10 @@ fn schema_round_trips_through_the_printer() {
     let text = print::to_mof(s);
     let again = match compile_str("printed.mof", &text, &Options::default()) {
         Ok(c) => c,
-        Err(d) => panic!("printed schema does not compile:\n{}", d.to_string().chars().take(4000).collect::<String>()),
+        Err(d) => panic!(
+            "printed schema does not compile:\n{}",
+            d.to_string().chars().take(4000).collect::<String>()
+        ),
     };
     assert_eq!(again.qualifiers, s.qualifiers);
     assert_eq!(again.classes.len(), s.classes.len());
@@ -104,7 +145,11 @@ fn schema_round_trips_through_the_printer() {
 #[test]
 fn value_map_values_are_string_arrays() {
     let s = schema();
-    let p = s.class("CIM_ManagedSystemElement").unwrap().property("OperationalStatus").unwrap();
+    let p = s
+        .class("CIM_ManagedSystemElement")
+        .unwrap()
+        .property("OperationalStatus")
+        .unwrap();
     assert!(p.is_array);
     let vm = p.qualifiers.find("ValueMap").unwrap();
     assert!(matches!(&vm.value, Value::Array(v) if v.len() > 10));

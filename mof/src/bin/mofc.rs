@@ -58,7 +58,11 @@ enum Format {
 }
 
 fn options(c: &Common) -> Options {
-    Options { namespace: c.namespace.clone(), include_dirs: c.include.clone(), ..Options::default() }
+    Options {
+        namespace: c.namespace.clone(),
+        include_dirs: c.include.clone(),
+        ..Options::default()
+    }
 }
 
 fn compile(c: &Common) -> Result<Compiled, ExitCode> {
