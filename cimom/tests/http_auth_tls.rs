@@ -53,7 +53,7 @@ async fn basic_auth_challenges_rejects_and_admits() {
     let alice = cimom::auth::encode_basic("alice", "wonderland");
     let r = ecn(&mut c, Some(&alice)).await;
     assert_eq!(r.status, 200, "{r:?}");
-    assert!(r.body.contains("CIM_Namespace"));
+    assert!(r.body.contains("CIM_Namespace"), "{}", r.body);
     // Cached now; still right, and wrong stays wrong.
     assert_eq!(ecn(&mut c, Some(&alice)).await.status, 200);
     assert_eq!(ecn(&mut c, Some(&wrong)).await.status, 401);
@@ -141,7 +141,7 @@ async fn https_with_a_self_signed_certificate() {
     for _ in 0..3 {
         let r = ecn(&mut c, Some(&alice)).await;
         assert_eq!(r.status, 200, "{r:?}");
-        assert!(r.body.contains("CIM_Namespace"));
+        assert!(r.body.contains("CIM_Namespace"), "{}", r.body);
     }
     // Plain HTTP on the TLS port gets nowhere, and the endpoint keeps serving.
     let mut plain = Client::connect(addr).await;

@@ -58,8 +58,8 @@ pub fn start(
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full((_, ind))) => {
                 let n = dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                // Warn on the first drop and then every 100th, not per drop.
-                if n == 1 || n % 100 == 0 {
+                // Warn on the 1st, 2nd, 4th, 8th, ... drop, not on every one.
+                if n.is_power_of_two() {
                     tracing::warn!(class = %ind.class_name, dropped_total = n, "indication queue full: indication dropped");
                 }
             }

@@ -377,6 +377,7 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             response::encode_imethod(&id, &method, Err(error), &mut out);
         }
         Decoded::Message(msg) => {
+            let msg = *msg;
             let ctx = RequestCtx {
                 user,
                 message_id: msg.id.clone(),

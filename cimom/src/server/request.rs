@@ -201,8 +201,8 @@ pub fn man_namespace(headers: &HeaderMap) -> Option<String> {
 /// What the body decoded to.
 #[derive(Debug)]
 pub enum Decoded {
-    /// A request to dispatch.
-    Message(Message),
+    /// A request to dispatch (boxed: it is much larger than the other variant).
+    Message(Box<Message>),
     /// A valid message whose operation cannot run (bad parameters, unknown
     /// intrinsic): answer `200 OK` with this `<ERROR>` in an `IMETHODRESPONSE`.
     Refused {
@@ -273,7 +273,7 @@ pub fn decode_body(
             ))
         }
     }
-    Ok(Decoded::Message(msg))
+    Ok(Decoded::Message(Box::new(msg)))
 }
 
 fn check_method_header(header: Option<&str>, name: &str) -> Result<(), RequestError> {
