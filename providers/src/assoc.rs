@@ -31,7 +31,11 @@ pub struct AssocProvider {
 }
 
 /// One association instance with two reference keys.
-fn assoc(class: &str, (r1, c1, p1): (&str, &str, ObjectPath), (r2, c2, p2): (&str, &str, ObjectPath)) -> Instance {
+fn assoc(
+    class: &str,
+    (r1, c1, p1): (&str, &str, ObjectPath),
+    (r2, c2, p2): (&str, &str, ObjectPath),
+) -> Instance {
     let ref_ty = |c: &str| CimType::Reference(Some(CimName::new(c)));
     let mut i = Instance::new(class)
         .with(r1, ref_ty(c1), Value::Reference(p1.clone()))
@@ -90,22 +94,44 @@ impl AssocProvider {
     async fn normalise(&self, ns: &str, object: &ObjectPath) -> Result<Option<ObjectPath>> {
         let ns = Some(ns);
         let found = if object.class_name.is(DS_IISET) {
-            self.backend.set_for_path(object).await.map(|s| set_path(&s, ns))
+            self.backend
+                .set_for_path(object)
+                .await
+                .map(|s| set_path(&s, ns))
         } else if object.class_name.is(DS_IIGROUP) {
-            self.backend.group_for_path(object).await.map(|g| group_path(&g.name, ns))
+            self.backend
+                .group_for_path(object)
+                .await
+                .map(|g| group_path(&g.name, ns))
         } else if object.class_name.is(DS_IIOVERFLOWVOL) {
-            self.backend.overflow_for_path(object).await.map(|o| overflow_path(&o.path, ns))
+            self.backend
+                .overflow_for_path(object)
+                .await
+                .map(|o| overflow_path(&o.path, ns))
         } else {
             return Ok(None);
         };
         match found {
             Ok(p) => Ok(Some(p)),
-            Err(e) if matches!(e.status(), StatusCode::NotFound | StatusCode::InvalidParameter) => Ok(None),
+            Err(e)
+                if matches!(
+                    e.status(),
+                    StatusCode::NotFound | StatusCode::InvalidParameter
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
 
-    async fn refs(&self, ns: &str, class: &CimName, object: &ObjectPath, role: Option<&str>) -> Result<Vec<Instance>> {
+    async fn refs(
+        &self,
+        ns: &str,
+        class: &CimName,
+        object: &ObjectPath,
+        role: Option<&str>,
+    ) -> Result<Vec<Instance>> {
         let Some(target) = self.normalise(ns, object).await? else {
             return Ok(Vec::new());
         };
@@ -116,7 +142,9 @@ impl AssocProvider {
             .filter(|i| {
                 i.properties.iter().any(|p| {
                     role.is_none_or(|r| p.name.is(r))
-                        && p.value.as_reference().is_some_and(|r| r.local().canonical_key() == want)
+                        && p.value
+                            .as_reference()
+                            .is_some_and(|r| r.local().canonical_key() == want)
                 })
             })
             .collect())
@@ -125,11 +153,20 @@ impl AssocProvider {
 
 #[async_trait]
 impl InstanceProvider for AssocProvider {
-    async fn enumerate_instances(&self, ctx: &ProviderContext, class: &Class) -> ProviderResult<Vec<Instance>> {
+    async fn enumerate_instances(
+        &self,
+        ctx: &ProviderContext,
+        class: &Class,
+    ) -> ProviderResult<Vec<Instance>> {
         Ok(self.instances(&ctx.namespace, &class.name).await?)
     }
 
-    async fn get_instance(&self, ctx: &ProviderContext, class: &Class, path: &ObjectPath) -> ProviderResult<Instance> {
+    async fn get_instance(
+        &self,
+        ctx: &ProviderContext,
+        class: &Class,
+        path: &ObjectPath,
+    ) -> ProviderResult<Instance> {
         let want = path.local().canonical_key();
         let all = self.instances(&ctx.namespace, &class.name).await?;
         // Compare with the namespaces of the references stripped: a client may

@@ -68,7 +68,9 @@ impl Backend {
         let wanted = path.key_str("setType").map(str::to_owned);
         let s2 = shadow.clone();
         let info = self
-            .call(format!("find set {}", shadow.display()), move |e| e.set_info(&s2))
+            .call(format!("find set {}", shadow.display()), move |e| {
+                e.set_info(&s2)
+            })
             .await?;
         match wanted {
             Some(t) if !t.eq_ignore_ascii_case(set_type(&info)) => Err(Error::NotFound(format!(
@@ -89,7 +91,8 @@ impl Backend {
         }
         let name = key_string(path, "groupName")?;
         let n2 = name.clone();
-        self.call(format!("find group {name}"), move |e| e.group_info(&n2)).await
+        self.call(format!("find group {name}"), move |e| e.group_info(&n2))
+            .await
     }
 
     /// The overflow volume a `DS_IIOverflowVol` path names.

@@ -77,14 +77,38 @@ pub fn set_instance(info: &SetInfo, ns: Option<&str>) -> Instance {
         .with("bitmapVolume", CimType::String, s(path_text(&info.bitmap)))
         .with("setName", CimType::String, s(info.name.clone()))
         .with("overflowVolume", CimType::String, opt_path(&info.overflow))
-        .with("groupName", CimType::String, s(info.group.clone().unwrap_or_default()))
+        .with(
+            "groupName",
+            CimType::String,
+            s(info.group.clone().unwrap_or_default()),
+        )
         .with("state", CimType::String, s(info.state.as_str()))
         .with("status", CimType::String, s(info.status.as_str()))
-        .with("percentCompleted", CimType::Real32, Value::Real32(info.percent_completed))
-        .with("percentSynchronized", CimType::Real32, Value::Real32(info.percent_synchronized))
-        .with("masterCapacity", CimType::Uint64, Value::Uint64(info.master_capacity))
-        .with("shadowCapacity", CimType::Uint64, Value::Uint64(info.shadow_capacity))
-        .with("bitmapCapacity", CimType::Uint64, Value::Uint64(info.bitmap_capacity))
+        .with(
+            "percentCompleted",
+            CimType::Real32,
+            Value::Real32(info.percent_completed),
+        )
+        .with(
+            "percentSynchronized",
+            CimType::Real32,
+            Value::Real32(info.percent_synchronized),
+        )
+        .with(
+            "masterCapacity",
+            CimType::Uint64,
+            Value::Uint64(info.master_capacity),
+        )
+        .with(
+            "shadowCapacity",
+            CimType::Uint64,
+            Value::Uint64(info.shadow_capacity),
+        )
+        .with(
+            "bitmapCapacity",
+            CimType::Uint64,
+            Value::Uint64(info.bitmap_capacity),
+        )
         .with("copyUnits", CimType::Uint32, Value::Uint32(info.copy_units))
         .with("copyDelay", CimType::Uint32, Value::Uint32(info.copy_delay));
     i.path = Some(set_path(info, ns));
@@ -116,7 +140,11 @@ pub fn overflow_instance(info: &OverflowInfo, ns: Option<&str>) -> Instance {
         .with("overflowVolPath", CimType::String, s(path_text(&info.path)))
         .with("capacity", CimType::Uint64, Value::Uint64(info.capacity))
         .with("usedBytes", CimType::Uint64, Value::Uint64(info.used_bytes))
-        .with("attachedSets", CimType::Uint32, Value::Uint32(info.attached_sets));
+        .with(
+            "attachedSets",
+            CimType::Uint32,
+            Value::Uint32(info.attached_sets),
+        );
     i.path = Some(overflow_path(&info.path, ns));
     i
 }
@@ -208,7 +236,11 @@ impl<'a> Params<'a> {
     }
 
     fn get(&self, name: &str) -> Option<&'a Value> {
-        self.params.iter().find(|p| p.name.is(name)).map(|p| &p.value).filter(|v| !v.is_null())
+        self.params
+            .iter()
+            .find(|p| p.name.is(name))
+            .map(|p| &p.value)
+            .filter(|v| !v.is_null())
     }
 
     fn missing(&self, name: &str) -> Error {
@@ -300,7 +332,10 @@ mod tests {
 
     #[test]
     fn kinds_parse_long_and_short_forms() {
-        assert_eq!(parse_kind("independent", "setType").unwrap(), SetKind::Independent);
+        assert_eq!(
+            parse_kind("independent", "setType").unwrap(),
+            SetKind::Independent
+        );
         assert_eq!(parse_kind("DEP", "setType").unwrap(), SetKind::Dependent);
         let e = parse_kind("imported", "setType").unwrap_err();
         assert!(e.to_string().contains("imported"));
@@ -318,7 +353,9 @@ mod tests {
         assert_eq!(p.u32("Units").unwrap(), 200);
         assert!(matches!(p.u32("big"), Err(Error::InvalidParameter(_))));
         let e = p.u32("absent").unwrap_err();
-        assert!(e.to_string().contains("setCopyParameters needs the parameter absent"));
+        assert!(e
+            .to_string()
+            .contains("setCopyParameters needs the parameter absent"));
         assert_eq!(p.opt_string("nothing").unwrap(), None);
     }
 

@@ -127,7 +127,11 @@ mod tests {
         });
         assert_eq!(e.status, StatusCode::NotFound);
         assert!(e.description.contains("/v/s"), "{}", e.description);
-        assert!(e.description.starts_with("cannot copyMasterToShadow"), "{}", e.description);
+        assert!(
+            e.description.starts_with("cannot copyMasterToShadow"),
+            "{}",
+            e.description
+        );
 
         let e = cim(native::Error::AccessDenied {
             path: PathBuf::from("/etc/passwd"),

@@ -42,7 +42,9 @@ impl GroupProvider {
         let n2 = name.clone();
         let info = self
             .backend
-            .call(format!("create group {name}"), move |e| e.create_group(&n2, kind))
+            .call(format!("create group {name}"), move |e| {
+                e.create_group(&n2, kind)
+            })
             .await?;
         tracing::info!(group = %info.name, kind = kind.as_str(), "group created");
         Ok(group_path(&info.name, Some(ns)))
@@ -83,7 +85,9 @@ impl GroupProvider {
         let info = self.backend.group_for_path(path).await?;
         let name = info.name.clone();
         self.backend
-            .call(format!("delete group {name}"), move |e| e.delete_group(&name))
+            .call(format!("delete group {name}"), move |e| {
+                e.delete_group(&name)
+            })
             .await?;
         tracing::info!(group = %info.name, "group deleted");
         Ok(())
@@ -96,7 +100,9 @@ impl GroupProvider {
     {
         let name = info.name.clone();
         self.backend
-            .call(format!("{method} on group {}", info.name), move |e| f(e, &name))
+            .call(format!("{method} on group {}", info.name), move |e| {
+                f(e, &name)
+            })
             .await?;
         Ok(ret_true())
     }
@@ -129,14 +135,20 @@ impl GroupProvider {
                     "cannot {m} on group {group}: the group has no members; add sets with addIISet"
                 )));
             }
-            return self.act(&info, m, move |e, g| e.group_copy(g, dir, mode)).await;
+            return self
+                .act(&info, m, move |e, g| e.group_copy(g, dir, mode))
+                .await;
         }
         match m.to_ascii_lowercase().as_str() {
             "getname" => Ok(ret(CimType::String, Value::String(group))),
-            "getgrouptype" => Ok(ret(CimType::String, Value::String(info.kind.as_str().into()))),
+            "getgrouptype" => Ok(ret(
+                CimType::String,
+                Value::String(info.kind.as_str().into()),
+            )),
             "rename" => {
                 let new = p.string("newName")?;
-                self.act(&info, m, move |e, g| e.rename_group(g, &new)).await
+                self.act(&info, m, move |e, g| e.rename_group(g, &new))
+                    .await
             }
             "addiiset" => {
                 let set = self.set_param(&p).await?;
@@ -145,9 +157,10 @@ impl GroupProvider {
                 }
                 let sh = set.shadow.clone();
                 self.backend
-                    .call(format!("add set {} to group {group}", set.shadow.display()), move |e| {
-                        e.add_to_group(&sh, &group)
-                    })
+                    .call(
+                        format!("add set {} to group {group}", set.shadow.display()),
+                        move |e| e.add_to_group(&sh, &group),
+                    )
                     .await?;
                 Ok(ret_true())
             }
@@ -157,14 +170,18 @@ impl GroupProvider {
                     return Err(Error::Failed(format!(
                         "cannot remove set {} from group {group}: it is not a member{}",
                         set.shadow.display(),
-                        set.group.as_deref().map(|g| format!(" (it belongs to group {g})")).unwrap_or_default()
+                        set.group
+                            .as_deref()
+                            .map(|g| format!(" (it belongs to group {g})"))
+                            .unwrap_or_default()
                     )));
                 }
                 let sh = set.shadow.clone();
                 self.backend
-                    .call(format!("remove set {} from group {group}", set.shadow.display()), move |e| {
-                        e.remove_from_group(&sh)
-                    })
+                    .call(
+                        format!("remove set {} from group {group}", set.shadow.display()),
+                        move |e| e.remove_from_group(&sh),
+                    )
                     .await?;
                 Ok(ret_true())
             }
@@ -202,26 +219,48 @@ impl GroupProvider {
             "resume" => self.act(&info, m, |e, g| e.group_resume(g)).await,
             "lock" => self.act(&info, m, |e, g| e.lock_group(g)).await,
             "unlock" => self.act(&info, m, |e, g| e.unlock_group(g)).await,
-            _ => Err(Error::NotSupported(format!("{DS_IIGROUP} has no method {m}"))),
+            _ => Err(Error::NotSupported(format!(
+                "{DS_IIGROUP} has no method {m}"
+            ))),
         }
     }
 }
 
 #[async_trait]
 impl InstanceProvider for GroupProvider {
-    async fn enumerate_instances(&self, ctx: &ProviderContext, _class: &Class) -> ProviderResult<Vec<Instance>> {
+    async fn enumerate_instances(
+        &self,
+        ctx: &ProviderContext,
+        _class: &Class,
+    ) -> ProviderResult<Vec<Instance>> {
         let groups = self.backend.query(|e| e.groups()).await?;
-        Ok(groups.iter().map(|g| group_instance(g, Some(&ctx.namespace))).collect())
+        Ok(groups
+            .iter()
+            .map(|g| group_instance(g, Some(&ctx.namespace)))
+            .collect())
     }
 
-    async fn get_instance(&self, ctx: &ProviderContext, _class: &Class, path: &ObjectPath) -> ProviderResult<Instance> {
+    async fn get_instance(
+        &self,
+        ctx: &ProviderContext,
+        _class: &Class,
+        path: &ObjectPath,
+    ) -> ProviderResult<Instance> {
         let info = self.backend.group_for_path(path).await?;
         Ok(group_instance(&info, Some(&ctx.namespace)))
     }
 
-    async fn create_instance(&self, ctx: &ProviderContext, _class: &Class, instance: Instance) -> ProviderResult<ObjectPath> {
+    async fn create_instance(
+        &self,
+        ctx: &ProviderContext,
+        _class: &Class,
+        instance: Instance,
+    ) -> ProviderResult<ObjectPath> {
         let span = tracing::info_span!("provider", class = DS_IIGROUP, op = "CreateInstance");
-        Ok(self.create(&ctx.namespace, instance).instrument(span).await?)
+        Ok(self
+            .create(&ctx.namespace, instance)
+            .instrument(span)
+            .await?)
     }
 
     async fn modify_instance(
@@ -232,10 +271,18 @@ impl InstanceProvider for GroupProvider {
         property_list: Option<&[CimName]>,
     ) -> ProviderResult<()> {
         let span = tracing::info_span!("provider", class = DS_IIGROUP, op = "ModifyInstance");
-        Ok(self.modify(instance, property_list).instrument(span).await?)
+        Ok(self
+            .modify(instance, property_list)
+            .instrument(span)
+            .await?)
     }
 
-    async fn delete_instance(&self, _ctx: &ProviderContext, _class: &Class, path: &ObjectPath) -> ProviderResult<()> {
+    async fn delete_instance(
+        &self,
+        _ctx: &ProviderContext,
+        _class: &Class,
+        path: &ObjectPath,
+    ) -> ProviderResult<()> {
         let span = tracing::info_span!("provider", class = DS_IIGROUP, op = "DeleteInstance");
         Ok(self.delete(path).instrument(span).await?)
     }
@@ -252,6 +299,9 @@ impl MethodProvider for GroupProvider {
         params: Vec<ParamValue>,
     ) -> ProviderResult<MethodResult> {
         let span = tracing::info_span!("provider", class = DS_IIGROUP, method = %method);
-        Ok(self.invoke(&ctx.namespace, target, method, &params).instrument(span).await?)
+        Ok(self
+            .invoke(&ctx.namespace, target, method, &params)
+            .instrument(span)
+            .await?)
     }
 }

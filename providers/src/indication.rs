@@ -10,8 +10,9 @@
 //! | `SetModified` (state, 25/50/75 % milestones, properties), `CopyFinished`, `GroupModified`, `OverflowModified` | `CIM_InstModification` | the instance now; `PreviousInstance` the last one seen |
 //! | `SetError`, or a set whose `status` becomes `"error"` | `CIM_AlertIndication` (once per entry into the error status) | — |
 //!
-//! A modification that changes nothing a client can see (the engine may report
-//! a state change and a copy end for one transition) is not published twice.
+//! State changes, progress milestones and copy ends are always published (so a
+//! copy end may follow its state change with the same instance); other
+//! modifications only when something a client can see changed.
 //! Every indication carries `IndicationIdentifier` and `IndicationTime`; the
 //! instance-lifecycle ones also `SourceInstanceModelPath`.
 //!
@@ -24,7 +25,7 @@
 use crate::convert::{group_instance, overflow_instance, set_instance};
 use cim::{CimType, DateTime, Instance, Value};
 use cimom::provider::CimomHandle;
-use native::{EngineEvent, Engine};
+use native::{Engine, EngineEvent, SetChange};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -148,12 +149,24 @@ pub fn lifecycle(class: &str, source: &Instance, previous: Option<&Instance>) ->
     let mut src = source.clone();
     src.path = None;
     let mut i = indication(class)
-        .with("SourceInstance", CimType::EmbeddedInstance, Value::Instance(Box::new(src)))
-        .with("SourceInstanceModelPath", CimType::String, Value::String(model_path));
+        .with(
+            "SourceInstance",
+            CimType::EmbeddedInstance,
+            Value::Instance(Box::new(src)),
+        )
+        .with(
+            "SourceInstanceModelPath",
+            CimType::String,
+            Value::String(model_path),
+        );
     if let Some(prev) = previous {
         let mut prev = prev.clone();
         prev.path = None;
-        i.set("PreviousInstance", CimType::EmbeddedInstance, Value::Instance(Box::new(prev)));
+        i.set(
+            "PreviousInstance",
+            CimType::EmbeddedInstance,
+            Value::Instance(Box::new(prev)),
+        );
     }
     i
 }
@@ -174,9 +187,15 @@ pub fn alert(set: &Instance, reason: &str) -> Instance {
         .with(
             "Description",
             CimType::String,
-            Value::String(format!("Instant Image set {shadow} has status error: {reason}")),
+            Value::String(format!(
+                "Instant Image set {shadow} has status error: {reason}"
+            )),
         )
-        .with("AlertingManagedElement", CimType::String, Value::String(element))
+        .with(
+            "AlertingManagedElement",
+            CimType::String,
+            Value::String(element),
+        )
         // 2 = CIMObjectPath
         .with("AlertingElementFormat", CimType::Uint16, Value::Uint16(2))
         // 5 = Device Alert
@@ -185,7 +204,11 @@ pub fn alert(set: &Instance, reason: &str) -> Instance {
         .with("PerceivedSeverity", CimType::Uint16, Value::Uint16(6))
         // 1 = Other, explained in ProbableCauseDescription
         .with("ProbableCause", CimType::Uint16, Value::Uint16(1))
-        .with("ProbableCauseDescription", CimType::String, Value::String(reason.to_owned()))
+        .with(
+            "ProbableCauseDescription",
+            CimType::String,
+            Value::String(reason.to_owned()),
+        )
 }
 
 /// The forwarder's memory of the last instance of every object.
@@ -230,27 +253,32 @@ impl<S: Sink> State<S> {
             self.groups.insert(g.name.clone(), group_instance(&g, NS));
         }
         for o in self.engine.overflows() {
-            self.overflows.insert(o.path.clone(), overflow_instance(&o, NS));
+            self.overflows
+                .insert(o.path.clone(), overflow_instance(&o, NS));
         }
     }
 
-    fn modified(&mut self, new: Instance, prev: Option<Instance>) {
-        if prev.as_ref() == Some(&new) {
+    /// Publishes a modification; with `dedupe`, not when nothing visible
+    /// changed.
+    fn modified(&mut self, new: Instance, prev: Option<Instance>, dedupe: bool) {
+        if dedupe && prev.as_ref() == Some(&new) {
             return;
         }
-        self.sink.publish(lifecycle("CIM_InstModification", &new, prev.as_ref()));
+        self.sink
+            .publish(lifecycle("CIM_InstModification", &new, prev.as_ref()));
     }
 
-    fn set_changed(&mut self, shadow: PathBuf) {
+    fn set_changed(&mut self, shadow: PathBuf, dedupe: bool) {
         let Ok(info) = self.engine.set_info(&shadow) else {
             return;
         };
         let new = set_instance(&info, NS);
         let prev = self.sets.insert(info.shadow.clone(), new.clone());
-        self.modified(new.clone(), prev);
+        self.modified(new.clone(), prev, dedupe);
         if info.status == native::Status::Error {
             if self.alerted.insert(info.shadow.clone()) {
-                self.sink.publish(alert(&new, "a volume of the set failed; reset the set"));
+                self.sink
+                    .publish(alert(&new, "a volume of the set failed; reset the set"));
             }
         } else {
             self.alerted.remove(&info.shadow);
@@ -264,7 +292,8 @@ impl<S: Sink> State<S> {
             EngineEvent::SetCreated { shadow } => {
                 if let Ok(info) = self.engine.set_info(&shadow) {
                     let inst = set_instance(&info, NS);
-                    self.sink.publish(lifecycle("CIM_InstCreation", &inst, None));
+                    self.sink
+                        .publish(lifecycle("CIM_InstCreation", &inst, None));
                     self.sets.insert(info.shadow, inst);
                 }
             }
@@ -277,22 +306,32 @@ impl<S: Sink> State<S> {
                         Value::String(crate::convert::path_text(&shadow)),
                     );
                     i.path = Some(
-                        cim::ObjectPath::class(NS, crate::convert::DS_IISET)
-                            .with_key("shadowVolume", Value::String(crate::convert::path_text(&shadow))),
+                        cim::ObjectPath::class(NS, crate::convert::DS_IISET).with_key(
+                            "shadowVolume",
+                            Value::String(crate::convert::path_text(&shadow)),
+                        ),
                     );
                     i
                 });
-                self.sink.publish(lifecycle("CIM_InstDeletion", &inst, None));
+                self.sink
+                    .publish(lifecycle("CIM_InstDeletion", &inst, None));
             }
+            // State changes, progress milestones and copy ends are always
+            // reported (a fast copy may be over before its creation was
+            // read); other property changes only when something changed.
+            EngineEvent::SetModified {
+                shadow,
+                change: SetChange::Properties,
+            } => self.set_changed(shadow, true),
             EngineEvent::SetModified { shadow, .. } | EngineEvent::CopyFinished { shadow, .. } => {
-                self.set_changed(shadow)
+                self.set_changed(shadow, false)
             }
             EngineEvent::SetError { shadow, reason } => {
                 let inst = match self.engine.set_info(&shadow) {
                     Ok(info) => {
                         let new = set_instance(&info, NS);
                         let prev = self.sets.insert(info.shadow.clone(), new.clone());
-                        self.modified(new.clone(), prev);
+                        self.modified(new.clone(), prev, true);
                         new
                     }
                     Err(_) => match self.sets.get(&shadow) {
@@ -307,7 +346,8 @@ impl<S: Sink> State<S> {
             EngineEvent::GroupCreated { name } => {
                 if let Ok(info) = self.engine.group_info(&name) {
                     let inst = group_instance(&info, NS);
-                    self.sink.publish(lifecycle("CIM_InstCreation", &inst, None));
+                    self.sink
+                        .publish(lifecycle("CIM_InstCreation", &inst, None));
                     self.groups.insert(name, inst);
                 }
             }
@@ -321,7 +361,8 @@ impl<S: Sink> State<S> {
                     i.path = Some(crate::convert::group_path(&name, NS));
                     i
                 });
-                self.sink.publish(lifecycle("CIM_InstDeletion", &inst, None));
+                self.sink
+                    .publish(lifecycle("CIM_InstDeletion", &inst, None));
             }
             EngineEvent::GroupModified { name, old_name } => {
                 if let Ok(info) = self.engine.group_info(&name) {
@@ -331,13 +372,14 @@ impl<S: Sink> State<S> {
                         None => self.groups.get(&name).cloned(),
                     };
                     self.groups.insert(name, new.clone());
-                    self.modified(new, prev);
+                    self.modified(new, prev, true);
                 }
             }
             EngineEvent::OverflowCreated { path } => {
                 if let Ok(info) = self.engine.overflow_info(&path) {
                     let inst = overflow_instance(&info, NS);
-                    self.sink.publish(lifecycle("CIM_InstCreation", &inst, None));
+                    self.sink
+                        .publish(lifecycle("CIM_InstCreation", &inst, None));
                     self.overflows.insert(info.path, inst);
                 }
             }
@@ -351,13 +393,14 @@ impl<S: Sink> State<S> {
                     i.path = Some(crate::convert::overflow_path(&path, NS));
                     i
                 });
-                self.sink.publish(lifecycle("CIM_InstDeletion", &inst, None));
+                self.sink
+                    .publish(lifecycle("CIM_InstDeletion", &inst, None));
             }
             EngineEvent::OverflowModified { path } => {
                 if let Ok(info) = self.engine.overflow_info(&path) {
                     let new = overflow_instance(&info, NS);
                     let prev = self.overflows.insert(info.path, new.clone());
-                    self.modified(new, prev);
+                    self.modified(new, prev, true);
                 }
             }
         }
@@ -371,9 +414,19 @@ mod tests {
 
     #[test]
     fn lifecycle_carries_source_and_previous() {
-        let mut src = Instance::new("DS_IIGroup").with("groupName", CimType::String, Value::String("g".into()));
-        src.path = Some(ObjectPath::class(None, "DS_IIGroup").with_key("groupName", Value::String("g".into())));
-        let prev = src.clone().with("groupType", CimType::String, Value::String("dependent".into()));
+        let mut src = Instance::new("DS_IIGroup").with(
+            "groupName",
+            CimType::String,
+            Value::String("g".into()),
+        );
+        src.path = Some(
+            ObjectPath::class(None, "DS_IIGroup").with_key("groupName", Value::String("g".into())),
+        );
+        let prev = src.clone().with(
+            "groupType",
+            CimType::String,
+            Value::String("dependent".into()),
+        );
         let ind = lifecycle("CIM_InstModification", &src, Some(&prev));
         assert!(ind.class_name.is("CIM_InstModification"));
         match ind.get("SourceInstance") {
@@ -383,18 +436,34 @@ mod tests {
             }
             other => panic!("SourceInstance is {other:?}"),
         }
-        assert!(matches!(ind.get("PreviousInstance"), Some(Value::Instance(_))));
+        assert!(matches!(
+            ind.get("PreviousInstance"),
+            Some(Value::Instance(_))
+        ));
         let model = ind.get_str("SourceInstanceModelPath").unwrap();
-        assert!(model.contains("DS_IIGroup") && model.contains("root/cimv2"), "{model}");
-        assert!(matches!(ind.get("IndicationTime"), Some(Value::DateTime(_))));
+        assert!(
+            model.contains("DS_IIGroup") && model.contains("root/cimv2"),
+            "{model}"
+        );
+        assert!(matches!(
+            ind.get("IndicationTime"),
+            Some(Value::DateTime(_))
+        ));
         let a = lifecycle("CIM_InstCreation", &src, None);
         assert!(a.get("PreviousInstance").is_none());
-        assert_ne!(a.get_str("IndicationIdentifier"), ind.get_str("IndicationIdentifier"));
+        assert_ne!(
+            a.get_str("IndicationIdentifier"),
+            ind.get_str("IndicationIdentifier")
+        );
     }
 
     #[test]
     fn alert_names_the_set() {
-        let set = Instance::new("DS_IISet").with("shadowVolume", CimType::String, Value::String("/v/s".into()));
+        let set = Instance::new("DS_IISet").with(
+            "shadowVolume",
+            CimType::String,
+            Value::String("/v/s".into()),
+        );
         let a = alert(&set, "master offline");
         assert!(a.class_name.is("CIM_AlertIndication"));
         assert!(a.get_str("Description").unwrap().contains("/v/s"));

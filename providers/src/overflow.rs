@@ -7,8 +7,7 @@
 
 use crate::backend::Backend;
 use crate::convert::{
-    overflow_instance, overflow_path, required_string, ret_set_refs, set_path,
-    DS_IIOVERFLOWVOL,
+    overflow_instance, overflow_path, required_string, ret_set_refs, set_path, DS_IIOVERFLOWVOL,
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -35,9 +34,10 @@ impl OverflowProvider {
         let p2 = path.clone();
         let info = self
             .backend
-            .call(format!("initialise overflow volume {}", path.display()), move |e| {
-                e.init_overflow(&p2)
-            })
+            .call(
+                format!("initialise overflow volume {}", path.display()),
+                move |e| e.init_overflow(&p2),
+            )
             .await?;
         tracing::info!(overflow = %info.path.display(), "overflow volume initialised");
         Ok(overflow_path(&info.path, Some(ns)))
@@ -54,15 +54,21 @@ impl OverflowProvider {
         }
         let p = info.path.clone();
         self.backend
-            .call(format!("delete overflow volume {}", info.path.display()), move |e| {
-                e.delete_overflow(&p)
-            })
+            .call(
+                format!("delete overflow volume {}", info.path.display()),
+                move |e| e.delete_overflow(&p),
+            )
             .await?;
         tracing::info!(overflow = %info.path.display(), "overflow volume deleted");
         Ok(())
     }
 
-    async fn invoke(&self, ns: &str, target: &ObjectPath, method: &CimName) -> Result<MethodResult> {
+    async fn invoke(
+        &self,
+        ns: &str,
+        target: &ObjectPath,
+        method: &CimName,
+    ) -> Result<MethodResult> {
         if !method.is("getIISets") {
             return Err(Error::NotSupported(format!(
                 "{DS_IIOVERFLOWVOL} has no method {method}"
@@ -81,22 +87,47 @@ impl OverflowProvider {
 
 #[async_trait]
 impl InstanceProvider for OverflowProvider {
-    async fn enumerate_instances(&self, ctx: &ProviderContext, _class: &Class) -> ProviderResult<Vec<Instance>> {
+    async fn enumerate_instances(
+        &self,
+        ctx: &ProviderContext,
+        _class: &Class,
+    ) -> ProviderResult<Vec<Instance>> {
         let all = self.backend.query(|e| e.overflows()).await?;
-        Ok(all.iter().map(|o| overflow_instance(o, Some(&ctx.namespace))).collect())
+        Ok(all
+            .iter()
+            .map(|o| overflow_instance(o, Some(&ctx.namespace)))
+            .collect())
     }
 
-    async fn get_instance(&self, ctx: &ProviderContext, _class: &Class, path: &ObjectPath) -> ProviderResult<Instance> {
+    async fn get_instance(
+        &self,
+        ctx: &ProviderContext,
+        _class: &Class,
+        path: &ObjectPath,
+    ) -> ProviderResult<Instance> {
         let info = self.backend.overflow_for_path(path).await?;
         Ok(overflow_instance(&info, Some(&ctx.namespace)))
     }
 
-    async fn create_instance(&self, ctx: &ProviderContext, _class: &Class, instance: Instance) -> ProviderResult<ObjectPath> {
+    async fn create_instance(
+        &self,
+        ctx: &ProviderContext,
+        _class: &Class,
+        instance: Instance,
+    ) -> ProviderResult<ObjectPath> {
         let span = tracing::info_span!("provider", class = DS_IIOVERFLOWVOL, op = "CreateInstance");
-        Ok(self.create(&ctx.namespace, instance).instrument(span).await?)
+        Ok(self
+            .create(&ctx.namespace, instance)
+            .instrument(span)
+            .await?)
     }
 
-    async fn delete_instance(&self, _ctx: &ProviderContext, _class: &Class, path: &ObjectPath) -> ProviderResult<()> {
+    async fn delete_instance(
+        &self,
+        _ctx: &ProviderContext,
+        _class: &Class,
+        path: &ObjectPath,
+    ) -> ProviderResult<()> {
         let span = tracing::info_span!("provider", class = DS_IIOVERFLOWVOL, op = "DeleteInstance");
         Ok(self.delete(path).instrument(span).await?)
     }
@@ -113,6 +144,9 @@ impl MethodProvider for OverflowProvider {
         _params: Vec<ParamValue>,
     ) -> ProviderResult<MethodResult> {
         let span = tracing::info_span!("provider", class = DS_IIOVERFLOWVOL, method = %method);
-        Ok(self.invoke(&ctx.namespace, target, method).instrument(span).await?)
+        Ok(self
+            .invoke(&ctx.namespace, target, method)
+            .instrument(span)
+            .await?)
     }
 }

@@ -85,9 +85,17 @@ pub(crate) fn check_copy_params(set: &str, delay: u32, units: u32) -> Result<()>
 pub(crate) fn copy_method(method: &str) -> Option<(Direction, CopyMode)> {
     const TABLE: &[(&str, Direction, CopyMode)] = &[
         ("copyMasterToShadow", Direction::ToShadow, CopyMode::Full),
-        ("updateMasterToShadow", Direction::ToShadow, CopyMode::Update),
+        (
+            "updateMasterToShadow",
+            Direction::ToShadow,
+            CopyMode::Update,
+        ),
         ("copyShadowToMaster", Direction::ToMaster, CopyMode::Full),
-        ("updateShadowToMaster", Direction::ToMaster, CopyMode::Update),
+        (
+            "updateShadowToMaster",
+            Direction::ToMaster,
+            CopyMode::Update,
+        ),
     ];
     TABLE
         .iter()
@@ -132,8 +140,16 @@ impl SetProvider {
         let kind = parse_kind(&set_type, "setType")?;
         // Copy parameters given at creation are checked before anything is
         // enabled, so a bad value leaves no half-made set behind.
-        let units = inst.get("copyUnits").map(|v| value_u32(v, "copyUnits")).transpose()?.flatten();
-        let delay = inst.get("copyDelay").map(|v| value_u32(v, "copyDelay")).transpose()?.flatten();
+        let units = inst
+            .get("copyUnits")
+            .map(|v| value_u32(v, "copyUnits"))
+            .transpose()?
+            .flatten();
+        let delay = inst
+            .get("copyDelay")
+            .map(|v| value_u32(v, "copyDelay"))
+            .transpose()?
+            .flatten();
         if units.is_some() || delay.is_some() {
             check_copy_params(
                 &shadow,
@@ -152,9 +168,10 @@ impl SetProvider {
         };
         let info = self
             .backend
-            .call(format!("enable {} set with shadow {shadow}", kind.as_str()), move |e| {
-                e.enable_set(spec)
-            })
+            .call(
+                format!("enable {} set with shadow {shadow}", kind.as_str()),
+                move |e| e.enable_set(spec),
+            )
             .await?;
         tracing::info!(shadow = %info.shadow.display(), kind = kind.as_str(), "set enabled");
         if units.is_some() || delay.is_some() {
@@ -181,17 +198,17 @@ impl SetProvider {
         let current = set_instance(&info, None);
         let in_list = |name: &str| plist.is_none_or(|l| l.iter().any(|n| n.is(name)));
 
-        // Read-only properties: refused when asked to change. With a property
-        // list, naming one is a request to change it; without, a client that
-        // sends back the instance it read unchanged is fine.
+        // Read-only properties: refused when asked to change. Naming one in
+        // the property list is a request to change it; without a list, a
+        // client that sends back the instance it read unchanged is fine.
         for &name in READ_ONLY {
             if !in_list(name) {
                 continue;
             }
             let new = inst.get(name);
             let changed = match new {
-                None => plist.is_some(),
-                Some(Value::Null) => plist.is_some(),
+                _ if plist.is_some() => true,
+                None | Some(Value::Null) => false,
                 Some(v) => !current.get(name).is_some_and(|c| same_value(c, v)),
             };
             if changed {
@@ -228,12 +245,18 @@ impl SetProvider {
             None
         };
         let units = if in_list("copyUnits") {
-            inst.get("copyUnits").map(|v| value_u32(v, "copyUnits")).transpose()?.flatten()
+            inst.get("copyUnits")
+                .map(|v| value_u32(v, "copyUnits"))
+                .transpose()?
+                .flatten()
         } else {
             None
         };
         let delay = if in_list("copyDelay") {
-            inst.get("copyDelay").map(|v| value_u32(v, "copyDelay")).transpose()?.flatten()
+            inst.get("copyDelay")
+                .map(|v| value_u32(v, "copyDelay"))
+                .transpose()?
+                .flatten()
         } else {
             None
         };
@@ -248,15 +271,18 @@ impl SetProvider {
         if let Some((d, u)) = params {
             let sh = info.shadow.clone();
             self.backend
-                .call(format!("set copy parameters of set {shadow_text}"), move |e| {
-                    e.set_copy_params(&sh, d, u)
-                })
+                .call(
+                    format!("set copy parameters of set {shadow_text}"),
+                    move |e| e.set_copy_params(&sh, d, u),
+                )
                 .await?;
         }
         if let Some(name) = new_name {
             let sh = info.shadow.clone();
             self.backend
-                .call(format!("rename set {shadow_text}"), move |e| e.rename_set(&sh, &name))
+                .call(format!("rename set {shadow_text}"), move |e| {
+                    e.rename_set(&sh, &name)
+                })
                 .await?;
         }
         Ok(())
@@ -281,7 +307,10 @@ impl SetProvider {
     {
         let sh = info.shadow.clone();
         self.backend
-            .call(format!("{method} on set {}", info.shadow.display()), move |e| f(e, &sh))
+            .call(
+                format!("{method} on set {}", info.shadow.display()),
+                move |e| f(e, &sh),
+            )
             .await?;
         Ok(ret_true())
     }
@@ -300,9 +329,10 @@ impl SetProvider {
             let bitmap = p.string("bitmapVolume")?;
             let info = self
                 .backend
-                .call(format!("import shadow {shadow} with bitmap {bitmap}"), move |e| {
-                    e.import_shadow(&PathBuf::from(&shadow), &PathBuf::from(&bitmap))
-                })
+                .call(
+                    format!("import shadow {shadow} with bitmap {bitmap}"),
+                    move |e| e.import_shadow(&PathBuf::from(&shadow), &PathBuf::from(&bitmap)),
+                )
                 .await?;
             tracing::info!(shadow = %info.shadow.display(), "shadow imported");
             return Ok(ret_true());
@@ -330,7 +360,8 @@ impl SetProvider {
             "setname" => {
                 let name = p.string("name")?;
                 let n2 = name.clone();
-                self.act(&info, m, move |e, sh| e.rename_set(sh, &n2)).await?;
+                self.act(&info, m, move |e, sh| e.rename_set(sh, &n2))
+                    .await?;
                 string(name)
             }
             "getpercentcompleted" => real(info.percent_completed),
@@ -366,7 +397,8 @@ impl SetProvider {
                 let delay = p.u32("delay")?;
                 let units = p.u32("units")?;
                 check_copy_params(&set, delay, units)?;
-                self.act(&info, m, move |e, sh| e.set_copy_params(sh, delay, units)).await
+                self.act(&info, m, move |e, sh| e.set_copy_params(sh, delay, units))
+                    .await
             }
             "exportvolume" => {
                 exportable(&info)?;
@@ -374,11 +406,13 @@ impl SetProvider {
             }
             "joinvolume" => {
                 let bitmap = p.opt_string("BitmapVol")?.map(PathBuf::from);
-                self.act(&info, m, move |e, sh| e.join(sh, bitmap.as_deref())).await
+                self.act(&info, m, move |e, sh| e.join(sh, bitmap.as_deref()))
+                    .await
             }
             "attachiioverflowvolume" => {
                 let ov = PathBuf::from(p.string("overflowVol")?);
-                self.act(&info, m, move |e, sh| e.attach_overflow(sh, &ov)).await
+                self.act(&info, m, move |e, sh| e.attach_overflow(sh, &ov))
+                    .await
             }
             "detachoverflowvolume" => {
                 if info.overflow.is_none() {
@@ -393,9 +427,7 @@ impl SetProvider {
                 }
                 self.act(&info, m, |e, sh| e.detach_overflow(sh)).await
             }
-            _ => Err(Error::NotSupported(format!(
-                "{DS_IISET} has no method {m}"
-            ))),
+            _ => Err(Error::NotSupported(format!("{DS_IISET} has no method {m}"))),
         }
     }
 }
@@ -423,20 +455,37 @@ fn exportable(info: &SetInfo) -> Result<()> {
 
 #[async_trait]
 impl InstanceProvider for SetProvider {
-    async fn enumerate_instances(&self, ctx: &ProviderContext, _class: &Class) -> ProviderResult<Vec<Instance>> {
+    async fn enumerate_instances(
+        &self,
+        ctx: &ProviderContext,
+        _class: &Class,
+    ) -> ProviderResult<Vec<Instance>> {
         let span = tracing::debug_span!("provider", class = DS_IISET, op = "EnumerateInstances");
         Ok(self.enumerate(&ctx.namespace).instrument(span).await?)
     }
 
-    async fn get_instance(&self, ctx: &ProviderContext, _class: &Class, path: &ObjectPath) -> ProviderResult<Instance> {
+    async fn get_instance(
+        &self,
+        ctx: &ProviderContext,
+        _class: &Class,
+        path: &ObjectPath,
+    ) -> ProviderResult<Instance> {
         let span = tracing::debug_span!("provider", class = DS_IISET, op = "GetInstance");
         let info = self.backend.set_for_path(path).instrument(span).await?;
         Ok(set_instance(&info, Some(&ctx.namespace)))
     }
 
-    async fn create_instance(&self, ctx: &ProviderContext, _class: &Class, instance: Instance) -> ProviderResult<ObjectPath> {
+    async fn create_instance(
+        &self,
+        ctx: &ProviderContext,
+        _class: &Class,
+        instance: Instance,
+    ) -> ProviderResult<ObjectPath> {
         let span = tracing::info_span!("provider", class = DS_IISET, op = "CreateInstance");
-        Ok(self.create(&ctx.namespace, instance).instrument(span).await?)
+        Ok(self
+            .create(&ctx.namespace, instance)
+            .instrument(span)
+            .await?)
     }
 
     async fn modify_instance(
@@ -447,10 +496,18 @@ impl InstanceProvider for SetProvider {
         property_list: Option<&[CimName]>,
     ) -> ProviderResult<()> {
         let span = tracing::info_span!("provider", class = DS_IISET, op = "ModifyInstance");
-        Ok(self.modify(instance, property_list).instrument(span).await?)
+        Ok(self
+            .modify(instance, property_list)
+            .instrument(span)
+            .await?)
     }
 
-    async fn delete_instance(&self, _ctx: &ProviderContext, _class: &Class, path: &ObjectPath) -> ProviderResult<()> {
+    async fn delete_instance(
+        &self,
+        _ctx: &ProviderContext,
+        _class: &Class,
+        path: &ObjectPath,
+    ) -> ProviderResult<()> {
         let span = tracing::info_span!("provider", class = DS_IISET, op = "DeleteInstance");
         Ok(self.delete(path).instrument(span).await?)
     }
@@ -467,7 +524,10 @@ impl MethodProvider for SetProvider {
         params: Vec<ParamValue>,
     ) -> ProviderResult<MethodResult> {
         let span = tracing::info_span!("provider", class = DS_IISET, method = %method);
-        Ok(self.invoke(target, method, &params).instrument(span).await?)
+        Ok(self
+            .invoke(target, method, &params)
+            .instrument(span)
+            .await?)
     }
 }
 
@@ -489,15 +549,27 @@ mod tests {
 
     #[test]
     fn copy_methods_table() {
-        assert_eq!(copy_method("copyMasterToShadow"), Some((Direction::ToShadow, CopyMode::Full)));
-        assert_eq!(copy_method("UPDATESHADOWTOMASTER"), Some((Direction::ToMaster, CopyMode::Update)));
+        assert_eq!(
+            copy_method("copyMasterToShadow"),
+            Some((Direction::ToShadow, CopyMode::Full))
+        );
+        assert_eq!(
+            copy_method("UPDATESHADOWTOMASTER"),
+            Some((Direction::ToMaster, CopyMode::Update))
+        );
         assert_eq!(copy_method("abort"), None);
     }
 
     #[test]
     fn value_equality_for_modify() {
         assert!(same_value(&Value::Uint32(5), &Value::Uint64(5)));
-        assert!(same_value(&Value::Real32(50.0), &Value::String("50".into())));
-        assert!(!same_value(&Value::String("idle".into()), &Value::String("copying".into())));
+        assert!(same_value(
+            &Value::Real32(50.0),
+            &Value::String("50".into())
+        ));
+        assert!(!same_value(
+            &Value::String("idle".into()),
+            &Value::String("copying".into())
+        ));
     }
 }

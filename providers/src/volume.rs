@@ -30,17 +30,31 @@ impl VolumeProvider {
 
 #[async_trait]
 impl InstanceProvider for VolumeProvider {
-    async fn enumerate_instances(&self, ctx: &ProviderContext, _class: &Class) -> ProviderResult<Vec<Instance>> {
+    async fn enumerate_instances(
+        &self,
+        ctx: &ProviderContext,
+        _class: &Class,
+    ) -> ProviderResult<Vec<Instance>> {
         let vols = self.backend.query(|e| e.volumes()).await?;
-        Ok(vols.iter().map(|v| volume_instance(v, Some(&ctx.namespace))).collect())
+        Ok(vols
+            .iter()
+            .map(|v| volume_instance(v, Some(&ctx.namespace)))
+            .collect())
     }
 
-    async fn get_instance(&self, ctx: &ProviderContext, _class: &Class, path: &ObjectPath) -> ProviderResult<Instance> {
+    async fn get_instance(
+        &self,
+        ctx: &ProviderContext,
+        _class: &Class,
+        path: &ObjectPath,
+    ) -> ProviderResult<Instance> {
         let given = PathBuf::from(key_string(path, "path")?);
         let g2 = given.clone();
         let canonical = self
             .backend
-            .call(format!("look up volume {}", given.display()), move |e| e.resolve_volume(&g2))
+            .call(format!("look up volume {}", given.display()), move |e| {
+                e.resolve_volume(&g2)
+            })
             .await?;
         let vols = self.backend.query(|e| e.volumes()).await?;
         let found = vols.iter().find(|v| v.path == canonical).ok_or_else(|| {

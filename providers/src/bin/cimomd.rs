@@ -103,7 +103,10 @@ fn main() -> ExitCode {
                 Err(e) => return usage_error(&e),
             };
             init_tracing(&config.log);
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("cimomd: cannot start the async runtime: {e}");
@@ -149,7 +152,10 @@ fn hash_password(user: Option<&str>) -> anyhow::Result<()> {
         .read_line(&mut line)
         .context("cannot read the password from standard input")?;
     let password = line.trim_end_matches(['\r', '\n']);
-    anyhow::ensure!(!password.is_empty(), "empty password: give it on standard input");
+    anyhow::ensure!(
+        !password.is_empty(),
+        "empty password: give it on standard input"
+    );
     let hash = cimom::auth::hash_password(password);
     match user {
         Some(u) => {
@@ -166,8 +172,12 @@ fn hash_password(user: Option<&str>) -> anyhow::Result<()> {
 
 fn load_mof(state_dir: &Path, namespace: &str, files: &[PathBuf]) -> anyhow::Result<()> {
     // No providers: compiling needs the repository only.
-    let cimom = cimom::Cimom::open(state_dir, cimom::provider::ProviderRegistry::new(), &bundled())
-        .with_context(|| format!("cannot open the repository in {}", state_dir.display()))?;
+    let cimom = cimom::Cimom::open(
+        state_dir,
+        cimom::provider::ProviderRegistry::new(),
+        &bundled(),
+    )
+    .with_context(|| format!("cannot open the repository in {}", state_dir.display()))?;
     let report = cimom
         .load_mof(namespace, files)
         .with_context(|| format!("cannot compile into namespace {namespace}"))?;
@@ -211,7 +221,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
 
-    let engine_cfg = EngineConfig::new(config.state_dir.join("engine"), config.volume_roots.clone());
+    let engine_cfg =
+        EngineConfig::new(config.state_dir.join("engine"), config.volume_roots.clone());
     let engine = tokio::task::spawn_blocking(move || Engine::open(engine_cfg))
         .await
         .context("the engine start panicked")?
@@ -220,10 +231,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let registry = providers::registry(&engine);
     let state_dir = config.state_dir.clone();
-    let cimom = tokio::task::spawn_blocking(move || cimom::Cimom::open(&state_dir, registry, &bundled()))
-        .await
-        .context("the repository start panicked")?
-        .with_context(|| format!("cannot open the repository in {}", config.state_dir.display()))?;
+    let cimom =
+        tokio::task::spawn_blocking(move || cimom::Cimom::open(&state_dir, registry, &bundled()))
+            .await
+            .context("the repository start panicked")?
+            .with_context(|| {
+                format!(
+                    "cannot open the repository in {}",
+                    config.state_dir.display()
+                )
+            })?;
 
     let forwarder = providers::indication::Forwarder::start(engine.clone(), cimom.handle())
         .context("cannot start the indication forwarder")?;

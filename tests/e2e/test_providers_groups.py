@@ -1,0 +1,207 @@
+"""DS_IIGroup, DS_IIOverflowVol and the two associations through a real
+cimomd: every method, the group rules (members copy through the group; a
+group copy is all or nothing), overflow attach/detach, and Associators /
+References in both directions (plain and pull forms)."""
+import pytest
+from pywbem import CIMInstance, CIMInstanceName, CIMError, Uint32
+
+MiB = 1 << 20
+NS = "root/cimv2"
+CIM_ERR_FAILED = 1
+CIM_ERR_NOT_FOUND = 6
+CIM_ERR_ALREADY_EXISTS = 11
+
+
+def set_path(shadow, kind):
+    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
+
+
+def group_path(name):
+    return CIMInstanceName("DS_IIGroup", keybindings={"groupName": name}, namespace=NS)
+
+
+def ovol_path(path):
+    return CIMInstanceName("DS_IIOverflowVol", keybindings={"overflowVolPath": path}, namespace=NS)
+
+
+def enable(server, conn, kind, prefix, master_size=MiB, shadow_size=MiB, bitmap_size=64 * 1024):
+    m = server.volume(f"{prefix}m", master_size)
+    s = server.volume(f"{prefix}s", shadow_size)
+    b = server.volume(f"{prefix}b", bitmap_size)
+    conn.CreateInstance(CIMInstance("DS_IISet", properties={
+        "masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": kind}))
+    return set_path(s, kind)
+
+
+def create_group(conn, name, kind):
+    return conn.CreateInstance(CIMInstance("DS_IIGroup", properties={"groupName": name, "groupType": kind}))
+
+
+def wait(conn, path):
+    rv, _ = conn.InvokeMethod("waitForCompletion", path, timeoutSeconds=Uint32(120))
+    assert rv is True
+
+
+def keyset(paths):
+    return {(p.classname.lower(), tuple(sorted((k.lower(), str(v)) for k, v in p.keybindings.items()))) for p in paths}
+
+
+def test_group_methods_and_rules(cimomd):
+    conn = cimomd.conn()
+    a = enable(cimomd, conn, "dependent", "ga")
+    b = enable(cimomd, conn, "dependent", "gb")
+    ind = enable(cimomd, conn, "independent", "gi")
+    wait(conn, ind)
+    gp = create_group(conn, "g-nightly", "dependent")
+    assert gp["groupName"] == "g-nightly"
+    with pytest.raises(CIMError) as e:
+        create_group(conn, "g-nightly", "dependent")
+    assert e.value.status_code == CIM_ERR_ALREADY_EXISTS
+    g = group_path("g-nightly")
+    inst = conn.GetInstance(g)
+    assert inst["groupType"] == "dependent"
+    assert conn.InvokeMethod("getName", g)[0] == "g-nightly"
+    assert conn.InvokeMethod("getGroupType", g)[0] == "dependent"
+
+    with pytest.raises(CIMError) as e:
+        conn.InvokeMethod("copyMasterToShadow", g)
+    assert e.value.status_code == CIM_ERR_FAILED  # empty group
+
+    assert conn.InvokeMethod("addIISet", g, set=a)[0] is True
+    assert conn.InvokeMethod("addIISet", g, set=b)[0] is True
+    with pytest.raises(CIMError) as e:
+        conn.InvokeMethod("addIISet", g, set=ind)  # type mismatch
+    assert e.value.status_code in (CIM_ERR_FAILED, 4)
+    assert conn.InvokeMethod("isSetInGroup", g, set=a)[0] is True
+    assert conn.InvokeMethod("isSetInGroup", g, set=ind)[0] is False
+    rv, out = conn.InvokeMethod("getIISets", g)
+    assert rv == 2
+    assert keyset(out["sets"]) == keyset([a, b])
+    assert conn.GetInstance(a)["groupName"] == "g-nightly"
+
+    # A member cannot be copied on its own; the group copy covers all members.
+    for method in ("copyMasterToShadow", "updateMasterToShadow", "copyShadowToMaster", "updateShadowToMaster"):
+        with pytest.raises(CIMError) as e:
+            conn.InvokeMethod(method, a)
+        assert e.value.status_code == CIM_ERR_FAILED
+        assert "g-nightly" in e.value.status_description and a["shadowVolume"] in e.value.status_description
+        assert conn.InvokeMethod(method, g)[0] is True, method
+        wait(conn, a)
+        wait(conn, b)
+    assert conn.InvokeMethod("getPercentCompleted", g)[0] == 100
+    for method in ("abort", "suspend", "resume", "lock", "unlock"):
+        assert conn.InvokeMethod(method, g)[0] is True, method
+
+    assert conn.InvokeMethod("removeIISet", g, set=b)[0] is True
+    with pytest.raises(CIMError) as e:
+        conn.InvokeMethod("removeIISet", g, set=b)
+    assert e.value.status_code == CIM_ERR_FAILED
+    assert conn.InvokeMethod("rename", g, newName="g-weekly")[0] is True
+    with pytest.raises(CIMError) as e:
+        conn.GetInstance(g)
+    assert e.value.status_code == CIM_ERR_NOT_FOUND
+    assert conn.GetInstance(a)["groupName"] == "g-weekly"
+    # Deleting a group releases its members, which stay enabled.
+    conn.DeleteInstance(group_path("g-weekly"))
+    assert conn.GetInstance(a)["groupName"] == ""
+    for p in (a, b, ind):
+        conn.DeleteInstance(p)
+
+
+def test_group_associations_both_directions(cimomd):
+    conn = cimomd.conn()
+    a = enable(cimomd, conn, "independent", "aa")
+    b = enable(cimomd, conn, "independent", "ab")
+    wait(conn, a)
+    wait(conn, b)
+    create_group(conn, "g-assoc", "independent")
+    g = group_path("g-assoc")
+    conn.InvokeMethod("addIISet", g, set=a)
+    conn.InvokeMethod("addIISet", g, set=b)
+
+    sets = conn.AssociatorNames(g, AssocClass="DS_IIGroupSetAssoc", Role="groups", ResultRole="groupedby")
+    assert keyset(sets) == keyset([a, b])
+    insts = conn.Associators(g, AssocClass="DS_IIGroupSetAssoc")
+    assert {i["shadowVolume"] for i in insts} == {a["shadowVolume"], b["shadowVolume"]}
+    groups = conn.AssociatorNames(a, AssocClass="DS_IIGroupSetAssoc", Role="groupedby")
+    assert [p["groupName"] for p in groups] == ["g-assoc"]
+    refs = conn.References(a, ResultClass="DS_IIGroupSetAssoc")
+    assert len(refs) == 1
+    assert refs[0]["groups"]["groupName"] == "g-assoc"
+    assert len(conn.ReferenceNames(g, ResultClass="DS_IIGroupSetAssoc", Role="groups")) == 2
+    assert conn.ReferenceNames(g, ResultClass="DS_IIGroupSetAssoc", Role="groupedby") == []
+    pulled = conn.OpenAssociatorInstancePaths(g, AssocClass="DS_IIGroupSetAssoc", MaxObjectCount=10)
+    assert keyset(pulled.paths) == keyset([a, b])
+    assert len(conn.EnumerateInstances("DS_IIGroupSetAssoc")) == 2
+
+    conn.DeleteInstance(g)
+    assert conn.AssociatorNames(a, AssocClass="DS_IIGroupSetAssoc") == []
+    conn.DeleteInstance(a)
+    conn.DeleteInstance(b)
+
+
+def test_overflow_volumes_and_association(cimomd):
+    conn = cimomd.conn()
+    ov = cimomd.volume("ovol", 8 * MiB)
+    op = conn.CreateInstance(CIMInstance("DS_IIOverflowVol", properties={"overflowVolPath": ov}))
+    assert op["overflowVolPath"] == ov
+    inst = conn.GetInstance(ovol_path(ov))
+    assert inst["capacity"] == 8 * MiB and inst["attachedSets"] == 0 and inst["usedBytes"] > 0
+    with pytest.raises(CIMError) as e:
+        conn.CreateInstance(CIMInstance("DS_IIOverflowVol", properties={"overflowVolPath": ov}))
+    assert e.value.status_code in (CIM_ERR_ALREADY_EXISTS, CIM_ERR_FAILED)
+
+    # A compact dependent set: shadow smaller than master.
+    sp = enable(cimomd, conn, "dependent", "oc", master_size=8 * MiB, shadow_size=MiB, bitmap_size=256 * 1024)
+    assert conn.InvokeMethod("attachIIOverflowVolume", sp, overflowVol=ov)[0] is True
+    assert conn.InvokeMethod("getOverflowVolume", sp)[0] == ov
+    assert conn.GetInstance(sp)["overflowVolume"] == ov
+    assert conn.GetInstance(ovol_path(ov))["attachedSets"] == 1
+    rv, out = conn.InvokeMethod("getIISets", ovol_path(ov))
+    assert rv == 1 and keyset(out["sets"]) == keyset([sp])
+
+    owners = conn.AssociatorNames(ovol_path(ov), AssocClass="DS_IISetOverflowVolAssoc", Role="ownedby")
+    assert keyset(owners) == keyset([sp])
+    owned = conn.AssociatorNames(sp, AssocClass="DS_IISetOverflowVolAssoc", Role="owns")
+    assert [p["overflowVolPath"] for p in owned] == [ov]
+    assert len(conn.References(ovol_path(ov), ResultClass="DS_IISetOverflowVolAssoc")) == 1
+
+    with pytest.raises(CIMError) as e:
+        conn.DeleteInstance(ovol_path(ov))  # still attached
+    assert e.value.status_code == CIM_ERR_FAILED
+
+    # Spill into the overflow: write more chunks to the master than the
+    # shadow holds, through NBD so the engine copies on write.
+    import subprocess
+    m = sp["shadowVolume"][:-1] + "m"
+    r = subprocess.run(["qemu-io", "-f", "raw", f"{cimomd.nbd_url}/{m}", "-c", "write -P 0x5a 0 3M"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert conn.GetInstance(ovol_path(ov))["usedBytes"] > inst["usedBytes"]
+    # Detaching an overflow volume that holds the set's data fails.
+    with pytest.raises(CIMError) as e:
+        conn.InvokeMethod("detachOverflowVolume", sp)
+    assert e.value.status_code == CIM_ERR_FAILED
+    assert sp["shadowVolume"] in e.value.status_description
+    # An update of the shadow releases the overflow chunks; then detach works.
+    assert conn.InvokeMethod("updateMasterToShadow", sp)[0] is True
+    wait(conn, sp)
+    conn.DeleteInstance(sp)
+    conn.DeleteInstance(ovol_path(ov))
+    assert all(i["overflowVolPath"] != ov for i in conn.EnumerateInstances("DS_IIOverflowVol"))
+
+
+def test_detach_then_delete_overflow(cimomd):
+    conn = cimomd.conn()
+    ov = cimomd.volume("ovol2", 4 * MiB)
+    conn.CreateInstance(CIMInstance("DS_IIOverflowVol", properties={"overflowVolPath": ov}))
+    sp = enable(cimomd, conn, "dependent", "od", master_size=4 * MiB, shadow_size=MiB, bitmap_size=256 * 1024)
+    conn.InvokeMethod("attachIIOverflowVolume", sp, overflowVol=ov)
+    assert conn.InvokeMethod("detachOverflowVolume", sp)[0] is True
+    assert conn.GetInstance(sp)["overflowVolume"] == ""
+    assert conn.AssociatorNames(sp, AssocClass="DS_IISetOverflowVolAssoc") == []
+    conn.DeleteInstance(ovol_path(ov))
+    with pytest.raises(CIMError) as e:
+        conn.GetInstance(ovol_path(ov))
+    assert e.value.status_code == CIM_ERR_NOT_FOUND
+    conn.DeleteInstance(sp)

@@ -1,0 +1,141 @@
+"""Indications from the Instant Image providers, received by pywbem's
+WBEMListener through subscriptions created in the interop namespace:
+creation, modification (state change, copy completion) and deletion of sets,
+groups and overflow volumes."""
+import threading
+import time
+
+import pytest
+from pywbem import CIMInstance, CIMInstanceName, Uint32, WBEMListener
+
+from conftest import free_port
+
+MiB = 1 << 20
+NS = "root/cimv2"
+
+
+class Collector:
+    def __init__(self):
+        self.items = []
+        self.lock = threading.Lock()
+
+    def __call__(self, indication, host):
+        with self.lock:
+            self.items.append(indication)
+
+    def wait_for(self, pred, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                found = [i for i in self.items if pred(i)]
+            if found:
+                return found
+            time.sleep(0.1)
+        with self.lock:
+            seen = [(i.classname, src_class(i)) for i in self.items]
+        raise AssertionError(f"indication not received within {timeout}s; got {seen}")
+
+
+def src_class(ind):
+    src = ind.properties.get("SourceInstance")
+    return getattr(src.value, "classname", None) if src is not None else None
+
+
+def src(ind):
+    return ind["SourceInstance"]
+
+
+@pytest.fixture
+def listener():
+    port = free_port()
+    lst = WBEMListener("127.0.0.1", http_port=port)
+    col = Collector()
+    lst.add_callback(col)
+    lst.start()
+    yield port, col
+    lst.stop()
+
+
+def subscribe(server, port, query, name):
+    iconn = server.conn("interop")
+    flt = iconn.CreateInstance(CIMInstance("CIM_IndicationFilter", properties={
+        "Name": name, "Query": query, "QueryLanguage": "WQL", "SourceNamespace": NS}))
+    dest = iconn.CreateInstance(CIMInstance("CIM_ListenerDestinationCIMXML", properties={
+        "Name": name + "-dest", "Destination": f"http://127.0.0.1:{port}"}))
+    sub = iconn.CreateInstance(CIMInstance("CIM_IndicationSubscription", properties={
+        "Filter": flt, "Handler": dest}))
+    return iconn, [sub, dest, flt]
+
+
+def unsubscribe(iconn, paths):
+    for p in paths:
+        iconn.DeleteInstance(p)
+
+
+def set_path(shadow, kind):
+    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
+
+
+def test_set_life_cycle_indications(fresh_cimomd, listener):
+    port, col = listener
+    s = fresh_cimomd
+    iconn, subs = subscribe(s, port, "SELECT * FROM CIM_InstIndication WHERE SourceInstance ISA DS_IISet", "ii-sets")
+    conn = s.conn()
+    m, sh, b = s.volume("m", 4 * MiB), s.volume("s", 4 * MiB), s.volume("b", 64 * 1024)
+    conn.CreateInstance(CIMInstance("DS_IISet", properties={
+        "masterVolume": m, "shadowVolume": sh, "bitmapVolume": b, "setType": "independent"}))
+    created = col.wait_for(lambda i: i.classname == "CIM_InstCreation")
+    assert src(created[0])["shadowVolume"] == sh
+    assert src(created[0])["setType"] == "independent"
+    assert created[0]["IndicationTime"] is not None
+
+    p = set_path(sh, "independent")
+    conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(120))
+    # The end of the initial copy is a modification whose source is idle.
+    mods = col.wait_for(lambda i: i.classname == "CIM_InstModification" and src(i)["state"] == "idle"
+                        and src(i)["percentCompleted"] == 100)
+    assert mods[0]["PreviousInstance"] is not None
+
+    conn.InvokeMethod("setName", p, name="renamed")
+    col.wait_for(lambda i: i.classname == "CIM_InstModification" and src(i)["setName"] == "renamed")
+
+    conn.InvokeMethod("suspend", p)
+    col.wait_for(lambda i: i.classname == "CIM_InstModification" and src(i)["state"] == "suspended")
+
+    conn.DeleteInstance(p)
+    deleted = col.wait_for(lambda i: i.classname == "CIM_InstDeletion")
+    assert src(deleted[0])["shadowVolume"] == sh
+    unsubscribe(iconn, subs)
+
+
+def test_group_and_overflow_indications(fresh_cimomd, listener):
+    port, col = listener
+    s = fresh_cimomd
+    iconn, subs = subscribe(s, port, "SELECT * FROM CIM_InstIndication", "ii-all")
+    conn = s.conn()
+    conn.CreateInstance(CIMInstance("DS_IIGroup", properties={"groupName": "ig", "groupType": "dependent"}))
+    col.wait_for(lambda i: i.classname == "CIM_InstCreation" and src_class(i) == "DS_IIGroup")
+    ov = s.volume("ov", 4 * MiB)
+    conn.CreateInstance(CIMInstance("DS_IIOverflowVol", properties={"overflowVolPath": ov}))
+    col.wait_for(lambda i: i.classname == "CIM_InstCreation" and src_class(i) == "DS_IIOverflowVol")
+    conn.DeleteInstance(CIMInstanceName("DS_IIOverflowVol", {"overflowVolPath": ov}, namespace=NS))
+    col.wait_for(lambda i: i.classname == "CIM_InstDeletion" and src_class(i) == "DS_IIOverflowVol")
+    conn.DeleteInstance(CIMInstanceName("DS_IIGroup", {"groupName": "ig"}, namespace=NS))
+    col.wait_for(lambda i: i.classname == "CIM_InstDeletion" and src_class(i) == "DS_IIGroup")
+    unsubscribe(iconn, subs)
+
+
+def test_filter_restricts_to_creations(fresh_cimomd, listener):
+    port, col = listener
+    s = fresh_cimomd
+    iconn, subs = subscribe(s, port, "SELECT * FROM CIM_InstCreation WHERE SourceInstance ISA DS_IISet", "ii-create")
+    conn = s.conn()
+    m, sh, b = s.volume("m", MiB), s.volume("s", MiB), s.volume("b", 64 * 1024)
+    conn.CreateInstance(CIMInstance("DS_IISet", properties={
+        "masterVolume": m, "shadowVolume": sh, "bitmapVolume": b, "setType": "dependent"}))
+    col.wait_for(lambda i: i.classname == "CIM_InstCreation")
+    conn.DeleteInstance(set_path(sh, "dependent"))
+    time.sleep(1.5)
+    with col.lock:
+        assert all(i.classname == "CIM_InstCreation" for i in col.items), [i.classname for i in col.items]
+    unsubscribe(iconn, subs)
