@@ -286,6 +286,17 @@ impl Bits {
             .map(|w| w.load(Ordering::Relaxed).count_ones() as u64)
             .sum()
     }
+    /// Number of bits set in the union of `maps` (all of the same length).
+    pub fn count_union(maps: &[&Bits]) -> u64 {
+        let n = maps.first().map_or(0, |m| m.words.len());
+        (0..n)
+            .map(|i| {
+                maps.iter()
+                    .fold(0u64, |acc, m| acc | m.words[i].load(Ordering::Relaxed))
+                    .count_ones() as u64
+            })
+            .sum()
+    }
     /// Sets every meaningful bit (bits past `nbits` stay 0).
     pub fn fill(&self) {
         for c in 0..self.nbits.div_ceil(64) {
@@ -501,7 +512,6 @@ impl BitmapVol {
         let mut rep = LoadReport {
             bad_shadow_pages: self.load_bits(Region::Shadow, shd)?,
             bad_copy_pages: self.load_bits(Region::Copy, cpy)?,
-            ..Default::default()
         };
         if independent {
             // Over-approximating differences is always safe for an independent set.

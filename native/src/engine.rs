@@ -132,6 +132,22 @@ impl Engine {
                         .insert(rec.shadow.clone(), (rec.clone(), e.to_string()));
                 }
             }
+            // Interrupted copies restart only once every sibling of their
+            // master is back, so copy-on-write covers all of them.
+            for set in st.sets.values() {
+                let fl = set.f();
+                if fl & flags::COPYINGP != 0
+                    && fl & flags::OFFLINE == 0
+                    && !set.meta.lock().unwrap().suspended
+                {
+                    let dir = if fl & flags::COPYINGS != 0 {
+                        Direction::ToMaster
+                    } else {
+                        Direction::ToShadow
+                    };
+                    copy::start(set, dir);
+                }
+            }
         }
         Ok(eng)
     }
@@ -419,14 +435,6 @@ impl Engine {
         })?;
         master.sets.write().unwrap().push(set.clone());
         st.sets.insert(shadow_path, set.clone());
-        if fl & flags::COPYINGP != 0 && fl & flags::OFFLINE == 0 && !rec.suspended {
-            let dir = if fl & flags::COPYINGS != 0 {
-                Direction::ToMaster
-            } else {
-                Direction::ToShadow
-            };
-            copy::start(&set, dir);
-        }
         Ok(())
     }
 
@@ -512,6 +520,18 @@ impl Engine {
             None => None,
         };
         let master = Self::master_for(&mut st, &master_p)?;
+        if let Some(s) = master
+            .sets
+            .read()
+            .unwrap()
+            .iter()
+            .find(|s| s.f() & flags::COPYINGS != 0)
+        {
+            return Err(Error::busy(
+                sh,
+                format!("set {} is copying to master {}; wait for that copy (or finish it) before enabling another set on it", s.shadow_path.display(), master_p.display()),
+            ));
+        }
         if master
             .sets
             .read()
@@ -809,8 +829,9 @@ impl Engine {
     pub fn unsynchronized_chunks(&self, shadow: &Path) -> Result<Vec<u64>> {
         let st = self.st();
         let set = self.find(&st, shadow)?;
+        let sibs = set.siblings_to_master();
         Ok((0..set.chunks)
-            .filter(|&c| set.shd.get(c) || set.cpy.get(c))
+            .filter(|&c| set.unsynchronized(c, &sibs))
             .collect())
     }
 
@@ -901,6 +922,14 @@ impl Engine {
             Direction::ToShadow => {
                 if f & flags::COPYINGS != 0 {
                     return Err(Error::busy(p, "copy/update to the shadow refused: an aborted copy towards the master is pending; update the master first"));
+                }
+                // The new point in time would have to be the master as another
+                // set is rewriting it; let that copy finish first.
+                if let Some(s) = sibling_copying_to_master(set) {
+                    return Err(Error::busy(
+                        p,
+                        format!("copy/update to the shadow refused: set {} is copying to the shared master; wait for it (or finish it) first", s.display()),
+                    ));
                 }
             }
         }
@@ -1953,6 +1982,17 @@ impl Engine {
     pub fn shutdown(&self) {
         shutdown_inner(&self.inner.st);
     }
+}
+
+/// Another set of the same master with a copy towards the master pending.
+fn sibling_copying_to_master(set: &SetCore) -> Option<PathBuf> {
+    set.master
+        .sets
+        .read()
+        .unwrap()
+        .iter()
+        .find(|s| s.id != set.id && s.f() & flags::COPYINGS != 0)
+        .map(|s| s.shadow_path.clone())
 }
 
 fn wait_set(set: &SetCore, deadline: Option<Instant>) -> bool {

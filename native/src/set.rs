@@ -132,6 +132,15 @@ impl Master {
         let vol = self.master_vol()?.clone();
         let _g = self.gate.read().unwrap();
         let sets = self.sets.read().unwrap().clone();
+        if let Some(s) = sets.iter().find(|s| s.f() & flags::MSTOFFLINE != 0) {
+            return Err(Error::PermissionDenied {
+                path: self.path.clone(),
+                reason: format!(
+                    "write refused: the master is offline in set {}; reset that set",
+                    s.shadow_path.display()
+                ),
+            });
+        }
         if sets.is_empty() {
             vol.write_at(buf, off)?;
             return if fua { vol.sync() } else { Ok(()) };
@@ -173,18 +182,18 @@ pub(crate) fn pieces(off: u64, len: u64) -> impl Iterator<Item = (u64, u64, u64,
     })
 }
 
+/// One set's dirty pages: shadow bitmap, copy bitmap, index.
+type Dirty = (Arc<SetCore>, BTreeSet<u64>, BTreeSet<u64>, BTreeSet<u64>);
+
 /// Bitmap and index pages dirtied by a request, committed in write order.
 #[derive(Default)]
 pub(crate) struct Pending {
     vols: Vec<Arc<Volume>>,
-    sets: Vec<(Arc<SetCore>, BTreeSet<u64>, BTreeSet<u64>, BTreeSet<u64>)>,
+    sets: Vec<Dirty>,
 }
 
 impl Pending {
-    fn entry(
-        &mut self,
-        s: &Arc<SetCore>,
-    ) -> &mut (Arc<SetCore>, BTreeSet<u64>, BTreeSet<u64>, BTreeSet<u64>) {
+    fn entry(&mut self, s: &Arc<SetCore>) -> &mut Dirty {
         let i = match self.sets.iter().position(|e| Arc::ptr_eq(&e.0, s)) {
             Some(i) => i,
             None => {
@@ -581,6 +590,12 @@ impl SetCore {
                 ),
             });
         }
+        if f & (flags::SHDOFFLINE | flags::BMPOFFLINE) != 0 && what == "write" {
+            return Err(Error::PermissionDenied {
+                path: self.shadow_path.clone(),
+                reason: "write refused: the shadow is offline; reset the set".into(),
+            });
+        }
         if f & (flags::SHDOFFLINE | flags::BMPOFFLINE) != 0 {
             return Err(Error::io(
                 &self.shadow_path,
@@ -787,16 +802,29 @@ impl SetCore {
         if self.chunks == 0 {
             return 100.0;
         }
-        let mut diff = 0u64;
-        let mut c = 0;
-        // Count chunks set in either bitmap.
-        while c < self.chunks {
-            if self.shd.get(c) || self.cpy.get(c) {
-                diff += 1;
-            }
-            c += 1;
-        }
+        let sibs = self.siblings_to_master();
+        let mut maps = vec![&self.shd, &self.cpy];
+        maps.extend(sibs.iter().map(|s| &s.cpy));
+        let diff = Bits::count_union(&maps).min(self.chunks);
         100.0 * (self.chunks - diff) as f32 / self.chunks as f32
+    }
+
+    /// Other sets of this master with a copy towards the master pending:
+    /// until their copy bits drain, the master reads their shadow there.
+    pub fn siblings_to_master(&self) -> Vec<Arc<SetCore>> {
+        self.master
+            .sets
+            .read()
+            .unwrap()
+            .iter()
+            .filter(|s| s.id != self.id && s.f() & flags::COPYINGS != 0)
+            .cloned()
+            .collect()
+    }
+
+    /// Chunk `c` may differ between master and shadow.
+    pub fn unsynchronized(&self, c: u64, sibs: &[Arc<SetCore>]) -> bool {
+        self.shd.get(c) || self.cpy.get(c) || sibs.iter().any(|s| s.cpy.get(c))
     }
 
     pub fn info(&self) -> SetInfo {

@@ -336,7 +336,8 @@ fn run(seed: u64, steps: usize) {
                     w.enabled[j] = false;
                 }
             } else {
-                w.enable(j).unwrap();
+                let r = w.enable(j);
+                expect_refusal(r, step, what);
             }
         }
         w.check(step, what);

@@ -139,10 +139,7 @@ impl Default for NbdConfig {
     fn default() -> Self {
         NbdConfig {
             max_in_flight: 64,
-            workers_per_connection: std::env::var("NBD_WORKERS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(4),
+            workers_per_connection: 4,
             max_request_bytes: 32 << 20,
             max_buffered_bytes: 128 << 20,
             handshake_timeout: Duration::from_secs(30),
