@@ -185,8 +185,8 @@ impl Fleet {
 
     /// Moves a shadow: `exportVolume` of the set `shadow` on `from`, then
     /// `importShadow(shadow, bitmap)` on `to`. When the import fails the export
-    /// is undone with `joinVolume` on `from` using the set's own bitmap, and
-    /// the import error is returned.
+    /// is undone with `joinVolume("")` on `from` (nothing was written
+    /// elsewhere), and the import error is returned.
     pub async fn move_shadow(
         &self,
         from: &str,
@@ -197,13 +197,12 @@ impl Fleet {
         let src = self.host(from)?;
         let dst = self.host(to)?;
         let set = src.find_set(shadow).await?;
-        let own_bitmap = set.info().await?.bitmap;
         set.export().await?;
         tracing::info!(shadow, from, to, "shadow exported");
         match dst.import_shadow(shadow, bitmap).await {
             Ok(h) => Ok(h),
             Err(e) => {
-                if let Err(undo) = set.join(&own_bitmap).await {
+                if let Err(undo) = set.join("").await {
                     tracing::error!(shadow, error = %undo, "could not rejoin the shadow after a failed import");
                 }
                 Err(e)

@@ -832,7 +832,7 @@ impl SetHandle {
     }
 
     /// `joinVolume(bitmap)` (`iiadm -J`): takes an exported shadow back,
-    /// merging the changes recorded in `bitmap` on the other host.
+    /// merging the changes recorded in `bitmap` on the other host (`""`: none).
     pub async fn join(&self, bitmap: &str) -> Result<()> {
         self.invoke_bool("joinVolume", vec![str_param("BitmapVol", bitmap)])
             .await

@@ -298,7 +298,7 @@ pub enum Action {
     Join {
         /// Shadow volume.
         shadow: String,
-        /// Bitmap with the other host's changes (default: the set's own bitmap).
+        /// Bitmap with the other host's changes (none: nothing to merge).
         bitmap: Option<String>,
     },
     /// `-P DELAY UNITS SET`.
@@ -790,3 +790,6 @@ A SET is named by its shadow volume path or its set name.
 Environment: IIADM_URL (default http://127.0.0.1:5988), IIADM_USER, IIADM_PASSWORD.
 Exit status: 0 success, 1 operation failed, 2 bad usage.
 ";
+
+#[cfg(test)]
+mod tests;

@@ -237,3 +237,118 @@ pub fn version() -> String {
         format!("Point in Time Copy version {major}.{minor}.{patch}\n")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cim::ObjectPath;
+
+    fn info(shadow: &str, ty: &str, state: &str) -> SetInfo {
+        SetInfo {
+            name: shadow.into(),
+            shadow: shadow.into(),
+            master: "/v/m".into(),
+            bitmap: "/v/b".into(),
+            set_type: ty.into(),
+            state: state.into(),
+            status: "normal".into(),
+            percent_completed: 99.7,
+            percent_synchronized: 50.0,
+            overflow: None,
+            group: None,
+            master_capacity: 1 << 20,
+            shadow_capacity: 1 << 20,
+            bitmap_capacity: 65536,
+            copy_units: 100,
+            copy_delay: 2,
+            path: ObjectPath::default(),
+        }
+    }
+
+    #[test]
+    fn list_lines_are_classic() {
+        let mut imp = info("/v/i", "imported", "imported");
+        imp.bitmap = "/v/ib".into();
+        let sets = vec![
+            info("/v/s", "independent", "idle"),
+            info("/v/t", "dependent", "suspended"),
+            imp,
+        ];
+        assert_eq!(
+            list(&sets),
+            "ind /v/m /v/s /v/b\ndep /v/m /v/t /v/b (suspended)\nimp <imported_shadow> /v/i /v/ib\n"
+        );
+    }
+
+    #[test]
+    fn status_block_has_every_field_in_order() {
+        let mut s = info("/v/s", "dependent", "copying");
+        s.overflow = Some("/v/o".into());
+        s.group = Some("g1".into());
+        s.name = "nightly".into();
+        let text = status(&s);
+        let expected = "/v/m: (master volume)\n/v/s: (shadow volume)\n/v/b: (bitmap volume)\n\
+                        /v/o: (overflow volume)\nGroup name: g1\nSet name: nightly\n\
+                        Dependent copy, copy in progress\nState: copying  Status: normal\n\
+                        Percent completed: 99\nPercent synchronized: 50\n\
+                        Volume size:     2048\nCopy delay: 2  Copy units: 100\n";
+        assert_eq!(text, expected);
+        let susp = status(&info("/v/s", "independent", "suspended"));
+        assert!(susp.ends_with("(bitmap volume)\nSuspended.\n"), "{susp}");
+        let two = status_all(&[
+            info("/a", "dependent", "idle"),
+            info("/b", "dependent", "idle"),
+        ]);
+        assert_eq!(two.matches(SEPARATOR).count(), 1);
+        assert_eq!(SEPARATOR.len(), 78);
+    }
+
+    #[test]
+    fn groups_members_and_overflows() {
+        let mut a = info("/v/b2", "dependent", "idle");
+        a.group = Some("g".into());
+        let mut b = info("/v/a1", "dependent", "idle");
+        b.group = Some("g".into());
+        let c = info("/v/c", "dependent", "idle");
+        assert_eq!(group_members(&[a, b, c], "g"), "/v/a1\n/v/b2\n");
+        let g = |n: &str| GroupInfo {
+            name: n.into(),
+            group_type: "dependent".into(),
+            members: vec![],
+            path: ObjectPath::default(),
+        };
+        assert_eq!(groups(&[g("zeta"), g("alpha")]), "alpha\nzeta\n");
+        let o = OverflowInfo {
+            path: "/v/o".into(),
+            capacity: 100 * CHUNK,
+            used_bytes: 3 * CHUNK + 1,
+            attached_sets: 2,
+            object_path: ObjectPath::default(),
+        };
+        assert_eq!(overflows(std::slice::from_ref(&o)), "/v/o\n");
+        assert_eq!(
+            overflow_status(&o),
+            "Total number of attached shadows: 2\nNumber of currently attached shadows: 2\n\
+             Total number of chunks: 99\nNumber of used chunks: 4\nNumber of unused chunks: 95\n"
+        );
+    }
+
+    #[test]
+    fn copy_params_json_and_version() {
+        let p = CopyParams {
+            delay: 2,
+            units: 100,
+        };
+        assert_eq!(
+            copy_params("/v/s", &p),
+            "volume: /v/s\ncopy delay: 2\ncopy unit: 100\n"
+        );
+        let j: serde_json::Value =
+            serde_json::from_str(&json(&[info("/v/s", "dependent", "idle")])).unwrap();
+        assert_eq!(j[0]["shadow"], "/v/s");
+        assert_eq!(j[0]["set_type"], "dependent");
+        assert_eq!(j[0]["copy_units"], 100);
+        assert!(j[0].get("path").is_none());
+        assert!(version().starts_with("Point in Time Copy version 0.1"));
+    }
+}

@@ -451,11 +451,10 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
         }
         Action::Join { shadow, bitmap } => {
             let h = set_handle(host, shadow).await?;
-            let bitmap = match bitmap {
-                Some(b) => b.clone(),
-                None => h.info().await.about(|| set_what(shadow))?.bitmap,
-            };
-            h.join(&bitmap).await.about(|| set_what(shadow))
+            // No bitmap: nothing was written on the other host (DS_II.mof: empty string).
+            h.join(bitmap.as_deref().unwrap_or(""))
+                .await
+                .about(|| set_what(shadow))
         }
         Action::SetCopyParams(p, t) => {
             let p = *p;
