@@ -93,6 +93,7 @@ pub struct Compiler<'a> {
     pub(crate) items: Vec<Item>,
     pub(crate) pending_refs: Vec<PendingRef>,
     pub(crate) error_count: usize,
+    pub(crate) embed_depth: usize,
 }
 
 impl<'a> Compiler<'a> {
@@ -116,6 +117,7 @@ impl<'a> Compiler<'a> {
             items: Vec::new(),
             pending_refs: Vec::new(),
             error_count: 0,
+            embed_depth: 0,
         }
     }
 

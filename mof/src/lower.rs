@@ -14,6 +14,9 @@ use cim::{
 };
 use pest::iterators::Pair;
 
+/// Embedded instance values nest at most this deep (bounds recursion on hostile input).
+const MAX_EMBED_DEPTH: usize = 16;
+
 /// What a qualifier list is attached to, for scope checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Element {
@@ -831,6 +834,24 @@ impl Compiler<'_> {
     /// The body shared by instance declarations and embedded instance values.
     /// `ns` set means a top-level instance: its path is computed and its alias registered.
     fn lower_instance_body(
+        &mut self,
+        f: &FileCtx<'_>,
+        pair: Pair<'_, Rule>,
+        ns: Option<u32>,
+        top: bool,
+    ) -> Option<Instance> {
+        if self.embed_depth >= MAX_EMBED_DEPTH {
+            let pos = f.pos(&pair);
+            self.error(f, pos, Error::Limit(format!("embedded instances nested deeper than {MAX_EMBED_DEPTH}")));
+            return None;
+        }
+        self.embed_depth += 1;
+        let r = self.lower_instance_inner(f, pair, ns, top);
+        self.embed_depth -= 1;
+        r
+    }
+
+    fn lower_instance_inner(
         &mut self,
         f: &FileCtx<'_>,
         pair: Pair<'_, Rule>,

@@ -36,11 +36,38 @@ pub fn to_mof(compiled: &Compiled) -> String {
     out
 }
 
-/// The whole compilation as CIM-XML `QUALIFIER.DECLARATION`, `CLASS` and
-/// `INSTANCE` elements, one per line.
-pub fn to_xml(compiled: &Compiled) -> Result<String, String> {
-    let _ = compiled;
-    Err("the CIM-XML writer for declarations (cim::xml::write_class) is not available yet; use --format mof".into())
+/// The whole compilation as a DSP0201 `DECLARATION` document (the form
+/// OpenPegasus' `cimmof --xml` writes):
+///
+/// ```text
+/// <?xml version="1.0" encoding="utf-8" ?>
+/// <CIM CIMVERSION="2.0" DTDVERSION="2.0"><DECLARATION><DECLGROUP>
+/// <QUALIFIER.DECLARATION .../>            (one per line)
+/// <VALUE.OBJECT><CLASS ...></VALUE.OBJECT>  (classes, then instances)
+/// </DECLGROUP></DECLARATION></CIM>
+/// ```
+pub fn to_xml(compiled: &Compiled) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(1 << 22);
+    out.extend_from_slice(
+        b"<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<CIM CIMVERSION=\"2.0\" DTDVERSION=\"2.0\">\n<DECLARATION>\n<DECLGROUP>\n",
+    );
+    for q in &compiled.qualifiers {
+        cim::xml::write_qualifier_decl(q, &mut out);
+        out.push(b'\n');
+    }
+    for c in &compiled.classes {
+        out.extend_from_slice(b"<VALUE.OBJECT>");
+        cim::xml::write_class(c, &mut out);
+        out.extend_from_slice(b"</VALUE.OBJECT>\n");
+    }
+    for i in &compiled.instances {
+        out.extend_from_slice(b"<VALUE.OBJECT>");
+        cim::xml::write_instance(i, &mut out);
+        out.extend_from_slice(b"</VALUE.OBJECT>\n");
+    }
+    out.extend_from_slice(b"</DECLGROUP>\n</DECLARATION>\n</CIM>\n");
+    // The writer escapes from &str input, so the bytes are UTF-8.
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Appends a qualifier declaration.
