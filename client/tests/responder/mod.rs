@@ -121,7 +121,7 @@ async fn handle(
             .unwrap_or("")
             .to_owned()
     };
-    let mut fail = |m: String| failures.lock().unwrap().push(m);
+    let fail = |m: String| failures.lock().unwrap().push(m);
     let next = script.lock().unwrap().pop_front();
     seen.lock().unwrap().push(Seen {
         headers: parts.headers.clone(),
