@@ -546,12 +546,13 @@ fn eval(e: &Expr, inst: &Instance, isa: &dyn Fn(&str, &str) -> bool) -> Option<b
             })
         }
         Expr::Isa(a, class) => {
-            // `ISA` on the whole instance's own name (`SELECT * FROM X WHERE X ISA Y`) too.
+            // `ISA` on the instance itself, named by its class or a superclass
+            // (`SELECT * FROM X WHERE X ISA Y`).
             let subject = match a {
                 Operand::Property(p)
                     if p.len() == 1
                         && inst.property(p[0].as_str()).is_none()
-                        && inst.class_name == p[0] =>
+                        && isa(inst.class_name.as_str(), p[0].as_str()) =>
                 {
                     Some(inst.class_name.as_str().to_owned())
                 }
