@@ -420,9 +420,10 @@ impl SetProvider {
                         "cannot detach the overflow volume of set {set}: none is attached"
                     )));
                 }
-                if info.flags & flags::VOVERFLOW != 0 {
+                if info.flags & flags::VOVERFLOW != 0 || info.overflow_chunks_used > 0 {
                     return Err(Error::Failed(format!(
-                        "cannot detach the overflow volume of set {set}: the set holds data in it (overflow volume still in use); update the shadow (updateMasterToShadow) or disable the set first"
+                        "cannot detach the overflow volume of set {set}: the set keeps {} chunk(s) there (overflow volume still in use); update the shadow (updateMasterToShadow) or disable the set first",
+                        info.overflow_chunks_used
                     )));
                 }
                 self.act(&info, m, |e, sh| e.detach_overflow(sh)).await

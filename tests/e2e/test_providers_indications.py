@@ -50,7 +50,11 @@ def listener():
     port = free_port()
     lst = WBEMListener("127.0.0.1", http_port=port)
     col = Collector()
-    lst.add_callback(col)
+
+    def on_indication(indication, host):
+        col(indication, host)
+
+    lst.add_callback(on_indication)
     lst.start()
     yield port, col
     lst.stop()

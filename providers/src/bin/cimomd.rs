@@ -30,7 +30,7 @@ use cimom::config::{Args, Config};
 use cimom::BundledMof;
 use clap::{Parser, Subcommand};
 use native::{Engine, EngineConfig, ExportSource};
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -139,8 +139,10 @@ fn init_tracing(filter: &str) {
         eprintln!("cimomd: --log {filter:?} is not a valid filter ({e}); using info");
         EnvFilter::new("info")
     });
+    // Colours only on a terminal: logs redirected to a file stay plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
