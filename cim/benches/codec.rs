@@ -86,12 +86,12 @@ fn instance(i: usize) -> Instance {
         .with(
             "copyInProgress",
             CimType::Boolean,
-            Value::Boolean(i % 3 == 0),
+            Value::Boolean(matches!(i % 3, 0)),
         )
         .with(
             "updateInProgress",
             CimType::Boolean,
-            Value::Boolean(i % 5 == 0),
+            Value::Boolean(matches!(i % 5, 0)),
         )
         .with("independent", CimType::Boolean, Value::Boolean(false))
         .with(

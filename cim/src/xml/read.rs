@@ -427,10 +427,24 @@ impl<'a> Parser<'a> {
                 if out[k].is_some() {
                     return Err(bad(&format!("duplicate attribute {}", lossy(key))));
                 }
-                let v = if special == Some(b'&') {
-                    quick_xml::escape::unescape(raw).map_err(|err| {
-                        self.xml_err(e.pos, format!("attribute {}: {err}", lossy(key)))
-                    })?
+                // Attribute-value normalization (XML 1.0 §3.3.3): literal
+                // white space characters become spaces; character references stay.
+                let unescape = |raw: &str| -> Result<String> {
+                    quick_xml::escape::unescape(raw)
+                        .map(Cow::into_owned)
+                        .map_err(|err| {
+                            self.xml_err(e.pos, format!("attribute {}: {err}", lossy(key)))
+                        })
+                };
+                let v = if memchr::memchr3(b'\t', b'\n', b'\r', raw.as_bytes()).is_some() {
+                    let normalized = raw.replace(['\t', '\n', '\r'], " ");
+                    Cow::Owned(if special == Some(b'&') {
+                        unescape(&normalized)?
+                    } else {
+                        normalized
+                    })
+                } else if special == Some(b'&') {
+                    Cow::Owned(unescape(raw)?)
                 } else {
                     Cow::Borrowed(raw)
                 };
@@ -693,10 +707,13 @@ impl<'a> Parser<'a> {
             self.expect(&c, "NAMESPACE")?;
             let part = self.attr_req(&c, "NAME")?;
             self.no_children(&c)?;
-            if count > 0 {
-                ns.push('/');
+            let part = part.trim_matches('/');
+            if !part.is_empty() {
+                if !ns.is_empty() {
+                    ns.push('/');
+                }
+                ns.push_str(part);
             }
-            ns.push_str(part.trim_matches('/'));
             count += 1;
         }
         if count == 0 {
@@ -1464,20 +1481,33 @@ impl<'a> Parser<'a> {
     /// The value-carrying elements allowed in `PARAMVALUE`/`RETURNVALUE`.
     fn any_value(&mut self, c: &Elem<'a>, ty: Option<&CimType>, parent: &str) -> Result<Value> {
         let string = CimType::String;
+        let untyped = ty.is_none();
         let ty = ty.unwrap_or(&string);
+        // Objects only where a string (embedded object) may stand; paths only
+        // where a reference may: the value must fit the declared PARAMTYPE.
+        let refs_ok = untyped || ty.is_reference();
+        let class_ok = matches!(ty, CimType::String | CimType::EmbeddedObject);
+        let inst_ok = class_ok || *ty == CimType::EmbeddedInstance;
         Ok(match c.name {
             b"VALUE" if !ty.is_reference() => self.parse_value(c, ty)?,
             b"VALUE.ARRAY" if !ty.is_reference() => Value::Array(self.parse_value_array(c, ty)?),
-            b"VALUE.REFERENCE" => Value::Reference(self.parse_value_reference(c)?),
-            b"VALUE.REFARRAY" => Value::Array(self.parse_value_refarray(c)?),
-            b"CLASSNAME" => Value::Reference(ObjectPath::class(None, self.parse_class_name(c)?)),
-            b"INSTANCENAME" => Value::Reference(self.parse_instance_name(c)?),
-            b"CLASS" => Value::Class(Box::new(self.parse_class(c)?)),
-            b"INSTANCE" => Value::Instance(Box::new(self.parse_instance(c)?)),
-            b"VALUE.NAMEDINSTANCE" => {
+            b"VALUE.REFERENCE" if refs_ok => Value::Reference(self.parse_value_reference(c)?),
+            b"VALUE.REFARRAY" if refs_ok => Value::Array(self.parse_value_refarray(c)?),
+            b"CLASSNAME" if refs_ok => {
+                Value::Reference(ObjectPath::class(None, self.parse_class_name(c)?))
+            }
+            b"INSTANCENAME" if refs_ok => Value::Reference(self.parse_instance_name(c)?),
+            b"CLASS" if class_ok => Value::Class(Box::new(self.parse_class(c)?)),
+            b"INSTANCE" if inst_ok => Value::Instance(Box::new(self.parse_instance(c)?)),
+            b"VALUE.NAMEDINSTANCE" if inst_ok => {
                 Value::Instance(Box::new(self.parse_value_named_instance(c)?))
             }
-            _ => return Err(self.err(c, format!("not allowed in {parent}"))),
+            _ => {
+                return Err(self.err(
+                    c,
+                    format!("not allowed in {parent} of type {}", ty.xml_name()),
+                ))
+            }
         })
     }
 

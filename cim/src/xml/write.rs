@@ -40,10 +40,23 @@ fn raw(out: &mut Vec<u8>, s: &str) {
 
 /// Appends `s` escaped for use in text content or a double-quoted attribute.
 fn escape(out: &mut Vec<u8>, s: &str) {
+    escape_impl(out, s, false)
+}
+
+/// Appends `s` escaped for a double-quoted attribute value: tab and line feed
+/// become character references too, so attribute-value normalization (XML 1.0
+/// §3.3.3) does not turn them into spaces.
+fn escape_attr(out: &mut Vec<u8>, s: &str) {
+    escape_impl(out, s, true)
+}
+
+fn escape_impl(out: &mut Vec<u8>, s: &str, in_attr: bool) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let rep: &[u8] = match b {
+            b'\t' if in_attr => b"&#9;",
+            b'\n' if in_attr => b"&#10;",
             b'<' => b"&lt;",
             b'>' => b"&gt;",
             b'&' => b"&amp;",
@@ -75,7 +88,7 @@ fn attr(out: &mut Vec<u8>, name: &str, value: &str) {
     out.push(b' ');
     raw(out, name);
     raw(out, "=\"");
-    escape(out, value);
+    escape_attr(out, value);
     out.push(b'"');
 }
 
@@ -221,10 +234,17 @@ fn value_reference(out: &mut Vec<u8>, p: &ObjectPath) {
 
 fn local_namespace_path(out: &mut Vec<u8>, ns: &str) {
     raw(out, "<LOCALNAMESPACEPATH>");
+    let mut parts = 0;
     for part in ns.split('/').filter(|s| !s.is_empty()) {
         raw(out, "<NAMESPACE");
         attr(out, "NAME", part);
         raw(out, "/>");
+        parts += 1;
+    }
+    if parts == 0 {
+        // DSP0201 needs one NAMESPACE; a path that should have named its
+        // namespace but did not gets an empty one rather than an invalid document.
+        raw(out, "<NAMESPACE NAME=\"\"/>");
     }
     raw(out, "</LOCALNAMESPACEPATH>");
 }
@@ -1162,6 +1182,29 @@ fn response(out: &mut Vec<u8>, r: &Response) {
         Response::InstanceName(p) => write_instance_name(p, out),
         Response::ObjectsWithPath(objs) => {
             for (path, obj) in objs {
+                if path.namespace.is_none() {
+                    // No namespace to give: VALUE.NAMEDOBJECT keeps the
+                    // instance name, VALUE.OBJECT carries just the object.
+                    match obj {
+                        CimObject::Instance(i) if !path.keys.is_empty() => {
+                            raw(out, "<VALUE.NAMEDOBJECT>");
+                            write_instance_name(path, out);
+                            write_instance(i, out);
+                            raw(out, "</VALUE.NAMEDOBJECT>");
+                        }
+                        CimObject::Instance(i) => {
+                            raw(out, "<VALUE.OBJECT>");
+                            write_instance(i, out);
+                            raw(out, "</VALUE.OBJECT>");
+                        }
+                        CimObject::Class(c) => {
+                            raw(out, "<VALUE.OBJECT>");
+                            write_class(c, out);
+                            raw(out, "</VALUE.OBJECT>");
+                        }
+                    }
+                    continue;
+                }
                 raw(out, "<VALUE.OBJECTWITHPATH>");
                 match obj {
                     CimObject::Class(c) => {
