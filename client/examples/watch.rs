@@ -7,7 +7,9 @@ use std::time::Duration;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().unwrap_or_else(|| client::DEFAULT_URL.to_owned());
+    let url = args
+        .next()
+        .unwrap_or_else(|| client::DEFAULT_URL.to_owned());
     let secs: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(30);
     let host = IiHost::new(Client::connect(&url)?);
     let opts = LiveOptions {
@@ -15,7 +17,11 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
     let view = LiveView::start(host, opts).await?;
-    println!("listening at {}; {} sets", view.destination(), view.sets().len());
+    println!(
+        "listening at {}; {} sets",
+        view.destination(),
+        view.sets().len()
+    );
     let mut events = view.events();
     let deadline = tokio::time::sleep(Duration::from_secs(secs));
     tokio::pin!(deadline);
@@ -28,7 +34,13 @@ async fn main() -> anyhow::Result<()> {
             },
         }
     }
-    println!("sets now: {:?}", view.sets().iter().map(|s| (&s.shadow, &s.state)).collect::<Vec<_>>());
+    println!(
+        "sets now: {:?}",
+        view.sets()
+            .iter()
+            .map(|s| (&s.shadow, &s.state))
+            .collect::<Vec<_>>()
+    );
     view.close().await?;
     Ok(())
 }
