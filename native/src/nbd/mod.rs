@@ -63,7 +63,9 @@
 //! that); `NO_HOLE` on WRITE_ZEROES; any other flag is `EINVAL`. Zero-length
 //! requests succeed without touching the device. Device errors become simple
 //! error replies carrying [`crate::Error::errno`] (`EPERM`, `EIO`, `EINVAL`,
-//! `ENOSPC`); a panicking device answers `EIO`.
+//! `ENOSPC`), narrowed to the values the protocol allows (`EACCES` → `EPERM`,
+//! `EFBIG`/`EDQUOT` → `ENOSPC`, any other value → `EIO`); a panicking device
+//! answers `EIO`.
 //!
 //! # Concurrency
 //!

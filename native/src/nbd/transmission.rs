@@ -385,7 +385,7 @@ impl Conn {
             Ok(Ok(Some(buf))) => self.sink.send(ReplyBytes::Data(buf), permits),
             Ok(Ok(None)) => self.reply(req.cookie, 0, permits),
             Ok(Err(e)) => {
-                let errno = e.errno();
+                let errno = wire_errno(e.errno());
                 if errno == EIO {
                     tracing::warn!(error = %e, ?req, "nbd request failed");
                 } else {
@@ -603,6 +603,25 @@ fn check(conn: &Conn, req: &Request, config: &NbdConfig) -> Option<u32> {
     None
 }
 
+/// Maps an errno onto the values the protocol allows in a reply (`EPERM`,
+/// `EIO`, `ENOMEM`, `EINVAL`, `ENOSPC`, `EOVERFLOW`, `ENOTSUP`, `ESHUTDOWN`):
+/// `EACCES` becomes `EPERM`, `EFBIG` and `EDQUOT` become `ENOSPC` (as the
+/// protocol recommends), anything else `EIO`.
+pub(crate) fn wire_errno(errno: u32) -> u32 {
+    const ENOMEM: u32 = 12;
+    const EACCES: u32 = 13;
+    const EFBIG: u32 = 27;
+    const EOVERFLOW: u32 = 75;
+    const ENOTSUP: u32 = 95;
+    const EDQUOT: u32 = 122;
+    match errno {
+        EPERM | EIO | ENOMEM | EINVAL | ENOSPC | EOVERFLOW | ENOTSUP | ESHUTDOWN => errno,
+        EACCES => EPERM,
+        EFBIG | EDQUOT => ENOSPC,
+        _ => EIO,
+    }
+}
+
 async fn acquire(sem: &Arc<Semaphore>, n: u32) -> io::Result<OwnedSemaphorePermit> {
     Arc::clone(sem)
         .acquire_many_owned(n)
@@ -629,4 +648,21 @@ async fn read_payload<R: AsyncRead + Unpin>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire_errno;
+
+    #[test]
+    fn errnos_outside_the_protocol_are_mapped() {
+        for ok in [1, 5, 12, 22, 28, 75, 95, 108] {
+            assert_eq!(wire_errno(ok), ok);
+        }
+        assert_eq!(wire_errno(13), 1); // EACCES
+        assert_eq!(wire_errno(27), 28); // EFBIG
+        assert_eq!(wire_errno(122), 28); // EDQUOT
+        assert_eq!(wire_errno(2), 5); // ENOENT
+        assert_eq!(wire_errno(16), 5); // EBUSY
+    }
 }
