@@ -11,17 +11,39 @@ use crate::error::{Error, Result};
 use cim::ObjectPath;
 use native::{Engine, GroupInfo, OverflowInfo, SetInfo};
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// The longest a provider call waits by default (`waitForCompletion`): under
+/// the object manager's default 60 s provider time limit, so the client gets
+/// our explanation rather than a generic timeout.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(55);
 
 /// A cheap, cloneable handle the providers share.
 #[derive(Clone)]
 pub struct Backend {
     engine: Engine,
+    max_wait: Duration,
 }
 
 impl Backend {
     /// Wraps an engine.
     pub fn new(engine: Engine) -> Self {
-        Backend { engine }
+        Backend {
+            engine,
+            max_wait: DEFAULT_MAX_WAIT,
+        }
+    }
+
+    /// Sets the longest a single provider call may block waiting for a copy
+    /// (keep it below the object manager's provider and request time limits).
+    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait.max(Duration::from_secs(1));
+        self
+    }
+
+    /// See [`Backend::with_max_wait`].
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait
     }
 
     /// The engine.

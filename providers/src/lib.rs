@@ -58,9 +58,14 @@ pub mod names {
     pub const VOLUME: &str = "SVVolumeProvider";
 }
 
-/// Registers every provider of this crate over `engine`.
+/// Registers every provider of this crate over `engine`, with the default
+/// limits ([`backend::DEFAULT_MAX_WAIT`]).
 pub fn register(registry: &mut ProviderRegistry, engine: &Engine) {
-    let backend = backend::Backend::new(engine.clone());
+    register_with(registry, backend::Backend::new(engine.clone()));
+}
+
+/// Registers every provider of this crate over a configured [`backend::Backend`].
+pub fn register_with(registry: &mut ProviderRegistry, backend: backend::Backend) {
     let set = Arc::new(set::SetProvider::new(backend.clone()));
     registry.register(
         names::SET,

@@ -378,19 +378,29 @@ impl SetProvider {
             "resume" => self.act(&info, m, |e, sh| e.resume(sh)).await,
             "reset" => self.act(&info, m, |e, sh| e.reset(sh)).await,
             "waitforcompletion" => {
+                // 0 = no limit, but one request cannot outlive the object
+                // manager's time limits: wait at most `max_wait` and say so.
                 let secs = p.opt_u32("timeoutSeconds")?.unwrap_or(0);
-                let timeout = (secs > 0).then(|| Duration::from_secs(secs.into()));
+                let max = self.backend.max_wait();
+                let asked = Duration::from_secs(secs.into());
+                let capped = secs == 0 || asked > max;
+                let timeout = if capped { max } else { asked };
                 let sh = info.shadow.clone();
                 let done = self
                     .backend
-                    .call(format!("wait for set {set}"), move |e| e.wait(&sh, timeout))
+                    .call(format!("wait for set {set}"), move |e| {
+                        e.wait(&sh, Some(timeout))
+                    })
                     .await?;
-                if done {
-                    Ok(ret_true())
-                } else {
-                    Err(Error::Failed(format!(
+                match (done, capped) {
+                    (true, _) => Ok(ret_true()),
+                    (false, false) => Err(Error::Failed(format!(
                         "set {set} is still copying after {secs} s: wait longer or abort the copy"
-                    )))
+                    ))),
+                    (false, true) => Err(Error::Failed(format!(
+                        "set {set} is still copying after {} s, the longest one request may wait: call waitForCompletion again or abort the copy",
+                        timeout.as_secs()
+                    ))),
                 }
             }
             "setcopyparameters" => {

@@ -999,3 +999,37 @@ async fn engine_events_become_indications() {
         "{classes:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn set_errors_raise_one_alert() {
+    let f = Fixture::new();
+    let path = f.enable("dependent", "em", "es", "eb").await.unwrap();
+    let shadow = PathBuf::from(path.key_str("shadowVolume").unwrap());
+    let mut state = providers::indication::State::new(f.engine.clone(), Vec::new());
+    state.prime();
+    for _ in 0..2 {
+        state.handle(native::EngineEvent::SetError {
+            shadow: shadow.clone(),
+            reason: "master volume I/O error".into(),
+        });
+    }
+    let alerts: Vec<&Instance> = state
+        .sink()
+        .iter()
+        .filter(|i| i.class_name.is("CIM_AlertIndication"))
+        .collect();
+    assert_eq!(alerts.len(), 1, "{:?}", state.sink());
+    let a = alerts[0];
+    assert!(a
+        .get_str("Description")
+        .unwrap()
+        .contains(&*shadow.to_string_lossy()));
+    assert_eq!(
+        a.get_str("ProbableCauseDescription"),
+        Some("master volume I/O error")
+    );
+    assert!(a
+        .get_str("AlertingManagedElement")
+        .unwrap()
+        .contains("DS_IISet"));
+}

@@ -127,10 +127,27 @@ fn exit(result: anyhow::Result<()>, code: u8) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("cimomd: {e:#}");
+            eprintln!("cimomd: {}", chain(&e));
             ExitCode::from(code)
         }
     }
+}
+
+/// The error and its causes joined by ": ", skipping a cause whose text the
+/// previous message already ends with (errors that print their source).
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn init_tracing(filter: &str) {
