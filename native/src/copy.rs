@@ -76,7 +76,6 @@ fn run(set: Arc<SetCore>, dir: Direction) {
     let span = tracing::info_span!("copy_job", set = %set.shadow_path.display(), direction = ?dir);
     let _e = span.enter();
     tracing::info!(chunks = set.cpy.count(), "copy started");
-    let before = set.state();
     let outcome = copy_loop(&set, dir);
     let state_before_finish = set.state();
     let complete = match &outcome {
@@ -108,19 +107,18 @@ fn run(set: Arc<SetCore>, dir: Direction) {
             false
         }
     };
-    {
-        let mut ctl = set.ctl.lock().unwrap();
-        ctl.running = false;
-        set.cv.notify_all();
-    }
     if !matches!(outcome, Ok(Some(Stop::Shutdown))) {
         set.bus.publish(EngineEvent::CopyFinished {
             shadow: set.shadow_path.clone(),
             direction: dir,
             complete,
         });
-        let _ = before;
         set.note_state(state_before_finish);
+    }
+    {
+        let mut ctl = set.ctl.lock().unwrap();
+        ctl.running = false;
+        set.cv.notify_all();
     }
 }
 

@@ -452,9 +452,14 @@ impl SetCore {
             let mut cm = cm.lock().unwrap();
             match cm.alloc(c) {
                 None => return Ok(false),
-                Some((_, fresh)) => {
+                Some((e, fresh)) => {
                     if fresh {
                         pend.idx(self, c);
+                    }
+                    if e < 0 && self.f() & flags::VOVERFLOW == 0 {
+                        drop(cm);
+                        self.set_flags(flags::VOVERFLOW, 0);
+                        return self.cow_to_shadow(m, c, copy_data, pend);
                     }
                 }
             }

@@ -163,7 +163,12 @@ fn compact_shadow_with_overflow() {
     let i = e.set_info(&s).unwrap();
     assert_eq!(i.shadow_chunks_used, 8);
     assert_eq!(i.overflow_chunks_used, 4);
-    assert_eq!(i.status, Status::Normal);
+    assert_eq!(
+        i.status,
+        Status::Degraded,
+        "spilled into the overflow volume"
+    );
+    assert!(i.flags & flags::VOVERFLOW != 0);
     assert!(e.detach_overflow(&s).is_err(), "overflow holds data");
     assert!(e.delete_overflow(&o).is_err(), "overflow is attached");
     // Restart: the map and the overflow usage come back.
@@ -349,4 +354,125 @@ fn export_source_lists_set_volumes() {
     let vols = e.volumes();
     let bv = vols.iter().find(|v| v.path == b).unwrap();
     assert!(bv.used_by.starts_with("bitmap of"));
+}
+
+#[test]
+fn concurrent_writes_during_copies() {
+    use std::sync::{Arc, Mutex};
+    let env = Env::new();
+    let size = 256 * CH;
+    let m = env.vol_rand("m", size, 11);
+    let sa = env.vol("sa", size, 0);
+    let sb = env.vol("sb", size, 0);
+    let ba = env.vol("ba", 64 << 10, 0);
+    let bb = env.vol("bb", 64 << 10, 0);
+    let e = env.open();
+    e.enable_set(spec(&m, &sb, &bb, SetKind::Dependent))
+        .unwrap();
+    e.enable_set(spec(&m, &sa, &ba, SetKind::Independent))
+        .unwrap();
+    e.set_copy_params(&sa, 2, 100).unwrap();
+    let init = std::fs::read(&m).unwrap();
+    let devs: Vec<_> = [&m, &sa, &sb]
+        .iter()
+        .map(|p| e.device(p).unwrap())
+        .collect();
+    let expect = Arc::new(Mutex::new([init.clone(), init.clone(), init]));
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let devs = devs.clone();
+            let expect = expect.clone();
+            std::thread::spawn(move || {
+                let mut x = t + 1;
+                let mut next = move || {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x
+                };
+                for i in 0..150 {
+                    let c = (next() % 64) * 4 + t;
+                    let v = (next() % 3) as usize;
+                    let start = (next() % CH as u64) as usize;
+                    let len = 1 + (next() % (CH - start) as u64) as usize;
+                    let off = c as usize * CH + start;
+                    let data = pattern(t * 1000 + i, len);
+                    devs[v].write_at(&data, off as u64, false).unwrap();
+                    expect.lock().unwrap()[v][off..off + len].copy_from_slice(&data);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(e.wait(&sa, Some(Duration::from_secs(60))).unwrap());
+    let exp = expect.lock().unwrap();
+    for (i, d) in devs.iter().enumerate() {
+        let got = read_all(d);
+        assert!(
+            got == exp[i],
+            "volume {i} differs at {:?}",
+            first_diff(&got, &exp[i])
+        );
+    }
+    // Update both shadows while writers are gone: they equal the master.
+    e.copy(&sa, Direction::ToShadow, CopyMode::Update).unwrap();
+    e.copy(&sb, Direction::ToShadow, CopyMode::Update).unwrap();
+    assert!(e.wait(&sa, Some(Duration::from_secs(60))).unwrap());
+    assert_eq!(read_all(&devs[1]), exp[0]);
+    assert_eq!(read_all(&devs[2]), exp[0]);
+}
+
+#[test]
+fn overflow_shared_by_two_sets() {
+    let env = Env::new();
+    let m1 = env.vol_rand("m1", 32 * CH, 12);
+    let m2 = env.vol_rand("m2", 32 * CH, 13);
+    let s1 = env.vol("s1", 4 * CH, 0);
+    let s2 = env.vol("s2", 4 * CH, 0);
+    let b1 = env.vol("b1", 64 << 10, 0);
+    let b2 = env.vol("b2", 64 << 10, 0);
+    let o = env.vol("o", 11 * CH, 0);
+    let e = env.open();
+    e.init_overflow(&o).unwrap();
+    e.enable_set(spec(&m1, &s1, &b1, SetKind::Dependent))
+        .unwrap();
+    e.enable_set(spec(&m2, &s2, &b2, SetKind::Dependent))
+        .unwrap();
+    e.attach_overflow(&s1, &o).unwrap();
+    e.attach_overflow(&s2, &o).unwrap();
+    assert_eq!(e.overflow_info(&o).unwrap().attached_sets, 2);
+    let (o1, o2) = (std::fs::read(&m1).unwrap(), std::fs::read(&m2).unwrap());
+    for c in 0..9u64 {
+        dev(&e, &m1)
+            .write_at(&[1; 3], c * CH as u64, false)
+            .unwrap();
+        dev(&e, &m2)
+            .write_at(&[2; 3], c * CH as u64 + 7, false)
+            .unwrap();
+    }
+    // 4 + 4 shadow chunks, 10 overflow chunks: 18 >= 18 needed.
+    assert_eq!(e.overflow_info(&o).unwrap().used_chunks, 10);
+    assert_eq!(read_all(&dev(&e, &s1)), o1);
+    assert_eq!(read_all(&dev(&e, &s2)), o2);
+    assert_eq!(
+        e.set_info(&s1).unwrap().status,
+        Status::Degraded,
+        "spilled into overflow"
+    );
+    drop(e);
+    let e = env.open();
+    assert_eq!(e.overflow_info(&o).unwrap().used_chunks, 10);
+    assert_eq!(read_all(&dev(&e, &s2)), o2);
+    e.copy(&s1, Direction::ToShadow, CopyMode::Update).unwrap();
+    assert_eq!(e.overflow_info(&o).unwrap().used_chunks, 5);
+    dev(&e, &m2)
+        .write_at(&[2; 3], 20 * CH as u64, false)
+        .unwrap();
+    assert_eq!(e.overflow_info(&o).unwrap().used_chunks, 6);
+    assert_eq!(read_all(&dev(&e, &s2)), o2);
+    e.disable_set(&s2).unwrap();
+    assert_eq!(e.overflow_info(&o).unwrap().used_chunks, 0);
+    assert_eq!(e.overflow_info(&o).unwrap().attached_sets, 1);
 }
