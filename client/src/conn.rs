@@ -57,8 +57,8 @@ pub const INTEROP_NAMESPACE: &str = "interop";
 /// The WBEM default HTTP endpoint.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:5988";
 
-/// How to reach one WBEM server.
-#[derive(Debug, Clone)]
+/// How to reach one WBEM server. `Debug` never shows the password.
+#[derive(Clone)]
 pub struct ClientConfig {
     /// `http://host:port` or `https://host:port` (a path other than `/` or `/cimom` is ignored).
     pub url: String,
@@ -76,6 +76,21 @@ pub struct ClientConfig {
     pub timeout: Option<Duration>,
     /// Time limit for the TCP connect.
     pub connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("url", &self.url)
+            .field("namespace", &self.namespace)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ca_file", &self.ca_file)
+            .field("no_verify", &self.no_verify)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
 }
 
 impl Default for ClientConfig {
@@ -363,7 +378,9 @@ impl Client {
         }
         if status != http::StatusCode::OK {
             let excerpt: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-            let reason = if excerpt.trim().is_empty() {
+            let reason = if status == http::StatusCode::UNAUTHORIZED {
+                "authentication failed: check the user name and password".to_owned()
+            } else if excerpt.trim().is_empty() {
                 status.canonical_reason().unwrap_or("").to_owned()
             } else {
                 excerpt.trim().to_owned()

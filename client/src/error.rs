@@ -83,6 +83,12 @@ pub enum Error {
     /// A fleet operation named a host that is not in the fleet configuration.
     #[error("host {0} is not in the fleet configuration")]
     UnknownHost(String),
+    /// `removeIISet` was asked for a set that is in no group.
+    #[error("set {0} is not in a group")]
+    NotInGroup(String),
+    /// The user answered "no" to a confirmation prompt.
+    #[error("not confirmed; nothing was changed")]
+    NotConfirmed,
     /// The indication listener could not be started or served.
     #[error("indication listener: {0}")]
     Listener(String),

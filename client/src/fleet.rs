@@ -31,8 +31,8 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The fleet configuration file, as parsed.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+/// The fleet configuration file, as parsed. `Debug` never shows passwords.
+#[derive(Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FleetConfig {
     /// Default user.
@@ -53,8 +53,8 @@ pub struct FleetConfig {
     pub hosts: Vec<HostConfig>,
 }
 
-/// One `[[host]]` entry.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+/// One `[[host]]` entry. `Debug` never shows the password.
+#[derive(Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
     /// Short name used in fleet calls (defaults to the URL).
@@ -73,6 +73,39 @@ pub struct HostConfig {
     pub no_verify: Option<bool>,
     /// Request timeout in seconds.
     pub timeout_secs: Option<u64>,
+}
+
+fn redact(p: &Option<String>) -> Option<&'static str> {
+    p.as_ref().map(|_| "<redacted>")
+}
+
+impl std::fmt::Debug for FleetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetConfig")
+            .field("user", &self.user)
+            .field("password", &redact(&self.password))
+            .field("password_file", &self.password_file)
+            .field("ca_file", &self.ca_file)
+            .field("no_verify", &self.no_verify)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("hosts", &self.hosts)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostConfig")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .field("password", &redact(&self.password))
+            .field("password_file", &self.password_file)
+            .field("ca_file", &self.ca_file)
+            .field("no_verify", &self.no_verify)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
 }
 
 impl FleetConfig {
@@ -238,6 +271,8 @@ mod tests {
         let fleet = Fleet::new(&cfg).unwrap();
         assert_eq!(fleet.names(), vec!["a", "http://b:5988"]);
         assert!(matches!(fleet.host("zzz"), Err(Error::UnknownHost(_))));
+        let dbg = format!("{cfg:?} {b:?}");
+        assert!(!dbg.contains("s3cret") && !dbg.contains("\"x\""), "{dbg}");
     }
 
     #[test]

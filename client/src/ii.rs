@@ -594,6 +594,47 @@ impl IiHost {
         Ok(OverflowInfo::from_instance(&i, &self.namespace))
     }
 
+    /// The sets attached to an overflow volume (`DS_IIOverflowVol.getIISets`).
+    pub async fn overflow_sets(&self, path: &str) -> Result<Vec<SetHandle>> {
+        let r = self
+            .client
+            .invoke(
+                &overflow_path(&self.namespace, path),
+                "getIISets",
+                Vec::new(),
+            )
+            .await
+            .map_err(|e| name_not_found(e, || Error::OverflowNotFound(path.to_owned())))?;
+        Ok(self.handles_from_refs(&r))
+    }
+
+    /// Handles from the `sets` reference-array output parameter of `getIISets`.
+    fn handles_from_refs(&self, r: &MethodResult) -> Vec<SetHandle> {
+        let refs = r
+            .out_params
+            .iter()
+            .find(|p| p.name.is("sets"))
+            .map(|p| p.value.clone())
+            .unwrap_or(Value::Null);
+        let items: Vec<Value> = match refs {
+            Value::Array(v) => v,
+            Value::Null => Vec::new(),
+            one => vec![one],
+        };
+        items
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::Reference(p) => Some(p),
+                _ => None,
+            })
+            .map(|p| SetHandle {
+                shadow: p.key_str("shadowVolume").unwrap_or_default().to_owned(),
+                path: with_ns(p, &self.namespace),
+                host: self.clone(),
+            })
+            .collect()
+    }
+
     /// Every overflow volume (`iiadm -L`).
     pub async fn list_overflows(&self) -> Result<Vec<OverflowInfo>> {
         let v = self
@@ -725,6 +766,11 @@ impl SetHandle {
     /// `getMasterVolume()`.
     pub async fn master_volume(&self) -> Result<String> {
         self.invoke_string("getMasterVolume").await
+    }
+
+    /// `getShadowVolume()`.
+    pub async fn shadow_volume(&self) -> Result<String> {
+        self.invoke_string("getShadowVolume").await
     }
 
     /// `getBitmapVolume()`.
@@ -962,33 +1008,7 @@ impl GroupHandle {
     /// `getIISets()`: handles on the member sets.
     pub async fn members(&self) -> Result<Vec<SetHandle>> {
         let r = self.invoke("getIISets", Vec::new()).await?;
-        let refs = r
-            .out_params
-            .iter()
-            .find(|p| p.name.is("sets"))
-            .map(|p| p.value.clone())
-            .unwrap_or(Value::Null);
-        let items: Vec<Value> = match refs {
-            Value::Array(v) => v,
-            Value::Null => Vec::new(),
-            one => vec![one],
-        };
-        let ns = self.host.namespace.clone();
-        items
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::Reference(p) => Some(p),
-                _ => None,
-            })
-            .map(|p| {
-                let shadow = p.key_str("shadowVolume").unwrap_or_default().to_owned();
-                Ok(SetHandle {
-                    host: self.host.clone(),
-                    path: with_ns(p, &ns),
-                    shadow,
-                })
-            })
-            .collect()
+        Ok(self.host.handles_from_refs(&r))
     }
 
     /// `addIISet(set)` (`iiadm -M SET GROUP`, `-g GROUP -m SET`).
@@ -1009,6 +1029,12 @@ impl GroupHandle {
             .invoke("isSetInGroup", vec![ref_param("set", &set.path)])
             .await?;
         Ok(r.return_value.as_bool().unwrap_or(false))
+    }
+
+    /// `getName()` as the server reports it.
+    pub async fn fetch_name(&self) -> Result<String> {
+        let r = self.invoke("getName", Vec::new()).await?;
+        Ok(r.return_value.as_str().unwrap_or_default().to_owned())
     }
 
     /// `getGroupType()`.

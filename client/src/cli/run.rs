@@ -35,7 +35,10 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names_itself = matches!(
             self.error,
-            Error::SetNotFound(_) | Error::GroupNotFound(_) | Error::OverflowNotFound(_)
+            Error::SetNotFound(_)
+                | Error::GroupNotFound(_)
+                | Error::OverflowNotFound(_)
+                | Error::NotInGroup(_)
         );
         if self.what.is_empty() || names_itself {
             write!(f, "{}", self.error)
@@ -82,7 +85,8 @@ pub fn client_config(c: &ConnArgs) -> crate::Result<ClientConfig> {
     cfg.ca_file = c.ca_file.clone();
     cfg.no_verify = c.no_verify;
     if let Some(t) = c.timeout {
-        cfg.timeout = Some(Duration::from_secs(t));
+        // 0 means no limit, as for waitForCompletion.
+        cfg.timeout = (t > 0).then(|| Duration::from_secs(t));
     }
     Ok(cfg)
 }
@@ -147,7 +151,7 @@ fn confirm(io: &mut Io<'_>, no_confirm: bool, question: &str) -> Outcome {
         "yes" | "y" | "YES" | "Yes" => Ok(()),
         _ => Err(Failure {
             what: String::new(),
-            error: Error::Config("not confirmed; nothing was changed".into()),
+            error: Error::NotConfirmed,
         }),
     }
 }
@@ -544,7 +548,7 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
                 let Some(g) = h.group().await.about(|| set_what(s))? else {
                     return Err(Failure {
                         what: set_what(s),
-                        error: Error::Config("the set is not in a group".into()),
+                        error: Error::NotInGroup(s.clone()),
                     });
                 };
                 g.remove(&h).await.about(|| set_what(s))?;
