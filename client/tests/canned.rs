@@ -507,3 +507,86 @@ async fn wait_with_progress_reports_percentages() {
     assert_eq!(seen, vec![30.0, 60.0, 99.5]);
     r.check();
 }
+
+const INSTPATH_S1: &str = "<INSTANCEPATH><NAMESPACEPATH><HOST>localhost</HOST><LOCALNAMESPACEPATH>\
+    <NAMESPACE NAME=\"root\"/><NAMESPACE NAME=\"cimv2\"/></LOCALNAMESPACEPATH></NAMESPACEPATH>\
+    <INSTANCENAME CLASSNAME=\"DS_IIGroup\"><KEYBINDING NAME=\"groupName\"><KEYVALUE VALUETYPE=\"string\">g1</KEYVALUE></KEYBINDING></INSTANCENAME></INSTANCEPATH>";
+
+#[tokio::test]
+async fn every_typed_operation_names_itself_and_checks_the_reply_shape() {
+    let group_inst = "<INSTANCE CLASSNAME=\"DS_IIGroup\"><PROPERTY NAME=\"groupName\" TYPE=\"string\"><VALUE>g1</VALUE></PROPERTY></INSTANCE>";
+    let r = Responder::start(vec![
+        x("GetClass", Some("root/cimv2"), vec!["<CLASSNAME NAME=\"DS_IISet\"/>", "IncludeQualifiers"],
+          iresp("GetClass", "<CLASS NAME=\"DS_IISet\"><PROPERTY NAME=\"shadowVolume\" TYPE=\"string\"/></CLASS>")),
+        x("EnumerateClassNames", None, vec!["DeepInheritance"],
+          iresp("EnumerateClassNames", "<CLASSNAME NAME=\"DS_IISet\"/><CLASSNAME NAME=\"DS_IIGroup\"/>")),
+        x("EnumerateInstanceNames", None, vec![], iresp("EnumerateInstanceNames", &set_name("/vol/s1", "dependent"))),
+        x("AssociatorNames", None, vec!["<IPARAMVALUE NAME=\"ObjectName\">", "<IPARAMVALUE NAME=\"AssocClass\"><CLASSNAME NAME=\"DS_IIGroupSetAssoc\"/>"],
+          iresp("AssociatorNames", &format!("<OBJECTPATH>{INSTPATH_S1}</OBJECTPATH>"))),
+        x("Associators", None, vec![],
+          iresp("Associators", &format!("<VALUE.OBJECTWITHPATH>{INSTPATH_S1}{group_inst}</VALUE.OBJECTWITHPATH>"))),
+        x("ReferenceNames", None, vec![], iresp("ReferenceNames", "")),
+        x("GetProperty", None, vec!["<IPARAMVALUE NAME=\"PropertyName\"><VALUE>state</VALUE>"],
+          iresp("GetProperty", "<VALUE>idle</VALUE>")),
+        x("SetProperty", None, vec!["<IPARAMVALUE NAME=\"NewValue\"><VALUE>n2</VALUE>"], iresp_empty("SetProperty")),
+        x("ExecQuery", None, vec!["<IPARAMVALUE NAME=\"QueryLanguage\"><VALUE>WQL</VALUE>", "SELECT * FROM DS_IIGroup"],
+          iresp("ExecQuery", &format!("<VALUE.OBJECTWITHPATH>{INSTPATH_S1}{group_inst}</VALUE.OBJECTWITHPATH>"))),
+        x("DeleteClass", None, vec!["<CLASSNAME NAME=\"X_Old\"/>"], iresp_empty("DeleteClass")),
+        x("ModifyInstance", None, vec!["<VALUE.NAMEDINSTANCE>", "<PROPERTY NAME=\"copyDelay\" TYPE=\"uint32\"><VALUE>5</VALUE>", "<IPARAMVALUE NAME=\"PropertyList\">"],
+          iresp_empty("ModifyInstance")),
+        // An operation answered with the wrong shape is an error, not a panic.
+        x("GetInstance", None, vec![], iresp_empty("GetInstance")),
+    ])
+    .await;
+    let c = client(&r.url);
+    let class = c.get_class("root/cimv2", "DS_IISet").await.unwrap();
+    assert!(class.name.is("DS_IISet"));
+    let names = c.enumerate_class_names("root/cimv2", None).await.unwrap();
+    assert_eq!(names.len(), 2);
+    let paths = c
+        .enumerate_instance_names("root/cimv2", "DS_IISet")
+        .await
+        .unwrap();
+    assert_eq!(paths[0].namespace.as_deref(), Some("root/cimv2"));
+    let p = &paths[0];
+    let assoc = c
+        .associator_names(p, Some("DS_IIGroupSetAssoc"), None)
+        .await
+        .unwrap();
+    assert_eq!(assoc[0].key_str("groupName"), Some("g1"));
+    let groups = c.associators(p, None, None).await.unwrap();
+    assert_eq!(groups[0].get_str("groupName"), Some("g1"));
+    assert_eq!(
+        groups[0].path.as_ref().and_then(|p| p.key_str("groupName")),
+        Some("g1")
+    );
+    assert!(c.reference_names(p, None).await.unwrap().is_empty());
+    let v = c.get_property(p, "state").await.unwrap();
+    assert_eq!(v.as_str(), Some("idle"));
+    c.set_property(p, "setName", cim::Value::String("n2".into()))
+        .await
+        .unwrap();
+    let q = c
+        .exec_query("root/cimv2", "WQL", "SELECT * FROM DS_IIGroup")
+        .await
+        .unwrap();
+    assert_eq!(q.len(), 1);
+    c.delete_class("root/cimv2", "X_Old").await.unwrap();
+    let mut inst = cim::Instance::new("DS_IISet").with(
+        "copyDelay",
+        cim::CimType::Uint32,
+        cim::Value::Uint32(5),
+    );
+    inst.path = Some(p.clone());
+    c.modify_instance(inst, Some(vec!["copyDelay".into()]))
+        .await
+        .unwrap();
+    let e = c.get_instance(p).await.unwrap_err();
+    // The codec already refuses an IMETHODRESPONSE whose shape does not fit
+    // its name; the client's own shape check covers codecs that are laxer.
+    assert!(
+        matches!(&e, Error::XmlDecode(_) | Error::Protocol { .. }),
+        "{e:?}"
+    );
+    r.check();
+}
