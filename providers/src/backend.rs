@@ -78,6 +78,35 @@ impl Backend {
         self.call("query the engine", move |e| Ok(f(e))).await
     }
 
+    /// Refuses a volume path outside every volume root with
+    /// `CIM_ERR_ACCESS_DENIED` before anything else looks at it — also when
+    /// the path does not exist (the engine would say "not found", which tells
+    /// a client what exists outside the roots). Nothing is opened: the check
+    /// canonicalises the path, or its nearest existing ancestor.
+    pub async fn check_volume(&self, path: &str, role: &str) -> Result<()> {
+        let path = PathBuf::from(path);
+        let action = format!("use {} as {role}", path.display());
+        self.call(action, move |e| match e.resolve_volume(&path) {
+            Ok(_) => Ok(()),
+            Err(native::Error::NotFound { .. }) => {
+                // The nearest existing ancestor decides: inside a root, the
+                // volume is merely missing (the operation reports that).
+                let existing = path.ancestors().skip(1).find(|a| a.exists());
+                match existing.map(|a| e.resolve_volume(a)) {
+                    Some(Err(native::Error::AccessDenied { .. })) => Err(native::Error::AccessDenied {
+                        path: path.clone(),
+                        reason: "it lies outside every volume root; use a volume under a configured --volume-root".into(),
+                    }),
+                    _ => Ok(()),
+                }
+            }
+            Err(err @ native::Error::AccessDenied { .. }) => Err(err),
+            // Anything else is for the operation itself to report.
+            Err(_) => Ok(()),
+        })
+        .await
+    }
+
     /// The set a `DS_IISet` path names. The `setType` key, when present, must
     /// match the set's type, else the instance does not exist.
     pub async fn set_for_path(&self, path: &ObjectPath) -> Result<SetInfo> {

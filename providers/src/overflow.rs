@@ -30,7 +30,9 @@ impl OverflowProvider {
     }
 
     async fn create(&self, ns: &str, inst: Instance) -> Result<ObjectPath> {
-        let path = PathBuf::from(required_string(&inst, "overflowVolPath")?);
+        let path = required_string(&inst, "overflowVolPath")?;
+        self.backend.check_volume(&path, "overflow volume").await?;
+        let path = PathBuf::from(path);
         let p2 = path.clone();
         let info = self
             .backend

@@ -138,6 +138,16 @@ impl SetProvider {
             )));
         }
         let kind = parse_kind(&set_type, "setType")?;
+        for (path, role) in [
+            (&master, "master"),
+            (&shadow, "shadow"),
+            (&bitmap, "bitmap"),
+        ] {
+            self.backend.check_volume(path, role).await?;
+        }
+        if let Some(ov) = prop_string(&inst, "overflowVolume")? {
+            self.backend.check_volume(&ov, "overflow volume").await?;
+        }
         // Copy parameters given at creation are checked before anything is
         // enabled, so a bad value leaves no half-made set behind.
         let units = inst
@@ -327,6 +337,10 @@ impl SetProvider {
         if method.is("importShadow") {
             let shadow = p.string("shadowVolume")?;
             let bitmap = p.string("bitmapVolume")?;
+            self.backend
+                .check_volume(&shadow, "imported shadow")
+                .await?;
+            self.backend.check_volume(&bitmap, "bitmap").await?;
             let info = self
                 .backend
                 .call(
@@ -415,12 +429,18 @@ impl SetProvider {
                 self.act(&info, m, |e, sh| e.export_shadow(sh)).await
             }
             "joinvolume" => {
-                let bitmap = p.opt_string("BitmapVol")?.map(PathBuf::from);
+                let bitmap = p.opt_string("BitmapVol")?;
+                if let Some(b) = &bitmap {
+                    self.backend.check_volume(b, "bitmap to join").await?;
+                }
+                let bitmap = bitmap.map(PathBuf::from);
                 self.act(&info, m, move |e, sh| e.join(sh, bitmap.as_deref()))
                     .await
             }
             "attachiioverflowvolume" => {
-                let ov = PathBuf::from(p.string("overflowVol")?);
+                let ov = p.string("overflowVol")?;
+                self.backend.check_volume(&ov, "overflow volume").await?;
+                let ov = PathBuf::from(ov);
                 self.act(&info, m, move |e, sh| e.attach_overflow(sh, &ov))
                     .await
             }

@@ -48,7 +48,9 @@ impl InstanceProvider for VolumeProvider {
         _class: &Class,
         path: &ObjectPath,
     ) -> ProviderResult<Instance> {
-        let given = PathBuf::from(key_string(path, "path")?);
+        let given = key_string(path, "path")?;
+        self.backend.check_volume(&given, "volume").await?;
+        let given = PathBuf::from(given);
         let g2 = given.clone();
         let canonical = self
             .backend
