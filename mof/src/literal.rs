@@ -153,9 +153,11 @@ pub(crate) fn unescape(body: &str) -> Result<String, Error> {
                 })?;
                 out.push(ch);
             }
-            other => return Err(Error::BadLiteral(format!(
+            other => {
+                return Err(Error::BadLiteral(format!(
                 "unknown escape sequence \\{other} (valid: \\b \\t \\n \\f \\r \\\" \\' \\\\ \\x)"
-            ))),
+            )))
+            }
         }
     }
     Ok(out)

@@ -842,7 +842,13 @@ impl Compiler<'_> {
     ) -> Option<Instance> {
         if self.embed_depth >= MAX_EMBED_DEPTH {
             let pos = f.pos(&pair);
-            self.error(f, pos, Error::Limit(format!("embedded instances nested deeper than {MAX_EMBED_DEPTH}")));
+            self.error(
+                f,
+                pos,
+                Error::Limit(format!(
+                    "embedded instances nested deeper than {MAX_EMBED_DEPTH}"
+                )),
+            );
             return None;
         }
         self.embed_depth += 1;

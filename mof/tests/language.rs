@@ -474,16 +474,34 @@ fn xml_dump_reads_back_with_the_cim_xml_reader() {
     assert!(xml.contains("<DECLGROUP>"));
     let limits = cim::xml::Limits::default();
     let lines: Vec<&str> = xml.lines().collect();
-    let q = lines.iter().find(|l| l.starts_with("<QUALIFIER.DECLARATION NAME=\"Key\"")).unwrap();
-    assert_eq!(&cim::xml::read_qualifier_decl(q, &limits).unwrap(), c.qualifier("Key").unwrap());
-    let class_line = lines.iter().find(|l| l.contains("<CLASS NAME=\"A\"")).unwrap();
-    let inner = class_line.trim_start_matches("<VALUE.OBJECT>").trim_end_matches("</VALUE.OBJECT>");
+    let q = lines
+        .iter()
+        .find(|l| l.starts_with("<QUALIFIER.DECLARATION NAME=\"Key\""))
+        .unwrap();
+    assert_eq!(
+        &cim::xml::read_qualifier_decl(q, &limits).unwrap(),
+        c.qualifier("Key").unwrap()
+    );
+    let class_line = lines
+        .iter()
+        .find(|l| l.contains("<CLASS NAME=\"A\""))
+        .unwrap();
+    let inner = class_line
+        .trim_start_matches("<VALUE.OBJECT>")
+        .trim_end_matches("</VALUE.OBJECT>");
     let a = cim::xml::read_class(inner, &limits).unwrap();
     assert_eq!(a.name.as_str(), "A");
     assert_eq!(a.properties.len(), 2);
     assert!(a.property("Id").unwrap().is_key());
     assert_eq!(a.method("M").unwrap().parameters.len(), 1);
     let inst_line = lines.iter().find(|l| l.contains("<INSTANCE")).unwrap();
-    let inner = inst_line.trim_start_matches("<VALUE.OBJECT>").trim_end_matches("</VALUE.OBJECT>");
-    assert_eq!(cim::xml::read_instance(inner, &limits).unwrap().get_str("Id"), Some("i"));
+    let inner = inst_line
+        .trim_start_matches("<VALUE.OBJECT>")
+        .trim_end_matches("</VALUE.OBJECT>");
+    assert_eq!(
+        cim::xml::read_instance(inner, &limits)
+            .unwrap()
+            .get_str("Id"),
+        Some("i")
+    );
 }

@@ -7,13 +7,74 @@ use proptest::prelude::*;
 
 /// Fragments of MOF, so that generated inputs get past the first token.
 const TOKENS: &[&str] = &[
-    "class ", "Class ", "association ", "indication ", "instance of ", "Qualifier ", "#pragma ",
-    "include", "namespace", "(", ")", "{", "}", "[", "]", ";", ":", ",", "=", "$a", " as ",
-    "REF ", "Key", "Description", "Association", "Override", "string ", "uint8 ", "sint64 ",
-    "real32 ", "boolean ", "char16 ", "datetime ", "A ", "B ", "X", "\"s\"", "\"", "'c'", "'",
-    "\\", "\\x", "0x1F", "017", "1010b", "-.5", "6.02E+23", "1e999", "TRUE", "null", "//c\n",
-    "/*", "*/", "\n", " ", "Scope(any)", "Flavor(Restricted)", "ToSubclass", "instance of A {",
-    "\u{00e9}", "\u{FEFF}", "\r\n", "[]", "[3]", "$", "..", "+", "-",
+    "class ",
+    "Class ",
+    "association ",
+    "indication ",
+    "instance of ",
+    "Qualifier ",
+    "#pragma ",
+    "include",
+    "namespace",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    ";",
+    ":",
+    ",",
+    "=",
+    "$a",
+    " as ",
+    "REF ",
+    "Key",
+    "Description",
+    "Association",
+    "Override",
+    "string ",
+    "uint8 ",
+    "sint64 ",
+    "real32 ",
+    "boolean ",
+    "char16 ",
+    "datetime ",
+    "A ",
+    "B ",
+    "X",
+    "\"s\"",
+    "\"",
+    "'c'",
+    "'",
+    "\\",
+    "\\x",
+    "0x1F",
+    "017",
+    "1010b",
+    "-.5",
+    "6.02E+23",
+    "1e999",
+    "TRUE",
+    "null",
+    "//c\n",
+    "/*",
+    "*/",
+    "\n",
+    " ",
+    "Scope(any)",
+    "Flavor(Restricted)",
+    "ToSubclass",
+    "instance of A {",
+    "\u{00e9}",
+    "\u{FEFF}",
+    "\r\n",
+    "[]",
+    "[3]",
+    "$",
+    "..",
+    "+",
+    "-",
 ];
 
 fn mofish() -> impl Strategy<Value = String> {
@@ -22,11 +83,18 @@ fn mofish() -> impl Strategy<Value = String> {
 
 fn check(text: &str) {
     for with_prelude in [false, true] {
-        let src = if with_prelude { format!("{}{text}", common::PRELUDE) } else { text.to_owned() };
+        let src = if with_prelude {
+            format!("{}{text}", common::PRELUDE)
+        } else {
+            text.to_owned()
+        };
         let (_, d) = compile_str_lossy("p.mof", &src, &Options::default());
         for diag in &d {
             if let Some(l) = &diag.location {
-                assert!(l.line >= 1 && (l.line as usize) <= src.lines().count().max(1) + 1, "{diag}");
+                assert!(
+                    l.line >= 1 && (l.line as usize) <= src.lines().count().max(1) + 1,
+                    "{diag}"
+                );
                 // Rendering never panics either.
                 let _ = diag.to_string();
             }
@@ -67,7 +135,11 @@ fn deep_nesting_is_refused_not_overflowed() {
         s.push_str("instance of A { S = ");
     }
     s.push_str("\"x\"");
-    let (_, d) = compile_str_lossy("deep.mof", &format!("{}{s}", common::PRELUDE), &Options::default());
+    let (_, d) = compile_str_lossy(
+        "deep.mof",
+        &format!("{}{s}", common::PRELUDE),
+        &Options::default(),
+    );
     assert!(d.has_errors());
 }
 

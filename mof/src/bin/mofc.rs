@@ -101,6 +101,9 @@ fn main() -> ExitCode {
                     start.elapsed().as_secs_f64()
                 );
             }
+            // The process ends here: let the OS reclaim the model instead of
+            // freeing hundreds of thousands of allocations one by one.
+            std::mem::forget(out);
             ExitCode::SUCCESS
         }
         Cmd::Dump { common, format } => {
