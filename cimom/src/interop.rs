@@ -190,7 +190,7 @@ pub(crate) fn create_internal(
             format!("namespace {name} already exists"),
         ));
     }
-    repo.create_namespace(&name).map_err(|e| e.to_cim())?;
+    crate::bundled::create_namespace(repo, &name).map_err(|e| e.to_cim())?;
     tracing::info!(namespace = %name, "namespace created");
     internal_instances(cimom, ns, class)
         .into_iter()

@@ -27,7 +27,18 @@ async fn setup(options: CimomOptions) -> (tempfile::TempDir, cimom::Cimom) {
     let c = open_with(dir.path(), options);
     schema(&c).await;
     for n in 0..10u32 {
-        create(&c, NS, inst("T_Base", &[("Id", CimType::String, s(&format!("i{n}"))), ("Count", CimType::Uint32, Value::Uint32(n))])).await;
+        create(
+            &c,
+            NS,
+            inst(
+                "T_Base",
+                &[
+                    ("Id", CimType::String, s(&format!("i{n}"))),
+                    ("Count", CimType::Uint32, Value::Uint32(n)),
+                ],
+            ),
+        )
+        .await;
     }
     (dir, c)
 }
@@ -38,7 +49,11 @@ fn open_enum(max: u32, timeout: Option<u32>) -> Operation {
         deep_inheritance: true,
         include_class_origin: false,
         property_list: None,
-        pull: PullParams { max_object_count: max, operation_timeout: timeout, ..Default::default() },
+        pull: PullParams {
+            max_object_count: max,
+            operation_timeout: timeout,
+            ..Default::default()
+        },
     }
 }
 
@@ -49,36 +64,117 @@ async fn open_pull_count_close() {
     assert_eq!(count(&r.items), 4);
     assert!(!r.end_of_sequence);
     let ctx = r.enumeration_context.unwrap();
-    let Response::Count(n) = ok(&c, NS, Operation::EnumerationCount { enumeration_context: ctx.clone() }).await else { panic!() };
+    let Response::Count(n) = ok(
+        &c,
+        NS,
+        Operation::EnumerationCount {
+            enumeration_context: ctx.clone(),
+        },
+    )
+    .await
+    else {
+        panic!()
+    };
     assert_eq!(n, Some(6));
     // Wrong pull kind keeps the context.
     assert_eq!(
-        err(&c, NS, Operation::PullInstancePaths { enumeration_context: ctx.clone(), max_object_count: 1 }).await,
+        err(
+            &c,
+            NS,
+            Operation::PullInstancePaths {
+                enumeration_context: ctx.clone(),
+                max_object_count: 1
+            }
+        )
+        .await,
         StatusCode::InvalidParameter
     );
     // Another namespace cannot use it.
     assert_eq!(
-        err(&c, "interop", Operation::PullInstancesWithPath { enumeration_context: ctx.clone(), max_object_count: 1 }).await,
+        err(
+            &c,
+            "interop",
+            Operation::PullInstancesWithPath {
+                enumeration_context: ctx.clone(),
+                max_object_count: 1
+            }
+        )
+        .await,
         StatusCode::InvalidEnumerationContext
     );
-    let r = pull_result(ok(&c, NS, Operation::PullInstancesWithPath { enumeration_context: ctx.clone(), max_object_count: 0 }).await);
+    let r = pull_result(
+        ok(
+            &c,
+            NS,
+            Operation::PullInstancesWithPath {
+                enumeration_context: ctx.clone(),
+                max_object_count: 0,
+            },
+        )
+        .await,
+    );
     assert_eq!(count(&r.items), 0);
     assert!(!r.end_of_sequence);
-    let r = pull_result(ok(&c, NS, Operation::PullInstancesWithPath { enumeration_context: ctx.clone(), max_object_count: 5 }).await);
+    let r = pull_result(
+        ok(
+            &c,
+            NS,
+            Operation::PullInstancesWithPath {
+                enumeration_context: ctx.clone(),
+                max_object_count: 5,
+            },
+        )
+        .await,
+    );
     assert_eq!(count(&r.items), 5);
-    let r = pull_result(ok(&c, NS, Operation::PullInstancesWithPath { enumeration_context: ctx.clone(), max_object_count: 5 }).await);
+    let r = pull_result(
+        ok(
+            &c,
+            NS,
+            Operation::PullInstancesWithPath {
+                enumeration_context: ctx.clone(),
+                max_object_count: 5,
+            },
+        )
+        .await,
+    );
     assert_eq!(count(&r.items), 1);
     assert!(r.end_of_sequence);
     // The context is gone at the end of the sequence.
     assert_eq!(
-        err(&c, NS, Operation::PullInstancesWithPath { enumeration_context: ctx, max_object_count: 5 }).await,
+        err(
+            &c,
+            NS,
+            Operation::PullInstancesWithPath {
+                enumeration_context: ctx,
+                max_object_count: 5
+            }
+        )
+        .await,
         StatusCode::InvalidEnumerationContext
     );
     // Close frees a context early.
     let r = pull_result(ok(&c, NS, open_enum(1, None)).await);
     let ctx = r.enumeration_context.unwrap();
-    ok(&c, NS, Operation::CloseEnumeration { enumeration_context: ctx.clone() }).await;
-    assert_eq!(err(&c, NS, Operation::CloseEnumeration { enumeration_context: ctx }).await, StatusCode::InvalidEnumerationContext);
+    ok(
+        &c,
+        NS,
+        Operation::CloseEnumeration {
+            enumeration_context: ctx.clone(),
+        },
+    )
+    .await;
+    assert_eq!(
+        err(
+            &c,
+            NS,
+            Operation::CloseEnumeration {
+                enumeration_context: ctx
+            }
+        )
+        .await,
+        StatusCode::InvalidEnumerationContext
+    );
     // Everything at once: no context.
     let r = pull_result(ok(&c, NS, open_enum(100, None)).await);
     assert!(r.end_of_sequence && r.enumeration_context.is_none());
@@ -87,20 +183,41 @@ async fn open_pull_count_close() {
 
 #[tokio::test]
 async fn contexts_expire_and_are_limited() {
-    let (_d, c) = setup(CimomOptions { max_pull_contexts: 2, ..Default::default() }).await;
+    let (_d, c) = setup(CimomOptions {
+        max_pull_contexts: 2,
+        ..Default::default()
+    })
+    .await;
     let r = pull_result(ok(&c, NS, open_enum(1, Some(1))).await);
     let ctx = r.enumeration_context.unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(
-        err(&c, NS, Operation::PullInstancesWithPath { enumeration_context: ctx, max_object_count: 1 }).await,
+        err(
+            &c,
+            NS,
+            Operation::PullInstancesWithPath {
+                enumeration_context: ctx,
+                max_object_count: 1
+            }
+        )
+        .await,
         StatusCode::InvalidEnumerationContext
     );
     assert!(c.repository().namespaces().len() >= 2);
     ok(&c, NS, open_enum(1, None)).await;
     ok(&c, NS, open_enum(1, None)).await;
-    assert_eq!(err(&c, NS, open_enum(1, None)).await, StatusCode::ServerLimitsExceeded);
-    assert_eq!(err(&c, NS, open_enum(1, Some(0))).await, StatusCode::InvalidOperationTimeout);
-    assert_eq!(err(&c, NS, open_enum(1, Some(100_000))).await, StatusCode::InvalidOperationTimeout);
+    assert_eq!(
+        err(&c, NS, open_enum(1, None)).await,
+        StatusCode::ServerLimitsExceeded
+    );
+    assert_eq!(
+        err(&c, NS, open_enum(1, Some(0))).await,
+        StatusCode::InvalidOperationTimeout
+    );
+    assert_eq!(
+        err(&c, NS, open_enum(1, Some(100_000))).await,
+        StatusCode::InvalidOperationTimeout
+    );
 }
 
 #[tokio::test]
@@ -115,38 +232,88 @@ async fn filters_paths_queries_and_errors() {
             ..Default::default()
         },
     };
-    let r = pull_result(ok(&c, NS, filtered("WQL", "SELECT * FROM T_Base WHERE Count < 3")).await);
+    let r = pull_result(
+        ok(
+            &c,
+            NS,
+            filtered("WQL", "SELECT * FROM T_Base WHERE Count < 3"),
+        )
+        .await,
+    );
     assert_eq!(count(&r.items), 3);
     assert!(matches!(r.items, PullItems::InstancePaths(_)));
     let r = pull_result(ok(&c, NS, filtered("DMTF:FQL", "Count >= 8")).await);
     assert_eq!(count(&r.items), 2);
-    assert_eq!(err(&c, NS, filtered("DMTF:CQL", "x")).await, StatusCode::QueryLanguageNotSupported);
-    assert_eq!(err(&c, NS, filtered("WQL", "SELECT")).await, StatusCode::InvalidQuery);
+    assert_eq!(
+        err(&c, NS, filtered("DMTF:CQL", "x")).await,
+        StatusCode::QueryLanguageNotSupported
+    );
+    assert_eq!(
+        err(&c, NS, filtered("WQL", "SELECT")).await,
+        StatusCode::InvalidQuery
+    );
     let coe = Operation::OpenEnumerateInstancePaths {
         class_name: "T_Base".into(),
-        pull: PullParams { continue_on_error: true, ..Default::default() },
+        pull: PullParams {
+            continue_on_error: true,
+            ..Default::default()
+        },
     };
-    assert_eq!(err(&c, NS, coe).await, StatusCode::ContinuationOnErrorNotSupported);
+    assert_eq!(
+        err(&c, NS, coe).await,
+        StatusCode::ContinuationOnErrorNotSupported
+    );
 
     let q = Operation::OpenQueryInstances {
         filter_query_language: "WQL".into(),
         filter_query: "SELECT Id FROM T_Base WHERE Count > 4".into(),
         return_query_result_class: true,
-        pull: PullParams { max_object_count: 2, ..Default::default() },
+        pull: PullParams {
+            max_object_count: 2,
+            ..Default::default()
+        },
     };
     let r = pull_result(ok(&c, NS, q).await);
-    assert!(matches!(&r.items, PullItems::Instances(v) if v.len() == 2 && v[0].properties.len() == 1));
+    assert!(
+        matches!(&r.items, PullItems::Instances(v) if v.len() == 2 && v[0].properties.len() == 1)
+    );
     assert_eq!(r.query_result_class.unwrap().properties.len(), 1);
     let ctx = r.enumeration_context.unwrap();
     assert_eq!(
-        err(&c, NS, Operation::PullInstancesWithPath { enumeration_context: ctx.clone(), max_object_count: 5 }).await,
+        err(
+            &c,
+            NS,
+            Operation::PullInstancesWithPath {
+                enumeration_context: ctx.clone(),
+                max_object_count: 5
+            }
+        )
+        .await,
         StatusCode::InvalidParameter
     );
-    let r = pull_result(ok(&c, NS, Operation::PullInstances { enumeration_context: ctx, max_object_count: 5 }).await);
+    let r = pull_result(
+        ok(
+            &c,
+            NS,
+            Operation::PullInstances {
+                enumeration_context: ctx,
+                max_object_count: 5,
+            },
+        )
+        .await,
+    );
     assert_eq!(count(&r.items), 3);
     assert!(r.end_of_sequence);
     assert_eq!(
-        err(&c, NS, Operation::PullInstances { enumeration_context: "bogus".into(), max_object_count: 5 }).await,
+        err(
+            &c,
+            NS,
+            Operation::PullInstances {
+                enumeration_context: "bogus".into(),
+                max_object_count: 5
+            }
+        )
+        .await,
         StatusCode::InvalidEnumerationContext
     );
 }
@@ -156,8 +323,16 @@ async fn pull_associators_and_references() {
     let (_d, c) = setup(CimomOptions::default()).await;
     for n in 1..4 {
         let mut l = inst("T_Link", &[]);
-        l.set("A", CimType::Reference(None), Value::Reference(path("T_Base", &[("Id", s("i0"))])));
-        l.set("B", CimType::Reference(None), Value::Reference(path("T_Base", &[("Id", s(&format!("i{n}")))])));
+        l.set(
+            "A",
+            CimType::Reference(None),
+            Value::Reference(path("T_Base", &[("Id", s("i0"))])),
+        );
+        l.set(
+            "B",
+            CimType::Reference(None),
+            Value::Reference(path("T_Base", &[("Id", s(&format!("i{n}")))])),
+        );
         create(&c, NS, l).await;
     }
     let i0 = path("T_Base", &[("Id", s("i0"))]);
@@ -183,12 +358,22 @@ async fn pull_associators_and_references() {
         )
         .await,
     );
-    assert!(matches!(&r.items, PullItems::InstancesWithPath(v) if v.len() == 2 && v.iter().all(|i| i.properties.len() == 1)));
+    assert!(
+        matches!(&r.items, PullItems::InstancesWithPath(v) if v.len() == 2 && v.iter().all(|i| i.properties.len() == 1))
+    );
     let r = pull_result(
         ok(
             &c,
             NS,
-            Operation::OpenReferenceInstancePaths { instance_name: i0.clone(), result_class: None, role: None, pull: PullParams { max_object_count: 2, ..Default::default() } },
+            Operation::OpenReferenceInstancePaths {
+                instance_name: i0.clone(),
+                result_class: None,
+                role: None,
+                pull: PullParams {
+                    max_object_count: 2,
+                    ..Default::default()
+                },
+            },
         )
         .await,
     );
@@ -204,7 +389,10 @@ async fn pull_associators_and_references() {
                 result_class: None,
                 role: None,
                 result_role: Some("B".into()),
-                pull: PullParams { max_object_count: 10, ..Default::default() },
+                pull: PullParams {
+                    max_object_count: 10,
+                    ..Default::default()
+                },
             },
         )
         .await,

@@ -7,7 +7,9 @@ fn fresh_state_dir_has_interop_classes() {
     let dir = tempfile::tempdir().unwrap();
     let c = Cimom::open(dir.path(), ProviderRegistry::new(), &[]).unwrap();
     let repo = c.repository();
-    assert!(repo.get_class("interop", "CIM_IndicationSubscription").is_some());
+    assert!(repo
+        .get_class("interop", "CIM_IndicationSubscription")
+        .is_some());
     assert!(repo.get_class("root/cimv2", "CIM_InstCreation").is_some());
     let ns = repo.namespaces();
     assert_eq!(ns, vec!["interop".to_string(), "root/cimv2".to_string()]);

@@ -72,7 +72,8 @@ pub fn load_if_changed(repo: &Repository, b: &BundledMof) -> Result<(), Error> {
         return Ok(());
     }
     repo.set_bulk(true);
-    let report = compile_into(repo, b.namespace, b.name, b.text);
+    repo.create_namespace(b.namespace)?;
+    let report = compile_mof(repo, b.namespace, b.name, b.text);
     repo.set_bulk(false);
     let report = report?;
     // Durable: also persists every commit of the load above.
@@ -140,15 +141,47 @@ impl mof::MofSink for RepoSink<'_> {
     }
 }
 
-/// Compiles MOF text into a namespace (created when missing). Nothing is
-/// written unless the whole text compiles; every diagnostic is reported.
+/// Creates a namespace (no error when it exists); a new namespace gets the
+/// bundled qualifier declarations so that ordinary MOF and `CreateClass`
+/// work in it straight away.
+pub fn create_namespace(repo: &Repository, namespace: &str) -> Result<(), Error> {
+    let existed = repo.resolve_namespace(namespace).is_ok();
+    repo.create_namespace(namespace)?;
+    if !existed {
+        let ns = repo.resolve_namespace(namespace)?;
+        if repo.qualifiers(&ns).is_empty() {
+            repo.set_bulk(true);
+            let r = compile_mof(repo, namespace, "qualifiers.mof", QUALIFIERS);
+            repo.set_bulk(false);
+            r?;
+            repo.set_meta(
+                &format!("bundled:{ns}:qualifiers.mof"),
+                &fingerprint(QUALIFIERS),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Compiles MOF text into a namespace (created, with the bundled qualifier
+/// declarations, when missing). Nothing is written unless the whole text
+/// compiles; every diagnostic is reported.
 pub fn compile_into(
     repo: &Repository,
     namespace: &str,
     name: &str,
     text: &str,
 ) -> Result<LoadReport, Error> {
-    repo.create_namespace(namespace)?;
+    create_namespace(repo, namespace)?;
+    compile_mof(repo, namespace, name, text)
+}
+
+fn compile_mof(
+    repo: &Repository,
+    namespace: &str,
+    name: &str,
+    text: &str,
+) -> Result<LoadReport, Error> {
     let options = mof::Options {
         namespace: namespace.trim_matches('/').to_owned(),
         ..Default::default()

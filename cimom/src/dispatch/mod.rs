@@ -46,7 +46,7 @@ use crate::provider::{
 use crate::pull::PullContexts;
 use crate::repository::Repository;
 use cim::ops::{IMethodCall, MethodCall, MethodResult, Operation, Response};
-use cim::{CimError, Class, Instance, ObjectPath, StatusCode};
+use cim::{CimError, Class, Instance, StatusCode};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -334,7 +334,6 @@ impl Cimom {
     pub(crate) fn bump_subscriptions(&self) {
         self.inner.subscriptions_tx.send_modify(|g| *g += 1);
     }
-
 }
 
 fn publish(inner: &Inner, namespace: &str, indication: Instance) {

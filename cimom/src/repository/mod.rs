@@ -342,7 +342,8 @@ impl Repository {
         Ok(())
     }
 
-    /// Deletes an empty namespace (`CIM_ERR_NAMESPACE_NOT_EMPTY` otherwise).
+    /// Deletes a namespace without classes, with its qualifier declarations
+    /// (`CIM_ERR_NAMESPACE_NOT_EMPTY` while it has classes).
     pub fn delete_namespace(&self, ns: &str) -> Result<(), CimError> {
         let k = self.resolve_namespace(ns)?;
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
@@ -352,14 +353,29 @@ impl Repository {
                 format!("namespace {ns:?} does not exist"),
             )
         })?;
-        if !nc.classes.is_empty() || !nc.qualifiers.is_empty() {
+        if !nc.classes.is_empty() {
             return Err(CimError::new(
                 StatusCode::NamespaceNotEmpty,
-                format!("namespace {ns:?} still holds classes or qualifier declarations"),
+                format!("namespace {ns:?} still holds classes; delete them first"),
             ));
         }
+        let quals: Vec<String> = nc.qualifiers.keys().map(|q| class_key(&k, q)).collect();
+        let bundled_prefix = format!("bundled:{k}:");
         self.write("delete namespace", |txn| {
             txn.open_table(NAMESPACES)?.remove(k.as_str())?;
+            let mut qt = txn.open_table(QUALIFIERS)?;
+            for q in &quals {
+                qt.remove(q.as_str())?;
+            }
+            let mut meta = txn.open_table(META)?;
+            let stale: Vec<String> = meta
+                .range(bundled_prefix.as_str()..)?
+                .map_while(|r| r.ok().map(|(key, _)| key.value().to_owned()))
+                .take_while(|key| key.starts_with(&bundled_prefix))
+                .collect();
+            for key in stale {
+                meta.remove(key.as_str())?;
+            }
             Ok(())
         })
         .map_err(cim_err)?;

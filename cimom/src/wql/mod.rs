@@ -190,7 +190,7 @@ impl Query {
     /// Keeps only the selected properties (all for `SELECT *`).
     pub fn project(&self, inst: &mut Instance) {
         if let Some(sel) = &self.select {
-            inst.properties.retain(|p| sel.iter().any(|s| *s == p.name));
+            inst.properties.retain(|p| sel.contains(&p.name));
         }
     }
 }
@@ -494,13 +494,13 @@ pub fn like(text: &str, pattern: &str) -> bool {
                     pi += 1;
                     continue;
                 }
-                '\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == t[ti] {
-                        ti += 1;
-                        pi += 2;
-                        continue;
-                    }
+                '\\' if pi + 1 < p.len() && p[pi + 1] == t[ti] => {
+                    ti += 1;
+                    pi += 2;
+                    continue;
                 }
+                // An escaped character that does not match: backtrack below.
+                '\\' if pi + 1 < p.len() => {}
                 c if c == t[ti] => {
                     ti += 1;
                     pi += 1;

@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 use cim::ops::{IMethodCall, Operation, Response};
-use cim::{CimError, CimName, CimType, Class, Instance, ObjectPath, Property, Qualifier, StatusCode, Value};
+use cim::{
+    CimError, CimName, CimType, Class, Instance, ObjectPath, Property, Qualifier, StatusCode, Value,
+};
 use cimom::provider::ProviderRegistry;
 use cimom::{Cimom, CimomOptions, RequestCtx};
 
@@ -136,11 +138,20 @@ pub async fn schema(c: &Cimom) {
     let mut base = class(
         "T_Base",
         None,
-        vec![key("Id", CimType::String), prop("Label", CimType::String), prop("Count", CimType::Uint32)],
+        vec![
+            key("Id", CimType::String),
+            prop("Label", CimType::String),
+            prop("Count", CimType::Uint32),
+        ],
     );
-    base.qualifiers.push(Qualifier::new("Description", CimType::String, s("base")));
+    base.qualifiers
+        .push(Qualifier::new("Description", CimType::String, s("base")));
     ok(c, ns, Operation::CreateClass { new_class: base }).await;
-    let sub = class("T_Sub", Some("T_Base"), vec![prop("Extra", CimType::Boolean)]);
+    let sub = class(
+        "T_Sub",
+        Some("T_Base"),
+        vec![prop("Extra", CimType::Boolean)],
+    );
     ok(c, ns, Operation::CreateClass { new_class: sub }).await;
     let mut link = class(
         "T_Link",
