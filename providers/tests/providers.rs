@@ -865,7 +865,10 @@ async fn volumes_and_roots() {
     assert_eq!(code(get("/etc/hostname").await), StatusCode::AccessDenied);
     // Missing, and outside: still denied, so nothing is learnt about what
     // exists outside the roots.
-    assert_eq!(code(get("/no-such-dir/vol").await), StatusCode::AccessDenied);
+    assert_eq!(
+        code(get("/no-such-dir/vol").await),
+        StatusCode::AccessDenied
+    );
     let escape = format!("{}/../../etc/hostname", f.root.display());
     assert_eq!(code(get(&escape).await), StatusCode::AccessDenied);
     let link = f.root.join("link");
