@@ -63,6 +63,29 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The offset of the first character outside XML 1.0's `Char` production in
+/// (valid UTF-8) `input`: C0 controls other than tab, LF and CR, and the
+/// non-characters U+FFFE and U+FFFF. Surrogates cannot occur in valid UTF-8.
+/// Character references to controls (`&#1;`) are still accepted, as pywbem
+/// and OpenPegasus write them.
+fn illegal_char(input: &[u8]) -> Option<usize> {
+    // Branch-free per 64-byte block so the scan vectorizes; locate only on a hit.
+    for (n, block) in input.chunks(64).enumerate() {
+        let mut bad = false;
+        for &b in block {
+            bad |= (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r');
+        }
+        if bad {
+            let i = block
+                .iter()
+                .position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))?;
+            return Some(n * 64 + i);
+        }
+    }
+    memchr::memmem::find_iter(input, b"\xEF\xBF")
+        .find(|&i| matches!(input.get(i + 2), Some(0xBE | 0xBF)))
+}
+
 fn is_xml_space(b: &[u8]) -> bool {
     b.iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
 }
@@ -75,7 +98,9 @@ impl<'a> Parser<'a> {
         let input = src.as_bytes();
         let mut xml = quick_xml::Reader::from_reader(input);
         let cfg = xml.config_mut();
-        cfg.check_end_names = true;
+        // End tags are matched against our own element stack (`close`), which
+        // saves quick-xml a copy of every element name.
+        cfg.check_end_names = false;
         cfg.expand_empty_elements = false;
         cfg.trim_text(false);
         Parser {
@@ -102,6 +127,13 @@ impl<'a> Parser<'a> {
             return Err(Error::Xml {
                 position: e.valid_up_to() as u64,
                 reason: "document is not valid UTF-8".into(),
+            });
+        }
+        if let Some(pos) = illegal_char(input) {
+            return Err(Error::Xml {
+                position: pos as u64,
+                reason: "character not allowed in XML 1.0 (control character, U+FFFE or U+FFFF)"
+                    .into(),
             });
         }
         Ok(())
@@ -194,6 +226,21 @@ impl<'a> Parser<'a> {
         self.stack.pop();
     }
 
+    /// An end tag: it must close the innermost open element.
+    fn close(&mut self, pos: u64, end: &[u8]) -> Result<()> {
+        match self.stack.last() {
+            Some((open, _)) if *open == end => {
+                self.leave();
+                Ok(())
+            }
+            Some((open, _)) => Err(self.xml_err(
+                pos,
+                format!("end tag </{}> does not match <{}>", lossy(end), lossy(open)),
+            )),
+            None => Err(self.xml_err(pos, format!("unexpected end tag </{}>", lossy(end)))),
+        }
+    }
+
     /// Skips the prolog (XML declaration, comments, processing instructions,
     /// whitespace) and returns the root element.
     pub(super) fn root(&mut self) -> Result<Elem<'a>> {
@@ -257,8 +304,8 @@ impl<'a> Parser<'a> {
                     self.pending_empty = true;
                     return Ok(Some(e));
                 }
-                Event::End(_) => {
-                    self.leave();
+                Event::End(end) => {
+                    self.close(pos, end.name().as_ref())?;
                     return Ok(None);
                 }
                 Event::Text(t) => {
@@ -335,8 +382,8 @@ impl<'a> Parser<'a> {
                     acc = Cow::Owned(s);
                     continue;
                 }
-                Event::End(_) => {
-                    self.leave();
+                Event::End(end) => {
+                    self.close(pos, end.name().as_ref())?;
                     return Ok(acc);
                 }
                 Event::Start(s) | Event::Empty(s) => {
@@ -1376,8 +1423,8 @@ impl<'a> Parser<'a> {
                     self.enter(pos, s)?;
                     self.leave();
                 }
-                Event::End(_) => {
-                    self.leave();
+                Event::End(end) => {
+                    self.close(pos, end.name().as_ref())?;
                     if self.depth == target {
                         return Ok(());
                     }

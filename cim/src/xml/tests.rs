@@ -267,3 +267,37 @@ fn error_response_with_embedded_cim_error() {
         Err(crate::CimError::new(StatusCode::NotFound, "no such set"))
     );
 }
+
+#[test]
+fn literal_control_characters_are_refused_but_written_as_references() {
+    let x = imethod(
+        "GetQualifier",
+        "<IPARAMVALUE NAME=\"QualifierName\"><VALUE>a\u{1}b</VALUE></IPARAMVALUE>",
+    );
+    let e = err(&x);
+    assert_eq!(e.kind(), ErrorKind::NotWellFormed, "{e}");
+    assert_eq!(e.position(), Some(x.find('\u{1}').unwrap() as u64));
+    let y = imethod(
+        "GetQualifier",
+        "<IPARAMVALUE NAME=\"QualifierName\"><VALUE>\u{FFFE}</VALUE></IPARAMVALUE>",
+    );
+    assert_eq!(err(&y).kind(), ErrorKind::NotWellFormed);
+    // The writer turns them into character references, which read back.
+    let v = Value::String("a\u{1}\u{FFFE}\r\n\t<&>\"".into());
+    let text = value_to_string(&v);
+    assert_eq!(
+        text,
+        "<VALUE>a&#1;&#65534;&#13;\n\t&lt;&amp;&gt;&quot;</VALUE>"
+    );
+    let inst = Instance::new("C").with("p", CimType::String, v.clone());
+    let mut out = Vec::new();
+    write_instance(&inst, &mut out);
+    let back = read_instance(std::str::from_utf8(&out).unwrap(), &Limits::default()).unwrap();
+    assert_eq!(back.get("p"), Some(&v));
+}
+
+#[test]
+fn mismatched_end_tags_are_not_well_formed() {
+    let x = imethod("EnumerateQualifiers", "").replace("</IMETHODCALL>", "</IMETHODCALLX>");
+    assert_eq!(err(&x).kind(), ErrorKind::NotWellFormed);
+}

@@ -64,6 +64,17 @@ fn escape_impl(out: &mut Vec<u8>, s: &str, in_attr: bool) {
             b'\r' => b"&#13;",
             // Other C0 controls cannot appear in XML 1.0 at all; a character
             // reference is the least bad rendering (pywbem does the same).
+            // U+FFFE and U+FFFF (EF BF BE/BF) are not XML characters either.
+            0xEF if matches!(bytes.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])) => {
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(if bytes[i + 2] == 0xBE {
+                    b"&#65534;"
+                } else {
+                    b"&#65535;"
+                });
+                start = i + 3;
+                continue;
+            }
             0..=8 | 11 | 12 | 14..=31 => {
                 out.extend_from_slice(&bytes[start..i]);
                 out.extend_from_slice(b"&#");
