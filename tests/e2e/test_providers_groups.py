@@ -146,6 +146,33 @@ def test_group_associations_both_directions(cimomd):
     conn.DeleteInstance(b)
 
 
+def test_group_copy_is_all_or_nothing(cimomd):
+    """A group copy validates every member first: when one member cannot
+    copy (its shadow is exported), no member starts."""
+    conn = cimomd.conn()
+    a = enable(cimomd, conn, "independent", "an", master_size=4 * MiB, shadow_size=4 * MiB)
+    b = enable(cimomd, conn, "independent", "bn", master_size=4 * MiB, shadow_size=4 * MiB)
+    wait(conn, a)
+    wait(conn, b)
+    create_group(conn, "g-atomic", "independent")
+    g = group_path("g-atomic")
+    conn.InvokeMethod("addIISet", g, set=a)
+    conn.InvokeMethod("addIISet", g, set=b)
+    # A slow copy on `a` would show as "copying" if it had started.
+    conn.InvokeMethod("setCopyParameters", a, delay=Uint32(10000), units=Uint32(100))
+    assert conn.InvokeMethod("exportVolume", b)[0] is True
+    with pytest.raises(CIMError) as e:
+        conn.InvokeMethod("copyMasterToShadow", g)
+    assert e.value.status_code == CIM_ERR_FAILED
+    assert b["shadowVolume"] in e.value.status_description
+    assert conn.GetInstance(a)["state"] == "idle"
+    assert conn.GetInstance(a)["percentCompleted"] == 100
+    assert conn.InvokeMethod("joinVolume", b)[0] is True
+    conn.DeleteInstance(g)
+    for p in (a, b):
+        conn.DeleteInstance(p)
+
+
 def test_overflow_volumes_and_association(cimomd):
     conn = cimomd.conn()
     ov = cimomd.volume("ovol", 8 * MiB)

@@ -225,9 +225,21 @@ def test_export_import_join(cimomd, tmp_path):
     reach A's volumes) imports it and writes, releases it, and A joins."""
     from conftest import Cimomd
     conn = cimomd.conn()
-    m, s, b = volumes(cimomd, "ex", size=2 * MiB)
-    enable(conn, "independent", m, s, b)
+    m, s, b = volumes(cimomd, "ex", size=8 * MiB)
+    # A slow initial copy: the shadow is not up to date, so export fails.
+    enable(conn, "independent", m, s, b, copyDelay=Uint32(10000), copyUnits=Uint32(100))
     p = set_path(s, "independent")
+    with pytest.raises(CIMError) as e:
+        call(conn, p, "exportVolume")
+    assert status_of(e) == CIM_ERR_FAILED and s in e.value.status_description
+    # Aborted: chunks are still pending, so export still fails.
+    assert call(conn, p, "abort")[0] is True
+    wait(conn, p)
+    with pytest.raises(CIMError) as e:
+        call(conn, p, "exportVolume")
+    assert status_of(e) == CIM_ERR_FAILED
+    assert call(conn, p, "setCopyParameters", delay=Uint32(2), units=Uint32(60000))[0] is True
+    assert call(conn, p, "updateMasterToShadow")[0] is True
     wait(conn, p)
     assert call(conn, p, "exportVolume")[0] is True
     assert conn.GetInstance(p)["state"] == "exported"
