@@ -126,8 +126,9 @@ fn sub_created(n: u32) -> String {
     )
 }
 
-#[tokio::test]
-async fn live_view_subscribes_follows_indications_and_cleans_up() {
+/// What `LiveView` sends to subscribe: the destination, then a filter and a
+/// subscription for each of the four indication classes.
+fn subscribe_script() -> Vec<Exchange> {
     let mut script = vec![Exchange {
         method: "CreateInstance",
         object: Some("interop"),
@@ -167,15 +168,20 @@ async fn live_view_subscribes_follows_indications_and_cleans_up() {
             ..Default::default()
         });
     }
-    script.push(Exchange {
+    script
+}
+
+/// What `LiveView` sends to read the state: sets, groups, overflow volumes.
+fn refresh_script(shadow: &str) -> Vec<Exchange> {
+    let mut script = vec![Exchange {
         method: "EnumerateInstances",
         body_has: vec!["DS_IISet"],
         reply: iresp(
             "EnumerateInstances",
-            &named_set("/vol/old", "dependent", "idle", None),
+            &named_set(shadow, "dependent", "idle", None),
         ),
         ..Default::default()
-    });
+    }];
     script.push(Exchange {
         method: "EnumerateInstances",
         body_has: vec!["DS_IIGroup"],
@@ -188,6 +194,13 @@ async fn live_view_subscribes_follows_indications_and_cleans_up() {
         reply: iresp("EnumerateInstances", ""),
         ..Default::default()
     });
+    script
+}
+
+#[tokio::test]
+async fn live_view_subscribes_follows_indications_and_cleans_up() {
+    let mut script = subscribe_script();
+    script.extend(refresh_script("/vol/old"));
     // close(): subscriptions first, then filters, the destination last.
     for _ in 0..9 {
         script.push(Exchange {
@@ -274,4 +287,74 @@ async fn live_view_subscribes_follows_indications_and_cleans_up() {
         "{}",
         deletes[8]
     );
+}
+
+#[tokio::test]
+async fn live_view_resubscribes_and_rereads_after_the_server_comes_back() {
+    let mut script = subscribe_script();
+    script.extend(refresh_script("/vol/old"));
+    // The server goes away (the health check fails) ...
+    script.push(Exchange {
+        method: "EnumerateInstanceNames",
+        status: 503,
+        ..Default::default()
+    });
+    // ... and comes back without our (transient) subscriptions.
+    script.push(Exchange {
+        method: "EnumerateInstanceNames",
+        reply: iresp("EnumerateInstanceNames", ""),
+        ..Default::default()
+    });
+    script.push(Exchange {
+        method: "GetInstance",
+        object: Some("interop"),
+        reply: ierror("GetInstance", 6, "no such destination"),
+        ..Default::default()
+    });
+    for _ in 0..9 {
+        script.push(Exchange {
+            method: "DeleteInstance",
+            reply: ierror("DeleteInstance", 6, "gone"),
+            ..Default::default()
+        });
+    }
+    script.extend(subscribe_script());
+    script.extend(refresh_script("/vol/new"));
+    for _ in 0..9 {
+        script.push(Exchange {
+            method: "DeleteInstance",
+            reply: iresp_empty("DeleteInstance"),
+            ..Default::default()
+        });
+    }
+    let r = Responder::start_lenient(script, vec!["EnumerateInstanceNames"]).await;
+    let host = IiHost::new(Client::new(ClientConfig::new(r.url.clone())).unwrap());
+    let opts = LiveOptions {
+        health_interval: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let view = LiveView::start(host, opts).await.unwrap();
+    let mut events = view.events();
+    let mut got = Vec::new();
+    while got.last() != Some(&LiveEvent::Reconnected) {
+        let e = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        got.push(e);
+    }
+    assert_eq!(got[0], LiveEvent::Disconnected);
+    assert!(
+        got.contains(&LiveEvent::SetDeleted("/vol/old".into())),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|e| matches!(e, LiveEvent::SetCreated(i) if i.shadow == "/vol/new")),
+        "{got:?}"
+    );
+    assert!(view.is_connected());
+    assert!(view.set("/vol/new").is_some() && view.set("/vol/old").is_none());
+    view.close().await.unwrap();
+    r.check();
 }
