@@ -21,15 +21,48 @@
 //! # Deviations and tolerated quirks
 //!
 //! * Unknown attributes are ignored (DSP0201 allows extension attributes; pywbem
-//!   ignores them too).
+//!   ignores them too). `EMBEDDEDOBJECT` is accepted for `EmbeddedObject`, and
+//!   `TYPE` for `PARAMTYPE` on `PARAMVALUE` (VMAX sends it; pywbem tolerates it).
 //! * Whitespace-only text between elements is ignored; comments and processing
-//!   instructions are skipped.
+//!   instructions are skipped; `CORRELATOR` elements are skipped.
 //! * `VALUE` text of non-string types is trimmed before parsing (as pywbem does).
+//! * Literal characters outside XML 1.0's `Char` production are refused, but
+//!   character references to C0 controls (`&#1;`) are accepted and written,
+//!   as pywbem and OpenPegasus do; only `&#0;` is refused.
 //! * `ERROR` may hold `INSTANCE` children (embedded `CIM_Error`s); they are
-//!   validated and then dropped, because [`crate::CimError`] has no room for them.
-//! * The writer never emits `VALUE.NULL` inside `VALUE.ARRAY` unless an element
-//!   is NULL; scalar NULL property values are written as the property without a
-//!   `VALUE` child (DSP0201 §3.2.4.4).
+//!   validated and then dropped, because [`crate::CimError`] has no room for
+//!   them. An unknown `CODE` becomes `CIM_ERR_FAILED` with the number in the
+//!   description.
+//! * Values whose type the wire does not carry stay strings: `NewValue` of
+//!   `SetProperty`, the `GetProperty` result, and `PARAMVALUE`s without
+//!   `PARAMTYPE`; the object manager or client converts them with the
+//!   declared type.
+//! * A `METHODCALL` target is returned without namespace; the namespace is
+//!   [`crate::ops::MethodCall::namespace`].
+//! * A lone `KEYVALUE` or `VALUE.REFERENCE` in `INSTANCENAME` becomes a key
+//!   binding with an empty name, and is written back the same way.
+//! * `KEYVALUE` without `TYPE`: `numeric` becomes `sint64` when negative,
+//!   `uint64` otherwise (or `real64`); the writer always adds `TYPE` for
+//!   non-string keys so exact types survive.
+//!
+//! # What the writer needs from callers
+//!
+//! * Paths in `INSTANCEPATH`/`CLASSPATH` positions (pull results,
+//!   `ObjectPaths`, `ObjectsWithPath`) should carry a namespace; a missing one
+//!   is written as a single empty `NAMESPACE` so the document stays valid.
+//!   `ObjectsWithPath` entries without namespace are written as
+//!   `VALUE.NAMEDOBJECT`/`VALUE.OBJECT` instead. A missing host is `localhost`.
+//! * A keyless [`ObjectPath`] is written as a class path (`CLASSNAME`,
+//!   `CLASSPATH`), since the model does not tell a keyless singleton instance
+//!   from a class.
+//! * Scalar NULL property values are the property element without `VALUE`; NULL
+//!   array elements are `VALUE.NULL`.
+//!
+//! # Limits and recursion
+//!
+//! The reader is recursive descent; `max_depth` bounds its recursion (also
+//! through embedded objects, which inherit the remaining depth and element
+//! budgets). Keep `max_depth` in the low hundreds at most.
 
 mod params;
 mod read;

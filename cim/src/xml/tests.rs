@@ -301,3 +301,28 @@ fn mismatched_end_tags_are_not_well_formed() {
     let x = imethod("EnumerateQualifiers", "").replace("</IMETHODCALL>", "</IMETHODCALLX>");
     assert_eq!(err(&x).kind(), ErrorKind::NotWellFormed);
 }
+
+#[test]
+fn deeply_nested_embedded_instances_hit_the_depth_limit() {
+    let mut inst = Instance::new("Leaf");
+    for _ in 0..40 {
+        let mut outer = Instance::new("Outer");
+        outer.properties.push(Property::new(
+            "inner",
+            CimType::EmbeddedInstance,
+            Value::Instance(Box::new(inst)),
+        ));
+        inst = outer;
+    }
+    let mut out = Vec::new();
+    write_instance(&inst, &mut out);
+    let text = std::str::from_utf8(&out).unwrap();
+    // Each level costs three elements of depth (INSTANCE, PROPERTY, VALUE).
+    let e = read_instance(text, &Limits::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded, "{e}");
+    let deep = Limits {
+        max_depth: 200,
+        ..Limits::default()
+    };
+    assert_eq!(read_instance(text, &deep), Ok(inst));
+}
