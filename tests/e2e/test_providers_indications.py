@@ -143,3 +143,33 @@ def test_filter_restricts_to_creations(fresh_cimomd, listener):
     with col.lock:
         assert all(i.classname == "CIM_InstCreation" for i in col.items), [i.classname for i in col.items]
     unsubscribe(iconn, subs)
+
+
+def test_alert_when_a_set_goes_to_error(fresh_cimomd, listener):
+    """A compact dependent shadow that runs out of space puts its set in
+    status "error": a CIM_AlertIndication names the set and the cause, and
+    a modification carries status "error"."""
+    import subprocess
+    port, col = listener
+    s = fresh_cimomd
+    iconn, subs = subscribe(s, port, "SELECT * FROM CIM_AlertIndication", "ii-alerts")
+    iconn2, subs2 = subscribe(s, port, "SELECT * FROM CIM_InstModification WHERE SourceInstance ISA DS_IISet",
+                              "ii-mods")
+    conn = s.conn()
+    m, sh, b = s.volume("m", 8 * MiB), s.volume("s", MiB), s.volume("b", 256 * 1024)
+    conn.CreateInstance(CIMInstance("DS_IISet", properties={
+        "masterVolume": m, "shadowVolume": sh, "bitmapVolume": b, "setType": "dependent"}))
+    r = subprocess.run(["qemu-io", "-f", "raw", f"{s.nbd_url}/{m}", "-c", "write -P 0x5a 0 2M"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert conn.GetInstance(set_path(sh, "dependent"))["status"] == "error"
+    alerts = col.wait_for(lambda i: i.classname == "CIM_AlertIndication")
+    assert sh in alerts[0]["Description"]
+    assert "out of space" in alerts[0]["ProbableCauseDescription"]
+    assert "DS_IISet" in alerts[0]["AlertingManagedElement"]
+    col.wait_for(lambda i: i.classname == "CIM_InstModification" and src(i)["status"] == "error")
+    time.sleep(1)
+    with col.lock:
+        assert sum(1 for i in col.items if i.classname == "CIM_AlertIndication") == 1
+    unsubscribe(iconn, subs)
+    unsubscribe(iconn2, subs2)
