@@ -12,6 +12,27 @@
 //! * [`types`] — plain data of the API (specs, snapshots, events, flags).
 //! * [`nbd`] — the NBD server (fixed newstyle handshake) over any
 //!   [`blockdev::ExportSource`].
+//! * [`format`] — the on-disk formats and crash protocol (`FORMAT.md`).
+//!
+//! Internals, for readers of the code: `volume` (open-once volumes, root
+//! check), `bitmap` (bitmap volume format, lock-free bitmaps), `overflow`,
+//! `set` (per-set state and the data-path rules of copy-on-write), `copy`
+//! (background copy threads), `device` (the `BlockDevice` handles), `state`
+//! (the JSON configuration), `events` (the non-blocking event bus).
+//!
+//! ```no_run
+//! use native::*;
+//! use std::path::Path;
+//! let eng = Engine::open(EngineConfig::new("/var/lib/ii", vec!["/vols".into()]))?;
+//! eng.enable_set(SetSpec {
+//!     master: "/vols/m".into(), shadow: "/vols/s".into(), bitmap: "/vols/b".into(),
+//!     kind: SetKind::Dependent, name: None, group: None, overflow: None,
+//! })?;
+//! let master = eng.device(Path::new("/vols/m"))?;   // writes copy-on-write
+//! master.write_at(b"new data", 0, false)?;
+//! eng.copy(Path::new("/vols/s"), Direction::ToShadow, CopyMode::Update)?; // new PIT
+//! # Ok::<(), native::Error>(())
+//! ```
 
 mod bitmap;
 pub mod blockdev;

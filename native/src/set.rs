@@ -227,16 +227,17 @@ impl Pending {
         for (s, shd, cpy, idx) in self.sets {
             let r = (|| {
                 if !idx.is_empty() {
-                    let map = s
+                    // Snapshot the map while holding it: an older snapshot
+                    // written after a newer one would unmap a durable chunk.
+                    // Lock order: compact map, then the bitmap volume.
+                    let cm = s
                         .compact
                         .as_ref()
                         .expect("index only for compact")
                         .lock()
-                        .unwrap()
-                        .map
-                        .clone();
+                        .unwrap();
                     s.bmp
-                        .write_index(&map, &idx.into_iter().collect::<Vec<_>>())?;
+                        .write_index(&cm.map, &idx.into_iter().collect::<Vec<_>>())?;
                 }
                 let shd: Vec<u64> = shd.into_iter().collect();
                 let cpy: Vec<u64> = cpy.into_iter().collect();
@@ -572,8 +573,9 @@ impl SetCore {
         let old = self.flags.fetch_or(set, Ordering::AcqRel);
         let _ = old;
         self.flags.fetch_and(!clear, Ordering::AcqRel);
-        let now = self.f();
-        if let Err(e) = self.bmp.write_header(|h| h.flags = now) {
+        // Read the flags inside the header lock: the last header written then
+        // carries the latest flags even when two threads race.
+        if let Err(e) = self.bmp.write_header(|h| h.flags = self.f()) {
             tracing::error!(set = %self.shadow_path.display(), error = %e, "cannot write bitmap header");
             self.flags.fetch_or(flags::BMPOFFLINE, Ordering::AcqRel);
         }

@@ -19,14 +19,19 @@ const CHILD_ENV: &str = "NATIVE_CRASH_CHILD";
 const MSIZE: usize = 200 * CH + 3000;
 
 /// Volumes of the test, by index: 0 master, 1 shadow A (independent),
-/// 2 shadow B (dependent).
-fn paths(dir: &Path) -> (PathBuf, PathBuf, [PathBuf; 3], [PathBuf; 2]) {
+/// 2 shadow B (dependent), 3 shadow C (compact dependent with overflow).
+fn paths(dir: &Path) -> (PathBuf, PathBuf, [PathBuf; 4], [PathBuf; 3]) {
     let root = dir.join("vols");
     (
         root.clone(),
         dir.join("state"),
-        [root.join("m"), root.join("sa"), root.join("sb")],
-        [root.join("ba"), root.join("bb")],
+        [
+            root.join("m"),
+            root.join("sa"),
+            root.join("sb"),
+            root.join("sc"),
+        ],
+        [root.join("ba"), root.join("bb"), root.join("bc")],
     )
 }
 
@@ -110,20 +115,20 @@ fn crash_child() {
         let op = if r < 85 {
             let len = rng.gen_range(1..2 * CH);
             Op::Write {
-                vol: rng.gen_range(0..3),
+                vol: rng.gen_range(0..4),
                 off: rng.gen_range(0..MSIZE - len),
                 len,
                 seed: rng.gen(),
             }
         } else if r < 97 {
             Op::Copy {
-                set: rng.gen_range(1..3),
+                set: rng.gen_range(1..4),
                 to_master: rng.gen_bool(0.3),
                 full: rng.gen_bool(0.3),
             }
         } else {
             Op::Abort {
-                set: rng.gen_range(1..3),
+                set: rng.gen_range(1..4),
             }
         };
         log.write_all(format!("I {n} {}\n", encode(&op)).as_bytes())
@@ -171,8 +176,8 @@ fn crash_child() {
     }
 }
 
-/// Model: logical contents of master, shadow A, shadow B.
-type Model = [Vec<u8>; 3];
+/// Model: logical contents of master, shadow A, shadow B, shadow C.
+type Model = [Vec<u8>; 4];
 
 fn apply(m: &mut Model, op: &Op) {
     match op {
@@ -204,6 +209,9 @@ fn crash_rounds(rounds: usize, seed: u64) {
     std::fs::write(&vols[0], pattern(seed, MSIZE)).unwrap();
     std::fs::write(&vols[1], vec![0u8; MSIZE]).unwrap();
     std::fs::write(&vols[2], vec![0u8; MSIZE]).unwrap();
+    std::fs::write(&vols[3], vec![0u8; 100 * CH]).unwrap();
+    let ovr = root.join("o");
+    std::fs::write(&ovr, vec![0u8; 120 * CH]).unwrap();
     for b in &bmps {
         std::fs::write(b, vec![0u8; 64 << 10]).unwrap();
     }
@@ -216,7 +224,11 @@ fn crash_rounds(rounds: usize, seed: u64) {
             .unwrap();
         assert!(e.wait(&vols[1], Some(Duration::from_secs(60))).unwrap());
         let m = std::fs::read(&vols[0]).unwrap();
-        model = [m.clone(), m.clone(), m];
+        e.init_overflow(&ovr).unwrap();
+        let mut sp = spec(&vols[0], &vols[3], &bmps[2], SetKind::Dependent);
+        sp.overflow = Some(ovr.clone());
+        e.enable_set(sp).unwrap();
+        model = [m.clone(), m.clone(), m.clone(), m];
     }
     let mut rng = StdRng::seed_from_u64(seed);
     for round in 0..rounds {
@@ -260,12 +272,20 @@ fn crash_rounds(rounds: usize, seed: u64) {
             text.lines().count()
         );
         let e = open(&dir);
-        let got: Model = [0, 1, 2].map(|i| read_all(&e.device(&vols[i]).unwrap()));
+        for v in &vols[1..] {
+            let i = e.set_info(v).unwrap();
+            let d = e.device(v).unwrap();
+            let mut b = vec![0u8; d.size() as usize];
+            if let Err(err) = d.read_at(&mut b, 0) {
+                panic!("round {round}: {err}; set {i:#?}; log:\n{text}");
+            }
+        }
+        let got: Model = [0, 1, 2, 3].map(|i| read_all(&e.device(&vols[i]).unwrap()));
         let mut with = model.clone();
         if let Some(op) = &pending {
             apply(&mut with, op);
         }
-        for i in 0..3 {
+        for i in 0..4 {
             let ok = match &pending {
                 Some(Op::Write { vol, off, len, .. }) if *vol == i => (0..MSIZE).all(|b| {
                     got[i][b] == model[i][b]
@@ -281,7 +301,7 @@ fn crash_rounds(rounds: usize, seed: u64) {
         }
         model = got;
         // Let resumed copies finish, then check the synchronized claims.
-        for s in [&vols[1], &vols[2]] {
+        for s in [&vols[1], &vols[2], &vols[3]] {
             e.set_copy_params(s, 2, 60000).unwrap();
             assert!(e.wait(s, Some(Duration::from_secs(60))).unwrap());
         }
@@ -297,7 +317,7 @@ fn crash_rounds(rounds: usize, seed: u64) {
                 );
             }
         }
-        for (i, s) in [(1, &vols[1]), (2, &vols[2])] {
+        for (i, s) in [(1, &vols[1]), (2, &vols[2]), (3, &vols[3])] {
             if e.set_info(s).unwrap().percent_synchronized == 100.0 {
                 assert!(
                     model[i] == model[0],
@@ -305,12 +325,12 @@ fn crash_rounds(rounds: usize, seed: u64) {
                 );
             }
         }
-        let again: Model = [0, 1, 2].map(|i| read_all(&e.device(&vols[i]).unwrap()));
+        let again: Model = [0, 1, 2, 3].map(|i| read_all(&e.device(&vols[i]).unwrap()));
         assert!(
             again == model,
             "round {round}: contents changed while copies finished"
         );
-        for s in [&vols[1], &vols[2]] {
+        for s in [&vols[1], &vols[2], &vols[3]] {
             e.set_copy_params(s, 2, 100).unwrap();
         }
         drop(e);

@@ -476,3 +476,13 @@ fn overflow_shared_by_two_sets() {
     assert_eq!(e.overflow_info(&o).unwrap().used_chunks, 0);
     assert_eq!(e.overflow_info(&o).unwrap().attached_sets, 1);
 }
+
+#[test]
+fn engine_is_send_and_sync() {
+    fn check<T: Send + Sync + Clone>() {}
+    check::<Engine>();
+    check::<SetInfo>();
+    check::<EngineEvent>();
+    fn dev<T: Send + Sync + ?Sized>() {}
+    dev::<dyn BlockDevice>();
+}

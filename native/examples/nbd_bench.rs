@@ -1,0 +1,429 @@
+//! NBD throughput benchmark: our server against the reference servers, on the
+//! same files, with the same clients.
+//!
+//! ```text
+//! cargo run --release -p native --example nbd_bench
+//! ```
+//!
+//! * Random 4 KiB writes at queue depth 16 with `fio --ioengine=nbd` (Debian
+//!   `fio`), against `nbdkit file` (Debian `nbdkit`; `qemu-nbd` when nbdkit is
+//!   missing). Without fio, `qemu-img bench -w -d 16 -s 4k` is used instead
+//!   (sequential offsets).
+//! * Sequential read of the whole file with `nbdcopy URI null:` (Debian
+//!   `libnbd-bin`) against `qemu-nbd -r` (Debian `qemu-utils`), once with
+//!   nbdcopy's default connections and once over a single connection.
+//!
+//! Each measurement alternates ours and the reference `NBD_BENCH_ROUNDS` times
+//! (default 3) and reports the medians; the machine is shared, so the spread
+//! is printed too.
+//!
+//! Environment: `NBD_BENCH_READ_SIZE` (bytes or with K/M/G suffix, default
+//! 1G), `NBD_BENCH_WRITE_SIZE` (default 256M), `NBD_BENCH_SECONDS` (fio run
+//! time, default 5), `NBD_BENCH_ROUNDS`, `NBD_BENCH_DIR` (where the files go,
+//! default the system temporary directory), `NBD_BENCH_WORKERS` (our
+//! [`NbdConfig::workers_per_connection`]).
+
+use native::nbd::{FileExport, NbdConfig, NbdServer};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn main() -> Result<(), BoxError> {
+    let read_size = env_size("NBD_BENCH_READ_SIZE", 1 << 30)?;
+    let write_size = env_size("NBD_BENCH_WRITE_SIZE", 256 << 20)?;
+    let seconds = env_num("NBD_BENCH_SECONDS", 5)?;
+    let rounds = env_num("NBD_BENCH_ROUNDS", 3)?.max(1);
+    let dir = match std::env::var_os("NBD_BENCH_DIR") {
+        Some(d) => tempfile::tempdir_in(d)?,
+        None => tempfile::tempdir()?,
+    };
+    let mut config = NbdConfig::default();
+    if let Ok(w) = std::env::var("NBD_BENCH_WORKERS") {
+        config.workers_per_connection = w.parse()?;
+    }
+
+    println!(
+        "nbd_bench: read file {} MiB, write file {} MiB, fio {seconds} s, {rounds} rounds, {} workers/connection, in {}",
+        read_size >> 20,
+        write_size >> 20,
+        config.workers_per_connection,
+        dir.path().display()
+    );
+    let wfile = dir.path().join("write.img");
+    let rfile = dir.path().join("read.img");
+    fill_file(&wfile, write_size)?;
+    fill_file(&rfile, read_size)?;
+
+    // Our server, in this process, on its own runtime.
+    let exports = FileExport::new();
+    let wname = exports.add_file(&wfile, false)?;
+    let rname = exports.add_file(&rfile, true)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let server = rt
+        .block_on(NbdServer::bind("127.0.0.1:0", Arc::new(exports)))?
+        .with_config(config);
+    let port = server.local_addr()?.port();
+    rt.spawn(server.run());
+    let ours = |name: &str| format!("nbd://127.0.0.1:{port}/{name}");
+
+    let mut rows = Vec::new();
+
+    // ---- random 4 KiB writes, QD16 ----
+    let have_fio = tool_exists("fio");
+    let (ref_name, ref_uri, mut ref_child) = if tool_exists("nbdkit") {
+        let p = free_port()?;
+        let child = spawn(
+            "nbdkit",
+            &[
+                "-f",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &p.to_string(),
+                "file",
+                path_str(&wfile),
+            ],
+        )?;
+        ("nbdkit file", format!("nbd://127.0.0.1:{p}/"), child)
+    } else {
+        println!("nbdkit not found (install Debian package nbdkit); comparing random writes with qemu-nbd instead");
+        let p = free_port()?;
+        let child = spawn(
+            "qemu-nbd",
+            &[
+                "-f",
+                "raw",
+                "-t",
+                "-e",
+                "16",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                &p.to_string(),
+                "-x",
+                "w",
+                path_str(&wfile),
+            ],
+        )?;
+        ("qemu-nbd", format!("nbd://127.0.0.1:{p}/w"), child)
+    };
+    wait_listening(&ref_uri)?;
+    let our_w = ours(&wname);
+    let measure_writes = |uri: &str| -> Result<f64, BoxError> {
+        if have_fio {
+            fio_randwrite_iops(uri, write_size, seconds)
+        } else {
+            qemu_img_bench_iops(uri, write_size)
+        }
+    };
+    if !have_fio {
+        println!(
+            "fio not found (install Debian package fio); using qemu-img bench (sequential offsets)"
+        );
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        a.push(measure_writes(&our_w)?);
+        b.push(measure_writes(&ref_uri)?);
+    }
+    stop(&mut ref_child);
+    let client = if have_fio {
+        "fio nbd"
+    } else {
+        "qemu-img bench"
+    };
+    rows.push(Row::new(
+        format!("random 4K write QD16 ({client})"),
+        "IOPS",
+        a,
+        ref_name,
+        b,
+    ));
+
+    // ---- sequential read ----
+    if tool_exists("nbdcopy") {
+        let p = free_port()?;
+        let mut qn = spawn(
+            "qemu-nbd",
+            &[
+                "-r",
+                "-f",
+                "raw",
+                "-t",
+                "-e",
+                "16",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                &p.to_string(),
+                "-x",
+                "r",
+                path_str(&rfile),
+            ],
+        )?;
+        let q_uri = format!("nbd://127.0.0.1:{p}/r");
+        wait_listening(&q_uri)?;
+        let our_r = ours(&rname);
+        // Warm the page cache so both read from memory.
+        nbdcopy_mib_s(&our_r, read_size, &[])?;
+        for (label, extra) in [
+            ("default connections", &[][..]),
+            ("1 connection", &["--connections=1"][..]),
+        ] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                a.push(nbdcopy_mib_s(&our_r, read_size, extra)?);
+                b.push(nbdcopy_mib_s(&q_uri, read_size, extra)?);
+            }
+            rows.push(Row::new(
+                format!("sequential read, nbdcopy → null: ({label})"),
+                "MiB/s",
+                a,
+                "qemu-nbd",
+                b,
+            ));
+        }
+        stop(&mut qn);
+    } else {
+        println!(
+            "nbdcopy not found (install Debian package libnbd-bin); no sequential read figures"
+        );
+    }
+
+    println!();
+    println!(
+        "{:<48} {:>16} {:>26} {:>7}",
+        "benchmark (median of rounds)", "ours", "reference", "ratio"
+    );
+    for r in &rows {
+        r.print();
+    }
+    rt.shutdown_timeout(Duration::from_secs(2));
+    Ok(())
+}
+
+struct Row {
+    what: String,
+    unit: &'static str,
+    ours: Vec<f64>,
+    reference: &'static str,
+    theirs: Vec<f64>,
+}
+
+impl Row {
+    fn new(
+        what: String,
+        unit: &'static str,
+        ours: Vec<f64>,
+        reference: &'static str,
+        theirs: Vec<f64>,
+    ) -> Row {
+        Row {
+            what,
+            unit,
+            ours,
+            reference,
+            theirs,
+        }
+    }
+
+    fn print(&self) {
+        let (o, t) = (median(&self.ours), median(&self.theirs));
+        println!(
+            "{:<48} {:>10.0} {:<5} {:>12} {:>7.0} {:<5} {:>6.2}x",
+            self.what,
+            o,
+            self.unit,
+            self.reference,
+            t,
+            self.unit,
+            o / t
+        );
+        println!(
+            "{:<48} {:>16} {:>26}",
+            "  all rounds",
+            spread(&self.ours),
+            spread(&self.theirs)
+        );
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+fn spread(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.0}"))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn env_num(var: &str, default: u64) -> Result<u64, BoxError> {
+    match std::env::var(var) {
+        Ok(v) => Ok(v.parse().map_err(|e| format!("{var}={v}: {e}"))?),
+        Err(_) => Ok(default),
+    }
+}
+
+fn env_size(var: &str, default: u64) -> Result<u64, BoxError> {
+    let Ok(v) = std::env::var(var) else {
+        return Ok(default);
+    };
+    let (num, mult) = match v.chars().last() {
+        Some('K' | 'k') => (&v[..v.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&v[..v.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&v[..v.len() - 1], 1 << 30),
+        _ => (&v[..], 1),
+    };
+    let n: u64 = num.parse().map_err(|e| format!("{var}={v}: {e}"))?;
+    Ok(n * mult)
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Writes `size` bytes of non-zero data (so nothing is sparse).
+fn fill_file(path: &PathBuf, size: u64) -> Result<(), BoxError> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let block: Vec<u8> = (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(31) >> 3) as u8 | 1)
+        .collect();
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        f.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+fn tool_exists(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn free_port() -> Result<u16, BoxError> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn spawn(tool: &str, args: &[&str]) -> Result<Child, BoxError> {
+    Command::new(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start {tool}: {e}").into())
+}
+
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn wait_listening(uri: &str) -> Result<(), BoxError> {
+    let hostport = uri
+        .trim_start_matches("nbd://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let addr: SocketAddr = hostport.parse()?;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if TcpStream::connect(addr).is_ok() {
+            // Give a one-client server time to notice the probe has gone.
+            std::thread::sleep(Duration::from_millis(200));
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("{uri} is not listening").into())
+}
+
+fn fio_randwrite_iops(uri: &str, size: u64, seconds: u64) -> Result<f64, BoxError> {
+    let out = Command::new("fio")
+        .args([
+            "--name=randwrite",
+            "--ioengine=nbd",
+            &format!("--uri={uri}"),
+            "--rw=randwrite",
+            "--bs=4k",
+            "--iodepth=16",
+            &format!("--size={size}"),
+            &format!("--runtime={seconds}"),
+            "--time_based",
+            "--output-format=json",
+        ])
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "fio on {uri} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    // fio may print notices before the JSON document.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json = &text[text.find('{').ok_or("no JSON from fio")?..];
+    let v: serde_json::Value = serde_json::from_str(json)?;
+    let iops = v["jobs"][0]["write"]["iops"]
+        .as_f64()
+        .ok_or("fio JSON has no jobs[0].write.iops")?;
+    if iops <= 0.0 {
+        return Err(format!("fio on {uri} did no I/O").into());
+    }
+    Ok(iops)
+}
+
+fn qemu_img_bench_iops(uri: &str, size: u64) -> Result<f64, BoxError> {
+    let count = (size / 4096).min(200_000);
+    let start = Instant::now();
+    let st = Command::new("qemu-img")
+        .args([
+            "bench",
+            "-f",
+            "raw",
+            "-t",
+            "none",
+            "-w",
+            "-d",
+            "16",
+            "-s",
+            "4k",
+            "-c",
+            &count.to_string(),
+            uri,
+        ])
+        .stdout(Stdio::null())
+        .status()?;
+    if !st.success() {
+        return Err(format!("qemu-img bench on {uri} failed").into());
+    }
+    Ok(count as f64 / start.elapsed().as_secs_f64())
+}
+
+fn nbdcopy_mib_s(uri: &str, size: u64, extra: &[&str]) -> Result<f64, BoxError> {
+    let start = Instant::now();
+    let st = Command::new("nbdcopy")
+        .args(extra)
+        .args([uri, "null:"])
+        .status()?;
+    if !st.success() {
+        return Err(format!("nbdcopy {uri} null: failed").into());
+    }
+    Ok(size as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64())
+}
