@@ -378,6 +378,11 @@ impl IiHost {
         IiHost { client, namespace }
     }
 
+    /// A facade over a new client for `url` with the default configuration.
+    pub fn connect(url: &str) -> Result<IiHost> {
+        Ok(IiHost::new(Client::connect(url)?))
+    }
+
     /// The underlying CIM client.
     pub fn client(&self) -> &Client {
         &self.client
@@ -932,6 +937,32 @@ impl SetHandle {
                 self.shadow
             )))),
         }
+    }
+
+    /// Changes the writable properties with `ModifyInstance` (interface.md
+    /// §4: `setName`, `copyUnits`, `copyDelay`); `None` fields stay as they are.
+    pub async fn modify(&self, name: Option<&str>, params: Option<CopyParams>) -> Result<()> {
+        let mut inst = Instance::new(SET_CLASS);
+        let mut list = Vec::new();
+        if let Some(n) = name {
+            inst.set("setName", CimType::String, Value::String(n.to_owned()));
+            list.push("setName".into());
+        }
+        if let Some(p) = params {
+            inst.set("copyDelay", CimType::Uint32, Value::Uint32(p.delay));
+            inst.set("copyUnits", CimType::Uint32, Value::Uint32(p.units));
+            list.push("copyDelay".into());
+            list.push("copyUnits".into());
+        }
+        if list.is_empty() {
+            return Ok(());
+        }
+        inst.path = Some(self.path.clone());
+        self.host
+            .client
+            .modify_instance(inst, Some(list))
+            .await
+            .map_err(|e| name_not_found(e, || Error::SetNotFound(self.shadow.clone())))
     }
 
     /// The set's group, if any.

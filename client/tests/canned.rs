@@ -116,6 +116,16 @@ async fn facade_lists_finds_and_drives_sets() {
             mresp_bool("abort", false),
         ),
         x(
+            "ModifyInstance",
+            Some("root/cimv2"),
+            vec![
+                "<PROPERTY NAME=\"setName\" TYPE=\"string\"><VALUE>renamed</VALUE>",
+                "<IPARAMVALUE NAME=\"PropertyList\"><VALUE.ARRAY><VALUE>setName</VALUE></VALUE.ARRAY>",
+                "<KEYVALUE VALUETYPE=\"string\">/vol/s1</KEYVALUE>",
+            ],
+            iresp_empty("ModifyInstance"),
+        ),
+        x(
             "getPercentCompleted",
             Some(SET_OBJECT),
             vec![],
@@ -147,6 +157,8 @@ async fn facade_lists_finds_and_drives_sets() {
     // A `false` return is an error naming the set.
     let e = s1.abort().await.unwrap_err();
     assert!(e.to_string().contains("abort on /vol/s1"), "{e}");
+    s1.modify(Some("renamed"), None).await.unwrap();
+    s1.modify(None, None).await.unwrap(); // nothing to change: no request
     assert_eq!(s1.percent_completed().await.unwrap(), 12.5);
     r.check();
 }
