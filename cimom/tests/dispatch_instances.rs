@@ -525,3 +525,52 @@ async fn exec_query_wql() {
         StatusCode::QueryLanguageNotSupported
     );
 }
+
+#[tokio::test]
+async fn keys_sent_as_text_find_typed_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path());
+    let cl = class(
+        "T_Num",
+        None,
+        vec![
+            key("N", CimType::Uint32),
+            key("Flag", CimType::Boolean),
+            prop("V", CimType::String),
+        ],
+    );
+    ok(&c, NS, Operation::CreateClass { new_class: cl }).await;
+    create(
+        &c,
+        NS,
+        inst(
+            "T_Num",
+            &[
+                ("N", CimType::Uint32, Value::Uint32(5)),
+                ("Flag", CimType::Boolean, Value::Boolean(true)),
+            ],
+        ),
+    )
+    .await;
+    for p in [
+        path("T_Num", &[("N", s("5")), ("Flag", s("TRUE"))]),
+        path(
+            "t_num",
+            &[("flag", Value::Boolean(true)), ("n", Value::Sint64(5))],
+        ),
+    ] {
+        let Response::Instance(i) = ok(&c, NS, get_instance(p.clone())).await else {
+            panic!()
+        };
+        assert_eq!(i.get("N"), Some(&Value::Uint32(5)));
+    }
+    ok(
+        &c,
+        NS,
+        Operation::DeleteInstance {
+            instance_name: path("T_Num", &[("N", s("5")), ("Flag", s("true"))]),
+        },
+    )
+    .await;
+    assert!(named(ok(&c, NS, enum_instances("T_Num")).await).is_empty());
+}

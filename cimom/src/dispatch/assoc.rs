@@ -199,13 +199,15 @@ pub(crate) async fn references(
     t: &Traversal,
 ) -> Result<Vec<Instance>, CimError> {
     let repo = &cimom.inner().repo;
-    repo.get_class(ns, object.class_name.as_str())
+    let object_class = repo
+        .get_class(ns, object.class_name.as_str())
         .ok_or_else(|| {
             CimError::invalid_parameter(format!(
                 "class {} of the object name does not exist in namespace {ns}",
                 object.class_name
             ))
         })?;
+    let object = &super::instance_ops::typed_path(&object_class, object);
     check_class(cimom, ns, &t.assoc_class, "association class")?;
     check_class(cimom, ns, &t.result_class, "result class")?;
     let ns_name = repo.namespace_name(ns);

@@ -190,6 +190,23 @@ fn coerce_scalar(v: Value, ty: &CimType) -> Option<Value> {
     }
 }
 
+/// The path with its class name and key names spelled as in the class and
+/// key values converted to the declared key types (a client may send a
+/// numeric key as text), so that lookups by canonical key match.
+pub(crate) fn typed_path(class: &Class, path: &ObjectPath) -> ObjectPath {
+    let mut p = path.clone();
+    p.class_name = class.name.clone();
+    for k in &mut p.keys {
+        if let Some(d) = class.property(k.name.as_str()) {
+            if let Some(v) = coerce(k.value.clone(), &d.ty, false) {
+                k.value = v;
+            }
+            k.name = d.name.clone();
+        }
+    }
+    p
+}
+
 /// Builds the stored form of a static instance of `class` (see the module doc).
 pub(crate) fn normalize(
     class: &Class,
@@ -311,6 +328,7 @@ async fn modify(
         .clone()
         .ok_or_else(|| CimError::invalid_parameter("ModifiedInstance has no instance name"))?;
     let class = repo.class_for_instances(ns, path.class_name.as_str())?;
+    let path = typed_path(&class, &path);
     for p in &inst.properties {
         if class.property(p.name.as_str()).is_none() {
             return Err(no_such_property(&class, &p.name));
@@ -399,6 +417,7 @@ async fn delete(
 ) -> Result<(), CimError> {
     let repo = &cimom.inner().repo;
     let class = repo.class_for_instances(ns, path.class_name.as_str())?;
+    let path = &typed_path(&class, path);
     match route::source_of(cimom, ns, &class) {
         Source::Provider(name, entry) => {
             let p = entry.instance.clone().ok_or_else(|| {

@@ -270,6 +270,7 @@ pub(crate) async fn get(
 ) -> Result<(Instance, Arc<Class>), CimError> {
     let repo = &cimom.inner().repo;
     let class = repo.class_for_instances(ns, path.class_name.as_str())?;
+    let path = &super::instance_ops::typed_path(&class, path);
     let ns_name = repo.namespace_name(ns);
     let mut inst = match source_of(cimom, ns, &class) {
         Source::Repository => repo

@@ -26,6 +26,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// The repository file inside the state directory.
 pub const FILE_NAME: &str = "repository.redb";
+/// redb page cache size.
+const CACHE_BYTES: usize = 8 << 20;
 /// The format version stored under `meta/format_version`.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -143,10 +145,15 @@ fn ref_key(ns: &str, target: &str, inst_key: &str) -> String {
 impl Repository {
     /// Opens or creates the repository file and loads the class cache.
     pub fn open(path: &Path) -> Result<Repository, Error> {
-        let db = Database::create(path).map_err(|e| Error::Open {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+        // A small page cache: the class cache answers schema reads, and the
+        // object manager must stay within its memory budget.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| Error::Open {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
         // Create every table and the version record in one transaction.
         let txn = db.begin_write().map_err(|e| Error::store("open", e))?;
         {
