@@ -943,6 +943,12 @@ impl SetHandle {
     /// §4: `setName`, `copyUnits`, `copyDelay`); `None` fields stay as they are.
     pub async fn modify(&self, name: Option<&str>, params: Option<CopyParams>) -> Result<()> {
         let mut inst = Instance::new(SET_CLASS);
+        // The keys go along so servers that compare them with the path are satisfied.
+        for k in &self.path.keys {
+            if let Value::String(v) = &k.value {
+                inst.set(k.name.as_str(), CimType::String, Value::String(v.clone()));
+            }
+        }
         let mut list = Vec::new();
         if let Some(n) = name {
             inst.set("setName", CimType::String, Value::String(n.to_owned()));
