@@ -869,6 +869,7 @@ impl Compiler<'_> {
         let mut alias = None;
         let mut ok = true;
         let mut values = Vec::new();
+        let decl_pos = f.pos(&pair);
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::identifier => {
@@ -953,6 +954,35 @@ impl Compiler<'_> {
                 class_origin: decl.class_origin.clone(),
                 propagated: false,
             });
+        }
+        if top {
+            // DSP0004: abstract classes have no instances, and keys identify an instance.
+            if class.qualifiers.is_true("Abstract") {
+                let pos = decl_pos;
+                self.error(
+                    f,
+                    pos,
+                    Error::Instance(format!(
+                        "class {} is abstract and cannot have instances",
+                        class.name
+                    )),
+                );
+                ok = false;
+            }
+            for k in class.keys() {
+                if inst.get(k.name.as_str()).is_none_or(Value::is_null) && k.value.is_null() {
+                    let pos = decl_pos;
+                    self.error(
+                        f,
+                        pos,
+                        Error::Key(format!(
+                            "instance of {} gives no value for key property {}",
+                            class.name, k.name
+                        )),
+                    );
+                    ok = false;
+                }
+            }
         }
         if !ok {
             return None;

@@ -224,6 +224,7 @@ fn merge_qualifiers(
     }
     let n = local.len();
     let mut out = local;
+    out.reserve(inherited.len());
     for iq in inherited.iter().filter(|q| q.flavors.to_subclass) {
         match out[..n].iter().find(|q| q.name == iq.name) {
             Some(lq) => {
@@ -242,15 +243,14 @@ fn merge_qualifiers(
 }
 
 fn inherit_qualifiers(quals: &[Qualifier]) -> Vec<Qualifier> {
-    quals
-        .iter()
-        .filter(|q| q.flavors.to_subclass)
-        .map(|q| {
-            let mut q = q.clone();
-            q.propagated = true;
-            q
-        })
-        .collect()
+    // Sized up front: a filtered collect would grow (and copy) several times.
+    let mut out = Vec::with_capacity(quals.len());
+    for q in quals.iter().filter(|q| q.flavors.to_subclass) {
+        let mut q = q.clone();
+        q.propagated = true;
+        out.push(q);
+    }
+    out
 }
 
 fn inherit_property(p: &Property) -> Property {

@@ -233,3 +233,13 @@ fn error_limit_stops_compilation() {
     assert!(d.errors().count() <= 12, "{}", d.errors().count());
     assert!(d.errors().any(|e| matches!(e.error, Error::Limit(_))));
 }
+
+#[test]
+fn instances_need_keys_and_a_concrete_class() {
+    let d = errors("[Abstract] class A { [Key] string Id; };\nclass B { [Key] string Id; string Other; };\ninstance of A { Id = \"x\"; };\ninstance of B { Other = \"y\"; };\ninstance of B { Id = NULL; };");
+    let kinds: Vec<String> = d.errors().map(|e| e.error.to_string()).collect();
+    assert_eq!(kinds.len(), 3, "{d}");
+    assert!(kinds[0].contains("abstract"));
+    assert!(kinds[1].contains("no value for key property Id"));
+    assert!(kinds[2].contains("no value for key property Id"));
+}
