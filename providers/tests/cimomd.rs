@@ -163,6 +163,18 @@ fn read_addrs(stderr: std::process::ChildStderr) -> (String, String) {
     (http.unwrap(), nbd.unwrap())
 }
 
+/// Kills the child if the test fails before it stopped it.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn cimomd_prints_real_ports_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
@@ -182,6 +194,7 @@ fn cimomd_prints_real_ports_and_stops_cleanly() {
         .spawn()
         .unwrap();
     let (http, nbd) = read_addrs(child.stderr.take().unwrap());
+    let mut child = Reap(child);
     for addr in [&http, &nbd] {
         assert!(!addr.ends_with(":0"), "{addr}");
         std::net::TcpStream::connect(addr.as_str()).unwrap();
@@ -189,13 +202,13 @@ fn cimomd_prints_real_ports_and_stops_cleanly() {
     // The default volume root was created.
     assert!(dir.path().join("state/volumes").is_dir());
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some(code) = child.try_wait().unwrap() {
+        if let Some(code) = child.0.try_wait().unwrap() {
             assert!(code.success(), "cimomd exited with {code}");
             break;
         }
