@@ -194,3 +194,22 @@ fn binary_talks_to_the_server_with_credentials_from_the_environment() {
         "Basic YWRtaW46cHc="
     );
 }
+
+#[tokio::test]
+async fn run_capture_works_inside_a_runtime() {
+    let r = Responder::start(vec![enum_sets()]).await;
+    let env = Env {
+        url: Some(r.url.clone()),
+        ..Default::default()
+    };
+    let (code, out, err) = client::cli::run_capture(vec!["-l".into()], &env).await;
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(out.lines().count(), 2);
+    let (code, out, err) = client::cli::run_capture(vec!["-q".into()], &env).await;
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.starts_with("iiadm: unrecognized argument -q\nusage:"),
+        "{err}"
+    );
+    r.check();
+}

@@ -1,6 +1,6 @@
 //! The `iiadm` command: argument parsing ([`args`]), output formats
 //! ([`output`]) and the runner ([`run`]). `src/bin/iiadm.rs` only wires these
-//! to the process.
+//! to the process; tests drive [`run_capture`] (or [`run::run_async`]) instead.
 
 pub mod args;
 pub mod output;
@@ -36,4 +36,33 @@ pub fn main_with_args(argv: Vec<String>) -> i32 {
     let code = run::run(&parsed, &mut io);
     let _ = io.out.flush();
     code
+}
+
+/// Runs `iiadm` with `argv` (without the program name) on the caller's tokio
+/// runtime, with `env` instead of the process environment, no terminal and no
+/// prompts; returns `(exit status, stdout, stderr)`. Usage errors give status
+/// 2 with the message and the usage summary on stderr, as the binary does.
+pub async fn run_capture(argv: Vec<String>, env: &args::Env) -> (i32, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = match args::parse(argv, env) {
+        Err(e) => {
+            let _ = writeln!(err, "iiadm: {e}");
+            let _ = err.write_all(args::USAGE.as_bytes());
+            2
+        }
+        Ok(parsed) => {
+            let mut io = run::Io {
+                out: &mut out,
+                err: &mut err,
+                progress_tty: false,
+                confirm: None,
+            };
+            run::run_async(&parsed, &mut io).await
+        }
+    };
+    (
+        code,
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    )
 }

@@ -91,8 +91,25 @@ pub fn client_config(c: &ConnArgs) -> crate::Result<ClientConfig> {
     Ok(cfg)
 }
 
-/// Runs a parsed command; returns the exit status.
+/// Runs a parsed command on a runtime of its own; returns the exit status.
+/// Call [`run_async`] instead from inside a tokio runtime.
 pub fn run(args: &HighArgs, io: &mut Io<'_>) -> i32 {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(io.err, "iiadm: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(run_async(args, io))
+}
+
+/// Runs a parsed command on the caller's runtime; returns the exit status
+/// (0 success, 1 the operation failed; usage errors never get this far).
+pub async fn run_async(args: &HighArgs, io: &mut Io<'_>) -> i32 {
     match &args.action {
         Action::Help => {
             let _ = io.out.write_all(super::args::USAGE.as_bytes());
@@ -111,18 +128,7 @@ pub fn run(args: &HighArgs, io: &mut Io<'_>) -> i32 {
             return 1;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(io.err, "iiadm: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
-    let result = rt.block_on(execute(&host, args, io));
-    match result {
+    match execute(&host, args, io).await {
         Ok(()) => 0,
         Err(f) => {
             let _ = writeln!(io.err, "iiadm: {f}");
