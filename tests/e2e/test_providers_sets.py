@@ -302,3 +302,21 @@ def test_wbemcli_sees_the_sets(cimomd):
     assert out.returncode == 0, out.stderr
     assert "dependent" in out.stdout
     conn.DeleteInstance(set_path(s, "dependent"))
+
+
+def test_queries_and_pull_over_provider_instances(cimomd):
+    conn = cimomd.conn()
+    m, s, b = volumes(cimomd, "q1")
+    enable(conn, "dependent", m, s, b, setName="query-me")
+    got = conn.ExecQuery("WQL", "SELECT shadowVolume, state FROM DS_IISet WHERE setName = 'query-me'")
+    assert [i["shadowVolume"] for i in got] == [s]
+    assert got[0]["state"] == "idle"
+    assert conn.ExecQuery("WQL", "SELECT * FROM DS_IISet WHERE setName = 'nobody'") == []
+    pulled = conn.OpenEnumerateInstances("DS_IISet", MaxObjectCount=1)
+    insts = list(pulled.instances)
+    ctx = pulled.context
+    while not pulled.eos:
+        pulled = conn.PullInstancesWithPath(ctx, MaxObjectCount=1)
+        insts.extend(pulled.instances)
+    assert s in [i["shadowVolume"] for i in insts]
+    conn.DeleteInstance(set_path(s, "dependent"))
