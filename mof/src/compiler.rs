@@ -128,6 +128,7 @@ impl<'a> Compiler<'a> {
 
     /// Compiles a file and everything it includes.
     pub fn compile_file(&mut self, path: &Path) {
+        let _span = tracing::debug_span!("mof_compile_file", path = %path.display()).entered();
         match read_source(path) {
             Ok((text, warning)) => {
                 let file = self.add_file(path, None);
@@ -154,6 +155,9 @@ impl<'a> Compiler<'a> {
 
     /// Compiles MOF text; `name` is used in diagnostics and to resolve includes.
     pub fn compile_source(&mut self, name: &Path, text: &str) {
+        let _span =
+            tracing::debug_span!("mof_compile_source", name = %name.display(), bytes = text.len())
+                .entered();
         let file = self.add_file(name, Some(text.to_owned()));
         self.compile_text(file, text, 0);
     }
@@ -161,6 +165,7 @@ impl<'a> Compiler<'a> {
     /// Runs the whole-input checks, delivers the declarations to the sink and
     /// returns every diagnostic.
     pub fn finish(mut self) -> Diagnostics {
+        let _span = tracing::debug_span!("mof_finish", items = self.items.len()).entered();
         // References to classes that were declared later (or never).
         for r in std::mem::take(&mut self.pending_refs) {
             if self.lookup_class(r.ns, r.class_name.as_str()).is_none() {
@@ -168,7 +173,15 @@ impl<'a> Compiler<'a> {
                 self.classes[r.user].failed = true;
             }
         }
-        if self.diags.has_errors() && !self.emit_on_error {
+        let errors = self.diags.errors().count();
+        tracing::debug!(
+            files = self.files.len(),
+            classes = self.classes.len(),
+            errors,
+            warnings = self.diags.len() - errors,
+            "mof compilation checked"
+        );
+        if errors > 0 && !self.emit_on_error {
             return self.diags;
         }
         for item in std::mem::take(&mut self.items) {
@@ -409,6 +422,7 @@ impl<'a> Compiler<'a> {
                 },
             );
         }
+        tracing::trace!(path = %path.display(), depth = depth + 1, "mof include");
         let file = self.add_file(&path, None);
         self.include_stack.push(key);
         self.compile_text(file, &text, depth + 1);

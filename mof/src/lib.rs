@@ -22,6 +22,36 @@
 //!
 //! Errors never stop compilation early: every independent problem becomes a
 //! [`Diagnostic`] with file, line, column, source excerpt and cause.
+//!
+//! # Language and deviations
+//!
+//! The grammar follows DSP0004 v2.x Annex A ("MOF syntax grammar description")
+//! plus the v3 `association`/`indication` class keywords and embedded instance
+//! values (`Prop = instance of X { ... };`). Tolerated quirks are listed in the
+//! parser module (backslash include paths, keyword case, comments in array
+//! brackets, ...). Deliberate deviations, as in pywbem/OpenPegasus:
+//!
+//! * Class-scoped qualifiers are accepted on associations and indications.
+//! * A scalar value where an array is declared becomes a one-element array.
+//! * A redeclared property without `Override` overrides silently; `Override`
+//!   that renames (`Override("Other")` on a differently named feature) is refused.
+//! * `#pragma namespace` switches the namespace for the rest of the
+//!   compilation (including after the end of the file that said it);
+//!   `#pragma namespace("__set", "ns")` is understood too.
+//! * `#pragma locale`, `instancelocale`, `nonlocal`, `source`, ... are accepted
+//!   and ignored; unknown pragmas are warnings.
+//! * Parameter default values (v3) are ignored with a warning (the model has none);
+//!   v3 structures, enumerations and `object`-typed features are not supported.
+//! * A qualifier declaration identical to an existing one is accepted silently.
+//!
+//! Semantic checks: qualifier existence, scope, type and flavors
+//! (ToSubclass/Restricted propagation, DisableOverride), duplicate qualifiers,
+//! properties, methods and parameters, superclass and reference class
+//! existence, override targets and types, references only in associations,
+//! at least two references per association, no association derived from a
+//! non-association, no array keys, instance property names and value types,
+//! key values present in instances, no instances of abstract classes, and
+//! `$alias` references defined before use.
 
 mod compiler;
 mod diag;
