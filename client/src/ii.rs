@@ -712,11 +712,9 @@ impl SetHandle {
     }
 
     async fn invoke(&self, method: &str, params: Vec<ParamValue>) -> Result<MethodResult> {
-        self.host
-            .client
-            .invoke(&self.path, method, params)
-            .await
-            .map_err(|e| name_not_found(e, || Error::SetNotFound(self.shadow.clone())))
+        // A NOT_FOUND here may be about a parameter (an overflow volume, a
+        // bitmap), so the server's own description is kept.
+        self.host.client.invoke(&self.path, method, params).await
     }
 
     async fn invoke_bool(&self, method: &str, params: Vec<ParamValue>) -> Result<()> {
@@ -844,8 +842,7 @@ impl SetHandle {
                 vec![u32_param("timeoutSeconds", secs)],
                 http_limit,
             )
-            .await
-            .map_err(|e| name_not_found(e, || Error::SetNotFound(self.shadow.clone())))?;
+            .await?;
         check_true(r, "waitForCompletion", &self.shadow)
     }
 
@@ -1008,11 +1005,8 @@ impl GroupHandle {
     }
 
     async fn invoke(&self, method: &str, params: Vec<ParamValue>) -> Result<MethodResult> {
-        self.host
-            .client
-            .invoke(&self.path, method, params)
-            .await
-            .map_err(|e| name_not_found(e, || Error::GroupNotFound(self.name.clone())))
+        // NOT_FOUND may name a member set rather than the group: keep the server's text.
+        self.host.client.invoke(&self.path, method, params).await
     }
 
     async fn invoke_bool(&self, method: &str, params: Vec<ParamValue>) -> Result<()> {

@@ -335,7 +335,10 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
                 name: name.clone(),
                 overflow: None,
             };
-            let h = host.create_set(&spec).await.about(|| set_what(shadow))?;
+            let h = host
+                .create_set(&spec)
+                .await
+                .about(|| format!("set {shadow} (master {master}, bitmap {bitmap})"))?;
             if let Some(g) = group {
                 add_to_group(host, std::slice::from_ref(&h), g).await?;
             }
