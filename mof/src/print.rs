@@ -145,17 +145,19 @@ impl Printer {
             }
             let decl = self.decl_flavors.get(&q.name.to_lowercase()).copied();
             if decl != Some(q.flavors) {
+                // Without the declaration at hand, spell every flavor out.
+                let known = decl.is_some();
                 let d = decl.unwrap_or_default();
                 let f = q.flavors;
                 let mut words = Vec::new();
-                if f.overridable != d.overridable {
+                if f.overridable != d.overridable || !known {
                     words.push(if f.overridable {
                         "EnableOverride"
                     } else {
                         "DisableOverride"
                     });
                 }
-                if f.to_subclass != d.to_subclass {
+                if f.to_subclass != d.to_subclass || !known {
                     words.push(if f.to_subclass {
                         "ToSubclass"
                     } else {
