@@ -322,8 +322,14 @@ pub(crate) fn validate_create(
         let dest = inst.get_str("Destination").ok_or_else(|| {
             CimError::invalid_parameter(format!("{name}.Destination is required"))
         })?;
-        let lower = dest.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        // `host:port/path` without a scheme is tolerated (http is implied, as
+        // OpenPegasus does); another scheme is refused.
+        let lower = dest.trim().to_ascii_lowercase();
+        let scheme_ok = match lower.split_once("://") {
+            Some((scheme, rest)) => (scheme == "http" || scheme == "https") && !rest.is_empty(),
+            None => !lower.is_empty(),
+        };
+        if !scheme_ok {
             return Err(CimError::invalid_parameter(format!(
                 "destination {dest:?} is not an http:// or https:// URL"
             )));

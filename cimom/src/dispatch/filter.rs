@@ -88,8 +88,13 @@ impl InstanceShape<'_> {
             self.property_list.is_none_or(|l| l.contains(&p.name))
                 && restrict.is_none_or(|c| c.property(p.name.as_str()).is_some())
         });
-        for p in &mut inst.properties {
-            let decl = class.and_then(|c| c.property(p.name.as_str()));
+        for (i, p) in inst.properties.iter_mut().enumerate() {
+            // Stored and provider instances usually list properties in class
+            // order: try the same position before searching by name.
+            let decl = class.and_then(|c| match c.properties.get(i) {
+                Some(d) if d.name == p.name => Some(d),
+                _ => c.property(p.name.as_str()),
+            });
             p.qualifiers = if self.include_qualifiers {
                 decl.map(|d| d.qualifiers.clone()).unwrap_or_default()
             } else {

@@ -148,7 +148,9 @@ pub(crate) async fn enumerate(
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for c in class_and_subclasses(cimom, ns, class)? {
-        let mut got = match source_of(cimom, ns, &c) {
+        let source = source_of(cimom, ns, &c);
+        let from_provider = matches!(source, Source::Provider(..));
+        let mut got = match source {
             Source::Repository => cimom
                 .inner()
                 .repo
@@ -181,15 +183,17 @@ pub(crate) async fn enumerate(
             fix_path(i, &c, &ns_name);
         }
         // A provider serving a class and its subclasses may return the same
-        // instance for both; keep the first.
-        got.retain(|i| {
-            seen.insert(
-                i.path
-                    .as_ref()
-                    .map(|p| p.canonical_key())
-                    .unwrap_or_default(),
-            )
-        });
+        // instance for both; keep the first. (Stored instances are unique.)
+        if from_provider {
+            got.retain(|i| {
+                seen.insert(
+                    i.path
+                        .as_ref()
+                        .map(|p| p.canonical_key())
+                        .unwrap_or_default(),
+                )
+            });
+        }
         out.extend(got);
     }
     Ok(out)
