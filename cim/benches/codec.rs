@@ -64,7 +64,7 @@ fn instance(i: usize) -> Instance {
         .with(
             "state",
             CimType::String,
-            Value::String("copying &lt;busy&gt;".into()),
+            Value::String("copying &lt;busy&gt; since the last update request".into()),
         )
         .with(
             "volumeSizeBlocks",
@@ -108,7 +108,7 @@ fn instance(i: usize) -> Instance {
             "description",
             CimType::String,
             Value::String(format!(
-                "point-in-time copy set number {i} for database volume group {}, retained for fourteen days",
+                "point-in-time copy set number {i} for database volume group {}, retained for fourteen days; created by the nightly schedule of the storage operations team, verified after every update copy",
                 i % 100
             )),
         )

@@ -326,3 +326,212 @@ fn deeply_nested_embedded_instances_hit_the_depth_limit() {
     };
     assert_eq!(read_instance(text, &deep), Ok(inst));
 }
+
+fn rsp(body: &str) -> String {
+    format!(
+        r#"<CIM CIMVERSION="2.0" DTDVERSION="2.0"><MESSAGE ID="9" PROTOCOLVERSION="1.0"><SIMPLERSP>{body}</SIMPLERSP></MESSAGE></CIM>"#
+    )
+}
+
+fn iresponse(xml: &str) -> Result<Response, crate::CimError> {
+    match read_message(xml.as_bytes(), &Limits::default()) {
+        Ok(Message {
+            body: MessageBody::IMethodResponse(r),
+            ..
+        }) => r.result,
+        other => panic!("not an IMETHODRESPONSE: {other:?}"),
+    }
+}
+
+/// `KEYVALUE`: `TYPE` wins; otherwise `VALUETYPE` decides (DSP0201 §3.2.5.7).
+#[test]
+fn keyvalue_types() {
+    let path = |kv: &str| {
+        read_object_path(
+            &format!(r#"<INSTANCENAME CLASSNAME="C"><KEYBINDING NAME="k">{kv}</KEYBINDING></INSTANCENAME>"#),
+            &Limits::default(),
+        )
+        .map(|p| p.keys[0].value.clone())
+    };
+    assert_eq!(
+        path(r#"<KEYVALUE>x</KEYVALUE>"#),
+        Ok(Value::String("x".into()))
+    );
+    assert_eq!(
+        path(r#"<KEYVALUE VALUETYPE="numeric">7</KEYVALUE>"#),
+        Ok(Value::Uint64(7))
+    );
+    assert_eq!(
+        path(r#"<KEYVALUE VALUETYPE="numeric">-7</KEYVALUE>"#),
+        Ok(Value::Sint64(-7))
+    );
+    assert_eq!(
+        path(r#"<KEYVALUE VALUETYPE="numeric">1.5</KEYVALUE>"#),
+        Ok(Value::Real64(1.5))
+    );
+    assert_eq!(
+        path(r#"<KEYVALUE VALUETYPE="numeric" TYPE="uint16">7</KEYVALUE>"#),
+        Ok(Value::Uint16(7))
+    );
+    assert_eq!(
+        path(r#"<KEYVALUE VALUETYPE="boolean">true</KEYVALUE>"#),
+        Ok(Value::Boolean(true))
+    );
+    for bad in [
+        r#"<KEYVALUE VALUETYPE="numeric">seven</KEYVALUE>"#,
+        r#"<KEYVALUE VALUETYPE="boolean">yes</KEYVALUE>"#,
+        r#"<KEYVALUE VALUETYPE="date">x</KEYVALUE>"#,
+        r#"<KEYVALUE TYPE="uint8">300</KEYVALUE>"#,
+    ] {
+        let e = path(bad).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotValid, "{bad}: {e}");
+    }
+}
+
+/// `VALUE.OBJECTWITHLOCALPATH`, `VALUE.NAMEDOBJECT` and `VALUE.OBJECT` in an
+/// Associators/ExecQuery response all become objects with paths.
+#[test]
+fn object_response_forms() {
+    let r = iresponse(&rsp(
+        r#"<IMETHODRESPONSE NAME="ExecQuery"><IRETURNVALUE>
+        <VALUE.OBJECTWITHLOCALPATH><LOCALINSTANCEPATH><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/></LOCALNAMESPACEPATH>
+          <INSTANCENAME CLASSNAME="A"><KEYBINDING NAME="k"><KEYVALUE>1</KEYVALUE></KEYBINDING></INSTANCENAME></LOCALINSTANCEPATH>
+          <INSTANCE CLASSNAME="A"/></VALUE.OBJECTWITHLOCALPATH>
+        <VALUE.NAMEDOBJECT><INSTANCENAME CLASSNAME="B"/><INSTANCE CLASSNAME="B"/></VALUE.NAMEDOBJECT>
+        <VALUE.OBJECT><CLASS NAME="C"/></VALUE.OBJECT>
+        </IRETURNVALUE></IMETHODRESPONSE>"#,
+    ))
+    .unwrap();
+    let Response::ObjectsWithPath(objs) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(objs.len(), 3);
+    assert_eq!(objs[0].0.namespace.as_deref(), Some("root"));
+    assert_eq!(objs[0].0.key_str("k"), Some("1"));
+    assert!(matches!(&objs[1].1, CimObject::Instance(i) if i.class_name == "B"));
+    assert!(matches!(&objs[2].1, CimObject::Class(c) if c.name == "C"));
+}
+
+/// The operation name decides what `IRETURNVALUE` may hold.
+#[test]
+fn ireturnvalue_must_fit_the_operation() {
+    let x = rsp(
+        r#"<IMETHODRESPONSE NAME="EnumerateInstances"><IRETURNVALUE><CLASS NAME="C"/></IRETURNVALUE></IMETHODRESPONSE>"#,
+    );
+    let e = read_message(x.as_bytes(), &Limits::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotValid, "{e}");
+    // A pull response must say whether the sequence ended.
+    let x = rsp(r#"<IMETHODRESPONSE NAME="PullInstances"><IRETURNVALUE/></IMETHODRESPONSE>"#);
+    let e = read_message(x.as_bytes(), &Limits::default()).unwrap_err();
+    assert!(e.to_string().contains("EndOfSequence"), "{e}");
+    // An empty IRETURNVALUE of an enumeration is an empty list.
+    assert_eq!(
+        iresponse(&rsp(
+            r#"<IMETHODRESPONSE NAME="EnumerateInstanceNames"><IRETURNVALUE></IRETURNVALUE></IMETHODRESPONSE>"#
+        )),
+        Ok(Response::InstanceNames(vec![]))
+    );
+}
+
+/// `ERROR` with a code DSP0200 does not define keeps the number.
+#[test]
+fn unknown_error_codes_become_failed() {
+    let r = iresponse(&rsp(
+        r#"<IMETHODRESPONSE NAME="GetClass"><ERROR CODE="99" DESCRIPTION="odd"/></IMETHODRESPONSE>"#,
+    ));
+    let e = r.unwrap_err();
+    assert_eq!(e.status, StatusCode::Failed);
+    assert!(e.description.contains("99") && e.description.contains("odd"));
+}
+
+/// `SCOPE`, `PARAMETER.REFARRAY` and method qualifiers inside a `CLASS`.
+#[test]
+fn class_with_method_parameters_and_scope() {
+    let c = read_class(
+        r#"<CLASS NAME="DS_IIGroup" SUPERCLASS="CIM_Collection">
+          <QUALIFIER NAME="Provider" TYPE="string" TOSUBCLASS="false"><VALUE>P</VALUE></QUALIFIER>
+          <PROPERTY.ARRAY NAME="members" TYPE="string" ARRAYSIZE="4"/>
+          <METHOD NAME="add" TYPE="boolean">
+            <PARAMETER.REFARRAY NAME="sets" REFERENCECLASS="DS_IISet" ARRAYSIZE="2"/>
+            <PARAMETER.ARRAY NAME="names" TYPE="string"><QUALIFIER NAME="In" TYPE="boolean"><VALUE>true</VALUE></QUALIFIER></PARAMETER.ARRAY>
+          </METHOD></CLASS>"#,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(c.superclass, Some(CimName::new("CIM_Collection")));
+    assert!(!c.qualifiers[0].flavors.to_subclass);
+    assert_eq!(c.properties[0].array_size, Some(4));
+    assert!(c.properties[0].is_array);
+    let m = c.method("add").unwrap();
+    assert_eq!(
+        m.parameters[0].ty,
+        CimType::Reference(Some("DS_IISet".into()))
+    );
+    assert!(m.parameters[0].is_array);
+    assert!(m.parameters[1].is_in());
+    let d = read_qualifier_decl(
+        r#"<QUALIFIER.DECLARATION NAME="Key" TYPE="boolean"><SCOPE PROPERTY="true" REFERENCE="true"/><VALUE>FALSE</VALUE></QUALIFIER.DECLARATION>"#,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert!(d.scopes.property && d.scopes.reference && !d.scopes.class);
+    assert_eq!(d.default, Value::Boolean(false));
+    // A method qualifier after a parameter breaks the content model.
+    let e = read_class(
+        r#"<CLASS NAME="X"><METHOD NAME="m" TYPE="uint32"><PARAMETER NAME="p" TYPE="uint8"/><QUALIFIER NAME="q" TYPE="boolean"/></METHOD></CLASS>"#,
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotValid);
+}
+
+/// `CORRELATOR`s are skipped; `MULTIREQ` and foreign export methods are refused.
+#[test]
+fn correlators_multireq_and_export_methods() {
+    let x = req(
+        r#"<CORRELATOR NAME="c" TYPE="string"><VALUE>v</VALUE></CORRELATOR><IMETHODCALL NAME="EnumerateQualifiers"><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/><NAMESPACE NAME="cimv2"/></LOCALNAMESPACEPATH></IMETHODCALL>"#,
+    );
+    assert_eq!(op(&x), Operation::EnumerateQualifiers);
+    let m = r#"<CIM CIMVERSION="2.0" DTDVERSION="2.0"><MESSAGE ID="1" PROTOCOLVERSION="1.0"><MULTIREQ/></MESSAGE></CIM>"#;
+    assert_eq!(err(m).kind(), ErrorKind::NotValid);
+    let x = r#"<CIM CIMVERSION="2.0" DTDVERSION="2.0"><MESSAGE ID="1" PROTOCOLVERSION="1.0"><SIMPLEEXPREQ><EXPMETHODCALL NAME="Other"/></SIMPLEEXPREQ></MESSAGE></CIM>"#;
+    assert!(err(x).to_string().contains("Other"));
+}
+
+/// `PARAMVALUE` content must fit `PARAMTYPE`.
+#[test]
+fn param_value_content_fits_its_type() {
+    let call = |pv: &str| {
+        req(&format!(
+            r#"<METHODCALL NAME="m"><LOCALCLASSPATH><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/></LOCALNAMESPACEPATH><CLASSNAME NAME="C"/></LOCALCLASSPATH>{pv}</METHODCALL>"#
+        ))
+    };
+    assert_eq!(
+        err(&call(
+            r#"<PARAMVALUE NAME="p" PARAMTYPE="uint8"><CLASSNAME NAME="X"/></PARAMVALUE>"#
+        ))
+        .kind(),
+        ErrorKind::NotValid
+    );
+    assert_eq!(
+        err(&call(
+            r#"<PARAMVALUE NAME="p" PARAMTYPE="reference"><VALUE>x</VALUE></PARAMVALUE>"#
+        ))
+        .kind(),
+        ErrorKind::NotValid
+    );
+    let ok = read_message(
+        call(r#"<PARAMVALUE NAME="p" PARAMTYPE="reference"><CLASSNAME NAME="X"/></PARAMVALUE><PARAMVALUE NAME="q" TYPE="sint8"><VALUE>-3</VALUE></PARAMVALUE>"#).as_bytes(),
+        &Limits::default(),
+    )
+    .unwrap();
+    let MessageBody::MethodCall(c) = ok.body else {
+        panic!()
+    };
+    assert_eq!(
+        c.params[0].value,
+        Value::Reference(ObjectPath::class(None, "X"))
+    );
+    assert_eq!(c.params[1].value, Value::Sint8(-3));
+    assert_eq!(c.target, ObjectPath::class(None, "C"));
+}
