@@ -264,7 +264,12 @@ impl Client {
     ) -> Result<Response> {
         let name = operation.name();
         let namespace = namespace.trim_matches('/').to_owned();
-        let span = tracing::debug_span!("cim_request", op = name, namespace = %namespace);
+        let span = tracing::debug_span!(
+            "cim_request",
+            id = tracing::field::Empty,
+            op = name,
+            namespace = %namespace
+        );
         let body = MessageBody::IMethodCall(IMethodCall {
             namespace: namespace.clone(),
             operation,
@@ -313,7 +318,13 @@ impl Client {
             .clone()
             .unwrap_or_else(|| self.inner.config.namespace.clone());
         let local = target.local();
-        let span = tracing::debug_span!("cim_method", method, target = %local);
+        let span = tracing::debug_span!(
+            "cim_method",
+            id = tracing::field::Empty,
+            method,
+            namespace = %namespace,
+            target = %local
+        );
         let cim_object = encode_cim_object(&format!("{namespace}:{local}"));
         let body = MessageBody::MethodCall(MethodCall {
             namespace,
@@ -352,6 +363,7 @@ impl Client {
             .next_id
             .fetch_add(1, Ordering::Relaxed)
             .to_string();
+        tracing::Span::current().record("id", id.as_str());
         let msg = Message {
             id: id.clone(),
             protocol_version: "1.0".to_owned(),
