@@ -647,6 +647,46 @@ mod tests {
     }
 
     #[test]
+    fn recovery_rules_for_torn_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bmp");
+        let geo = Geometry::new(100, false);
+        std::fs::write(&p, vec![0u8; geo.required() as usize]).unwrap();
+        let vol = Arc::new(Volume::open(&p).unwrap());
+        let bv = BitmapVol::new(vol.clone(), geo, sample());
+        let (s, c) = (Bits::new(100), Bits::new(100));
+        s.set(3);
+        c.set(7);
+        bv.write_all_bits(Region::Shadow, &s).unwrap();
+        bv.write_all_bits(Region::Copy, &c).unwrap();
+        // Torn copy page: copy bits come back wherever the shadow bit is clear.
+        vol.write_at(&[0xAA], geo.region_off(Region::Copy) + 40)
+            .unwrap();
+        let (s2, c2) = (Bits::new(100), Bits::new(100));
+        let rep = bv.load(&s2, &c2, false).unwrap();
+        assert!(rep.bad_copy_pages.is_empty() && rep.bad_shadow_pages.is_empty());
+        assert_eq!(c2.count(), 99);
+        assert!(!c2.get(3) && c2.get(7));
+        // Torn shadow page: independent sets mark everything, dependent sets
+        // report the page.
+        vol.write_at(&[0xAA], geo.region_off(Region::Shadow) + 40)
+            .unwrap();
+        let (s3, c3) = (Bits::new(100), Bits::new(100));
+        assert!(bv.load(&s3, &c3, true).unwrap().bad_shadow_pages.is_empty());
+        assert_eq!(s3.count(), 100);
+        let (s4, c4) = (Bits::new(100), Bits::new(100));
+        assert_eq!(bv.load(&s4, &c4, false).unwrap().bad_shadow_pages, vec![0]);
+        // Torn header slot: the other slot is used.
+        bv.write_header(|h| h.units = 100).unwrap();
+        bv.write_header(|h| h.units = 500).unwrap();
+        let h = read_header(&vol).unwrap().unwrap();
+        vol.write_at(&[0xAA; 8], (h.seq % 2) * PAGE + 300).unwrap();
+        let older = read_header(&vol).unwrap().unwrap();
+        assert_eq!(older.seq, h.seq - 1);
+        assert_eq!(older.units, 100);
+    }
+
+    #[test]
     fn next_set_and_fill() {
         let b = Bits::new(130);
         b.fill();

@@ -741,7 +741,7 @@ impl Engine {
                 "an independent set cannot be disabled while its copy runs; wait for the copy (or abort it) first",
             ));
         }
-        if f & flags::COPYINGS != 0 {
+        if f & flags::COPYINGS != 0 && f & flags::OFFLINE == 0 {
             return Err(Error::busy(
                 &set.shadow_path,
                 "the master still depends on the shadow for chunks of an unfinished copy to the master; rerun that update and wait for it first",
@@ -1212,7 +1212,11 @@ impl Engine {
     }
 
     /// Sets copy delay (10 ms ticks, 2..=10000) and units (chunks per burst,
-    /// 100..=60000); out of range changes nothing.
+    /// 100..=60000); out of range changes nothing. A running copy picks the
+    /// new values up at its next burst. After every burst of `units` chunks
+    /// the copy pauses `delay` ticks so host I/O can proceed; at the minimum
+    /// delay (2) the pause is skipped when no host request reached the set's
+    /// volumes during the burst, so an uncontended copy runs at full speed.
     pub fn set_copy_params(&self, shadow: &Path, delay_ticks: u32, units: u32) -> Result<()> {
         let st = self.st();
         let set = self.find(&st, shadow)?;

@@ -24,7 +24,7 @@ use crate::types::*;
 use crate::volume::Volume;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 
@@ -39,6 +39,9 @@ pub(crate) struct Master {
     pub gate: RwLock<()>,
     stripes: Box<[Mutex<()>]>,
     pub sets: RwLock<Vec<Arc<SetCore>>>,
+    /// Host requests seen on this master and its shadows (lets an idle copy
+    /// skip its minimum pause).
+    pub io_count: AtomicU64,
 }
 
 impl Master {
@@ -50,6 +53,7 @@ impl Master {
             gate: RwLock::new(()),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             sets: RwLock::new(Vec::new()),
+            io_count: AtomicU64::new(0),
         }
     }
 
@@ -104,6 +108,7 @@ impl Master {
     /// Reads master data as clients see it: chunks a set is copying towards
     /// the master (copy bit still set) come from that set's shadow.
     pub fn read(&self, buf: &mut [u8], off: u64) -> Result<()> {
+        self.io_count.fetch_add(1, Ordering::Relaxed);
         let vol = self.master_vol()?.clone();
         let _g = self.gate.read().unwrap();
         let sets = self.sets.read().unwrap().clone();
@@ -129,6 +134,7 @@ impl Master {
 
     /// A host write to the master.
     pub fn write(&self, buf: &[u8], off: u64, fua: bool) -> Result<()> {
+        self.io_count.fetch_add(1, Ordering::Relaxed);
         let vol = self.master_vol()?.clone();
         let _g = self.gate.read().unwrap();
         let sets = self.sets.read().unwrap().clone();
@@ -616,6 +622,7 @@ impl SetCore {
 
     /// A client read of the shadow (imaging.md §4.2).
     pub fn shadow_read(&self, buf: &mut [u8], off: u64) -> Result<()> {
+        self.master.io_count.fetch_add(1, Ordering::Relaxed);
         self.check_shadow_io("read")?;
         let m = &self.master;
         let _g = m.gate.read().unwrap();
@@ -669,6 +676,7 @@ impl SetCore {
 
     /// A client write to the shadow (imaging.md §4.1).
     pub fn shadow_write(self: &Arc<SetCore>, buf: &[u8], off: u64, fua: bool) -> Result<()> {
+        self.master.io_count.fetch_add(1, Ordering::Relaxed);
         self.check_shadow_io("write")?;
         let m = self.master.clone();
         let _g = m.gate.read().unwrap();
@@ -677,13 +685,12 @@ impl SetCore {
         let f = self.f();
         let mut pend = Pending::default();
         let mut lost = None;
-        for (c, start, n, _) in pieces(off, buf.len() as u64) {
-            let full = start == 0 && n == m.chunk_len(c);
+        for (c, _, _, _) in pieces(off, buf.len() as u64) {
             if self.imported {
                 // no master: only tracking
             } else if f & (flags::COPYINGM | flags::COPYINGS) != 0 && self.cpy.get(c) {
                 if f & flags::COPYINGM != 0 {
-                    if !self.cow_to_shadow(&m, c, !full, &mut pend)? {
+                    if !self.cow_to_shadow(&m, c, true, &mut pend)? {
                         self.out_of_space(c);
                         lost = Some(c);
                     }
@@ -694,7 +701,7 @@ impl SetCore {
                 pend.cpy(self, c);
             } else if self.kind == SetKind::Dependent
                 && !self.shd.get(c)
-                && !self.cow_to_shadow(&m, c, !full, &mut pend)?
+                && !self.cow_to_shadow(&m, c, true, &mut pend)?
             {
                 self.out_of_space(c);
                 lost = Some(c);
