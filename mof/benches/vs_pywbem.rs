@@ -5,14 +5,20 @@
 //! `python3 -m venv .venv && .venv/bin/pip install pywbem`). Both sides are
 //! timed in-process (pywbem excluding interpreter start-up and import); the
 //! best of `MOF_BENCH_RUNS` runs (default 5) is taken for ours, one run for
-//! pywbem. Prints both times, the ratio and both peak RSS figures.
+//! each pywbem mode. Prints times, ratios and peak RSS figures.
+//!
+//! pywbem modes: `mock` compiles into `pywbem_mock.FakedWBEMConnection`'s
+//! repository (what `pywbemcli --mock-server` and pywbem's own tests do, and the
+//! closest analogue of compiling into a repository); `bare` is the compiler
+//! with its plain `MOFWBEMConnection` store. `PYWBEM_MODES=mock` or `=bare`
+//! runs only one.
 
 use mof::{compile_files, Options};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-const PYWBEM_SCRIPT: &str = r#"
+const PYWBEM_BARE: &str = r#"
 import os, sys, time, resource
 import pywbem
 path = sys.argv[1]
@@ -24,6 +30,18 @@ comp.compile_file(path, 'root/cimv2')
 dt = time.perf_counter() - t
 classes = conn.classes.get('root/cimv2', {})
 print(f"{dt:.6f} {len(classes)} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+"#;
+
+const PYWBEM_MOCK: &str = r#"
+import os, sys, time, resource
+import pywbem_mock
+path = sys.argv[1]
+conn = pywbem_mock.FakedWBEMConnection(default_namespace='root/cimv2')
+t = time.perf_counter()
+conn.compile_mof_file(path, namespace='root/cimv2', search_paths=[os.path.dirname(path)], verbose=False)
+dt = time.perf_counter() - t
+n = conn.cimrepository.get_class_store('root/cimv2').len()
+print(f"{dt:.6f} {n} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
 "#;
 
 fn peak_rss_kb() -> Option<u64> {
@@ -61,42 +79,55 @@ fn main() {
     }
     let ours_rss = peak_rss_kb().unwrap_or(0);
     println!(
-        "mof (Rust):  {best:.3} s best of {runs}, {classes} classes, peak RSS {} MB",
+        "mof (Rust): {best:.3} s best of {runs}, {classes} classes, peak RSS {} MB",
         ours_rss / 1024
     );
 
     let python = std::env::var_os("PYWBEM_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join(".venv/bin/python"));
-    let out = Command::new(&python)
-        .arg("-c")
-        .arg(PYWBEM_SCRIPT)
-        .arg(&file)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
-            let text = String::from_utf8_lossy(&o.stdout);
-            let mut f = text.split_whitespace();
-            let secs: f64 = f.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
-            let n: usize = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-            let rss: u64 = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-            println!(
-                "pywbem:      {secs:.3} s, {n} classes, peak RSS {} MB",
-                rss / 1024
-            );
-            println!("ratio:       mof is {:.0}x faster than pywbem", secs / best);
+    let modes = std::env::var("PYWBEM_MODES").unwrap_or_default();
+    let mut failed = false;
+    for (mode, label, script) in [
+        ("mock", "pywbem_mock (FakedWBEMConnection)", PYWBEM_MOCK),
+        ("bare", "pywbem (MOFWBEMConnection)", PYWBEM_BARE),
+    ] {
+        if !modes.is_empty() && modes != mode {
+            continue;
         }
-        Ok(o) => {
-            eprintln!(
-                "pywbem run failed ({}): {}",
-                python.display(),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            std::process::exit(1);
+        match Command::new(&python)
+            .arg("-c")
+            .arg(script)
+            .arg(&file)
+            .output()
+        {
+            Ok(o) if o.status.success() => {
+                let text = String::from_utf8_lossy(&o.stdout);
+                let mut f = text.split_whitespace();
+                let secs: f64 = f.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
+                let n: usize = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let rss: u64 = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                println!(
+                    "{label}: {secs:.3} s, {n} classes, peak RSS {} MB",
+                    rss / 1024
+                );
+                println!("  ratio: mof is {:.0}x faster", secs / best);
+            }
+            Ok(o) => {
+                eprintln!(
+                    "{label} failed ({}): {}",
+                    python.display(),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                failed = true;
+            }
+            Err(e) => {
+                eprintln!("cannot run {} (set PYWBEM_PYTHON): {e}", python.display());
+                failed = true;
+            }
         }
-        Err(e) => {
-            eprintln!("cannot run {} (set PYWBEM_PYTHON): {e}", python.display());
-            std::process::exit(1);
-        }
+    }
+    if failed {
+        std::process::exit(1);
     }
 }
