@@ -72,6 +72,9 @@ fn same_kind(a: &PullItems, b: &PullItems) -> bool {
 pub struct PullContexts {
     max: usize,
     map: Mutex<HashMap<String, Context>>,
+    /// Milliseconds since `epoch` of the last sweep (see [`PullContexts::maybe_sweep`]).
+    last_sweep: std::sync::atomic::AtomicU64,
+    epoch: Instant,
 }
 
 impl PullContexts {
@@ -80,6 +83,8 @@ impl PullContexts {
         PullContexts {
             max,
             map: Mutex::new(HashMap::new()),
+            last_sweep: std::sync::atomic::AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 
@@ -111,6 +116,22 @@ impl PullContexts {
     /// Removes expired contexts now.
     pub fn sweep_now(&self) {
         Self::sweep(&mut self.lock());
+    }
+
+    /// Sweeps at most once a second; called on every request so that
+    /// abandoned contexts are freed even when no pull operation follows.
+    pub fn maybe_sweep(&self) {
+        use std::sync::atomic::Ordering;
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= 1000
+            && self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.sweep_now();
+        }
     }
 }
 

@@ -264,7 +264,18 @@ async fn create_modify_delete_class_rules() {
         .await,
         StatusCode::ClassHasInstances
     );
-    // ModifyClass of a class with instances is refused too (OpenPegasus).
+    // ModifyClass of a class with instances (or whose subclass has some) is refused too (OpenPegasus).
+    assert_eq!(
+        err(
+            &c,
+            ns,
+            Operation::ModifyClass {
+                modified_class: class("T_Base", None, vec![key("Id", CimType::String)])
+            }
+        )
+        .await,
+        StatusCode::ClassHasInstances
+    );
     assert_eq!(
         err(
             &c,

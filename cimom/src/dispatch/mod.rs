@@ -257,6 +257,12 @@ impl Cimom {
         Ok(report)
     }
 
+    /// How many enumeration contexts are open (expired ones are freed
+    /// within a second of any request).
+    pub fn open_enumeration_contexts(&self) -> usize {
+        self.inner.pulls.len()
+    }
+
     /// The repository (for tests and tools).
     pub fn repository(&self) -> &Repository {
         &self.inner.repo
@@ -296,6 +302,7 @@ impl Cimom {
 
     /// The single dispatch function: one arm per DSP0200 operation.
     async fn dispatch(&self, ctx: &RequestCtx, call: IMethodCall) -> Result<Response, CimError> {
+        self.inner.pulls.maybe_sweep();
         let ns = self.inner.repo.resolve_namespace(&call.namespace)?;
         let ns = ns.as_str();
         match call.operation {

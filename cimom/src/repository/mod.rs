@@ -675,8 +675,9 @@ impl Repository {
 
     /// Replaces a class declaration and re-resolves its subclasses. The
     /// superclass may not change (`CIM_ERR_INVALID_SUPERCLASS`); with
-    /// `refuse_with_instances`, a class with static instances is refused
-    /// (`CIM_ERR_CLASS_HAS_INSTANCES`, as OpenPegasus does).
+    /// `refuse_with_instances`, a class that (or a subclass of which) has
+    /// static instances is refused (`CIM_ERR_CLASS_HAS_INSTANCES`, as
+    /// OpenPegasus does for the class itself).
     pub fn modify_class(
         &self,
         ns: &str,
@@ -707,19 +708,26 @@ impl Repository {
                 ),
             ));
         }
-        if refuse_with_instances
-            && self
-                .count_instances(ns, decl.name.as_str())
-                .map_err(cim_err)?
-                > 0
-        {
-            return Err(CimError::new(
-                StatusCode::ClassHasInstances,
-                format!(
-                    "class {} has instances; delete them before modifying the class",
-                    decl.name
-                ),
-            ));
+        if refuse_with_instances {
+            // The class and its subclasses: their stored instances would no
+            // longer match the resolved classes.
+            let mut with_instances = None;
+            for c in std::iter::once(k.clone()).chain(nc.descendants(&k)) {
+                let name = nc.classes.get(&c).map(|x| x.name.as_str()).unwrap_or(&c);
+                if self.count_instances(ns, name).map_err(cim_err)? > 0 {
+                    with_instances = Some(name.to_owned());
+                    break;
+                }
+            }
+            if let Some(c) = with_instances {
+                return Err(CimError::new(
+                    StatusCode::ClassHasInstances,
+                    format!(
+                        "class {c} has instances; delete them before modifying class {}",
+                        decl.name
+                    ),
+                ));
+            }
         }
         let qd = nc.decls();
         let sup = decl
