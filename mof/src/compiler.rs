@@ -94,6 +94,8 @@ pub struct Compiler<'a> {
     pub(crate) pending_refs: Vec<PendingRef>,
     pub(crate) error_count: usize,
     pub(crate) embed_depth: usize,
+    /// (file, byte offset of a line start, its line number) of the last diagnostic.
+    pub(crate) line_hint: Option<(u32, usize, u32)>,
 }
 
 impl<'a> Compiler<'a> {
@@ -118,6 +120,7 @@ impl<'a> Compiler<'a> {
             pending_refs: Vec::new(),
             error_count: 0,
             embed_depth: 0,
+            line_hint: None,
         }
     }
 
@@ -507,10 +510,19 @@ impl<'a> Compiler<'a> {
             self.error_count += 1;
         }
         let path = self.files[f.file as usize].path.clone();
+        let known = match self.line_hint {
+            Some((file, at, line)) if file == f.file && at <= pos => (at, line),
+            _ => (0, 1),
+        };
+        let location = Location::at_from(path, f.text, pos, known);
+        // The start of this line is a safe place to resume counting next time.
+        let pos = location_floor(f.text, pos);
+        let line_start = f.text[..pos].rfind('\n').map_or(0, |i| i + 1);
+        self.line_hint = Some((f.file, line_start, location.line));
         self.diags.push(Diagnostic {
             severity,
             error,
-            location: Some(Location::at(path, f.text, pos)),
+            location: Some(location),
         });
     }
 
@@ -543,6 +555,15 @@ impl<'a> Compiler<'a> {
             location: None,
         });
     }
+}
+
+/// `pos` clamped to the text and moved back to a char boundary.
+fn location_floor(text: &str, pos: usize) -> usize {
+    let mut p = pos.min(text.len());
+    while !text.is_char_boundary(p) {
+        p -= 1;
+    }
+    p
 }
 
 /// Namespace names are stored without leading or trailing slashes.

@@ -151,14 +151,26 @@ pub struct Location {
 impl Location {
     /// Computes line, column and excerpt for byte offset `pos` in `text`.
     pub fn at(file: impl Into<PathBuf>, text: &str, pos: usize) -> Location {
+        Location::at_from(file, text, pos, (0, 1))
+    }
+
+    /// Like [`Location::at`], counting lines from a known `(offset, line)`
+    /// at or before `pos` (so that many diagnostics in one big file stay linear).
+    pub(crate) fn at_from(
+        file: impl Into<PathBuf>,
+        text: &str,
+        pos: usize,
+        known: (usize, u32),
+    ) -> Location {
         let pos = floor_char_boundary(text, pos.min(text.len()));
+        let (from, from_line) = if known.0 <= pos { known } else { (0, 1) };
         let line_start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
-        let line = text.as_bytes()[..line_start]
+        let line = text.as_bytes()[from.min(line_start)..line_start]
             .iter()
             .filter(|&&b| b == b'\n')
             .count()
-            + 1;
+            + from_line as usize;
         let column = text[line_start..pos].chars().count() + 1;
         Location {
             file: file.into(),
@@ -301,6 +313,23 @@ mod tests {
         let s = d.to_string();
         assert!(s.contains("f.mof:2:4"), "{s}");
         assert!(s.contains("2 | bc d\n  |    ^"), "{s}");
+    }
+
+    #[test]
+    fn counting_from_a_hint_agrees_with_counting_from_the_start() {
+        let text = "a\nbb\n\u{e9}c\nd\n\nlast";
+        let last = text.rfind('\n').unwrap() + 1;
+        for pos in 0..=text.len() {
+            let plain = Location::at("f", text, pos);
+            // Hints are line starts with their numbers; later ones are ignored.
+            for hint in [(0, 1), (2, 2), (5, 3), (last, 6)] {
+                assert_eq!(
+                    Location::at_from("f", text, pos, hint),
+                    plain,
+                    "pos {pos} hint {hint:?}"
+                );
+            }
+        }
     }
 
     #[test]
