@@ -96,7 +96,7 @@ async fn facade_lists_finds_and_drives_sets() {
             vec![
                 "<METHODCALL NAME=\"copyMasterToShadow\">",
                 "<LOCALINSTANCEPATH>",
-                "<KEYVALUE VALUETYPE=\"string\">/vol/s1</KEYVALUE>",
+                ">/vol/s1</KEYVALUE>",
             ],
             mresp_bool("copyMasterToShadow", true),
         ),
@@ -121,7 +121,7 @@ async fn facade_lists_finds_and_drives_sets() {
             vec![
                 "<PROPERTY NAME=\"setName\" TYPE=\"string\"><VALUE>renamed</VALUE>",
                 "<IPARAMVALUE NAME=\"PropertyList\"><VALUE.ARRAY><VALUE>setName</VALUE></VALUE.ARRAY>",
-                "<KEYVALUE VALUETYPE=\"string\">/vol/s1</KEYVALUE>",
+                ">/vol/s1</KEYVALUE>",
             ],
             iresp_empty("ModifyInstance"),
         ),
