@@ -16,9 +16,14 @@ fn name() -> impl Strategy<Value = CimName> {
     ident().prop_map(CimName::from)
 }
 
-/// Any text XML 1.0 can carry (NUL is the one character it cannot).
+/// An XML 1.0 `Char`: the writer replaces anything else by U+FFFD.
+fn xml_char(c: &char) -> bool {
+    matches!(*c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Any text XML 1.0 can carry.
 fn text() -> impl Strategy<Value = String> {
-    vec(any::<char>().prop_filter("NUL", |c| *c != '\0'), 0..16).prop_map(String::from_iter)
+    vec(any::<char>().prop_filter("XML Char", xml_char), 0..16).prop_map(String::from_iter)
 }
 
 fn namespace() -> impl Strategy<Value = String> {
@@ -57,7 +62,7 @@ fn scalar(ty: CimType) -> BoxedStrategy<Value> {
     match ty {
         CimType::Boolean => any::<bool>().prop_map(Value::Boolean).boxed(),
         CimType::Char16 => any::<char>()
-            .prop_filter("UCS-2, not NUL", |c| *c != '\0' && (*c as u32) <= 0xFFFF)
+            .prop_filter("UCS-2 XML Char", |c| xml_char(c) && (*c as u32) <= 0xFFFF)
             .prop_map(Value::Char16)
             .boxed(),
         CimType::DateTime => datetime().prop_map(Value::DateTime).boxed(),
@@ -830,5 +835,24 @@ proptest! {
                 prop_assert!(p as usize <= doc.len(), "{} beyond {}", e, doc.len());
             }
         }
+    }
+}
+
+/// With `CIM_XML_SAMPLES=<dir>`, writes 500 generated messages there, for
+/// `tests/data/validate_dtd.py` to check against the DSP0203 DTD (slow path,
+/// off by default).
+#[test]
+fn dump_samples_for_dtd_validation() {
+    use proptest::strategy::ValueTree;
+    let Some(dir) = std::env::var_os("CIM_XML_SAMPLES") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = message();
+    for i in 0..500 {
+        let msg = strategy.new_tree(&mut runner).unwrap().current();
+        let path = std::path::Path::new(&dir).join(format!("sample-{i:03}.xml"));
+        std::fs::write(path, xml::message_to_string(&msg)).unwrap();
     }
 }

@@ -27,8 +27,9 @@
 //!   instructions are skipped; `CORRELATOR` elements are skipped.
 //! * `VALUE` text of non-string types is trimmed before parsing (as pywbem does).
 //! * Literal characters outside XML 1.0's `Char` production are refused, but
-//!   character references to C0 controls (`&#1;`) are accepted and written,
-//!   as pywbem and OpenPegasus do; only `&#0;` is refused.
+//!   character references to C0 controls (`&#1;`) are tolerated on input
+//!   (only `&#0;` is refused). The writer never emits either: such characters
+//!   in strings are written as U+FFFD.
 //! * `ERROR` may hold `INSTANCE` children (embedded `CIM_Error`s); they are
 //!   validated and then dropped, because [`crate::CimError`] has no room for
 //!   them. An unknown `CODE` becomes `CIM_ERR_FAILED` with the number in the

@@ -66,8 +66,7 @@ fn lossy(b: &[u8]) -> String {
 /// The offset of the first character outside XML 1.0's `Char` production in
 /// (valid UTF-8) `input`: C0 controls other than tab, LF and CR, and the
 /// non-characters U+FFFE and U+FFFF. Surrogates cannot occur in valid UTF-8.
-/// Character references to controls (`&#1;`) are still accepted, as pywbem
-/// and OpenPegasus write them.
+/// Character references to controls (`&#1;`) are still tolerated.
 fn illegal_char(input: &[u8]) -> Option<usize> {
     // Branch-free per 64-byte block so the scan vectorizes; locate only on a hit.
     for (n, block) in input.chunks(64).enumerate() {
@@ -1480,6 +1479,13 @@ impl<'a> Parser<'a> {
                 Some(_) => self.embedded_type(e, CimType::String, emb).map(Some),
             };
         };
+        // DSP0201 2.4's %ParamType also allows "object" and "instance".
+        if pt.eq_ignore_ascii_case("object") {
+            return Ok(Some(CimType::EmbeddedObject));
+        }
+        if pt.eq_ignore_ascii_case("instance") {
+            return Ok(Some(CimType::EmbeddedInstance));
+        }
         match CimType::from_name(pt) {
             Some(CimType::Reference(_)) => Ok(Some(CimType::Reference(None))),
             Some(t) => self.embedded_type(e, t, emb).map(Some),

@@ -4,8 +4,12 @@
 //! OpenPegasus accept it:
 //!
 //! * No whitespace between elements; attributes in DSP0201's order; every
-//!   attribute value and text escaped (`&lt; &gt; &amp; &quot;`, and `&#13;`
-//!   for CR so that line-end normalization keeps it).
+//!   attribute value and text escaped (`&lt; &gt; &amp; &quot;`, `&#13;` for
+//!   CR so that line-end normalization keeps it, and `&#9;`/`&#10;` in
+//!   attributes so that attribute-value normalization does).
+//! * Characters XML 1.0 cannot carry at all (C0 controls other than tab, LF
+//!   and CR; U+FFFE; U+FFFF) are replaced by U+FFFD: strict parsers (expat in
+//!   pywbem, libxml2) refuse them even as character references.
 //! * Booleans `TRUE`/`FALSE`, reals in Rust's shortest round-trip form.
 //! * A scalar NULL property is the property element without `VALUE`; a NULL
 //!   array element is `VALUE.NULL`.
@@ -62,26 +66,14 @@ fn escape_impl(out: &mut Vec<u8>, s: &str, in_attr: bool) {
             b'&' => b"&amp;",
             b'"' => b"&quot;",
             b'\r' => b"&#13;",
-            // Other C0 controls cannot appear in XML 1.0 at all; a character
-            // reference is the least bad rendering (pywbem does the same).
-            // U+FFFE and U+FFFF (EF BF BE/BF) are not XML characters either.
+            // Other C0 controls, U+FFFE and U+FFFF are not XML 1.0 characters
+            // at all, not even as references (expat, hence pywbem, and libxml2
+            // reject `&#1;`): they become U+FFFD REPLACEMENT CHARACTER.
+            0..=8 | 11 | 12 | 14..=31 => "\u{FFFD}".as_bytes(),
             0xEF if matches!(bytes.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])) => {
                 out.extend_from_slice(&bytes[start..i]);
-                out.extend_from_slice(if bytes[i + 2] == 0xBE {
-                    b"&#65534;"
-                } else {
-                    b"&#65535;"
-                });
+                out.extend_from_slice("\u{FFFD}".as_bytes());
                 start = i + 3;
-                continue;
-            }
-            0..=8 | 11 | 12 | 14..=31 => {
-                out.extend_from_slice(&bytes[start..i]);
-                out.extend_from_slice(b"&#");
-                let mut buf = itoa::Buffer::new();
-                out.extend_from_slice(buf.format(b).as_bytes());
-                out.push(b';');
-                start = i + 1;
                 continue;
             }
             _ => continue,
@@ -285,11 +277,12 @@ fn key_binding(out: &mut Vec<u8>, k: &KeyBinding) {
     raw(out, "</KEYBINDING>");
 }
 
-/// `KEYVALUE` with `VALUETYPE` and, for anything but plain strings, `TYPE`
-/// (DSP0201 2.4 §3.2.5.7) so the exact type survives the trip.
+/// `KEYVALUE` with `VALUETYPE` and `TYPE` (DSP0201 2.4 §3.2.5.7), so the
+/// exact type survives the trip.
 fn key_value(out: &mut Vec<u8>, v: &Value) {
+    // DSP0203 2.4.0 declares TYPE #REQUIRED on KEYVALUE; pywbem always sends it.
     let (vt, ty) = match v {
-        Value::String(_) | Value::Null => ("string", None),
+        Value::String(_) | Value::Null => ("string", Some("string")),
         Value::Boolean(_) => ("boolean", Some("boolean")),
         Value::Char16(_) | Value::DateTime(_) => ("string", v.cim_type().map(|t| t.xml_name())),
         other => ("numeric", other.cim_type().map(|t| t.xml_name())),
