@@ -23,7 +23,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
 if [ ! -x .venv/bin/pytest ] || ! .venv/bin/python -c 'import pywbem, pywbemtools' 2>/dev/null; then
@@ -51,6 +51,10 @@ CIMOMD="$ROOT/target/debug/cimomd" IIADM="$ROOT/target/debug/iiadm" \
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 if [ "$FUZZ_SECONDS" != 0 ]; then
+  if ! command -v cargo-fuzz >/dev/null; then
+    log "installing cargo-fuzz"
+    cargo install --locked cargo-fuzz
+  fi
   for script in cim/fuzz/run.sh mof/fuzz/run.sh; do
     if [ -x "$script" ]; then
       log "fuzzing: $script for ${FUZZ_SECONDS}s"
