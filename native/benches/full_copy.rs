@@ -1,7 +1,8 @@
 //! Full-copy throughput: enable an independent set on a master of
 //! `NATIVE_BENCH_MIB` MiB (default 2048) and time the background copy
 //! (including its final sync), next to `cp` + `sync` of the same file.
-//! Run with `cargo bench -p native --bench full_copy`. Uses a temporary
+//! Run with `cargo bench -p native --bench full_copy`; default copy
+//! parameters unless `NATIVE_BENCH_MAX_UNITS` is set. Uses a temporary
 //! directory on the file system of `NATIVE_BENCH_DIR` (default: the temp dir).
 
 use native::*;

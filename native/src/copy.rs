@@ -128,6 +128,11 @@ fn copy_loop(set: &Arc<SetCore>, dir: Direction) -> Result<Option<Stop>> {
     let chunks = set.chunks;
     let run_max = if set.compact.is_some() { 1 } else { RUN };
     let mut buf = vec![0u8; (run_max * CHUNK_SIZE) as usize];
+    let mut files = if set.compact.is_none() {
+        KernelCopy::open(set, dir)
+    } else {
+        None
+    };
     let mut cursor = 0;
     let mut pending: Vec<(u64, u64)> = Vec::new();
     let mut pending_bytes = 0u64;
@@ -152,7 +157,7 @@ fn copy_loop(set: &Arc<SetCore>, dir: Direction) -> Result<Option<Stop>> {
         while end < chunks && end - start < run_max && set.cpy.get(end) {
             end += 1;
         }
-        if let Err(e) = copy_run(set, dir, start, end, &mut buf) {
+        if let Err(e) = copy_run(set, dir, start, end, &mut buf, &mut files) {
             let flag = match dir {
                 Direction::ToShadow => flags::SHDOFFLINE,
                 Direction::ToMaster => flags::MSTOFFLINE,
@@ -168,11 +173,6 @@ fn copy_loop(set: &Arc<SetCore>, dir: Direction) -> Result<Option<Stop>> {
             let m = set.meta.lock().unwrap();
             (m.units as u64, m.delay)
         };
-        if pending_bytes >= FLUSH_BYTES || burst >= units {
-            flush(set, dir, &mut pending)?;
-            pending_bytes = 0;
-            progress(set);
-        }
         if burst >= units {
             burst = 0;
             // The pause lets host I/O proceed; at the minimum delay it is
@@ -183,16 +183,32 @@ fn copy_loop(set: &Arc<SetCore>, dir: Direction) -> Result<Option<Stop>> {
             let idle = io_now == io_seen && delay <= MIN_COPY_DELAY;
             io_seen = io_now;
             if !idle {
+                // Make progress durable before yielding.
+                flush(set, dir, &mut pending)?;
+                pending_bytes = 0;
+                progress(set);
                 if let Some(s) = pause(set, TICK * delay) {
                     return Ok(Some(s));
                 }
             }
         }
+        if pending_bytes >= FLUSH_BYTES {
+            flush(set, dir, &mut pending)?;
+            pending_bytes = 0;
+            progress(set);
+        }
     }
 }
 
 /// Copies the still-marked chunks of `[a, b)` in direction `dir`.
-fn copy_run(set: &Arc<SetCore>, dir: Direction, a: u64, b: u64, buf: &mut [u8]) -> Result<()> {
+fn copy_run(
+    set: &Arc<SetCore>,
+    dir: Direction,
+    a: u64,
+    b: u64,
+    buf: &mut [u8],
+    files: &mut Option<KernelCopy>,
+) -> Result<()> {
     let m = &set.master;
     let _g = m.gate.read().unwrap();
     let _l = m.lock_chunks(a, b - 1);
@@ -211,6 +227,9 @@ fn copy_run(set: &Arc<SetCore>, dir: Direction, a: u64, b: u64, buf: &mut [u8]) 
         let len = (e * CHUNK_SIZE).min(m.size) - off;
         let data = &mut buf[..len as usize];
         match dir {
+            Direction::ToShadow if files.is_some() => {
+                files.as_mut().expect("checked").copy(off, len)?;
+            }
             Direction::ToShadow => {
                 mv.read_at(data, off)?;
                 if set.compact.is_some() {
@@ -233,16 +252,20 @@ fn copy_run(set: &Arc<SetCore>, dir: Direction, a: u64, b: u64, buf: &mut [u8]) 
                     }
                     pend.commit()?;
                 }
-                if set.compact.is_some() {
-                    for ch in c..e {
-                        let o = ((ch - c) * CHUNK_SIZE) as usize;
-                        let n = m.chunk_len(ch) as usize;
-                        set.read_shadow_phys(ch, 0, &mut data[o..o + n])?;
-                    }
+                if let Some(k) = files.as_mut() {
+                    k.copy(off, len)?;
                 } else {
-                    set.shadow.read_at(data, off)?;
+                    if set.compact.is_some() {
+                        for ch in c..e {
+                            let o = ((ch - c) * CHUNK_SIZE) as usize;
+                            let n = m.chunk_len(ch) as usize;
+                            set.read_shadow_phys(ch, 0, &mut data[o..o + n])?;
+                        }
+                    } else {
+                        set.shadow.read_at(data, off)?;
+                    }
+                    mv.write_at(data, off)?;
                 }
-                mv.write_at(data, off)?;
             }
         }
         c = e;
@@ -303,5 +326,51 @@ fn progress(set: &SetCore) {
             shadow: set.shadow_path.clone(),
             change: SetChange::Progress { percent: mark },
         });
+    }
+}
+
+/// In-kernel copying (`copy_file_range` through `std::io::copy`, with std's
+/// own fallbacks) between job-private handles of the source and target, so
+/// data does not pass through user space. The handles are private because
+/// their file offsets are used; the shared volume handles only ever do
+/// positioned I/O.
+struct KernelCopy {
+    src: std::fs::File,
+    dst: std::fs::File,
+    dst_path: std::path::PathBuf,
+}
+
+impl KernelCopy {
+    fn open(set: &SetCore, dir: Direction) -> Option<KernelCopy> {
+        let master = set.master.vol.as_ref()?.path.clone();
+        let shadow = set.shadow.path.clone();
+        let (src, dst) = match dir {
+            Direction::ToShadow => (master, shadow),
+            Direction::ToMaster => (shadow, master),
+        };
+        let s = std::fs::File::open(&src).ok()?;
+        let d = std::fs::OpenOptions::new().write(true).open(&dst).ok()?;
+        Some(KernelCopy {
+            src: s,
+            dst: d,
+            dst_path: dst,
+        })
+    }
+
+    fn copy(&mut self, off: u64, len: u64) -> Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        let r = (|| -> std::io::Result<()> {
+            (&self.src).seek(SeekFrom::Start(off))?;
+            (&self.dst).seek(SeekFrom::Start(off))?;
+            let n = std::io::copy(&mut (&self.src).take(len), &mut &self.dst)?;
+            if n != len {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("copied {n} of {len} bytes at offset {off}"),
+                ));
+            }
+            Ok(())
+        })();
+        r.map_err(|e| crate::error::Error::io(&self.dst_path, e))
     }
 }

@@ -35,6 +35,7 @@ use crate::blockdev::BlockDevice;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -80,65 +81,77 @@ struct Pending {
     _permits: Permits,
 }
 
-struct SinkState {
+struct Out {
+    /// Replies taken from `incoming`, in order, the first maybe partly written.
     queue: VecDeque<Pending>,
-    /// The socket failed; replies are dropped from now on.
-    broken: bool,
+    /// The socket said `WouldBlock`; only the flush task writes until it is
+    /// writable again.
+    blocked: bool,
 }
 
-/// Serialises replies onto the socket.
+/// Serialises replies onto the socket without making anyone wait for it.
+///
+/// Whoever has a reply pushes it onto `incoming` (a short critical section),
+/// then tries to become the writer (`try_lock` on `out`). The writer moves
+/// everything from `incoming` into its queue and writes it with one vectored,
+/// non-blocking write; a thread that finds the writer busy just leaves: the
+/// writer looks at `incoming` again after releasing `out`, so nothing is
+/// stranded. When the socket is full the flush task takes over, waiting for
+/// it to become writable. Replies keep their permits until written.
 struct Sink {
     wr: OwnedWriteHalf,
-    state: Mutex<SinkState>,
-    /// Wakes the flush task when the queue becomes non-empty or on close.
+    incoming: Mutex<VecDeque<Pending>>,
+    out: Mutex<Out>,
+    broken: AtomicBool,
+    /// Wakes the flush task when the socket is full, or at the end.
     wake: Notify,
     bufs: Arc<BufPool>,
 }
 
 impl Sink {
-    /// Writes a reply now if nothing is queued and the socket takes it,
-    /// otherwise queues it (in order) for the flush task.
     fn send(&self, bytes: ReplyBytes, permits: Permits) {
-        let mut st = lock(&self.state);
-        if st.broken {
-            drop(st);
+        if self.broken.load(Ordering::Acquire) {
             self.recycle(bytes);
             return;
         }
-        let mut written = 0;
-        if st.queue.is_empty() {
-            let buf = bytes.as_slice();
-            while written < buf.len() {
-                match self.wr.try_write(&buf[written..]) {
-                    Ok(n) => written += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        lock(&self.incoming).push_back(Pending {
+            bytes,
+            written: 0,
+            _permits: permits,
+        });
+        self.pump();
+    }
+
+    /// Writes what is queued if nobody else is writing.
+    fn pump(&self) {
+        loop {
+            let mut out = match self.out.try_lock() {
+                Ok(out) => out,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            };
+            self.take_incoming(&mut out);
+            if !out.blocked {
+                match self.write_queue(&mut out) {
+                    Ok(true) => {}
+                    Ok(false) => self.wake.notify_one(),
                     Err(e) => {
-                        tracing::debug!(error = %e, "nbd reply write failed");
-                        st.broken = true;
-                        drop(st);
-                        self.recycle(bytes);
-                        self.wake.notify_one();
+                        drop(out);
+                        self.fail(e);
                         return;
                     }
                 }
             }
-            if written == buf.len() {
-                drop(st);
-                self.recycle(bytes);
+            drop(out);
+            if lock(&self.incoming).is_empty() {
                 return;
             }
         }
-        let first = st.queue.is_empty();
-        st.queue.push_back(Pending {
-            bytes,
-            written,
-            _permits: permits,
-        });
-        drop(st);
-        if first {
-            self.wake.notify_one();
-        }
+    }
+
+    fn take_incoming(&self, out: &mut Out) {
+        let mut inc = lock(&self.incoming);
+        out.queue.extend(inc.drain(..));
     }
 
     fn recycle(&self, bytes: ReplyBytes) {
@@ -148,43 +161,39 @@ impl Sink {
     }
 
     /// Writes as much of the queue as the socket takes without blocking.
-    /// Returns `Ok(true)` when the queue is empty.
-    fn drain(&self) -> io::Result<bool> {
-        let mut st = lock(&self.state);
-        if st.broken {
-            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
-        }
-        while !st.queue.is_empty() {
-            let slices: Vec<IoSlice<'_>> = st
+    /// Returns `Ok(true)` when the queue is empty, `Ok(false)` (and sets
+    /// `blocked`) when the socket is full.
+    fn write_queue(&self, out: &mut Out) -> io::Result<bool> {
+        while !out.queue.is_empty() {
+            let slices: Vec<IoSlice<'_>> = out
                 .queue
                 .iter()
                 .take(MAX_IOVECS)
                 .map(|p| IoSlice::new(&p.bytes.as_slice()[p.written..]))
                 .collect();
-            let res = self.wr.try_write_vectored(&slices);
+            let res = if slices.len() == 1 {
+                self.wr.try_write(&slices[0])
+            } else {
+                self.wr.try_write_vectored(&slices)
+            };
             drop(slices);
             let mut n = match res {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    st.broken = true;
-                    let dropped: Vec<Pending> = st.queue.drain(..).collect();
-                    drop(st);
-                    for p in dropped {
-                        self.recycle(p.bytes);
-                    }
-                    return Err(e);
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    out.blocked = true;
+                    return Ok(false);
                 }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             };
             while n > 0 {
-                let Some(front) = st.queue.front_mut() else {
+                let Some(front) = out.queue.front_mut() else {
                     break;
                 };
                 let left = front.bytes.as_slice().len() - front.written;
                 if n >= left {
                     n -= left;
-                    if let Some(done) = st.queue.pop_front() {
+                    if let Some(done) = out.queue.pop_front() {
                         self.recycle(done.bytes);
                     }
                 } else {
@@ -196,46 +205,57 @@ impl Sink {
         Ok(true)
     }
 
-    fn mark_broken(&self) {
-        let dropped: Vec<Pending> = {
-            let mut st = lock(&self.state);
-            st.broken = true;
-            st.queue.drain(..).collect()
-        };
+    /// The socket failed: drop every queued reply (releasing its permits).
+    fn fail(&self, e: io::Error) {
+        if !self.broken.swap(true, Ordering::AcqRel) {
+            tracing::debug!(error = %e, "nbd reply write failed");
+        }
+        let mut dropped: Vec<Pending> = lock(&self.incoming).drain(..).collect();
+        dropped.extend(lock(&self.out).queue.drain(..));
         for p in dropped {
             self.recycle(p.bytes);
         }
+        self.wake.notify_one();
     }
 
     fn is_broken(&self) -> bool {
-        lock(&self.state).broken
+        self.broken.load(Ordering::Acquire)
     }
 }
 
-/// The flush task: writes queued replies whenever the socket can take them.
-/// Ends when the socket breaks or `done` is set and the queue is empty.
+/// The flush task: takes over writing while the socket is full. Ends when the
+/// socket breaks, or when `done` is set and everything is written.
 async fn flush_replies(sink: Arc<Sink>, done: watch::Receiver<bool>) {
     loop {
-        match sink.drain() {
-            Ok(true) => {
-                if *done.borrow() {
-                    return;
-                }
-                sink.wake.notified().await;
-            }
-            Ok(false) => {
-                if let Err(e) = sink.wr.writable().await {
-                    tracing::debug!(error = %e, "nbd socket not writable");
-                    sink.mark_broken();
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "nbd reply write failed");
-                sink.mark_broken();
+        if sink.is_broken() {
+            return;
+        }
+        let idle = {
+            let out = lock(&sink.out);
+            !out.blocked && out.queue.is_empty()
+        };
+        if idle {
+            if *done.borrow() && lock(&sink.incoming).is_empty() {
                 return;
             }
+            sink.wake.notified().await;
+            continue;
         }
+        if let Err(e) = sink.wr.writable().await {
+            sink.fail(e);
+            return;
+        }
+        let mut out = lock(&sink.out);
+        out.blocked = false;
+        sink.take_incoming(&mut out);
+        if let Err(e) = sink.write_queue(&mut out) {
+            drop(out);
+            sink.fail(e);
+            return;
+        }
+        drop(out);
+        // Replies that arrived while we held the lock.
+        sink.pump();
     }
 }
 
@@ -417,10 +437,12 @@ pub(crate) async fn run(
     });
     let sink = Arc::new(Sink {
         wr,
-        state: Mutex::new(SinkState {
+        incoming: Mutex::new(VecDeque::new()),
+        out: Mutex::new(Out {
             queue: VecDeque::new(),
-            broken: false,
+            blocked: false,
         }),
+        broken: AtomicBool::new(false),
         wake: Notify::new(),
         bufs: Arc::clone(&bufs),
     });
@@ -454,7 +476,7 @@ pub(crate) async fn run(
     let result = read_requests(&mut rd, &conn, config, &slots, &bytes, &mut stop).await;
     if result.is_err() {
         // A hard disconnect: nothing more is owed to this client.
-        sink.mark_broken();
+        sink.fail(io::Error::other("protocol error"));
     }
 
     // Every permit comes back once its reply is written (or dropped because
