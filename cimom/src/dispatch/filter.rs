@@ -84,10 +84,23 @@ impl InstanceShape<'_> {
     /// Shapes an instance of `class` in place.
     pub fn apply(&self, inst: &mut Instance, class: Option<&Class>) {
         let restrict = self.restrict_to;
-        inst.properties.retain(|p| {
-            self.property_list.is_none_or(|l| l.contains(&p.name))
-                && restrict.is_none_or(|c| c.property(p.name.as_str()).is_some())
-        });
+        if self.property_list.is_some() || restrict.is_some() {
+            inst.properties.retain(|p| {
+                self.property_list.is_none_or(|l| l.contains(&p.name))
+                    && restrict.is_none_or(|c| c.property(p.name.as_str()).is_some())
+            });
+        }
+        if !self.include_qualifiers && !self.include_class_origin {
+            // The common case (EnumerateInstances defaults): nothing to look
+            // up in the class; this loop allocates nothing.
+            for p in &mut inst.properties {
+                p.qualifiers.clear();
+                p.class_origin = None;
+                p.propagated = false;
+            }
+            inst.qualifiers.clear();
+            return;
+        }
         for (i, p) in inst.properties.iter_mut().enumerate() {
             // Stored and provider instances usually list properties in class
             // order: try the same position before searching by name.
@@ -105,7 +118,8 @@ impl InstanceShape<'_> {
             } else {
                 None
             };
-            p.propagated = decl.is_some_and(|d| d.propagated);
+            // PROPAGATED is a class notion; instances report it false (as SFCB does).
+            p.propagated = false;
         }
         if !self.include_qualifiers {
             inst.qualifiers.clear();

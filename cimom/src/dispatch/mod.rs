@@ -243,12 +243,21 @@ impl Cimom {
                 path: f.clone(),
                 source,
             })?;
+            // Unsynced commits while compiling; the durable commit below
+            // persists them all at once (a crash before it loses the load, not
+            // consistency).
+            self.inner.repo.set_bulk(true);
             let r = crate::bundled::compile_into(
                 &self.inner.repo,
                 namespace,
                 &f.display().to_string(),
                 &text,
-            )?;
+            );
+            self.inner.repo.set_bulk(false);
+            self.inner
+                .repo
+                .set_meta("last_load", f.display().to_string().as_bytes())?;
+            let r = r?;
             report.qualifiers += r.qualifiers;
             report.classes_created += r.classes_created;
             report.classes_modified += r.classes_modified;

@@ -102,7 +102,7 @@ pub struct Repository {
     /// While set, commits skip the fsync (redb `Durability::None`); the next
     /// durable commit persists them. Used while loading bundled MOF, whose
     /// completion marker is written durably last.
-    bulk: std::sync::atomic::AtomicBool,
+    bulk: std::sync::atomic::AtomicUsize,
 }
 
 fn cim_err(e: Error) -> CimError {
@@ -191,7 +191,7 @@ impl Repository {
         let repo = Repository {
             db,
             cache: RwLock::new(HashMap::new()),
-            bulk: std::sync::atomic::AtomicBool::new(false),
+            bulk: std::sync::atomic::AtomicUsize::new(0),
         };
         repo.load_cache()?;
         Ok(repo)
@@ -397,7 +397,7 @@ impl Repository {
         f: impl FnOnce(&redb::WriteTransaction) -> Result<T, WriteError>,
     ) -> Result<T, Error> {
         let mut txn = self.db.begin_write().map_err(|e| Error::store(during, e))?;
-        if self.bulk.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.bulk.load(std::sync::atomic::Ordering::Relaxed) > 0 {
             txn.set_durability(redb::Durability::None);
         }
         let out = match f(&txn) {
@@ -412,7 +412,15 @@ impl Repository {
     /// Switches bulk mode (see the `bulk` field): commits made while it is on
     /// become durable with the next commit made while it is off.
     pub(crate) fn set_bulk(&self, on: bool) {
-        self.bulk.store(on, std::sync::atomic::Ordering::Relaxed);
+        // Nested users (a load that creates a namespace) count up and down.
+        use std::sync::atomic::Ordering;
+        if on {
+            self.bulk.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let _ = self
+                .bulk
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
     }
 
     // ----- meta -----
