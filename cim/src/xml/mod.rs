@@ -43,8 +43,20 @@
 //! * A lone `KEYVALUE` or `VALUE.REFERENCE` in `INSTANCENAME` becomes a key
 //!   binding with an empty name, and is written back the same way.
 //! * `KEYVALUE` without `TYPE`: `numeric` becomes `sint64` when negative,
-//!   `uint64` otherwise (or `real64`); the writer always adds `TYPE` for
-//!   non-string keys so exact types survive.
+//!   `uint64` otherwise (or `real64`); the writer always adds `TYPE`
+//!   (DSP0203 2.4.0 requires it) so exact types survive.
+//! * `PARAMTYPE="object"`/`"instance"` (DSP0201 2.4) are read as embedded
+//!   object/instance; the writer uses `PARAMTYPE="string"` with
+//!   `EmbeddedObject`, which every peer understands.
+//! * `METHOD` without `TYPE` (allowed by the DTD) is refused: the model has no
+//!   void return type.
+//! * `MULTIREQ`/`MULTIRSP` and the `DECLARATION` form of `CIM` are refused
+//!   with [`crate::ErrorKind::NotValid`].
+//!
+//! # Validation
+//!
+//! Output is checked against pywbem's parser (`tests/data/check_responses.py`,
+//! `check_export.py`) and the DSP0203 2.4.0 DTD (`tests/data/validate_dtd.py`).
 //!
 //! # What the writer needs from callers
 //!
