@@ -3,7 +3,7 @@
 //! chunks (up to 4 MiB per I/O; single chunks for compact shadows).
 //!
 //! Durability: copied data is synced before the copy bits are cleared on
-//! disk, in batches (every burst of `units` chunks or 64 MiB), so a crash
+//! disk, in batches (every 64 MiB and before every pause), so a crash
 //! only ever leaves chunks marked that were already copied, never the
 //! reverse. Clearing happens under the master's exclusive gate, so no host
 //! write can slip between "copy bit cleared" and "compact chunk unmapped".
