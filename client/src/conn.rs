@@ -11,6 +11,7 @@
 //! CIMMethod: <intrinsic operation or extrinsic method name>
 //! CIMObject: <namespace, or the local object path of the method target>
 //! CIMProtocolVersion: 1.0
+//! TE: trailers
 //! Authorization: Basic <base64(user:password)>      (when credentials are set)
 //! ```
 //!
@@ -23,7 +24,8 @@
 //! non-200 status with a `CIMError` header (`request-not-well-formed`,
 //! `unsupported-operation`, ...) becomes [`Error::CimErrorHeader`], any other
 //! non-200 [`Error::HttpStatus`]. An `<ERROR>` in the response becomes
-//! [`Error::Cim`]. Tolerated quirks: a missing or different `CIMOperation:
+//! [`Error::Cim`], and so does a non-zero `CIMStatusCode` trailer of a chunked
+//! response (with `CIMStatusCodeDescription`, percent-decoded). Tolerated quirks: a missing or different `CIMOperation:
 //! MethodResponse` header and any `Content-Type` are accepted (sfcb and old
 //! Pegasus differ); a mismatched message id is an error.
 //!
@@ -432,7 +434,9 @@ impl Client {
             .header("CIMOperation", "MethodCall")
             .header("CIMMethod", method)
             .header("CIMObject", cim_object)
-            .header("CIMProtocolVersion", "1.0");
+            .header("CIMProtocolVersion", "1.0")
+            // We read the CIMStatusCode trailer (DSP0200 §7.4.1).
+            .header("TE", "trailers");
         if let Some(auth) = &self.inner.authorization {
             req = req.header(http::header::AUTHORIZATION, auth);
         }
@@ -446,12 +450,27 @@ impl Client {
             .await
             .map_err(|e| self.transport(e))?;
         let (parts, body) = resp.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map_err(|e| self.transport(e))?
-            .to_bytes();
-        Ok((parts.status, parts.headers, bytes))
+        let collected = body.collect().await.map_err(|e| self.transport(e))?;
+        // DSP0200 §7.4.1: a chunked response may end with a `CIMStatusCode`
+        // trailer when the server failed after the headers went out
+        // (OpenPegasus does this); the body is then incomplete.
+        if let Some(t) = collected.trailers() {
+            if let Some(code) = t
+                .get("cimstatuscode")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .filter(|c| *c != 0)
+            {
+                let description = t
+                    .get("cimstatuscodedescription")
+                    .and_then(|v| v.to_str().ok())
+                    .map(decode_percent)
+                    .unwrap_or_else(|| "the server failed while sending the response".into());
+                let status = cim::StatusCode::from_code(code).unwrap_or(cim::StatusCode::Failed);
+                return Err(Error::Cim(cim::CimError::new(status, description)));
+            }
+        }
+        Ok((parts.status, parts.headers, collected.to_bytes()))
     }
 
     fn transport(&self, e: impl std::error::Error) -> Error {

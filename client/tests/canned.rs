@@ -595,3 +595,53 @@ async fn every_typed_operation_names_itself_and_checks_the_reply_shape() {
     );
     r.check();
 }
+
+#[tokio::test]
+async fn a_cim_status_code_trailer_is_a_cim_error() {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::body::Frame;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let svc =
+            hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+                assert_eq!(req.headers().get("te").unwrap(), "trailers");
+                let _ = req.into_body().collect().await;
+                let mut trailers = http::HeaderMap::new();
+                trailers.insert("CIMStatusCode", "27".parse().unwrap());
+                trailers.insert(
+                    "CIMStatusCodeDescription",
+                    "too%20many%20instances".parse().unwrap(),
+                );
+                let frames: Vec<Result<Frame<Bytes>, std::convert::Infallible>> = vec![
+                    Ok(Frame::data(Bytes::from_static(
+                        b"<?xml version=\"1.0\"?><CIM><MESSAGE",
+                    ))),
+                    Ok(Frame::trailers(trailers)),
+                ];
+                let body = StreamBody::new(futures::stream::iter(frames));
+                Ok::<_, std::convert::Infallible>(
+                    http::Response::builder()
+                        .header("Trailer", "CIMStatusCode, CIMStatusCodeDescription")
+                        .body(body)
+                        .unwrap(),
+                )
+            });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+            .await;
+    });
+    let e = client(&url)
+        .enumerate_instances("root/cimv2", "DS_IISet")
+        .await
+        .unwrap_err();
+    match e {
+        Error::Cim(ce) => {
+            assert_eq!(ce.status, cim::StatusCode::ServerLimitsExceeded);
+            assert_eq!(ce.description, "too many instances");
+        }
+        other => panic!("{other:?}"),
+    }
+}
