@@ -45,6 +45,7 @@ use response::Body;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -79,6 +80,32 @@ struct Shared {
     limits: crate::config::Limits,
     xml_limits: cim::xml::Limits,
     requests: Semaphore,
+    /// Recent response sizes by operation (hashed into a few slots), so the
+    /// response buffer is allocated once at about the right size instead of
+    /// growing (and copying) through doublings for large enumerations.
+    size_hints: [AtomicUsize; HINT_SLOTS],
+}
+
+const HINT_SLOTS: usize = 64;
+/// The largest buffer pre-allocated from a hint.
+const HINT_MAX: usize = 64 * 1024 * 1024;
+
+impl Shared {
+    fn hint_slot(op: &str) -> usize {
+        op.bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
+            % HINT_SLOTS
+    }
+
+    fn buffer_for(&self, op: &str) -> Vec<u8> {
+        let hint = self.size_hints[Self::hint_slot(op)].load(Ordering::Relaxed);
+        Vec::with_capacity(hint.clamp(4096, HINT_MAX))
+    }
+
+    fn remember_size(&self, op: &str, len: usize) {
+        // A little headroom so that a slightly larger answer does not regrow.
+        self.size_hints[Self::hint_slot(op)].store(len + len / 8, Ordering::Relaxed);
+    }
 }
 
 impl Server {
@@ -109,6 +136,7 @@ impl Server {
             limits: config.limits.clone(),
             xml_limits: config.xml_limits(),
             requests: Semaphore::new(config.limits.max_concurrent_requests),
+            size_hints: std::array::from_fn(|_| AtomicUsize::new(0)),
         });
         Ok(Server {
             shared,
@@ -322,14 +350,18 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         tracing::Span::current().record("user", u.as_str());
     }
     let timeout = shared.limits.request_timeout;
-    let _permit = match tokio::time::timeout(timeout, shared.requests.acquire()).await {
-        Ok(Ok(p)) => p,
-        _ => {
-            return reject(RequestError::http(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many requests in progress: retry later",
-            ))
-        }
+    // Fast path without a timer; wait (bounded) only when the server is full.
+    let _permit = match shared.requests.try_acquire() {
+        Ok(p) => p,
+        Err(_) => match tokio::time::timeout(timeout, shared.requests.acquire()).await {
+            Ok(Ok(p)) => p,
+            _ => {
+                return reject(RequestError::http(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many requests in progress: retry later",
+                ))
+            }
+        },
     };
     let max = shared.limits.max_request_bytes;
     if let Some(len) = parts
@@ -367,13 +399,14 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         Err(e) => return reject(e),
     };
     drop(bytes);
-    let mut out = Vec::with_capacity(4096);
+    let mut out;
     match decoded {
         Decoded::Refused { id, method, error } => {
             let span = tracing::Span::current();
             span.record("id", id.as_str());
             span.record("op", method.as_str());
             tracing::debug!(error = %error, "operation refused");
+            out = Vec::with_capacity(1024);
             response::encode_imethod(&id, &method, Err(error), &mut out);
         }
         Decoded::Message(msg) => {
@@ -404,7 +437,9 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                     if let Err(e) = &result {
                         tracing::debug!(error = %e, "operation failed");
                     }
+                    out = shared.buffer_for(name);
                     response::encode_imethod(&msg.id, name, result, &mut out);
+                    shared.remember_size(name, out.len());
                 }
                 MessageBody::MethodCall(call) => {
                     let method = call.method.clone();
@@ -421,6 +456,7 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                     if let Err(e) = &result {
                         tracing::debug!(error = %e, "method failed");
                     }
+                    out = Vec::with_capacity(4096);
                     response::encode_method(&msg.id, method, result, &mut out);
                 }
                 // decode_body lets only calls through.
