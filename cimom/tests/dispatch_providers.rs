@@ -92,6 +92,9 @@ impl MethodProvider for Things {
     ) -> ProviderResult<MethodResult> {
         assert_eq!(ctx.namespace, "root/cimv2");
         assert!(ctx.cimom.get_class(NS, "P_Thing").is_ok());
+        if method.is("Nap") {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         if method.is("Fail") {
             return Err(CimError::new(StatusCode::AccessDenied, "not allowed"));
         }
@@ -149,14 +152,16 @@ impl AssociationProvider for Owns {
 }
 
 async fn setup(timeout: Duration) -> (tempfile::TempDir, Cimom, Arc<Things>) {
+    setup_with(CimomOptions {
+        provider_timeout: timeout,
+        ..Default::default()
+    })
+    .await
+}
+
+async fn setup_with(options: CimomOptions) -> (tempfile::TempDir, Cimom, Arc<Things>) {
     let dir = tempfile::tempdir().unwrap();
-    let c = open_with(
-        dir.path(),
-        CimomOptions {
-            provider_timeout: timeout,
-            ..Default::default()
-        },
-    );
+    let c = open_with(dir.path(), options);
     let prov = |name: &str| Qualifier::new("Provider", CimType::String, s(name));
     let mut base = class(
         "P_Thing",
@@ -174,6 +179,14 @@ async fn setup(timeout: Duration) -> (tempfile::TempDir, Cimom, Arc<Things>) {
             array_size: None,
             qualifiers: vec![],
         }],
+        qualifiers: vec![Qualifier::flag("Static")],
+        class_origin: None,
+        propagated: false,
+    });
+    base.methods.push(cim::Method {
+        name: "Nap".into(),
+        return_type: CimType::String,
+        parameters: vec![],
         qualifiers: vec![Qualifier::flag("Static")],
         class_origin: None,
         propagated: false,
@@ -346,6 +359,31 @@ async fn slow_provider_times_out_without_blocking_others() {
     let e = slow.await.unwrap().unwrap_err();
     assert_eq!(e.status, StatusCode::Failed);
     assert!(e.description.contains("did not finish"), "{e}");
+    // Extrinsic methods have no time limit by default (waitForCompletion).
+    let nap = MethodCall {
+        namespace: NS.into(),
+        target: path("P_Thing", &[]),
+        method: "Nap".into(),
+        params: vec![],
+    };
+    c.handle_method(&ctx(), nap.clone()).await.unwrap();
+}
+
+#[tokio::test]
+async fn method_time_limit_when_configured() {
+    let (_d, c, _t) = setup_with(CimomOptions {
+        method_timeout: Some(Duration::from_millis(100)),
+        ..Default::default()
+    })
+    .await;
+    let nap = MethodCall {
+        namespace: NS.into(),
+        target: path("P_Thing", &[]),
+        method: "Nap".into(),
+        params: vec![],
+    };
+    let e = c.handle_method(&ctx(), nap).await.unwrap_err();
+    assert!(e.description.contains("did not finish InvokeMethod"), "{e}");
 }
 
 #[tokio::test]

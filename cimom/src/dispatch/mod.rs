@@ -29,7 +29,8 @@
 //! the repository (static instances). The object manager's own classes in the
 //! interop namespace (`CIM_ObjectManager`, `CIM_Namespace`) are computed live by
 //! [`crate::interop`]. Every provider call runs in a spawned task with a time
-//! limit ([`CimomOptions::provider_timeout`]); a panic or a timeout fails that
+//! limit ([`CimomOptions::provider_timeout`], [`CimomOptions::method_timeout`]
+//! for extrinsic methods); a panic or a timeout fails that
 //! request only, with `CIM_ERR_FAILED` naming the provider.
 
 pub(crate) mod assoc;
@@ -97,6 +98,10 @@ pub type IndicationSink = Arc<dyn Fn(&str, Instance) + Send + Sync>;
 pub struct CimomOptions {
     /// Time limit of one provider call (default 60 s).
     pub provider_timeout: Duration,
+    /// Time limit of one extrinsic method call (default: none). Methods such
+    /// as `DS_IISet.waitForCompletion(0)` may legitimately run for hours; they
+    /// run in their own task, so they never stall other requests.
+    pub method_timeout: Option<Duration>,
     /// `OperationTimeout` of pull contexts when the client gives none (default 60 s).
     pub pull_default_timeout: Duration,
     /// Largest `OperationTimeout` accepted (default 600 s); larger ones are
@@ -113,6 +118,7 @@ impl Default for CimomOptions {
     fn default() -> Self {
         CimomOptions {
             provider_timeout: Duration::from_secs(60),
+            method_timeout: None,
             pull_default_timeout: Duration::from_secs(60),
             pull_max_timeout: Duration::from_secs(600),
             max_pull_contexts: 256,

@@ -78,29 +78,54 @@ where
     T: Send + 'static,
     Fut: Future<Output = Result<T, CimError>> + Send + 'static,
 {
+    call_with_limit(
+        provider,
+        what,
+        Some(cimom.inner().options.provider_timeout),
+        fut,
+    )
+    .await
+}
+
+/// [`call`] with an explicit time limit (`None`: no limit).
+pub(crate) async fn call_with_limit<T, Fut>(
+    provider: &str,
+    what: &'static str,
+    limit: Option<std::time::Duration>,
+    fut: Fut,
+) -> Result<T, CimError>
+where
+    T: Send + 'static,
+    Fut: Future<Output = Result<T, CimError>> + Send + 'static,
+{
     let span = tracing::debug_span!("provider_call", provider, op = what);
     let handle = tokio::spawn(fut.instrument(span));
     let abort = handle.abort_handle();
-    let limit = cimom.inner().options.provider_timeout;
-    match tokio::time::timeout(limit, handle).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) if e.is_panic() => {
+    let joined = match limit {
+        Some(limit) => match tokio::time::timeout(limit, handle).await {
+            Ok(j) => j,
+            Err(_) => {
+                abort.abort();
+                tracing::error!(provider, op = what, "provider timed out");
+                return Err(CimError::failed(format!(
+                    "provider {provider} did not finish {what} within {} s",
+                    limit.as_secs_f32()
+                )));
+            }
+        },
+        None => handle.await,
+    };
+    match joined {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => {
             tracing::error!(provider, op = what, "provider panicked");
             Err(CimError::failed(format!(
                 "provider {provider} panicked during {what}"
             )))
         }
-        Ok(Err(_)) => Err(CimError::failed(format!(
+        Err(_) => Err(CimError::failed(format!(
             "provider {provider} was cancelled during {what}"
         ))),
-        Err(_) => {
-            abort.abort();
-            tracing::error!(provider, op = what, "provider timed out");
-            Err(CimError::failed(format!(
-                "provider {provider} did not finish {what} within {} s",
-                limit.as_secs()
-            )))
-        }
     }
 }
 
@@ -361,7 +386,8 @@ pub(super) async fn invoke_method(
             let method_name = call_.method.clone();
             let params = call_.params;
             let cc = class.clone();
-            call(cimom, &name, "InvokeMethod", async move {
+            let limit = cimom.inner().options.method_timeout;
+            call_with_limit(&name, "InvokeMethod", limit, async move {
                 p.invoke_method(&pctx, &cc, &target, &method_name, params)
                     .await
             })
