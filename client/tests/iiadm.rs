@@ -213,3 +213,50 @@ async fn run_capture_works_inside_a_runtime() {
     );
     r.check();
 }
+
+#[test]
+fn group_actions_try_every_member_and_report_each_failure() {
+    let group = "<INSTANCE CLASSNAME=\"DS_IIGroup\"><PROPERTY NAME=\"groupName\" TYPE=\"string\"><VALUE>g1</VALUE></PROPERTY></INSTANCE>";
+    let members = format!(
+        "<RETURNVALUE PARAMTYPE=\"uint32\"><VALUE>3</VALUE></RETURNVALUE>\
+         <PARAMVALUE NAME=\"sets\" PARAMTYPE=\"reference\"><VALUE.REFARRAY>\
+         <VALUE.REFERENCE>{}</VALUE.REFERENCE><VALUE.REFERENCE>{}</VALUE.REFERENCE><VALUE.REFERENCE>{}</VALUE.REFERENCE>\
+         </VALUE.REFARRAY></PARAMVALUE>",
+        set_name("/vol/a", "dependent"),
+        set_name("/vol/b", "dependent"),
+        set_name("/vol/c", "dependent")
+    );
+    let del = |ok: bool, who: &'static str| Exchange {
+        method: "DeleteInstance",
+        body_has: vec![who],
+        reply: if ok {
+            iresp_empty("DeleteInstance")
+        } else {
+            ierror("DeleteInstance", 1, "the set is busy")
+        },
+        ..Default::default()
+    };
+    let (_rt, r) = serve(vec![
+        Exchange {
+            method: "GetInstance",
+            reply: iresp("GetInstance", group),
+            ..Default::default()
+        },
+        Exchange {
+            method: "getIISets",
+            reply: mresp("getIISets", &members),
+            ..Default::default()
+        },
+        del(false, "/vol/a"),
+        del(true, "/vol/b"),
+        del(false, "/vol/c"),
+    ]);
+    let (code, _, err) = iiadm(&r.url, &["-g", "g1", "-d"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "iiadm: set /vol/a: CIM_ERR_FAILED (1): the set is busy\n\
+         iiadm: set /vol/c: CIM_ERR_FAILED (1): the set is busy\n"
+    );
+    r.check();
+}

@@ -302,16 +302,32 @@ async fn copy_or_update(
     Ok(())
 }
 
-async fn for_each_set<F, Fut>(host: &IiHost, t: &Target, f: F) -> Outcome
+/// Applies `f` to every set of the target. For a group every member is
+/// tried even when one fails (as the classic tool disables what it can); each
+/// failure but the last is printed here, the last is returned.
+async fn for_each_set<F, Fut>(io: &mut Io<'_>, host: &IiHost, t: &Target, f: F) -> Outcome
 where
     F: Fn(SetHandle) -> Fut,
     Fut: std::future::Future<Output = crate::Result<()>>,
 {
-    for h in sets_of(host, t).await? {
+    each_set(io, sets_of(host, t).await?, f).await
+}
+
+async fn each_set<F, Fut>(io: &mut Io<'_>, sets: Vec<SetHandle>, f: F) -> Outcome
+where
+    F: Fn(SetHandle) -> Fut,
+    Fut: std::future::Future<Output = crate::Result<()>>,
+{
+    let mut last: Option<Failure> = None;
+    for h in sets {
         let name = h.shadow().to_owned();
-        f(h).await.about(|| set_what(&name))?;
+        if let Err(fail) = f(h).await.about(|| set_what(&name)) {
+            if let Some(prev) = last.replace(fail) {
+                let _ = writeln!(io.err, "iiadm: {prev}");
+            }
+        }
     }
-    Ok(())
+    last.map_or(Ok(()), Err)
 }
 
 /// Runs the action.
@@ -344,7 +360,7 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
             }
             Ok(())
         }
-        Action::Disable(t) => for_each_set(host, t, |h| async move { h.delete().await }).await,
+        Action::Disable(t) => for_each_set(io, host, t, |h| async move { h.delete().await }).await,
         Action::Update(dir, ts) => copy_or_update(io, host, args, true, *dir, ts).await,
         Action::Copy(dir, ts) => copy_or_update(io, host, args, false, *dir, ts).await,
         Action::Abort(t) => match t {
@@ -416,14 +432,14 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
             Ok(())
         }
         Action::Attach { overflow, target } => {
-            for_each_set(host, target, |h| {
+            for_each_set(io, host, target, |h| {
                 let o = overflow.clone();
                 async move { h.attach_overflow(&o).await }
             })
             .await
         }
         Action::Detach(t) => {
-            for_each_set(host, t, |h| async move { h.detach_overflow().await }).await
+            for_each_set(io, host, t, |h| async move { h.detach_overflow().await }).await
         }
         Action::InitOverflow(o) => {
             confirm(io, args.no_confirm, "Initialize this overflow volume?")?;
@@ -455,7 +471,7 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
             .delete_overflow(o)
             .await
             .about(|| format!("overflow volume {o}")),
-        Action::Export(t) => for_each_set(host, t, |h| async move { h.export().await }).await,
+        Action::Export(t) => for_each_set(io, host, t, |h| async move { h.export().await }).await,
         Action::Import { shadow, bitmap } => {
             host.import_shadow(shadow, bitmap)
                 .await
@@ -471,7 +487,13 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
         }
         Action::SetCopyParams(p, t) => {
             let p = *p;
-            let r = for_each_set(host, t, |h| async move { h.set_copy_parameters(p).await }).await;
+            let r = for_each_set(
+                io,
+                host,
+                t,
+                |h| async move { h.set_copy_parameters(p).await },
+            )
+            .await;
             if r.is_err() {
                 let _ = writeln!(
                     io.err,
@@ -510,12 +532,16 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
             let suspend = matches!(args.action, Action::Suspend(_));
             match scope {
                 Scope::All => {
-                    let r = if suspend {
-                        host.suspend_all().await
-                    } else {
-                        host.resume_all().await
-                    };
-                    r.about(|| "all sets".to_owned())
+                    let sets = host.list_sets().await.about(String::new)?;
+                    let handles = sets.iter().map(|i| host.handle_for(i)).collect();
+                    each_set(io, handles, |h| async move {
+                        if suspend {
+                            h.suspend().await
+                        } else {
+                            h.resume().await
+                        }
+                    })
+                    .await
                 }
                 Scope::Target(t @ Target::Group(g)) => {
                     let h = host.find_group(g).await.about(|| target_what(t))?;
@@ -537,7 +563,7 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
                 }
             }
         }
-        Action::Reset(t) => for_each_set(host, t, |h| async move { h.reset().await }).await,
+        Action::Reset(t) => for_each_set(io, host, t, |h| async move { h.reset().await }).await,
         Action::CreateGroup { name, group_type } => {
             host.create_group(name, *group_type)
                 .await
