@@ -1062,7 +1062,8 @@ impl<'a> Parser<'a> {
     ///
     /// `<!ELEMENT PROPERTY.REFERENCE (QUALIFIER*,(VALUE.REFERENCE)?)>
     /// <!ATTLIST PROPERTY.REFERENCE %CIMName; %ReferenceClass; %ClassOrigin; %Propagated;>`
-    fn parse_property(&mut self, e: &Elem<'a>) -> Result<Property> {
+    /// Appends the property to `out` (built in place: a `Property` is large).
+    fn parse_property(&mut self, e: &Elem<'a>, out: &mut Vec<Property>) -> Result<()> {
         let [name, ty, size, origin, prop, emb, emb2, refclass] = self.attrs(
             e,
             [
@@ -1120,7 +1121,7 @@ impl<'a> Parser<'a> {
                 _ => return Err(self.err(&c, format!("not allowed in <{}>", lossy(e.name)))),
             }
         }
-        Ok(Property {
+        out.push(Property {
             name,
             ty,
             is_array,
@@ -1129,7 +1130,8 @@ impl<'a> Parser<'a> {
             qualifiers,
             class_origin,
             propagated,
-        })
+        });
+        Ok(())
     }
 
     /// `PARAMETER`, `PARAMETER.REFERENCE`, `PARAMETER.ARRAY`, `PARAMETER.REFARRAY`
@@ -1216,7 +1218,7 @@ impl<'a> Parser<'a> {
         while let Some(c) = self.child()? {
             match c.name {
                 b"PROPERTY" | b"PROPERTY.ARRAY" | b"PROPERTY.REFERENCE" => {
-                    inst.properties.push(self.parse_property(&c)?)
+                    self.parse_property(&c, &mut inst.properties)?
                 }
                 b"QUALIFIER" if inst.properties.is_empty() => {
                     inst.qualifiers.push(self.parse_qualifier(&c)?)
@@ -1249,7 +1251,7 @@ impl<'a> Parser<'a> {
                 b"PROPERTY" | b"PROPERTY.ARRAY" | b"PROPERTY.REFERENCE"
                     if class.methods.is_empty() =>
                 {
-                    class.properties.push(self.parse_property(&c)?)
+                    self.parse_property(&c, &mut class.properties)?
                 }
                 b"METHOD" => class.methods.push(self.parse_method(&c)?),
                 _ => return Err(self.err(&c, "not allowed in CLASS")),
