@@ -96,6 +96,11 @@ pub struct Compiler<'a> {
     pub(crate) embed_depth: usize,
     /// (file, byte offset of a line start, its line number) of the last diagnostic.
     pub(crate) line_hint: Option<(u32, usize, u32)>,
+    /// Lowercased file stem → path of every `.mof` under the include directories
+    /// (built on the first autoload).
+    pub(crate) mof_index: Option<HashMap<String, PathBuf>>,
+    /// Files already autoloaded (or tried).
+    pub(crate) autoloaded: std::collections::HashSet<PathBuf>,
 }
 
 impl<'a> Compiler<'a> {
@@ -121,6 +126,8 @@ impl<'a> Compiler<'a> {
             error_count: 0,
             embed_depth: 0,
             line_hint: None,
+            mof_index: None,
+            autoloaded: Default::default(),
         }
     }
 
@@ -169,11 +176,15 @@ impl<'a> Compiler<'a> {
     /// returns every diagnostic.
     pub fn finish(mut self) -> Diagnostics {
         let _span = tracing::debug_span!("mof_finish", items = self.items.len()).entered();
-        // References to classes that were declared later (or never).
-        for r in std::mem::take(&mut self.pending_refs) {
-            if self.lookup_class(r.ns, r.class_name.as_str()).is_none() {
-                self.error_at(r.at, Error::UndefinedClass(r.class_name.to_string()));
-                self.classes[r.user].failed = true;
+        // References to classes that were declared later (or never). Looking
+        // one up may load its file from the include directories, which may
+        // leave new pending references: repeat until none are left.
+        while !self.pending_refs.is_empty() {
+            for r in std::mem::take(&mut self.pending_refs) {
+                if self.lookup_class(r.ns, r.class_name.as_str()).is_none() {
+                    self.error_at(r.at, Error::UndefinedClass(r.class_name.to_string()));
+                    self.classes[r.user].failed = true;
+                }
             }
         }
         let errors = self.diags.errors().count();
@@ -468,7 +479,10 @@ impl<'a> Compiler<'a> {
                 .resolver
                 .as_ref()
                 .and_then(|r| r.class(ns_name, name))
-        })?;
+        });
+        let Some(found) = found else {
+            return self.autoload(ns, name);
+        };
         self.classes.push(ClassEntry {
             ns,
             class: found,
@@ -479,6 +493,37 @@ impl<'a> Compiler<'a> {
         let i = self.classes.len() - 1;
         self.class_index.insert(key, i);
         Some(i)
+    }
+
+    /// Like pywbem: a class that is nowhere else may be in a file named after
+    /// it (`CIM_Foo.mof`, any case) under an include directory; compile that
+    /// file (once) and look again.
+    fn autoload(&mut self, ns: u32, name: &str) -> Option<usize> {
+        if self.options.include_dirs.is_empty()
+            || self.include_stack.len() >= self.options.max_include_depth
+        {
+            return None;
+        }
+        let dirs = &self.options.include_dirs;
+        let index = self.mof_index.get_or_insert_with(|| index_mof_files(dirs));
+        let path = index.get(&name.to_ascii_lowercase())?.clone();
+        if !self.autoloaded.insert(path.clone()) {
+            return None;
+        }
+        let key = file_key(&path);
+        if self.include_stack.contains(&key) {
+            return None;
+        }
+        tracing::debug!(class = name, path = %path.display(), "mof autoload");
+        let (text, _) = read_source(&path).ok()?;
+        let saved_ns = std::mem::replace(&mut self.current_ns, ns);
+        let file = self.add_file(&path, None);
+        self.include_stack.push(key);
+        let depth = self.include_stack.len();
+        self.compile_text(file, &text, depth);
+        self.include_stack.pop();
+        self.current_ns = saved_ns;
+        self.class_index.get(&(ns, CimName::new(name))).copied()
     }
 
     /// A qualifier declaration by name: declared earlier, or from the sink / resolver.
@@ -555,6 +600,39 @@ impl<'a> Compiler<'a> {
             location: None,
         });
     }
+}
+
+/// Every `.mof` file under `dirs` (depth-limited, first found wins), by lowercased stem.
+fn index_mof_files(dirs: &[PathBuf]) -> HashMap<String, PathBuf> {
+    const MAX_DEPTH: usize = 8;
+    const MAX_FILES: usize = 100_000;
+    let mut index = HashMap::new();
+    let mut stack: Vec<(PathBuf, usize)> = dirs.iter().map(|d| (d.clone(), 0)).collect();
+    stack.reverse();
+    let mut seen = 0;
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            seen += 1;
+            if seen > MAX_FILES {
+                return index;
+            }
+            if p.is_dir() {
+                if depth < MAX_DEPTH {
+                    stack.push((p, depth + 1));
+                }
+            } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("mof")) {
+                if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+                    index.entry(stem.to_ascii_lowercase()).or_insert(p);
+                }
+            }
+        }
+    }
+    index
 }
 
 /// `pos` clamped to the text and moved back to a char boundary.

@@ -42,7 +42,11 @@
 //!   and ignored; unknown pragmas are warnings.
 //! * Parameter default values (v3) are ignored with a warning (the model has none);
 //!   v3 structures, enumerations and `object`-typed features are not supported.
-//! * A qualifier declaration identical to an existing one is accepted silently.
+//! * A qualifier declaration or class identical to an existing one is accepted
+//!   silently (the same file included twice); a different one is an error.
+//! * With [`Options::include_dirs`], undefined classes are loaded from files
+//!   named after them (pywbem's behaviour), so that the OpenPegasus interface
+//!   files (`CIM_Core.mof`, ...) compile in sequence.
 //!
 //! Semantic checks: qualifier existence, scope, type and flavors
 //! (ToSubclass/Restricted propagation, DisableOverride), duplicate qualifiers,
@@ -119,7 +123,10 @@ pub struct Options {
     /// Namespace for declarations before any `#pragma namespace` (default `root/cimv2`).
     pub namespace: String,
     /// Directories searched for `#pragma include` files not found relative to
-    /// the including file (like `cimmof -I`).
+    /// the including file (like `cimmof -I`). Also, as pywbem does, a class
+    /// found nowhere else (superclass, reference class, instance class) is
+    /// loaded from a file named after it (`CIM_Foo.mof`, any case, any depth)
+    /// under these directories.
     pub include_dirs: Vec<PathBuf>,
     /// Existing classes and qualifier declarations (see [`Resolver`]).
     pub resolver: Option<Arc<dyn Resolver>>,

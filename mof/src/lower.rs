@@ -527,12 +527,13 @@ impl Compiler<'_> {
             }
         }
         let keyword_kind = kind;
-        if let Some(&i) = self.class_index.get(&(ns, CimName::new(name))) {
-            if !self.classes[i].external {
-                self.error(f, name_pos, Error::DuplicateClass(name.to_owned()));
-                return;
-            }
-        }
+        // A second definition is compared with the first once resolved: an
+        // identical one (the same file included twice) is accepted silently.
+        let previous = self
+            .class_index
+            .get(&(ns, CimName::new(name)))
+            .copied()
+            .filter(|&i| !self.classes[i].external);
         let mut failed = false;
         let sup_idx = match sup {
             Some((s, spos)) => match self.lookup_class(ns, s) {
@@ -775,6 +776,12 @@ impl Compiler<'_> {
             failed = true;
         }
 
+        if let Some(p) = previous {
+            if self.classes[p].class != class {
+                self.error(f, name_pos, Error::DuplicateClass(name.to_owned()));
+            }
+            return;
+        }
         self.announce(ns);
         self.classes.push(ClassEntry {
             ns,

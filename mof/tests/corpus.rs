@@ -154,3 +154,34 @@ fn value_map_values_are_string_arrays() {
     let vm = p.qualifiers.find("ValueMap").unwrap();
     assert!(matches!(&vm.value, Value::Array(v) if v.len() > 10));
 }
+
+#[test]
+fn openpegasus_interface_files_compile_in_sequence_with_class_autoload() {
+    let dir = schema_file().parent().unwrap().to_owned();
+    let files: Vec<PathBuf> = [
+        "Core_Qualifiers.mof",
+        "CIM_Core.mof",
+        "CIM_Event.mof",
+        "CIM_Interop.mof",
+        "CIM_Physical.mof",
+        "CIM_System.mof",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .collect();
+    let opts = Options {
+        include_dirs: vec![dir.join("DMTF")],
+        ..Options::default()
+    };
+    let c = compile_files(&files, &opts).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(c.qualifiers.len(), 70);
+    assert_eq!(c.classes.len(), 435);
+    // Superclasses first even for classes loaded on demand.
+    let mut seen = std::collections::HashSet::new();
+    for cl in &c.classes {
+        if let Some(s) = &cl.superclass {
+            assert!(seen.contains(&s.to_lowercase()), "{} before {s}", cl.name);
+        }
+        seen.insert(cl.name.to_lowercase());
+    }
+}

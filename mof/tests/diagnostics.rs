@@ -183,7 +183,9 @@ fn instance_errors() {
 
 #[test]
 fn duplicate_class_and_conflicting_qualifier_declaration() {
-    let d = errors("class A { };\nclass a { };\nQualifier Key : string, Scope(class);");
+    let d = errors(
+        "class A { };\nclass a { string X; };\nclass A { };\nQualifier Key : string, Scope(class);",
+    );
     let kinds: Vec<&Error> = d.errors().map(|e| &e.error).collect();
     assert_eq!(
         kinds,

@@ -538,3 +538,53 @@ fn printer_round_trips_every_feature() {
     let again = compile_str("one.mof", &format!("{PRELUDE}{one}"), &Options::default()).unwrap();
     assert_eq!(again.classes[0], *c.class("P").unwrap());
 }
+
+#[test]
+fn classes_load_from_files_named_after_them_and_identical_redefinitions_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("Area").join("Sub");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(dir.path().join("quals.mof"), PRELUDE).unwrap();
+    std::fs::write(
+        deep.join("CIM_Base.mof"),
+        "class CIM_Base { [Key] string Id; };",
+    )
+    .unwrap();
+    std::fs::write(
+        deep.join("cim_peer.MOF"),
+        "class CIM_Peer : CIM_Base { };\n[Association] class CIM_Link { CIM_Peer REF a; CIM_Base REF b; };",
+    )
+    .unwrap();
+    let top = dir.path().join("top.mof");
+    std::fs::write(
+        &top,
+        "#pragma include(\"quals.mof\")\nclass Mine : CIM_Base { CIM_Peer REF Nope; };\n",
+    )
+    .unwrap();
+    // Without include directories: the superclass is undefined.
+    assert!(compile_files(&[&top], &Options::default()).is_err());
+    // With them, CIM_Base.mof is found by name (any depth, any case); the
+    // reference in a non-association is still an error.
+    let opts = Options {
+        include_dirs: vec![dir.path().to_owned()],
+        ..Options::default()
+    };
+    let e = compile_files(&[&top], &opts).unwrap_err();
+    let errs: Vec<_> = e.errors().collect();
+    assert_eq!(errs.len(), 1, "{e}");
+    assert!(matches!(
+        errs[0].error,
+        mof::Error::ReferenceInNonAssociation { .. }
+    ));
+    std::fs::write(
+        &top,
+        "#pragma include(\"quals.mof\")\n[Association] class Mine { CIM_Peer REF A; CIM_Link REF B; };\n\
+         #pragma include(\"Area/Sub/CIM_Base.mof\")\n",
+    )
+    .unwrap();
+    let c = compile_files(&[&top], &opts).unwrap();
+    let names: Vec<&str> = c.classes.iter().map(|c| c.name.as_str()).collect();
+    // Loaded on demand (reference classes at the end), superclasses first; the
+    // explicit second include of CIM_Base.mof is identical and accepted.
+    assert_eq!(names, ["Mine", "CIM_Base", "CIM_Peer", "CIM_Link"]);
+}
