@@ -163,10 +163,7 @@ impl Params {
         match self.take(name) {
             None => Ok(None),
             Some((_, Raw::ClassName(c))) => Ok(Some(c)),
-            Some((pos, Raw::Text(t))) if !t.trim().is_empty() => {
-                let _ = pos;
-                Ok(Some(CimName::from(t.trim())))
-            }
+            Some((_, Raw::Text(t))) if !t.trim().is_empty() => Ok(Some(CimName::from(t.trim()))),
             Some((pos, other)) => Err(self.bad(
                 name,
                 pos,
