@@ -19,7 +19,7 @@
 //!
 //! # Wire format (all integers big-endian)
 //!
-//! Handshake ([`handshake`](self) module):
+//! Handshake (`handshake.rs`):
 //!
 //! ```text
 //! S: "NBDMAGIC"  "IHAVEOPT"  u16 handshake flags = FIXED_NEWSTYLE | NO_ZEROES
@@ -42,7 +42,7 @@
 //! `READ_ONLY` when [`BlockDevice::is_read_only`] says so at negotiation time.
 //! `CAN_MULTI_CONN` relies on [`BlockDevice::flush`] being device-wide.
 //!
-//! Transmission ([`transmission`](self) module):
+//! Transmission (`transmission.rs`):
 //!
 //! ```text
 //! C: u32 0x25609513  u16 flags  u16 type  u64 cookie  u64 offset  u32 length  [data if WRITE]
@@ -70,13 +70,21 @@
 //! # Concurrency
 //!
 //! Requests on one connection run concurrently: the connection task reads and
-//! validates requests, each device call runs on tokio's blocking pool, and one
-//! writer task sends replies (possibly out of order, as the protocol allows),
-//! batching whatever is ready into one `write`. Each connection admits at most
+//! validates requests (many per `read` system call, through a 256 KiB buffer)
+//! and queues each device call for the connection's workers, long-lived
+//! `spawn_blocking` tasks started on demand up to
+//! [`NbdConfig::workers_per_connection`]; a worker that finishes a call takes
+//! the next queued one without being woken. Replies go out possibly out of
+//! order, as the protocol allows, each as one buffer (header and read data
+//! together) through a single serialised writer: the thread with a reply
+//! writes it straight to the socket (non-blocking) unless another is writing,
+//! in which case that one writes it too, in the same vectored `write`; when
+//! the socket is full a flush task takes over until it drains. See the
+//! transmission module for the picture. Each connection admits at most
 //! [`NbdConfig::max_in_flight`] requests and [`NbdConfig::max_buffered_bytes`]
-//! of request and reply data at once; the reader waits when either is used up.
-//! Sockets use `TCP_NODELAY`. Each connection runs in a `tracing` span `nbd`
-//! with fields `peer` and `export`.
+//! of request and reply data until the reply is on the socket; the reader
+//! waits when either is used up. Sockets use `TCP_NODELAY`. Each connection
+//! runs in a `tracing` span `nbd` with fields `peer` and `export`.
 //!
 //! # Deviations and omissions
 //!

@@ -5,18 +5,20 @@
 //!  socket ──► reader task ──job queue──► workers (tokio blocking pool, ≤ N per connection)
 //!                 │ immediate errors          │ BlockDevice call
 //!                 ▼                           ▼
-//!            reply sink (mutex) ◄─────────────┘
-//!                 │ try_write when the socket takes it at once,
-//!                 ▼ otherwise queue and wake the flush task
-//!  socket ◄── flush task (vectored writes of everything queued)
+//!            reply sink ◄─────────────────────┘
+//!                 │ whoever holds the writer lock writes everything queued
+//!                 ▼ (non-blocking, vectored); when the socket is full ...
+//!  socket ◄── flush task (waits until writable, then writes the rest)
 //! ```
 //!
 //! The reader parses a request, reads a write's payload, checks flags and
 //! range, and queues the device call for the connection's workers. A worker
 //! runs it and hands the reply (header and read data in one buffer) to the
-//! sink, which writes it straight away when nothing is queued ahead of it:
-//! the common case costs one `write` per reply and no task wake-up. Replies
-//! the socket cannot take at once are queued, in order, for the flush task.
+//! sink, which writes it straight away unless another thread is writing, in
+//! which case that thread writes it too (nobody sleeps on the socket): the
+//! common case costs at most one `write` per reply and no task wake-up.
+//! Replies the socket cannot take at once stay queued, in order, for the
+//! flush task.
 //!
 //! Each request holds an in-flight permit and a share of the byte budget from
 //! the moment its header is read until its reply has been written to the
@@ -291,6 +293,7 @@ struct Job {
 
 struct QueueState {
     jobs: VecDeque<Job>,
+    /// Workers waiting for a job.
     idle: usize,
     threads: usize,
     closed: bool,
