@@ -99,10 +99,10 @@ pub enum CompOp {
 /// A condition (the `WHERE` clause).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    /// `a OR b`
-    Or(Box<Expr>, Box<Expr>),
-    /// `a AND b`
-    And(Box<Expr>, Box<Expr>),
+    /// `a OR b OR ...` (n-ary, so long chains do not deepen the tree)
+    Or(Vec<Expr>),
+    /// `a AND b AND ...`
+    And(Vec<Expr>),
     /// `NOT a`
     Not(Box<Expr>),
     /// `a op b`
@@ -231,16 +231,17 @@ fn lower_expr(p: Pair<'_, Rule>, depth: usize) -> Result<Expr, QueryError> {
             let first = it
                 .next()
                 .ok_or_else(|| QueryError("empty condition".into()))?;
-            let mut acc = lower_expr(first, d)?;
-            for next in it {
-                let rhs = lower_expr(next, d)?;
-                acc = if is_or {
-                    Expr::Or(Box::new(acc), Box::new(rhs))
-                } else {
-                    Expr::And(Box::new(acc), Box::new(rhs))
-                };
+            let first = lower_expr(first, d)?;
+            let rest = it
+                .map(|n| lower_expr(n, d))
+                .collect::<Result<Vec<_>, _>>()?;
+            if rest.is_empty() {
+                return Ok(first);
             }
-            Ok(acc)
+            let mut all = Vec::with_capacity(rest.len() + 1);
+            all.push(first);
+            all.extend(rest);
+            Ok(if is_or { Expr::Or(all) } else { Expr::And(all) })
         }
         Rule::factor | Rule::paren | Rule::predicate => {
             let inner = children(p)
@@ -523,16 +524,29 @@ pub fn like(text: &str, pattern: &str) -> bool {
 
 fn eval(e: &Expr, inst: &Instance, isa: &dyn Fn(&str, &str) -> bool) -> Option<bool> {
     match e {
-        Expr::Or(a, b) => match (eval(a, inst, isa), eval(b, inst, isa)) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (Some(false), Some(false)) => Some(false),
-            _ => None,
-        },
-        Expr::And(a, b) => match (eval(a, inst, isa), eval(b, inst, isa)) {
-            (Some(false), _) | (_, Some(false)) => Some(false),
-            (Some(true), Some(true)) => Some(true),
-            _ => None,
-        },
+        // SQL three-valued logic: TRUE wins an OR, FALSE wins an AND.
+        Expr::Or(items) => {
+            let mut unknown = false;
+            for i in items {
+                match eval(i, inst, isa) {
+                    Some(true) => return Some(true),
+                    None => unknown = true,
+                    Some(false) => {}
+                }
+            }
+            (!unknown).then_some(false)
+        }
+        Expr::And(items) => {
+            let mut unknown = false;
+            for i in items {
+                match eval(i, inst, isa) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            (!unknown).then_some(true)
+        }
         Expr::Not(a) => eval(a, inst, isa).map(|v| !v),
         Expr::Compare(a, op, b) => {
             let ord = compare(&operand(a, inst), &operand(b, inst))?;
