@@ -26,6 +26,31 @@ struct Received {
 
 /// A CIM-XML listener answering every export with an empty EXPMETHODRESPONSE.
 async fn listener() -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
+    listener_with(None).await
+}
+
+/// An HTTPS listener with a fresh self-signed certificate.
+async fn tls_listener() -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = rustls::pki_types::CertificateDer::from(ck.cert.der().to_vec());
+    let key = rustls::pki_types::PrivateKeyDer::try_from(ck.key_pair.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    listener_with(Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(
+        config,
+    ))))
+    .await
+}
+
+async fn listener_with(
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -33,6 +58,7 @@ async fn listener() -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
         loop {
             let Ok((s, _)) = l.accept().await else { return };
             let tx = tx.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let svc =
                     hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
@@ -60,9 +86,21 @@ async fn listener() -> (SocketAddr, mpsc::UnboundedReceiver<Received>) {
                             Ok::<_, hyper::Error>(resp)
                         }
                     });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
-                    .await;
+                let http = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    None => {
+                        let _ = http
+                            .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                            .await;
+                    }
+                    Some(acceptor) => {
+                        if let Ok(s) = acceptor.accept(s).await {
+                            let _ = http
+                                .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                                .await;
+                        }
+                    }
+                }
             });
         }
     });
@@ -274,5 +312,30 @@ async fn an_unreachable_listener_never_blocks_publishers_or_other_listeners() {
         )
         .await;
     assert_eq!(r.status, 200);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_listeners_with_self_signed_certificates_are_served() {
+    let server = TestServer::start(|_, _| {}).await;
+    let cimom = server.cimom.clone();
+    let (addr, mut rx) = tls_listener().await;
+    subscribe(
+        &cimom,
+        "tls",
+        "SELECT * FROM CIM_InstCreation",
+        &format!("https://localhost:{}/cimlistener", addr.port()),
+    )
+    .await;
+    cimom
+        .handle()
+        .publish_indication("root/cimv2", creation("CIM_Namespace", "over-tls"));
+    let got = next(&mut rx).await.expect("delivered over HTTPS");
+    match &got.message.body {
+        MessageBody::ExportIndication(ind) => {
+            assert_eq!(ind.get_str("IndicationIdentifier"), Some("over-tls"))
+        }
+        other => panic!("not an ExportIndication: {other:?}"),
+    }
     server.stop().await;
 }
