@@ -18,5 +18,5 @@ pub mod wql;
 
 pub use dispatch::{BundledMof, Cimom, CimomOptions, IndicationSink, LoadReport, RequestCtx};
 pub use error::Error;
-pub use server::serve;
 pub use interop::Subscription;
+pub use server::serve;
