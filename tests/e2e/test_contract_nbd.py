@@ -1,0 +1,308 @@
+"""Contract checks of the NBD data path (interface.md §5, §7; imaging.md
+§1.1, §4): the export list, a raw protocol client for exact NBD error codes
+(EPERM for exported shadows, EIO/EINVAL for out-of-range I/O and the bitmap),
+TRIM / WRITE_ZEROES / FLUSH keeping a dependent shadow's point in time,
+reads of a shadow during a slow full copy, and qemu-img / nbdcopy."""
+import socket
+import struct
+import subprocess
+
+import pytest
+from pywbem import CIMInstance, CIMInstanceName, Uint32
+
+MiB = 1 << 20
+KiB = 1 << 10
+CHUNK = 32 * KiB
+NS = "root/cimv2"
+
+EPERM, EIO, EINVAL, ENOSPC = 1, 5, 22, 28
+CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_TRIM, CMD_WRITE_ZEROES = 0, 1, 2, 3, 4, 6
+OPT_LIST, OPT_GO = 3, 7
+REP_ACK, REP_SERVER, REP_INFO = 1, 2, 3
+OPT_REPLY_MAGIC = 0x3E889045565A9
+FLAG_READ_ONLY = 1 << 1
+
+
+class NbdError(Exception):
+    pass
+
+
+class Nbd:
+    """A minimal fixed-newstyle NBD client (simple replies only)."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        hdr = self._recv(18)
+        assert hdr[:8] == b"NBDMAGIC" and hdr[8:16] == b"IHAVEOPT", hdr
+        hflags = struct.unpack(">H", hdr[16:18])[0]
+        assert hflags & 1, "server must offer fixed newstyle"
+        self.no_zeroes = bool(hflags & 2)
+        self.sock.sendall(struct.pack(">I", 1 | (2 if self.no_zeroes else 0)))
+        self.handle = 0
+        self.size = None
+        self.tflags = None
+
+    def _recv(self, n):
+        buf = b""
+        while len(buf) < n:
+            part = self.sock.recv(n - len(buf))
+            if not part:
+                raise ConnectionError("server closed the connection")
+            buf += part
+        return buf
+
+    def _option(self, opt, data=b""):
+        self.sock.sendall(b"IHAVEOPT" + struct.pack(">II", opt, len(data)) + data)
+
+    def _reply(self):
+        magic, opt, rtype, length = struct.unpack(">QIII", self._recv(20))
+        assert magic == OPT_REPLY_MAGIC
+        return opt, rtype, self._recv(length)
+
+    def list(self):
+        self._option(OPT_LIST)
+        names = []
+        while True:
+            _, rtype, data = self._reply()
+            if rtype == REP_ACK:
+                return names
+            if rtype & 0x80000000:
+                raise NbdError(f"NBD_OPT_LIST refused: {rtype:#x}")
+            assert rtype == REP_SERVER
+            n = struct.unpack(">I", data[:4])[0]
+            names.append(data[4:4 + n].decode())
+
+    def go(self, name):
+        raw = name.encode()
+        self._option(OPT_GO, struct.pack(">I", len(raw)) + raw + struct.pack(">H", 0))
+        while True:
+            _, rtype, data = self._reply()
+            if rtype == REP_ACK:
+                assert self.size is not None
+                return self
+            if rtype & 0x80000000:
+                raise NbdError(f"NBD_OPT_GO refused: {rtype:#x} {data!r}")
+            if rtype == REP_INFO and struct.unpack(">H", data[:2])[0] == 0:
+                self.size, self.tflags = struct.unpack(">QH", data[2:12])
+
+    def cmd(self, ctype, offset, length, data=b""):
+        self.handle += 1
+        self.sock.sendall(struct.pack(">IHHQQI", 0x25609513, 0, ctype, self.handle, offset, length) + data)
+        magic, err, handle = struct.unpack(">IIQ", self._recv(16))
+        assert magic == 0x67446698 and handle == self.handle, (hex(magic), handle)
+        if ctype == CMD_READ and err == 0:
+            return 0, self._recv(length)
+        return err, b""
+
+    def close(self):
+        try:
+            self.sock.sendall(struct.pack(">IHHQQI", 0x25609513, 0, CMD_DISC, 0, 0, 0))
+        finally:
+            self.sock.close()
+
+
+def open_export(server, name):
+    return Nbd(server.nbd_port).go(name)
+
+
+def set_path(shadow, kind):
+    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
+
+
+def enable(conn, kind, m, s, b, **extra):
+    props = {"masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": kind}
+    props.update(extra)
+    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
+    return set_path(s, kind)
+
+
+def vols(server, prefix, size=MiB, fill=None):
+    m = server.volume(f"{prefix}-m", size)
+    if fill is not None:
+        with open(m, "r+b") as f:
+            f.write(bytes([fill]) * size)
+    return m, server.volume(f"{prefix}-s", size), server.volume(f"{prefix}-b", 64 * KiB)
+
+
+def test_export_list_follows_enabled_sets(cimomd):
+    conn = cimomd.conn()
+    m, s, b = vols(cimomd, "lst")
+    loose = cimomd.volume("lst-loose", MiB)
+    p = enable(conn, "dependent", m, s, b)
+    c = Nbd(cimomd.nbd_port)
+    names = c.list()
+    c.sock.close()
+    assert m in names and s in names
+    assert loose not in names  # only volumes of enabled sets
+    out = subprocess.run(["nbdinfo", "--list", "--json", cimomd.nbd_url], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert m in out.stdout and s in out.stdout and loose not in out.stdout
+    conn.DeleteInstance(p)
+    c = Nbd(cimomd.nbd_port)
+    names = c.list()
+    assert m not in names and s not in names
+    with pytest.raises(NbdError):
+        c.go(s)
+    c.sock.close()
+
+
+def test_unknown_export_is_refused(cimomd):
+    c = Nbd(cimomd.nbd_port)
+    with pytest.raises(NbdError):
+        c.go(str(cimomd.volume_root / "no-such-volume"))
+    c.sock.close()
+
+
+def test_out_of_range_and_zero_length_io(cimomd):
+    """imaging §1.1: I/O beyond the volume size fails (EIO / EINVAL);
+    zero-length I/O fails with EINVAL; nothing is written."""
+    conn = cimomd.conn()
+    m, s, b = vols(cimomd, "oor", fill=0x10)
+    p = enable(conn, "dependent", m, s, b)
+    try:
+        c = open_export(cimomd, m)
+        assert c.size == MiB
+        err, _ = c.cmd(CMD_READ, MiB - 512, 1024)
+        assert err in (EIO, EINVAL)
+        err, _ = c.cmd(CMD_WRITE, MiB, 512, b"\xee" * 512)
+        assert err in (EIO, EINVAL, ENOSPC)
+        err, data = c.cmd(CMD_READ, MiB - 512, 512)  # still serving, last sector intact
+        assert err == 0 and data == b"\x10" * 512
+        c.close()
+        with open(m, "rb") as f:
+            assert len(f.read()) == MiB
+    finally:
+        conn.DeleteInstance(p)
+
+
+def test_exported_shadow_answers_eperm(cimomd):
+    """§5/§7: exported shadows answer reads and writes with EPERM and never
+    lose data; the master stays writable."""
+    conn = cimomd.conn()
+    m, s, b = vols(cimomd, "eperm", fill=0x21)
+    p = enable(conn, "independent", m, s, b)
+    try:
+        conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))
+        c = open_export(cimomd, s)  # opened before the export
+        assert conn.InvokeMethod("exportVolume", p)[0] is True
+        err, _ = c.cmd(CMD_WRITE, 0, 4096, b"\x99" * 4096)
+        assert err == EPERM
+        err, _ = c.cmd(CMD_READ, 0, 4096)
+        assert err == EPERM
+        err, _ = c.cmd(CMD_WRITE_ZEROES, 0, CHUNK)
+        assert err == EPERM
+        c.cmd(CMD_TRIM, 0, CHUNK)  # advisory: may succeed as a no-op, must not discard
+        c.close()
+        try:  # a fresh connection is refused or read-only or answers EPERM
+            c2 = open_export(cimomd, s)
+            err, _ = c2.cmd(CMD_READ, 0, 512)
+            assert err == EPERM
+            c2.close()
+        except (NbdError, ConnectionError):
+            pass
+        with open(s, "rb") as f:
+            assert f.read() == b"\x21" * MiB
+        cm = open_export(cimomd, m)
+        err, _ = cm.cmd(CMD_WRITE, 0, 4096, b"\x22" * 4096)
+        assert err == 0
+        cm.close()
+        assert conn.InvokeMethod("getPercentSynchronized", p)[0] < 100
+    finally:
+        conn.DeleteInstance(p)
+
+
+def test_bitmap_volume_is_not_writable_through_nbd(cimomd):
+    """imaging §1.1: I/O to the bitmap volume through the engine is refused."""
+    conn = cimomd.conn()
+    m, s, b = vols(cimomd, "bmp")
+    p = enable(conn, "dependent", m, s, b)
+    try:
+        before = open(b, "rb").read()
+        try:
+            c = open_export(cimomd, b)
+        except (NbdError, ConnectionError):
+            return  # not exported at all: fine
+        err, _ = c.cmd(CMD_WRITE, 0, 512, b"\xff" * 512)
+        assert err != 0
+        c.close()
+        assert open(b, "rb").read() == before
+    finally:
+        conn.DeleteInstance(p)
+
+
+def test_trim_and_write_zeroes_keep_point_in_time(cimomd):
+    conn = cimomd.conn()
+    m, s, b = vols(cimomd, "tz", fill=0x37)
+    p = enable(conn, "dependent", m, s, b)
+    try:
+        c = open_export(cimomd, m)
+        assert c.cmd(CMD_WRITE_ZEROES, 0, 2 * CHUNK)[0] == 0
+        assert c.cmd(CMD_TRIM, 4 * CHUNK, CHUNK)[0] == 0
+        assert c.cmd(CMD_FLUSH, 0, 0)[0] == 0
+        err, data = c.cmd(CMD_READ, 0, 2 * CHUNK)
+        assert err == 0 and data == b"\0" * (2 * CHUNK)
+        c.close()
+        sh = open_export(cimomd, s)
+        err, data = sh.cmd(CMD_READ, 0, MiB)
+        assert err == 0 and data == b"\x37" * MiB  # the point in time survived
+        sh.close()
+        # WRITE_ZEROES marked 2 chunks; TRIM is advisory (a no-op that keeps
+        # the data need not mark its chunk).
+        pct = conn.InvokeMethod("getPercentSynchronized", p)[0]
+        with open(m, "rb") as f:
+            f.seek(4 * CHUNK)
+            trimmed_kept = f.read(CHUNK) == b"\x37" * CHUNK
+        want = 100 * (30 if trimmed_kept else 29) / 32
+        assert pct == pytest.approx(want, abs=0.01)
+    finally:
+        conn.DeleteInstance(p)
+
+
+def test_shadow_reads_master_during_slow_full_copy(fresh_cimomd):
+    """imaging §1.2: while the full copy runs, not-yet-copied shadow chunks
+    read from the master."""
+    s = fresh_cimomd
+    conn = s.conn()
+    m, sh, b = vols(s, "slow", size=16 * MiB, fill=0x48)
+    p = enable(conn, "independent", m, sh, b, copyDelay=Uint32(10000), copyUnits=Uint32(100))
+    try:
+        assert conn.GetInstance(p)["state"] == "copying"
+        c = open_export(s, sh)
+        err, data = c.cmd(CMD_READ, 15 * MiB, MiB)  # far beyond the first burst
+        assert err == 0 and data == b"\x48" * MiB
+        c.close()
+        with open(sh, "rb") as f:
+            f.seek(15 * MiB)
+            assert f.read(MiB) == b"\0" * MiB  # really not copied yet
+    finally:
+        conn.InvokeMethod("abort", p)
+        conn.DeleteInstance(p)
+
+
+def test_qemu_img_convert_and_nbdcopy_from_shadow(cimomd, tmp_path):
+    conn = cimomd.conn()
+    m, s, b = vols(cimomd, "conv", size=2 * MiB, fill=0x5f)
+    p = enable(conn, "dependent", m, s, b)
+    try:
+        r = subprocess.run(["qemu-io", "-f", "raw", f"{cimomd.nbd_url}/{m}", "-c", "write -P 0x60 0 1M"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        out = tmp_path / "pit.raw"
+        r = subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "raw", f"{cimomd.nbd_url}/{s}", str(out)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert out.read_bytes() == b"\x5f" * (2 * MiB)
+        # Write a new image into the shadow with nbdcopy, read it back.
+        img = tmp_path / "img.raw"
+        img.write_bytes(bytes(range(256)) * (2 * MiB // 256))
+        r = subprocess.run(["nbdcopy", str(img), f"{cimomd.nbd_url}/{s}"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        back = tmp_path / "back.raw"
+        r = subprocess.run(["nbdcopy", f"{cimomd.nbd_url}/{s}", str(back)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert back.read_bytes() == img.read_bytes()
+        with open(m, "rb") as f:  # the master was not touched by shadow writes
+            data = f.read()
+        assert data[:MiB] == b"\x60" * MiB and data[MiB:] == b"\x5f" * MiB
+    finally:
+        conn.DeleteInstance(p)
