@@ -10,15 +10,17 @@
 //!   idea), looking up classes and qualifier declarations that already exist
 //!   there through [`MofSink::find_class`] / [`MofSink::find_qualifier_decl`]
 //!   (or an [`Options::resolver`]).
-//! * [`print`] — a MOF printer; compile → print → compile yields an equal model.
+//! * [`print`](mod@print) — a MOF printer; compile → print → compile yields an equal model.
 //!
 //! Pipeline: the pest grammar (`mof.pest`) parses one top-level production at a
 //! time (so that a syntax error is reported and parsing resumes at the next
 //! declaration); each production is lowered straight from the pest pairs into
 //! the model (`lower`), checked against the qualifier declarations, and
 //! resolved against its already-resolved superclass through a name → index map
-//! (`resolve`), then handed to the sink. Checks that need the whole input
-//! (reference classes declared later) run in [`Compiler::finish`].
+//! (`resolve`), then queued. [`Compiler::finish`] runs the checks that need
+//! the whole input (reference classes declared later) and then delivers the
+//! queue to the sink — only when there are no errors, so that loading into a
+//! repository is all-or-nothing.
 //!
 //! Errors never stop compilation early: every independent problem becomes a
 //! [`Diagnostic`] with file, line, column, source excerpt and cause.
