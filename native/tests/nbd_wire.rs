@@ -713,3 +713,38 @@ fn shutdown_answers_in_flight_requests_then_closes() {
     assert!(TcpStream::connect(addr).is_err(), "listener closed");
     assert_eq!(std::fs::read(&path).unwrap()[..4096], [0xee; 4096]);
 }
+
+#[test]
+fn shutdown_aborts_a_client_that_never_reads_and_releases_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = volume(dir.path(), "v.img", 8 * SIZE, 0x42);
+    let dev: Arc<dyn BlockDevice> = Arc::new(native::nbd::FileDevice::open(&path, false).unwrap());
+    let ex = FileExport::new();
+    ex.insert("/v", Arc::clone(&dev));
+    let ex = Arc::new(ex);
+    let config = NbdConfig {
+        drain_timeout: Duration::from_millis(500),
+        ..NbdConfig::default()
+    };
+    let srv = TestServer::start_with(ex.clone(), config);
+    let (mut c, _, _) = Raw::open(srv.addr, "/v");
+    // Far more reply data than the socket buffers hold, never read.
+    for i in 0..200 {
+        c.request(CMD_READ, 0, i, 0, 8 * SIZE as u32);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    srv.shutdown(Duration::from_secs(5))
+        .expect("shutdown returns after the drain timeout");
+    ex.remove("/v");
+    // The connection's workers and buffers are gone: only our handle is left.
+    let start = std::time::Instant::now();
+    while Arc::strong_count(&dev) > 1 && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        Arc::strong_count(&dev),
+        1,
+        "a worker still holds the device"
+    );
+    drop(c);
+}

@@ -476,6 +476,10 @@ pub(crate) async fn run(
         .min(Semaphore::MAX_PERMITS);
     let bytes = Arc::new(Semaphore::new(budget));
 
+    // If this future is dropped (the server aborting a connection that would
+    // not drain), the workers and the flush task must still end.
+    let _guard = Abandon(Arc::clone(&conn));
+
     let result = read_requests(&mut rd, &conn, config, &slots, &bytes, &mut stop).await;
     if result.is_err() {
         // A hard disconnect: nothing more is owed to this client.
@@ -493,6 +497,24 @@ pub(crate) async fn run(
         tracing::error!(error = %e, "nbd reply flusher failed");
     }
     result
+}
+
+/// Ends a connection's workers and flush task when dropped.
+struct Abandon(Arc<Conn>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.close_queue();
+        let sink = &self.0.sink;
+        if !sink.broken.swap(true, Ordering::AcqRel) {
+            let mut dropped: Vec<Pending> = lock(&sink.incoming).drain(..).collect();
+            dropped.extend(lock(&sink.out).queue.drain(..));
+            for p in dropped {
+                sink.recycle(p.bytes);
+            }
+        }
+        sink.wake.notify_one();
+    }
 }
 
 async fn read_requests(
