@@ -51,17 +51,33 @@ pub(crate) fn parse_production(text: &str) -> Result<Parsed<'_>, SyntaxError> {
                     names.sort_unstable();
                     names.dedup();
                     let found = found_at(text, pos);
-                    if names.is_empty() {
+                    let mut m = if names.is_empty() {
                         format!("unexpected {found}")
                     } else {
                         format!("expected {}, found {found}", join_or(&names))
+                    };
+                    if missing_semicolon_before(text, pos) {
+                        m.push_str(" (is a ';' missing at the end of the previous line?)");
                     }
+                    m
                 }
                 ErrorVariant::CustomError { message } => message.clone(),
             };
             Err(SyntaxError { pos, message })
         }
     }
+}
+
+/// True when `pos` starts a line's first token and the previous line ends in
+/// something that could end a declaration but for its `;`.
+fn missing_semicolon_before(text: &str, pos: usize) -> bool {
+    let before = &text[..pos.min(text.len())];
+    let trimmed = before.trim_end_matches([' ', '\t']);
+    if !trimmed.ends_with('\n') {
+        return false;
+    }
+    let prev = trimmed.trim_end();
+    prev.ends_with(|c: char| c.is_alphanumeric() || matches!(c, '_' | '"' | ')' | ']' | '\''))
 }
 
 fn join_or(names: &[&str]) -> String {
@@ -241,6 +257,16 @@ mod tests {
         let p = find_unterminated_string(t, 0, t.len()).unwrap();
         assert_eq!(&t[p..p + 5], "\"open");
         assert_eq!(find_unterminated_string("a \"b\" c", 0, 7), None);
+    }
+
+    #[test]
+    fn hints_at_a_missing_semicolon() {
+        let e = parse_production("class A {\n  string Name\n  uint32 X;\n};")
+            .err()
+            .unwrap();
+        assert!(e.message.contains("is a ';' missing"), "{}", e.message);
+        let e = parse_production("class A { string }; ").err().unwrap();
+        assert!(!e.message.contains("missing"), "{}", e.message);
     }
 
     #[test]

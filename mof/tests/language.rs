@@ -290,10 +290,15 @@ fn includes_resolve_against_the_including_file_with_backslashes() {
     .unwrap();
     std::fs::write(
         dir.path().join("top.mof"),
-        "#pragma locale (\"en_US\")\n#pragma include (\"quals.mof\")\n#pragma include (\"System\\CIM_X.mof\")\n// trailing comment",
+        "#pragma locale (\"en_US\")\n#pragma instancelocale (\"en_US\")\n#pragma NameSpace (\"root/cimv2\")\n#pragma include (\"quals.mof\")\n#pragma include (\"System\\CIM_X.mof\")\n// trailing comment",
     )
     .unwrap();
     let c = compile_files(&[dir.path().join("top.mof")], &Options::default()).unwrap();
+    assert!(
+        c.warnings.is_empty(),
+        "known pragmas are silent: {:?}",
+        c.warnings
+    );
     let names: Vec<&str> = c.classes.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["Y", "X"]);
     assert!(c.class("X").unwrap().property("P").unwrap().propagated);
