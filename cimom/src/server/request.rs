@@ -512,6 +512,34 @@ mod tests {
     }
 
     #[test]
+    fn codec_limits_map_to_statuses() {
+        let h = headers(&[
+            ("CIMOperation", "MethodCall"),
+            ("CIMMethod", "EnumerateClassNames"),
+        ]);
+        let f = Framing::default();
+        let small = cim::xml::Limits {
+            max_depth: 8,
+            max_elements: 1000,
+            max_bytes: 200,
+        };
+        let deep = format!("<CIM>{}{}</CIM>", "<A>".repeat(20), "</A>".repeat(20));
+        let e = decode_body(deep.as_bytes(), &h, &f, &small).unwrap_err();
+        assert_eq!(
+            (e.status, e.cim_error),
+            (StatusCode::BAD_REQUEST, Some("request-not-valid"))
+        );
+        let big = format!("<CIM>{}</CIM>", " ".repeat(500));
+        let e = decode_body(big.as_bytes(), &h, &f, &small).unwrap_err();
+        assert_eq!(
+            (e.status, e.cim_error),
+            (StatusCode::PAYLOAD_TOO_LARGE, None)
+        );
+        let e = decode_body(b"\xff\xfe<CIM/>", &h, &f, &small).unwrap_err();
+        assert_eq!(e.cim_error, Some("request-not-well-formed"));
+    }
+
+    #[test]
     fn attribute_scan_and_percent_decoding() {
         let body = br#"<CIM><MESSAGE PROTOCOLVERSION="1.0" ID='4&amp;2'><SIMPLEREQ><IMETHODCALL NAME="Bogus">"#;
         assert_eq!(message_id(body).as_deref(), Some("4&2"));
