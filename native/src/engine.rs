@@ -49,7 +49,6 @@ struct St {
     overflows: BTreeMap<PathBuf, Arc<Overflow>>,
     /// Overflow volumes in the configuration that could not be opened.
     overflow_missing: Vec<PathBuf>,
-    closed: bool,
 }
 
 fn now() -> u64 {
@@ -70,11 +69,9 @@ impl Drop for Inner {
 }
 
 fn shutdown_inner(st: &Mutex<St>) {
-    let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
-    if st.closed {
-        return;
-    }
-    st.closed = true;
+    // Runs fully every time (explicit shutdown, then drop): anything started
+    // after an explicit shutdown is stopped again when the engine goes away.
+    let st = st.lock().unwrap_or_else(|e| e.into_inner());
     for s in st.sets.values() {
         copy::stop(s, Stop::Shutdown);
         let _ = s.flush();
@@ -1198,6 +1195,10 @@ impl Engine {
         }
         tracing::info!(set = %set.shadow_path.display(), "set reset");
         set.note_state(before);
+        self.publish(EngineEvent::SetModified {
+            shadow: set.shadow_path.clone(),
+            change: SetChange::Properties,
+        });
         Ok(())
     }
 
