@@ -3,7 +3,9 @@
 //! in-test CIM-XML listener on `127.0.0.1:0`, and indications published
 //! through the provider handle: matching ones arrive as `ExportIndication`
 //! requests with the DSP0200 export headers, others do not; deleting the
-//! subscription stops delivery; an unreachable listener never blocks.
+//! subscription stops delivery; an unreachable listener never blocks;
+//! HTTPS listeners with self-signed certificates are served; subscriptions
+//! persist across a restart on the same state directory.
 
 mod http_common;
 
@@ -334,6 +336,40 @@ async fn https_listeners_with_self_signed_certificates_are_served() {
     match &got.message.body {
         MessageBody::ExportIndication(ind) => {
             assert_eq!(ind.get_str("IndicationIdentifier"), Some("over-tls"))
+        }
+        other => panic!("not an ExportIndication: {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_survive_a_restart() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().to_owned();
+    let (addr, mut rx) = listener().await;
+    {
+        let d = dir.clone();
+        let server = TestServer::start(move |c, _| c.state_dir = d).await;
+        subscribe(
+            &server.cimom,
+            "persist",
+            "SELECT * FROM CIM_InstCreation",
+            &format!("http://{addr}/"),
+        )
+        .await;
+        server.stop().await;
+    }
+    // A new object manager on the same state directory delivers at once.
+    let d = dir.clone();
+    let server = TestServer::start(move |c, _| c.state_dir = d).await;
+    server
+        .cimom
+        .handle()
+        .publish_indication("root/cimv2", creation("CIM_Namespace", "after-restart"));
+    let got = next(&mut rx).await.expect("delivered after the restart");
+    match &got.message.body {
+        MessageBody::ExportIndication(ind) => {
+            assert_eq!(ind.get_str("IndicationIdentifier"), Some("after-restart"))
         }
         other => panic!("not an ExportIndication: {other:?}"),
     }
