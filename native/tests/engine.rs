@@ -486,3 +486,99 @@ fn engine_is_send_and_sync() {
     fn dev<T: Send + Sync + ?Sized>() {}
     dev::<dyn BlockDevice>();
 }
+
+#[test]
+fn events_for_every_object() {
+    let env = Env::new();
+    let m = env.vol_rand("m", MSIZE, 14);
+    let s = env.vol("s", MSIZE, 0);
+    let b = env.vol("b", 64 << 10, 0);
+    let o = env.vol("o", 4 * CH, 0);
+    let e = env.open();
+    let rx = e.subscribe();
+    e.create_group("g", SetKind::Dependent).unwrap();
+    e.init_overflow(&o).unwrap();
+    let mut sp = spec(&m, &s, &b, SetKind::Dependent);
+    sp.group = Some("g".into());
+    e.enable_set(sp).unwrap();
+    e.rename_set(&s, "nice").unwrap();
+    e.set_copy_params(&s, 3, 200).unwrap();
+    e.rename_group("g", "h").unwrap();
+    e.delete_group("h").unwrap();
+    e.delete_overflow(&o).unwrap();
+    e.disable_set(&s).unwrap();
+    let evs: Vec<EngineEvent> = rx.try_iter().collect();
+    let has = |f: &dyn Fn(&EngineEvent) -> bool| evs.iter().any(f);
+    assert!(has(
+        &|e| matches!(e, EngineEvent::GroupCreated { name } if name == "g")
+    ));
+    assert!(has(&|e| matches!(e, EngineEvent::OverflowCreated { .. })));
+    assert!(has(&|e| matches!(e, EngineEvent::SetCreated { .. })));
+    assert!(has(&|e| matches!(
+        e,
+        EngineEvent::SetModified {
+            change: SetChange::Properties,
+            ..
+        }
+    )));
+    assert!(has(
+        &|e| matches!(e, EngineEvent::GroupModified { name, old_name: Some(o) } if name == "h" && o == "g")
+    ));
+    assert!(has(
+        &|e| matches!(e, EngineEvent::GroupDeleted { name } if name == "h")
+    ));
+    assert!(has(&|e| matches!(e, EngineEvent::OverflowDeleted { .. })));
+    assert!(has(&|e| matches!(e, EngineEvent::SetDeleted { .. })));
+    // A dropped receiver does not disturb the engine.
+    drop(rx);
+    e.create_group("k", SetKind::Dependent).unwrap();
+}
+
+#[test]
+fn failed_copy_on_write_takes_shadow_offline_until_reset() {
+    let env = Env::new();
+    let m = env.vol_rand("m", MSIZE, 15);
+    let s = env.vol("s", MSIZE, 0);
+    let b = env.vol("b", 64 << 10, 0);
+    let e = env.open();
+    e.enable_set(spec(&m, &s, &b, SetKind::Dependent)).unwrap();
+    let rx = e.subscribe();
+    // Shrink the master behind the engine's back: the copy-on-write read of
+    // the last chunk fails, the host write still succeeds.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&m)
+        .unwrap()
+        .set_len(CH as u64)
+        .unwrap();
+    let md = dev(&e, &m);
+    md.write_at(&[4u8; 10], 40 * CH as u64, false).unwrap();
+    let i = e.set_info(&s).unwrap();
+    assert_eq!(i.state, SetState::NeedsReset);
+    assert_eq!(i.status, Status::Error);
+    assert!(i.flags & flags::SHDOFFLINE != 0);
+    assert!(rx
+        .try_iter()
+        .any(|e| matches!(e, EngineEvent::SetError { .. })));
+    let sd = dev(&e, &s);
+    assert_eq!(sd.read_at(&mut [0u8; 4], 0).unwrap_err().errno(), 5, "EIO");
+    assert_eq!(
+        sd.write_at(&[0u8; 4], 0, false).unwrap_err().errno(),
+        1,
+        "EPERM"
+    );
+    let err = e
+        .copy(&s, Direction::ToShadow, CopyMode::Update)
+        .unwrap_err();
+    assert!(matches!(err, Error::WrongState { .. }), "{err}");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&m)
+        .unwrap()
+        .set_len(MSIZE as u64)
+        .unwrap();
+    e.reset(&s).unwrap();
+    let i = e.set_info(&s).unwrap();
+    assert_eq!((i.state, i.status), (SetState::Idle, Status::Normal));
+    assert_eq!(read_all(&sd), read_all(&md));
+}
