@@ -3,6 +3,17 @@
 # best existing tool run side by side on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The side-by-side references: cp is always there; these come from Debian.
+need=()
+for tool in nbdkit:nbdkit fio:fio wrk:wrk qemu-nbd:qemu-utils nbdcopy:libnbd-bin; do
+  command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need[@]}" >/dev/null
+fi
+[ -x .venv/bin/python ] || { python3 -m venv .venv && .venv/bin/pip install -q pywbem; }
 ran=0
 run() { printf '\n== %s\n' "$*"; "$@"; ran=$((ran + 1)); }
 run cargo bench -p cim --bench codec
@@ -10,5 +21,6 @@ run cargo bench -p mof
 for b in native/benches/*.rs; do
   [ -e "$b" ] && run cargo bench -p native --bench "$(basename "$b" .rs)"
 done
+run cargo run --release -p native --example nbd_bench
 [ -x cimom/benches/http_bench.sh ] && run cimom/benches/http_bench.sh
 echo "ran $ran benchmark groups"
