@@ -209,13 +209,14 @@ fn summary(msg: &Message, doc: &[u8]) {
 
 fn bench(c: &mut Criterion) {
     let (msg, doc) = document();
-    // CODEC_PROFILE=decode|encode|none: run that 10 times and stop, for
+    // CODEC_PROFILE=decode|encode|tokenize|none: run that 10 times and stop, for
     // `perf stat`/`perf record` (instruction counts do not depend on load).
     if let Ok(what) = std::env::var("CODEC_PROFILE") {
         let lim = limits();
         for _ in 0..10 {
             match what.as_str() {
                 "decode" => drop(black_box(read_message(&doc, &lim).unwrap())),
+                "tokenize" => drop(black_box(tokenize(&doc))),
                 "encode" => {
                     let mut out = Vec::with_capacity(doc.len());
                     write_message(&msg, &mut out);

@@ -214,7 +214,7 @@ impl<'a> Parser<'a> {
     /// Text content as `&str`, with XML 1.0 line-end normalization (§2.11).
     fn text_str(&self, bytes: &[u8]) -> Result<Cow<'a, str>> {
         let s = self.borrow_str(bytes)?;
-        if memchr::memchr(b'\r', s.as_bytes()).is_none() {
+        if !s.as_bytes().contains(&b'\r') {
             return Ok(Cow::Borrowed(s));
         }
         Ok(Cow::Owned(s.replace("\r\n", "\n").replace('\r', "\n")))
@@ -458,14 +458,23 @@ impl<'a> Parser<'a> {
                 _ => return Err(bad("attribute value must be quoted")),
             };
             i += 1;
-            let len = memchr::memchr(quote, &b[i..])
-                .ok_or_else(|| bad("unterminated attribute value"))?;
-            let raw = s.get(i..i + len).ok_or_else(|| bad("attribute value"))?;
-            i += len + 1;
-            let special = memchr::memchr2(b'<', b'&', raw.as_bytes()).map(|p| raw.as_bytes()[p]);
-            if special == Some(b'<') || (special.is_some() && raw.contains('<')) {
-                return Err(bad("'<' in attribute value"));
+            // One pass to the closing quote, noting what needs attention.
+            // Attribute values are short: a byte loop beats memchr's setup.
+            let vs = i;
+            let (mut amp, mut wsp) = (false, false);
+            loop {
+                match b.get(i) {
+                    None => return Err(bad("unterminated attribute value")),
+                    Some(&c) if c == quote => break,
+                    Some(b'<') => return Err(bad("'<' in attribute value")),
+                    Some(b'&') => amp = true,
+                    Some(b'\t' | b'\n' | b'\r') => wsp = true,
+                    Some(_) => {}
+                }
+                i += 1;
             }
+            let raw = s.get(vs..i).ok_or_else(|| bad("attribute value"))?;
+            i += 1;
             if let Some(k) = names
                 .iter()
                 .position(|n| n.as_bytes().eq_ignore_ascii_case(key))
@@ -482,14 +491,14 @@ impl<'a> Parser<'a> {
                             self.xml_err(e.pos, format!("attribute {}: {err}", lossy(key)))
                         })
                 };
-                let v = if memchr::memchr3(b'\t', b'\n', b'\r', raw.as_bytes()).is_some() {
+                let v = if wsp {
                     let normalized = raw.replace(['\t', '\n', '\r'], " ");
-                    Cow::Owned(if special == Some(b'&') {
+                    Cow::Owned(if amp {
                         unescape(&normalized)?
                     } else {
                         normalized
                     })
-                } else if special == Some(b'&') {
+                } else if amp {
                     Cow::Owned(unescape(raw)?)
                 } else {
                     Cow::Borrowed(raw)
