@@ -154,3 +154,71 @@ fn killed_writer_leaves_a_consistent_repository() {
     }
     assert!(last > 3, "the child made progress ({last} nodes)");
 }
+
+const BATCH: usize = 200;
+
+/// The child of the load test: `load_mof` batches of `BATCH` instances until killed.
+#[test]
+fn crash_load_child() {
+    let Ok(dir) = std::env::var("CIMOM_CRASH_LOAD_DIR") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let c = cimom::Cimom::open(&dir, cimom::provider::ProviderRegistry::new(), &[]).unwrap();
+    let ns = "root/load";
+    for round in 0.. {
+        let mut mof = String::from("class L_Item { [Key] uint64 Id; string Text; };\n");
+        for i in 0..BATCH {
+            mof.push_str(&format!(
+                "instance of L_Item {{ Id = {}; Text = \"{}\"; }};\n",
+                std::process::id() as usize * 1_000_000 + round * BATCH + i,
+                "y".repeat(200)
+            ));
+        }
+        let f = dir.join(format!("load{round}.mof"));
+        std::fs::write(&f, mof).unwrap();
+        c.load_mof(ns, &[f]).unwrap();
+    }
+}
+
+#[test]
+fn killed_mof_load_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut last = 0;
+    for (round, wait) in [800u64, 1500, 1100].into_iter().enumerate() {
+        let mut child = std::process::Command::new(&exe)
+            .args(["--exact", "crash_load_child", "--test-threads=1"])
+            .env("CIMOM_CRASH_LOAD_DIR", dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(wait));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let repo = Repository::open(&dir.path().join("repository.redb")).unwrap();
+        let n = match repo.resolve_namespace("root/load") {
+            Ok(ns) => repo.instances_of(&ns, "L_Item").unwrap().len(),
+            Err(_) => 0,
+        };
+        assert_eq!(
+            n % BATCH,
+            0,
+            "round {round}: a partial load of {} instances survived",
+            n % BATCH
+        );
+        assert!(n >= last, "round {round}: a durable load was lost");
+        last = n;
+        // The bundled MOF is complete too (loaded again if it was cut short).
+        drop(repo);
+        let c =
+            cimom::Cimom::open(dir.path(), cimom::provider::ProviderRegistry::new(), &[]).unwrap();
+        assert!(c
+            .repository()
+            .get_class("interop", "CIM_IndicationSubscription")
+            .is_some());
+    }
+    eprintln!("instances after the killed loads: {last}");
+    assert!(last > 0, "no load completed; the child made no progress");
+}
