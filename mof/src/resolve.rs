@@ -45,6 +45,15 @@ pub(crate) fn resolve(local: Class, sup: Option<&Class>) -> (Class, Vec<(At, Err
     );
 
     // Properties.
+    // DSP0004: once a class in the chain has keys, subclasses cannot add keys.
+    let sup_has_keys = sup.is_some_and(|s| s.keys().next().is_some());
+    let key_error = |p: &Property, s: Option<&Class>| {
+        Error::Key(format!(
+            "class {name} cannot add key property {}: superclass {} already has keys",
+            p.name,
+            s.map_or("?", |s| s.name.as_str())
+        ))
+    };
     let mut local_props: Vec<Option<Property>> = properties.into_iter().map(Some).collect();
     let mut props = Vec::with_capacity(local_props.len() + sup.map_or(0, |s| s.properties.len()));
     if let Some(s) = sup {
@@ -69,6 +78,9 @@ pub(crate) fn resolve(local: Class, sup: Option<&Class>) -> (Class, Vec<(At, Err
                             )),
                         ));
                     }
+                    if sup_has_keys && p.is_key() && !sp.is_key() {
+                        errs.push((At::Property(i), key_error(&p, sup)));
+                    }
                     p.qualifiers = merge_qualifiers(
                         std::mem::take(&mut p.qualifiers),
                         &sp.qualifiers,
@@ -82,6 +94,9 @@ pub(crate) fn resolve(local: Class, sup: Option<&Class>) -> (Class, Vec<(At, Err
     }
     for (i, p) in local_props.into_iter().enumerate() {
         if let Some(p) = p {
+            if sup_has_keys && p.is_key() {
+                errs.push((At::Property(i), key_error(&p, sup)));
+            }
             if let Some(o) = p.qualifiers.find("Override") {
                 let target = o.value.as_str().unwrap_or(p.name.as_str());
                 errs.push((

@@ -245,3 +245,25 @@ fn instances_need_keys_and_a_concrete_class() {
     assert!(kinds[1].contains("no value for key property Id"));
     assert!(kinds[2].contains("no value for key property Id"));
 }
+
+#[test]
+fn subclasses_cannot_add_keys() {
+    let text = "class A { [Key] string Id; string Other; };\nclass B : A { [Key] string More; };\nclass C : A { [Key, Override(\"Other\")] string Other; };\nclass D : A { [Key, Override(\"Id\")] string Id; };";
+    let d = errors(text);
+    let errs: Vec<_> = d.errors().collect();
+    assert_eq!(errs.len(), 2, "{d}");
+    assert!(
+        matches!(&errs[0].error, Error::Key(m) if m.contains("class B cannot add key property More")),
+        "{d}"
+    );
+    assert_eq!(
+        errs[0].location.as_ref().unwrap().line,
+        line_of(text, "class B")
+    );
+    assert!(
+        matches!(&errs[1].error, Error::Key(m) if m.contains("Other")),
+        "{d}"
+    );
+    // Keyless chains may introduce keys anywhere.
+    ok("class K0 { string X; };\nclass K1 : K0 { [Key] string Id; };");
+}
