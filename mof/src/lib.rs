@@ -55,7 +55,8 @@
 //! properties, methods and parameters, superclass and reference class
 //! existence, override targets and types, references only in associations,
 //! at least two references per association, no association derived from a
-//! non-association, no array keys, instance property names and value types,
+//! non-association, no array keys, no new keys in a subclass once the chain
+//! has keys, instance property names and value types,
 //! key values present in instances, no instances of abstract classes, and
 //! `$alias` references defined before use.
 
