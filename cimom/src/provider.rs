@@ -74,18 +74,31 @@ fn not_supported(what: &str, class: &Class) -> CimError {
 #[async_trait]
 pub trait InstanceProvider: Send + Sync {
     /// Every instance of exactly `class` (not of its subclasses).
-    async fn enumerate_instances(&self, ctx: &ProviderContext, class: &Class) -> ProviderResult<Vec<Instance>>;
+    async fn enumerate_instances(
+        &self,
+        ctx: &ProviderContext,
+        class: &Class,
+    ) -> ProviderResult<Vec<Instance>>;
 
     /// Every instance name of exactly `class`. Defaults to the paths of
     /// [`enumerate_instances`](Self::enumerate_instances).
-    async fn enumerate_instance_names(&self, ctx: &ProviderContext, class: &Class) -> ProviderResult<Vec<ObjectPath>> {
+    async fn enumerate_instance_names(
+        &self,
+        ctx: &ProviderContext,
+        class: &Class,
+    ) -> ProviderResult<Vec<ObjectPath>> {
         let instances = self.enumerate_instances(ctx, class).await?;
         Ok(instances.into_iter().filter_map(|i| i.path).collect())
     }
 
     /// One instance; `CIM_ERR_NOT_FOUND` naming the path when absent. Defaults
     /// to a search through [`enumerate_instances`](Self::enumerate_instances).
-    async fn get_instance(&self, ctx: &ProviderContext, class: &Class, path: &ObjectPath) -> ProviderResult<Instance> {
+    async fn get_instance(
+        &self,
+        ctx: &ProviderContext,
+        class: &Class,
+        path: &ObjectPath,
+    ) -> ProviderResult<Instance> {
         let instances = self.enumerate_instances(ctx, class).await?;
         instances
             .into_iter()
@@ -94,7 +107,12 @@ pub trait InstanceProvider: Send + Sync {
     }
 
     /// Creates an instance and returns its path.
-    async fn create_instance(&self, _ctx: &ProviderContext, class: &Class, _instance: Instance) -> ProviderResult<ObjectPath> {
+    async fn create_instance(
+        &self,
+        _ctx: &ProviderContext,
+        class: &Class,
+        _instance: Instance,
+    ) -> ProviderResult<ObjectPath> {
         Err(not_supported("CreateInstance", class))
     }
 
@@ -111,7 +129,12 @@ pub trait InstanceProvider: Send + Sync {
     }
 
     /// Deletes an instance.
-    async fn delete_instance(&self, _ctx: &ProviderContext, class: &Class, _path: &ObjectPath) -> ProviderResult<()> {
+    async fn delete_instance(
+        &self,
+        _ctx: &ProviderContext,
+        class: &Class,
+        _path: &ObjectPath,
+    ) -> ProviderResult<()> {
         Err(not_supported("DeleteInstance", class))
     }
 }
