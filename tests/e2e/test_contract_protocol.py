@@ -5,6 +5,7 @@ filters, GetProperty on provider instances, and <ERROR> answers for
 operation-level failures."""
 import http.client
 import re
+import socket
 
 import pytest
 import pywbem
@@ -264,3 +265,94 @@ def test_method_names_case_insensitive_response_spelling(cimomd):
         assert [k for k in inst.properties.keys() if k.lower() == "percentsynchronized"] == ["percentSynchronized"]
     finally:
         conn.DeleteInstance(p)
+
+
+# --- more framing and operation details ------------------------------------
+
+def test_chunked_request_body(cimomd):
+    """HTTP/1.1 chunked request bodies (DSP0200 allows them)."""
+    body = body_enum_class_names()
+    s = socket.create_connection(("127.0.0.1", cimomd.port), timeout=30)
+    head = ("POST /cimom HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/xml; charset=\"utf-8\"\r\n"
+            "CIMOperation: MethodCall\r\nCIMMethod: EnumerateClassNames\r\nCIMObject: root%2Fcimv2\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    half = len(body) // 2
+    chunks = b"".join(b"%x\r\n" % len(part) + part + b"\r\n" for part in (body[:half], body[half:])) + b"0\r\n\r\n"
+    s.sendall(head + chunks)
+    data = b""
+    while True:
+        part = s.recv(65536)
+        if not part:
+            break
+        data += part
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200"), data[:200]
+    assert b"DS_IISet" in data
+
+
+def test_text_xml_content_type_accepted_and_other_refused(cimomd):
+    r, data = send(cimomd.port, body_enum_class_names(), headers={"Content-Type": "text/xml"})
+    assert r.status == 200 and "DS_IISet" in data
+    r, _ = send(cimomd.port, body_enum_class_names(), headers={"Content-Type": "application/json"})
+    assert r.status in (400, 415)
+
+
+def test_error_element_carries_code_and_description(cimomd):
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><CIM CIMVERSION="2.0" DTDVERSION="2.0">'
+        '<MESSAGE ID="9" PROTOCOLVERSION="1.0"><SIMPLEREQ><IMETHODCALL NAME="GetClass">'
+        '<LOCALNAMESPACEPATH><NAMESPACE NAME="root"/><NAMESPACE NAME="cimv2"/></LOCALNAMESPACEPATH>'
+        '<IPARAMVALUE NAME="ClassName"><CLASSNAME NAME="TST_DoesNotExist"/></IPARAMVALUE>'
+        '</IMETHODCALL></SIMPLEREQ></MESSAGE></CIM>').encode()
+    r, data = send(cimomd.port, body, headers={"CIMMethod": "GetClass"})
+    assert r.status == 200
+    m = re.search(r'<ERROR\s+CODE="(\d+)"\s+DESCRIPTION="([^"]*)"', data)
+    assert m and int(m.group(1)) == pywbem.CIM_ERR_NOT_FOUND and m.group(2), data[:500]
+    assert 'ID="9"' in data
+
+
+def test_provider_instances_honour_property_list_and_class_origin(cimomd):
+    conn = cimomd.conn()
+    m, s, b = (cimomd.volume("pl-m", MiB), cimomd.volume("pl-s", MiB), cimomd.volume("pl-b", 64 * 1024))
+    conn.CreateInstance(CIMInstance("DS_IISet", properties={
+        "masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": "dependent"}))
+    p = CIMInstanceName("DS_IISet", {"shadowVolume": s, "setType": "dependent"}, namespace=NS)
+    try:
+        inst = conn.GetInstance(p, PropertyList=["state", "masterVolume"])
+        assert set(k.lower() for k in inst.properties) == {"state", "mastervolume"}
+        inst = conn.GetInstance(p, IncludeClassOrigin=True)
+        assert inst.properties["state"].class_origin == "DS_IISet"
+        insts = [i for i in conn.EnumerateInstances("DS_IISet", PropertyList=["setName"]) if i.path["shadowVolume"] == s]
+        assert len(insts) == 1 and list(insts[0].properties) == ["setName"]
+        rows = conn.ExecQuery("WQL", "SELECT shadowVolume FROM DS_IISet WHERE percentSynchronized >= 100 AND masterCapacity = 1048576")
+        assert s in [r["shadowVolume"] for r in rows]
+        rows = conn.ExecQuery("WQL", "SELECT shadowVolume FROM DS_IISet WHERE masterCapacity > 1048576")
+        assert s not in [r["shadowVolume"] for r in rows]
+        paths = list(conn.IterReferenceInstancePaths(p, MaxObjectCount=5))
+        assert paths == []
+        assert conn.Associators(p) == []
+    finally:
+        conn.DeleteInstance(p)
+
+
+def test_extrinsic_call_with_instance_cimobject_header(cimomd):
+    """An extrinsic call's CIMObject header is the instance path (DSP0200 §7.3.2)."""
+    conn = cimomd.conn()
+    m, s, b = (cimomd.volume("ex-m2", MiB), cimomd.volume("ex-s2", MiB), cimomd.volume("ex-b2", 64 * 1024))
+    conn.CreateInstance(CIMInstance("DS_IISet", properties={
+        "masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": "dependent"}))
+    try:
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><CIM CIMVERSION="2.0" DTDVERSION="2.0">'
+            '<MESSAGE ID="77" PROTOCOLVERSION="1.0"><SIMPLEREQ><METHODCALL NAME="getType">'
+            '<LOCALINSTANCEPATH><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/><NAMESPACE NAME="cimv2"/>'
+            '</LOCALNAMESPACEPATH><INSTANCENAME CLASSNAME="DS_IISet">'
+            f'<KEYBINDING NAME="shadowVolume"><KEYVALUE VALUETYPE="string">{s}</KEYVALUE></KEYBINDING>'
+            '<KEYBINDING NAME="setType"><KEYVALUE VALUETYPE="string">dependent</KEYVALUE></KEYBINDING>'
+            '</INSTANCENAME></LOCALINSTANCEPATH></METHODCALL></SIMPLEREQ></MESSAGE></CIM>').encode()
+        obj = f'root%2Fcimv2%3ADS_IISet.shadowVolume%3D%22{s.replace("/", "%2F")}%22%2CsetType%3D%22dependent%22'
+        r, data = send(cimomd.port, body, headers={"CIMMethod": "getType", "CIMObject": obj})
+        assert r.status == 200, data[:300]
+        assert re.search(r"<RETURNVALUE[^>]*>\s*<VALUE>dependent</VALUE>", data), data[:500]
+    finally:
+        conn.DeleteInstance(CIMInstanceName("DS_IISet", {"shadowVolume": s, "setType": "dependent"}, namespace=NS))
