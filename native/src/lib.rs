@@ -44,6 +44,8 @@ pub mod error;
 pub mod format {}
 mod events;
 pub mod nbd;
+#[cfg(test)]
+mod ordering_tests;
 mod overflow;
 mod set;
 mod state;

@@ -56,13 +56,58 @@ impl Volume {
     }
 
     pub fn write_at(&self, buf: &[u8], off: u64) -> Result<()> {
+        #[cfg(test)]
+        trace::record(&self.path, trace::Op::Write(off, buf.len()));
         self.file
             .write_all_at(buf, off)
             .map_err(|e| Error::io(&self.path, e))
     }
 
     pub fn sync(&self) -> Result<()> {
+        #[cfg(test)]
+        trace::record(&self.path, trace::Op::Sync);
         self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// Test-only record of writes and syncs, to check the write ordering of
+/// FORMAT.md without a real power failure.
+#[cfg(test)]
+pub(crate) mod trace {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Op {
+        Write(u64, usize),
+        Sync,
+    }
+
+    /// The directory being watched and what happened under it.
+    type Recording = (PathBuf, Vec<(PathBuf, Op)>);
+
+    static TRACE: Mutex<Option<Recording>> = Mutex::new(None);
+
+    /// Starts recording I/O to files under `dir` (other tests' I/O is ignored).
+    pub fn start(dir: &Path) {
+        *TRACE.lock().unwrap() = Some((dir.to_path_buf(), Vec::new()));
+    }
+
+    pub fn take() -> Vec<(PathBuf, Op)> {
+        TRACE
+            .lock()
+            .unwrap()
+            .take()
+            .map(|t| t.1)
+            .unwrap_or_default()
+    }
+
+    pub fn record(path: &Path, op: Op) {
+        if let Some((dir, v)) = TRACE.lock().unwrap().as_mut() {
+            if path.starts_with(dir) {
+                v.push((path.to_path_buf(), op));
+            }
+        }
     }
 }
 
