@@ -106,6 +106,8 @@ impl Compiler<'_> {
                         &raw[1..]
                     };
                     match unescape(body) {
+                        // The usual single piece is moved, not copied.
+                        Ok(u) if s.is_empty() => s = u,
                         Ok(u) => s.push_str(&u),
                         Err(e) => {
                             self.error(f, piece_pos, e);
