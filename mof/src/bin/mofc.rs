@@ -20,7 +20,8 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct Common {
-    /// Directories searched for `#pragma include` files.
+    /// Directories searched for `#pragma include` files, and for `<Class>.mof`
+    /// files defining classes used but not declared (as pywbem does).
     #[arg(short = 'I', long = "include")]
     include: Vec<PathBuf>,
     /// Namespace for declarations before any `#pragma namespace`.
