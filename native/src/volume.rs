@@ -57,7 +57,7 @@ impl Volume {
 
     pub fn write_at(&self, buf: &[u8], off: u64) -> Result<()> {
         #[cfg(test)]
-        trace::record(&self.path, trace::Op::Write(off, buf.len()));
+        trace::record(&self.path, trace::Op::Write(off, buf.to_vec()));
         self.file
             .write_all_at(buf, off)
             .map_err(|e| Error::io(&self.path, e))
@@ -79,7 +79,7 @@ pub(crate) mod trace {
 
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub enum Op {
-        Write(u64, usize),
+        Write(u64, Vec<u8>),
         Sync,
     }
 
