@@ -160,9 +160,7 @@ fn power_loss_keeps_dependent_point_in_time() {
             0 => {
                 let k = (next() % 2) as usize;
                 sd[k].write_at(&data, off as u64, false).unwrap();
-                for c in off / ch..=(off + len - 1) / ch {
-                    written[k][c] = true;
-                }
+                written[k][off / ch..=(off + len - 1) / ch].fill(true);
             }
             _ => md.write_at(&data, off as u64, false).unwrap(),
         }
