@@ -99,6 +99,8 @@ pub struct Compiler<'a> {
     /// Lowercased file stem → path of every `.mof` under the include directories
     /// (built on the first autoload).
     pub(crate) mof_index: Option<HashMap<String, PathBuf>>,
+    /// Qualifier declarations made by the input (not just known from the repository).
+    pub(crate) declared_here: std::collections::HashSet<(u32, CimName)>,
     /// Files already autoloaded (or tried).
     pub(crate) autoloaded: std::collections::HashSet<PathBuf>,
 }
@@ -128,6 +130,7 @@ impl<'a> Compiler<'a> {
             line_hint: None,
             mof_index: None,
             autoloaded: Default::default(),
+            declared_here: Default::default(),
         }
     }
 

@@ -417,16 +417,13 @@ impl Compiler<'_> {
                 return;
             }
             // A declaration that only the repository knew may be redefined.
-            let known_here = self
-                .items
-                .iter()
-                .any(|i| matches!(i, Item::Qualifier(n, q, _) if *n == ns && q.name == decl.name));
-            if known_here {
+            if self.declared_here.contains(&key) {
                 self.error(f, name_pos, Error::DuplicateQualifierDecl(name.to_owned()));
                 return;
             }
         }
         self.announce(ns);
+        self.declared_here.insert(key.clone());
         self.qualifiers.insert(key, decl.clone());
         self.items.push(Item::Qualifier(
             ns,
