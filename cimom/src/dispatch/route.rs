@@ -256,7 +256,12 @@ pub(crate) async fn enumerate_names(
                 }
                 continue;
             }
-            _ => {
+            Source::Repository => cimom
+                .inner()
+                .repo
+                .instance_paths_of(ns, c.name.as_str())
+                .map_err(|e| e.to_cim())?,
+            Source::Internal => {
                 let one = c.clone();
                 let mut v = Vec::new();
                 for mut i in enumerate_exact(cimom, ns, &one)? {

@@ -582,6 +582,123 @@ impl<'a> Reader<'a> {
         })
     }
 
+    fn skip_str(&mut self) -> Result<(), DecodeError> {
+        let n = self.len()?;
+        self.bytes(n).map(|_| ())
+    }
+
+    fn skip_opt(
+        &mut self,
+        inner: fn(&mut Self) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        match self.u8()? {
+            0 => Ok(()),
+            1 => inner(self),
+            _ => Err(bad("bad option tag")),
+        }
+    }
+
+    fn skip_var(&mut self) -> Result<(), DecodeError> {
+        self.var().map(|_| ())
+    }
+
+    fn skip_type(&mut self) -> Result<(), DecodeError> {
+        match self.u8()? {
+            0..=16 => Ok(()),
+            17 => self.skip_str(),
+            t => Err(DecodeError(format!("unknown type tag {t}"))),
+        }
+    }
+
+    /// Skips a value without building it (no allocation except for embedded classes).
+    fn skip_value(&mut self) -> Result<(), DecodeError> {
+        match self.u8()? {
+            0 => Ok(()),
+            1 => self.u8().map(|_| ()),
+            2 | 5..=12 => self.skip_var(),
+            3 | 4 => self.skip_str(),
+            13 => self.bytes(4).map(|_| ()),
+            14 => self.bytes(8).map(|_| ()),
+            15 => self.skip_path(),
+            16 => self.skip_instance(),
+            17 => self.class().map(|_| ()),
+            18 => {
+                self.enter()?;
+                let n = self.len()?;
+                for _ in 0..n {
+                    self.skip_value()?;
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            t => Err(DecodeError(format!("unknown value tag {t}"))),
+        }
+    }
+
+    fn skip_qualifiers(&mut self) -> Result<(), DecodeError> {
+        let n = self.len()?;
+        for _ in 0..n {
+            self.skip_str()?;
+            self.skip_type()?;
+            self.skip_value()?;
+            self.u8()?;
+            self.u8()?;
+        }
+        Ok(())
+    }
+
+    fn skip_property(&mut self) -> Result<(), DecodeError> {
+        self.skip_str()?;
+        self.skip_type()?;
+        self.u8()?;
+        self.skip_opt(Self::skip_var)?;
+        self.skip_opt(Self::skip_str)?;
+        self.skip_value()?;
+        self.skip_qualifiers()
+    }
+
+    fn skip_path(&mut self) -> Result<(), DecodeError> {
+        self.enter()?;
+        self.skip_opt(Self::skip_str)?;
+        self.skip_opt(Self::skip_str)?;
+        self.skip_str()?;
+        let n = self.len()?;
+        for _ in 0..n {
+            self.skip_str()?;
+            self.skip_value()?;
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    fn skip_instance(&mut self) -> Result<(), DecodeError> {
+        self.enter()?;
+        self.skip_str()?;
+        let n = self.len()?;
+        for _ in 0..n {
+            self.skip_property()?;
+        }
+        self.skip_qualifiers()?;
+        self.skip_opt(Self::skip_path)?;
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// Only the path of an instance record, skipping its properties.
+    pub fn instance_path(&mut self) -> Result<Option<ObjectPath>, DecodeError> {
+        self.skip_str()?;
+        let n = self.len()?;
+        for _ in 0..n {
+            self.skip_property()?;
+        }
+        self.skip_qualifiers()?;
+        match self.u8()? {
+            0 => Ok(None),
+            1 => self.path().map(Some),
+            _ => Err(bad("bad option tag")),
+        }
+    }
+
     /// An instance.
     pub fn instance(&mut self) -> Result<Instance, DecodeError> {
         self.enter()?;
@@ -661,6 +778,13 @@ pub fn decode_instance(b: &[u8]) -> Result<Instance, DecodeError> {
     r.end()?;
     Ok(i)
 }
+/// Decodes only the path of an instance record.
+pub fn decode_instance_path(b: &[u8]) -> Result<Option<ObjectPath>, DecodeError> {
+    let mut r = Reader::record(b)?;
+    let p = r.instance_path()?;
+    r.end()?;
+    Ok(p)
+}
 /// Encodes a qualifier declaration record.
 pub fn encode_qualifier(d: &QualifierDecl) -> Vec<u8> {
     let mut w = Writer::record();
@@ -702,8 +826,14 @@ mod tests {
                 CimType::EmbeddedInstance,
                 Value::Instance(Box::new(Instance::new("Y"))),
             );
+        let mut inst = inst;
+        inst.path = Some(ObjectPath::class(None, "X").with_key("k", Value::Uint8(1)));
         let enc = encode_instance(&inst);
         assert_eq!(decode_instance(&enc).unwrap(), inst);
+        assert_eq!(decode_instance_path(&enc).unwrap(), inst.path);
+        for cut in 0..enc.len() {
+            assert!(decode_instance_path(&enc[..cut]).is_err(), "cut at {cut}");
+        }
         for cut in 0..enc.len() {
             assert!(decode_instance(&enc[..cut]).is_err(), "cut at {cut}");
         }

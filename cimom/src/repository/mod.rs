@@ -884,6 +884,39 @@ impl Repository {
         Ok(out)
     }
 
+    /// The paths of every stored instance of exactly `class`, without
+    /// decoding their properties (EnumerateInstanceNames).
+    pub fn instance_paths_of(&self, ns: &str, class: &str) -> Result<Vec<ObjectPath>, Error> {
+        let prefix = instance_prefix(ns, class);
+        let rtx = self
+            .db
+            .begin_read()
+            .map_err(|e| Error::store("enumerate instance names", e))?;
+        let t = rtx
+            .open_table(INSTANCES)
+            .map_err(|e| Error::store("enumerate instance names", e))?;
+        let nsname = self.namespace_name(ns);
+        let mut out = Vec::new();
+        for row in t
+            .range(prefix.as_str()..)
+            .map_err(|e| Error::store("enumerate instance names", e))?
+        {
+            let (k, v) = row.map_err(|e| Error::store("enumerate instance names", e))?;
+            if !k.value().starts_with(&prefix) {
+                break;
+            }
+            let p = codec::decode_instance_path(v.value()).map_err(|e| Error::Corrupt {
+                key: k.value().replace(SEP, "/"),
+                reason: e.0,
+            })?;
+            if let Some(mut p) = p {
+                p.namespace = Some(nsname.clone());
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
     /// How many stored instances `class` has (exactly that class).
     pub fn count_instances(&self, ns: &str, class: &str) -> Result<usize, Error> {
         let prefix = instance_prefix(ns, class);
