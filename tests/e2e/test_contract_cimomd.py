@@ -251,3 +251,61 @@ def test_mofc_check_and_dump(tmp_path):
     bad.write_text("class TST_X { string a }\n")
     r = subprocess.run([MOFC, "check", str(bad)], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "bad.mof" in r.stderr + r.stdout
+
+
+def test_https_needs_cert_and_key(tmp_path):
+    r = subprocess.run([CIMOMD, "--listen", "off", "--https-listen", f"127.0.0.1:{free_port()}", "--nbd-listen", "off",
+                        "--state-dir", str(tmp_path / "s")], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and ("cert" in (r.stderr + r.stdout).lower() or "tls" in (r.stderr + r.stdout).lower())
+
+
+def test_insecure_allows_auth_none_on_any_address(tmp_path):
+    port = free_port()
+    (tmp_path / "volumes").mkdir()
+    srv = Proc([CIMOMD, "--listen", f"0.0.0.0:{port}", "--insecure", "--nbd-listen", "off",
+                "--state-dir", str(tmp_path / "st"), "--log", "warn"], port)
+    try:
+        assert "DS_IISet" in srv.conn().EnumerateClassNames()
+    finally:
+        srv.stop()
+
+
+def test_default_state_dir_is_var_cimom_under_cwd(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([CIMOMD, "--listen", f"127.0.0.1:{port}", "--nbd-listen", "off", "--log", "warn"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc)
+        assert (tmp_path / "var" / "cimom").is_dir() and any((tmp_path / "var" / "cimom").iterdir())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_first_start_compiles_bundled_mof_and_restart_reuses_it(tmp_path):
+    srv = start(tmp_path)
+    try:
+        conn = srv.conn()
+        for cls in ("DS_IISet", "DS_IIGroup", "DS_IIOverflowVol", "DS_Volume"):
+            assert conn.GetClass(cls).classname == cls
+        iconn = srv.conn("interop")
+        for cls in ("CIM_ObjectManager", "CIM_Namespace", "CIM_IndicationFilter",
+                    "CIM_ListenerDestinationCIMXML", "CIM_IndicationSubscription"):
+            assert iconn.GetClass(cls).classname == cls
+        for cls in ("CIM_InstCreation", "CIM_InstDeletion", "CIM_InstModification", "CIM_AlertIndication"):
+            found = []
+            for c in (conn, iconn):
+                try:
+                    found.append(c.GetClass(cls).classname)
+                except CIMError:
+                    pass
+            assert cls in found, cls
+        # A user change to the repository survives the next start (reused, not recompiled).
+        conn.SetQualifier(pywbem.CIMQualifierDeclaration("TstKeep", "string", value="v", scopes={"CLASS": True}))
+    finally:
+        srv.stop()
+    srv = start(tmp_path)
+    try:
+        assert srv.conn().GetQualifier("TstKeep").value == "v"
+    finally:
+        srv.stop()
