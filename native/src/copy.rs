@@ -279,10 +279,12 @@ fn flush(set: &Arc<SetCore>, dir: Direction, pending: &mut Vec<(u64, u64)>) -> R
     if pending.is_empty() {
         return Ok(());
     }
-    match dir {
-        Direction::ToShadow => set.flush()?,
-        Direction::ToMaster => set.master.vol.as_ref().expect("master").sync()?,
-    }
+    // Both sides: the target holds the copies, and the source must not lose
+    // (unflushed) host data that was copied, or master and shadow would
+    // differ after a power loss while their bits say "synchronized".
+    let _ = dir;
+    set.flush()?;
+    set.master.vol.as_ref().expect("master").sync()?;
     let m = &set.master;
     let _g = m.gate.write().unwrap();
     let mut pages = BTreeSet::new();
@@ -368,6 +370,17 @@ impl KernelCopy {
                     std::io::ErrorKind::UnexpectedEof,
                     format!("copied {n} of {len} bytes at offset {off}"),
                 ));
+            }
+            #[cfg(test)]
+            {
+                // The write-ordering tests see kernel copies as plain writes.
+                use std::os::unix::fs::FileExt;
+                let mut data = vec![0u8; len as usize];
+                std::fs::File::open(&self.dst_path)?.read_exact_at(&mut data, off)?;
+                crate::volume::trace::record(
+                    &self.dst_path,
+                    crate::volume::trace::Op::Write(off, data),
+                );
             }
             Ok(())
         })();

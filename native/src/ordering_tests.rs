@@ -106,6 +106,21 @@ fn copy_bits_clear_after_target_sync() {
 #[test]
 fn power_loss_keeps_dependent_point_in_time() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for seed in seeds() {
+        dependent_point_in_time(seed);
+    }
+}
+
+/// One seed in CI, twenty with `NATIVE_LONG=1`.
+fn seeds() -> std::ops::Range<u64> {
+    1..if std::env::var_os("NATIVE_LONG").is_some() {
+        21
+    } else {
+        2
+    }
+}
+
+fn dependent_point_in_time(seed: u64) {
     let tmp = tempfile::tempdir().unwrap();
     let top = std::fs::canonicalize(tmp.path()).unwrap();
     let dir = top.join("vols");
@@ -145,7 +160,7 @@ fn power_loss_keeps_dependent_point_in_time() {
     ];
     let mut written = [vec![false; chunks], vec![false; chunks]];
     trace::start(&dir);
-    let mut x = 12345u64;
+    let mut x = 12345u64 * seed;
     let mut next = move || {
         x ^= x << 13;
         x ^= x >> 7;
@@ -207,6 +222,119 @@ fn power_loss_keeps_dependent_point_in_time() {
                     t.len()
                 );
             }
+        }
+    }
+}
+
+/// Power loss during copies and updates of an independent set: on every
+/// simulated image, once the resumed copies finish, every chunk the bitmaps
+/// call synchronized is physically equal on master and shadow.
+#[test]
+fn power_loss_never_claims_false_synchronization() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for seed in seeds() {
+        synchronization_claims(seed);
+    }
+}
+
+fn synchronization_claims(seed: u64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let top = std::fs::canonicalize(tmp.path()).unwrap();
+    let dir = top.join("vols");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ch = CHUNK_SIZE as usize;
+    let chunks = 40usize;
+    let m = dir.join("m");
+    std::fs::write(
+        &m,
+        (0..chunks * ch)
+            .map(|i| (i * 3 % 253) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let s = vol(&dir, "s", chunks * ch, 0);
+    let b = vol(&dir, "b", 64 << 10, 0);
+    let cfg = || EngineConfig::new(top.join("state"), vec![dir.clone()]);
+    let e = Engine::open(cfg()).unwrap();
+    e.enable_set(SetSpec {
+        master: m.clone(),
+        shadow: s.clone(),
+        bitmap: b.clone(),
+        kind: SetKind::Independent,
+        name: None,
+        group: None,
+        overflow: None,
+    })
+    .unwrap();
+    assert!(e.wait(&s, None).unwrap());
+    let files = [m.clone(), s.clone(), b.clone()];
+    let snapshot: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let md = e.device(&m).unwrap();
+    let sd = e.device(&s).unwrap();
+    trace::start(&dir);
+    let mut x = 777u64 * seed;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..40u64 {
+        let len = 1 + (next() % (2 * ch as u64)) as usize;
+        let off = (next() % (chunks * ch - len) as u64) as usize;
+        let data = vec![(i % 250) as u8 + 1; len];
+        match next() % 8 {
+            0 | 1 => sd.write_at(&data, off as u64, false).unwrap(),
+            2 => {
+                let dir = if next() % 3 == 0 {
+                    Direction::ToMaster
+                } else {
+                    Direction::ToShadow
+                };
+                let mode = if next() % 2 == 0 {
+                    CopyMode::Full
+                } else {
+                    CopyMode::Update
+                };
+                e.copy(&s, dir, mode).unwrap();
+                assert!(e.wait(&s, None).unwrap());
+            }
+            _ => md.write_at(&data, off as u64, false).unwrap(),
+        }
+    }
+    let t = trace::take();
+    drop((md, sd));
+    drop(e);
+    let cuts: Vec<usize> = (0..=t.len())
+        .step_by((t.len() / 40).max(1))
+        .chain([t.len()])
+        .collect();
+    for cut in cuts {
+        for (fi, f) in files.iter().enumerate() {
+            let mut img = snapshot[fi].clone();
+            for (i, (p, op)) in t[..cut].iter().enumerate() {
+                if let (true, Op::Write(off, data)) = (p == f, op) {
+                    if t[i + 1..cut].iter().any(|(q, o)| q == f && *o == Op::Sync) {
+                        let off = *off as usize;
+                        img[off..off + data.len()].copy_from_slice(data);
+                    }
+                }
+            }
+            std::fs::write(f, &img).unwrap();
+        }
+        let e = Engine::open(cfg()).unwrap();
+        assert!(e.wait(&s, None).unwrap());
+        let info = e.set_info(&s).unwrap();
+        assert_ne!(info.status, Status::Error, "cut {cut}: {info:?}");
+        let unsync = e.unsynchronized_chunks(&s).unwrap();
+        let (mb, sb) = (std::fs::read(&m).unwrap(), std::fs::read(&s).unwrap());
+        for c in (0..chunks as u64).filter(|c| !unsync.contains(c)) {
+            let r = c as usize * ch..(c as usize + 1) * ch;
+            assert!(
+                mb[r.clone()] == sb[r],
+                "cut {cut} of {}: chunk {c} claimed synchronized",
+                t.len()
+            );
         }
     }
 }
