@@ -1,0 +1,97 @@
+"""Contract check of the copy throttle (interface.md §7 Copy parameters):
+`copyUnits` is chunks per burst and `copyDelay` the pause between bursts in
+10 ms ticks. With a 100 s pause, the chunks physically copied before the
+first pause are exactly one burst."""
+import time
+
+import pytest
+from pywbem import CIMInstance, CIMInstanceName, Uint32
+
+MiB = 1 << 20
+CHUNK = 32 * 1024
+NS = "root/cimv2"
+SIZE = 16 * MiB
+
+
+def copied_chunks(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return sum(1 for c in range(SIZE // CHUNK) if data[c * CHUNK] == 1)
+
+
+def make(server, prefix, **extra):
+    m = server.volume(f"{prefix}-m", SIZE)
+    s, b = server.volume(f"{prefix}-s", SIZE), server.volume(f"{prefix}-b", 64 * 1024)
+    props = {"masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": "independent"}
+    props.update(extra)
+    return m, s, props
+
+
+def stop(conn, p):
+    conn.InvokeMethod("abort", p)
+    conn.DeleteInstance(p)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a burst copies whole 128-chunk runs, so copyUnits=100 copies 128 "
+                   "chunks (units=300 copies 384) before pausing; interface.md §7 says copyUnits is chunks per burst")
+def test_burst_is_copy_units_chunks(cimomd):
+    conn = cimomd.conn()
+    m, s, props = make(cimomd, "burst")
+    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
+    p = CIMInstanceName("DS_IISet", {"shadowVolume": s, "setType": "independent"}, namespace=NS)
+    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
+    with open(m, "r+b") as f:
+        f.write(b"\x01" * SIZE)
+    try:
+        assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(10000), units=Uint32(100))[0] is True
+        assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
+        time.sleep(0.5)
+        n = copied_chunks(s)
+        assert 1 <= n <= 100, n
+        assert conn.GetInstance(p)["percentCompleted"] <= 100 * 100 / (SIZE // CHUNK)
+    finally:
+        stop(conn, p)
+
+
+def test_burst_is_bounded_and_pauses(cimomd):
+    """What holds today: the copy does pause after a bounded burst and the
+    progress matches the physically copied chunks."""
+    conn = cimomd.conn()
+    m, s, props = make(cimomd, "bound")
+    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
+    p = CIMInstanceName("DS_IISet", {"shadowVolume": s, "setType": "independent"}, namespace=NS)
+    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
+    with open(m, "r+b") as f:
+        f.write(b"\x01" * SIZE)
+    try:
+        assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(10000), units=Uint32(100))[0] is True
+        assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
+        time.sleep(0.5)
+        n = copied_chunks(s)
+        assert 1 <= n <= 256, n
+        time.sleep(0.3)
+        assert copied_chunks(s) == n  # paused
+        assert conn.GetInstance(p)["percentCompleted"] == pytest.approx(100 * n / (SIZE // CHUNK), abs=0.01)
+    finally:
+        stop(conn, p)
+
+
+# Not strict: the outcome depends on a race (how far the unthrottled copy gets
+# before the provider's follow-up setCopyParameters lands); seen 128-1024.
+@pytest.mark.xfail(strict=False, reason="BUG (racy): CreateInstance DS_IISet with copyUnits/copyDelay starts the "
+                   "initial copy with the defaults (100 units, 2 ticks, pause skipped when idle) and applies the "
+                   "requested throttle only afterwards (providers/src/set.rs create: enable_set, then set_copy_params)")
+def test_throttle_given_at_enable_applies_from_the_first_burst(cimomd):
+    conn = cimomd.conn()
+    m, s, props = make(cimomd, "enable", copyUnits=Uint32(100), copyDelay=Uint32(10000))
+    with open(m, "r+b") as f:
+        f.write(b"\x01" * SIZE)
+    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
+    p = CIMInstanceName("DS_IISet", {"shadowVolume": s, "setType": "independent"}, namespace=NS)
+    try:
+        time.sleep(0.5)
+        n = copied_chunks(s)
+        # Even allowing the engine's 128-chunk run granularity (see above).
+        assert 1 <= n <= 128, n
+    finally:
+        stop(conn, p)
