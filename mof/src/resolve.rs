@@ -239,7 +239,12 @@ fn merge_qualifiers(
     }
     let n = local.len();
     let mut out = local;
-    out.reserve(inherited.len());
+    // Exact room for what will be added: the model is large, slack is not free.
+    let adds = inherited
+        .iter()
+        .filter(|iq| iq.flavors.to_subclass && !out.iter().any(|q| q.name == iq.name))
+        .count();
+    out.reserve_exact(adds);
     for iq in inherited.iter().filter(|q| q.flavors.to_subclass) {
         match out[..n].iter().find(|q| q.name == iq.name) {
             Some(lq) => {
@@ -258,8 +263,8 @@ fn merge_qualifiers(
 }
 
 fn inherit_qualifiers(quals: &[Qualifier]) -> Vec<Qualifier> {
-    // Sized up front: a filtered collect would grow (and copy) several times.
-    let mut out = Vec::with_capacity(quals.len());
+    // Sized exactly: a filtered collect would grow (and copy) several times.
+    let mut out = Vec::with_capacity(quals.iter().filter(|q| q.flavors.to_subclass).count());
     for q in quals.iter().filter(|q| q.flavors.to_subclass) {
         let mut q = q.clone();
         q.propagated = true;
