@@ -105,7 +105,14 @@ def test_concurrent_writers_on_dependent_master(fresh_cimomd):
 def test_concurrent_writers_during_full_copy(fresh_cimomd):
     srv = fresh_cimomd
     conn = srv.conn()
-    m, s, p, pit = setup(srv, conn, "independent", copyUnits=Uint32(100), copyDelay=Uint32(30))
+    m, s, p, pit = setup(srv, conn, "independent")
+    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
+    with open(s, "r+b") as f:  # forget the first copy: the full copy below must redo it
+        f.write(b"\0" * SIZE)
+    # The throttle is set on the idle set (given at CreateInstance it races the
+    # initial copy, see test_contract_throttle.py).
+    assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(30), units=Uint32(100))[0] is True
+    assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
     assert conn.GetInstance(p)["state"] == "copying"
     errors, expect = run_writers(srv, m, s, pit)
     assert errors == []

@@ -37,6 +37,19 @@ def call(conn, path, method, **params):
     return conn.InvokeMethod(method, path, **params)[0]
 
 
+def throttled_full_copy(conn, p, shadow, size, delay=10000, units=100):
+    """Starts a slow full copy master→shadow whose throttle applies from the
+    first burst: enable, let the initial copy finish, blank the shadow file
+    behind the engine's back, set the throttle while idle, then copy. (A
+    throttle given at CreateInstance races the initial copy, see
+    test_contract_throttle.py.)"""
+    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(120))[0] is True
+    with open(shadow, "r+b") as f:
+        f.write(b"\0" * size)
+    assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(delay), units=Uint32(units))[0] is True
+    assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
+
+
 def fast_finish(conn, p):
     """Lets a slow copy finish quickly without changing what it copies: the
     new parameters apply after the current (long) pause, so suspend and
@@ -71,7 +84,8 @@ def test_host_writes_during_slow_full_copy_keep_point_in_time(fresh_cimomd):
     size = 16 * MiB
     m = filled(s, "m", size, 0x48)
     sh, b = s.volume("s", size), s.volume("b", 64 * KiB)
-    p = enable(conn, "independent", m, sh, b, copyDelay=Uint32(10000), copyUnits=Uint32(100))
+    p = enable(conn, "independent", m, sh, b)
+    throttled_full_copy(conn, p, sh, size)
     assert conn.GetInstance(p)["state"] == "copying"
     far = 15 * MiB
     write(s, m, far, b"\x49" * CHUNK)                  # master, uncopied chunk

@@ -124,6 +124,19 @@ def vols(server, prefix, size=MiB, fill=None):
     return m, server.volume(f"{prefix}-s", size), server.volume(f"{prefix}-b", 64 * KiB)
 
 
+def throttled_full_copy(conn, p, shadow, size, delay=10000, units=100):
+    """Starts a slow full copy master→shadow whose throttle applies from the
+    first burst: enable, let the initial copy finish, blank the shadow file
+    behind the engine's back, set the throttle while idle, then copy. (A
+    throttle given at CreateInstance races the initial copy, see
+    test_contract_throttle.py.)"""
+    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(120))[0] is True
+    with open(shadow, "r+b") as f:
+        f.write(b"\0" * size)
+    assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(delay), units=Uint32(units))[0] is True
+    assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
+
+
 def test_export_list_follows_enabled_sets(cimomd):
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "lst")
@@ -264,7 +277,8 @@ def test_shadow_reads_master_during_slow_full_copy(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
     m, sh, b = vols(s, "slow", size=16 * MiB, fill=0x48)
-    p = enable(conn, "independent", m, sh, b, copyDelay=Uint32(10000), copyUnits=Uint32(100))
+    p = enable(conn, "independent", m, sh, b)
+    throttled_full_copy(conn, p, sh, 16 * MiB)
     try:
         assert conn.GetInstance(p)["state"] == "copying"
         c = open_export(s, sh)

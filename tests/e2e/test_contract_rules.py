@@ -51,9 +51,24 @@ def refused(conn, path, method, needle, codes=(CIM_ERR_FAILED,), **params):
     return e.value
 
 
+def throttled_full_copy(conn, p, shadow, size, delay=10000, units=100):
+    """Starts a slow full copy master→shadow whose throttle applies from the
+    first burst: enable, let the initial copy finish, blank the shadow file
+    behind the engine's back, set the throttle while idle, then copy. (A
+    throttle given at CreateInstance races the initial copy, see
+    test_contract_throttle.py.)"""
+    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(120))[0] is True
+    with open(shadow, "r+b") as f:
+        f.write(b"\0" * size)
+    assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(delay), units=Uint32(units))[0] is True
+    assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
+
+
 def slow_independent(server, conn, prefix, size=16 * MiB):
     m, s, b = vols(server, prefix, size=size)
-    return enable(conn, "independent", m, s, b, copyDelay=Uint32(10000), copyUnits=Uint32(100)), s
+    p = enable(conn, "independent", m, s, b)
+    throttled_full_copy(conn, p, s, size)
+    return p, s
 
 
 def finish(conn, p):

@@ -47,6 +47,19 @@ def call(conn, path, method, **params):
     return conn.InvokeMethod(method, path, **params)[0]
 
 
+def throttled_full_copy(conn, p, shadow, size, delay=10000, units=100):
+    """Starts a slow full copy master→shadow whose throttle applies from the
+    first burst: enable, let the initial copy finish, blank the shadow file
+    behind the engine's back, set the throttle while idle, then copy. (A
+    throttle given at CreateInstance races the initial copy, see
+    test_contract_throttle.py.)"""
+    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(120))[0] is True
+    with open(shadow, "r+b") as f:
+        f.write(b"\0" * size)
+    assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(delay), units=Uint32(units))[0] is True
+    assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
+
+
 def wait(conn, path, secs=120):
     assert call(conn, path, "waitForCompletion", timeoutSeconds=Uint32(secs)) is True
 
@@ -129,7 +142,8 @@ def test_percentages_at_start_of_a_slow_full_copy(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
     m, sh, b = vols(s, "slow", msize=64 * MiB)  # 2048 chunks; first burst ≤ 100
-    p = enable(conn, "independent", m, sh, b, copyDelay=Uint32(10000), copyUnits=Uint32(100))
+    p = enable(conn, "independent", m, sh, b)
+    throttled_full_copy(conn, p, sh, 64 * MiB)
     inst = conn.GetInstance(p)
     assert inst["state"] == "copying"
     assert inst["percentSynchronized"] < 10
@@ -166,7 +180,8 @@ def test_suspend_pauses_copy_and_resume_continues(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
     m, sh, b = vols(s, "sus", msize=16 * MiB, fill=0x5a)
-    p = enable(conn, "independent", m, sh, b, copyDelay=Uint32(50), copyUnits=Uint32(100))
+    p = enable(conn, "independent", m, sh, b)
+    throttled_full_copy(conn, p, sh, 16 * MiB, delay=50)
     time.sleep(0.3)
     assert call(conn, p, "suspend") is True
     inst = conn.GetInstance(p)
