@@ -107,7 +107,11 @@ impl ObjectPath {
         };
         let mut rest = text.trim();
         for scheme in ["http:", "https:", "cimxml.wbem:", "cimxml.wbems:"] {
-            if rest.len() >= scheme.len() && rest[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            // `get` rather than slicing: the prefix may end inside a multi-byte character.
+            if rest
+                .get(..scheme.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(scheme))
+            {
                 rest = &rest[scheme.len()..];
             }
         }
@@ -350,6 +354,10 @@ mod tests {
         assert_eq!(n.key("c"), Some(&Value::Sint64(-3)));
         assert!(ObjectPath::parse("root/cimv2:").is_err());
         assert!(ObjectPath::parse("X.a=\"unterminated").is_err());
+        // Non-ASCII text where a scheme could end must not panic (found by fuzzing).
+        for text in ["abcdé", "abcdeé", "cimxml.wbeé:x", "ééééééé", "httpé"] {
+            let _ = ObjectPath::parse(text);
+        }
     }
 
     #[test]
