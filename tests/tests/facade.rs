@@ -2,7 +2,9 @@
 //! following changes made by another client, and a two-host
 //! export/import/join between two `cimomd` processes sharing a volume folder.
 
-use client::{Client, Direction, Fleet, IiHost, LiveEvent, LiveOptions, LiveView, SetSpec, SetType};
+use client::{
+    Client, Direction, Fleet, IiHost, LiveEvent, LiveOptions, LiveView, SetSpec, SetType,
+};
 use std::time::Duration;
 use tests::Server;
 
@@ -28,7 +30,9 @@ async fn facade_drives_sets_groups_and_overflow_volumes() {
         .create_set(&SetSpec::new(SetType::Independent, &m, &s, &b))
         .await
         .expect("enable");
-    set.wait(Some(Duration::from_secs(120))).await.expect("wait");
+    set.wait(Some(Duration::from_secs(120)))
+        .await
+        .expect("wait");
     assert_eq!(std::fs::read(&s).unwrap(), std::fs::read(&m).unwrap());
     let info = set.info().await.unwrap();
     assert_eq!(info.percent_completed, 100.0);
@@ -39,20 +43,29 @@ async fn facade_drives_sets_groups_and_overflow_volumes() {
     set.wait(None).await.unwrap();
     set.rename("renamed").await.unwrap();
     assert_eq!(set.name().await.unwrap(), "renamed");
-    set.set_copy_parameters(client::CopyParams { delay: 4, units: 500 })
-        .await
-        .unwrap();
+    set.set_copy_parameters(client::CopyParams {
+        delay: 4,
+        units: 500,
+    })
+    .await
+    .unwrap();
     let p = set.copy_parameters().await.unwrap();
     assert_eq!((p.delay, p.units), (4, 500));
     let bad = set
-        .set_copy_parameters(client::CopyParams { delay: 1, units: 500 })
+        .set_copy_parameters(client::CopyParams {
+            delay: 1,
+            units: 500,
+        })
         .await;
     assert!(bad.is_err(), "delay 1 is out of range");
 
     let volumes = h.list_volumes().await.unwrap();
     assert!(volumes.iter().any(|v| v.path == m && !v.used_by.is_empty()));
 
-    let group = h.create_group("g1", Some(SetType::Independent)).await.expect("group");
+    let group = h
+        .create_group("g1", Some(SetType::Independent))
+        .await
+        .expect("group");
     group.add(&set).await.unwrap();
     assert!(group.contains(&set).await.unwrap());
     assert_eq!(group.members().await.unwrap().len(), 1);
@@ -63,7 +76,12 @@ async fn facade_drives_sets_groups_and_overflow_volumes() {
 
     let ov = server.volume("ov", 8 * MIB);
     h.create_overflow(&ov).await.expect("overflow");
-    assert!(h.list_overflows().await.unwrap().iter().any(|o| o.path == ov));
+    assert!(h
+        .list_overflows()
+        .await
+        .unwrap()
+        .iter()
+        .any(|o| o.path == ov));
     h.delete_overflow(&ov).await.unwrap();
 
     set.delete().await.expect("disable");
