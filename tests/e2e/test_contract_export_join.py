@@ -2,7 +2,8 @@
 Import; imaging.md §5): writes made on the importing host are tracked in its
 bitmap, join ORs that bitmap into the original set, and the following update
 resyncs exactly the chunks changed on either host."""
-from pywbem import CIMClassName, CIMInstance, CIMInstanceName, Uint32
+import pytest
+from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName, Uint32
 
 from conftest import Cimomd
 from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
@@ -50,6 +51,11 @@ def test_join_merges_foreign_changes_and_update_resyncs_them(fresh_cimomd, tmp_p
         assert cb.cmd(CMD_WRITE, 9 * CHUNK + 100, 100, b"\x33" * 100)[0] == 0
         cb.close()
         assert bconn.GetInstance(ip)["percentSynchronized"] == 100 * 31 / 32  # tracked there
+        # imaging §3.2: an imported set neither copies nor exports.
+        for method in ("updateMasterToShadow", "copyShadowToMaster", "exportVolume"):
+            with pytest.raises(CIMError) as e:
+                bconn.InvokeMethod(method, ip)
+            assert e.value.status_code == 1 and s in e.value.status_description, method
         bconn.DeleteInstance(ip)  # releases it
     finally:
         hostb.stop()
