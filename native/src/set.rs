@@ -188,10 +188,21 @@ pub(crate) fn pieces(off: u64, len: u64) -> impl Iterator<Item = (u64, u64, u64,
     })
 }
 
-/// One set's dirty pages: shadow bitmap, copy bitmap, index.
-type Dirty = (Arc<SetCore>, BTreeSet<u64>, BTreeSet<u64>, BTreeSet<u64>);
+/// One set's pending bit changes and dirty index pages.
+struct Dirty {
+    set: Arc<SetCore>,
+    /// Chunks whose shadow bit is to be set.
+    shd: BTreeSet<u64>,
+    /// Chunks whose copy bit is to be cleared.
+    cpy: BTreeSet<u64>,
+    /// Index pages to write.
+    idx: BTreeSet<u64>,
+}
 
-/// Bitmap and index pages dirtied by a request, committed in write order.
+/// What a request changes, committed in write order. Bit changes are applied
+/// to the in-memory bitmaps only at commit, after the data they describe is
+/// synced and the index written: another thread persisting the same bitmap
+/// page can then never make a bit durable before its data or mapping.
 #[derive(Default)]
 pub(crate) struct Pending {
     vols: Vec<Arc<Volume>>,
@@ -200,24 +211,30 @@ pub(crate) struct Pending {
 
 impl Pending {
     fn entry(&mut self, s: &Arc<SetCore>) -> &mut Dirty {
-        let i = match self.sets.iter().position(|e| Arc::ptr_eq(&e.0, s)) {
+        let i = match self.sets.iter().position(|e| Arc::ptr_eq(&e.set, s)) {
             Some(i) => i,
             None => {
-                self.sets
-                    .push((s.clone(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new()));
+                self.sets.push(Dirty {
+                    set: s.clone(),
+                    shd: BTreeSet::new(),
+                    cpy: BTreeSet::new(),
+                    idx: BTreeSet::new(),
+                });
                 self.sets.len() - 1
             }
         };
         &mut self.sets[i]
     }
+    /// Shadow bit `c` of `s` is to be set.
     fn shd(&mut self, s: &Arc<SetCore>, c: u64) {
-        self.entry(s).1.insert(bitmap::page_of(c));
+        self.entry(s).shd.insert(c);
     }
+    /// Copy bit `c` of `s` is to be cleared.
     fn cpy(&mut self, s: &Arc<SetCore>, c: u64) {
-        self.entry(s).2.insert(bitmap::page_of(c));
+        self.entry(s).cpy.insert(c);
     }
     fn idx(&mut self, s: &Arc<SetCore>, c: u64) {
-        self.entry(s).3.insert(bitmap::index_page_of(c));
+        self.entry(s).idx.insert(bitmap::index_page_of(c));
     }
     fn data(&mut self, v: &Arc<Volume>) {
         if !self.vols.iter().any(|x| Arc::ptr_eq(x, v)) {
@@ -230,7 +247,13 @@ impl Pending {
         for v in &self.vols {
             v.sync()?;
         }
-        for (s, shd, cpy, idx) in self.sets {
+        for Dirty {
+            set: s,
+            shd,
+            cpy,
+            idx,
+        } in self.sets
+        {
             let r = (|| {
                 if !idx.is_empty() {
                     // Snapshot the map while holding it: an older snapshot
@@ -245,12 +268,24 @@ impl Pending {
                     s.bmp
                         .write_index(&cm.map, &idx.into_iter().collect::<Vec<_>>())?;
                 }
-                let shd: Vec<u64> = shd.into_iter().collect();
-                let cpy: Vec<u64> = cpy.into_iter().collect();
-                s.bmp
-                    .write_bits(Region::Shadow, &s.shd, &shd, cpy.is_empty())?;
-                if !cpy.is_empty() {
-                    s.bmp.write_bits(Region::Copy, &s.cpy, &cpy, true)?;
+                let mut spages = BTreeSet::new();
+                for c in shd {
+                    s.shd.set(c);
+                    spages.insert(bitmap::page_of(c));
+                }
+                let mut cpages = BTreeSet::new();
+                for c in cpy {
+                    s.cpy.clear(c);
+                    cpages.insert(bitmap::page_of(c));
+                }
+                let spages: Vec<u64> = spages.into_iter().collect();
+                let cpages: Vec<u64> = cpages.into_iter().collect();
+                if !spages.is_empty() {
+                    s.bmp
+                        .write_bits(Region::Shadow, &s.shd, &spages, cpages.is_empty())?;
+                }
+                if !cpages.is_empty() {
+                    s.bmp.write_bits(Region::Copy, &s.cpy, &cpages, true)?;
                 }
                 Ok(())
             })();
@@ -530,7 +565,6 @@ impl SetCore {
                     mv.write_at(&buf, c * CHUNK_SIZE)?;
                     pend.data(mv);
                 }
-                self.cpy.clear(c);
                 pend.cpy(self, c);
             } else if self.kind == SetKind::Dependent
                 && !self.shd.get(c)
@@ -544,7 +578,7 @@ impl SetCore {
         if let Err(e) = r {
             self.go_offline(flags::SHDOFFLINE, &e);
         }
-        if self.shd.set(c) {
+        if !self.shd.get(c) {
             pend.shd(self, c);
         }
     }
@@ -697,7 +731,6 @@ impl SetCore {
                 } else {
                     self.copy_to_master(&m, c, &mut pend)?;
                 }
-                self.cpy.clear(c);
                 pend.cpy(self, c);
             } else if self.kind == SetKind::Dependent
                 && !self.shd.get(c)
@@ -706,7 +739,7 @@ impl SetCore {
                 self.out_of_space(c);
                 lost = Some(c);
             }
-            if self.shd.set(c) {
+            if !self.shd.get(c) {
                 pend.shd(self, c);
             }
         }
