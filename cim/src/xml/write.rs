@@ -54,10 +54,48 @@ fn escape_attr(out: &mut Vec<u8>, s: &str) {
     escape_impl(out, s, true)
 }
 
+/// Index of the first byte that `escape_impl` may have to replace: a control
+/// character (below 0x20, which covers tab, LF and CR), `<`, `>`, `&`, `"`, or
+/// 0xEF (the lead byte of U+FFFE/U+FFFF). Scans eight bytes at a time, since
+/// most strings need no escaping at all and this runs for every value written.
+fn first_special(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // High bit set in each byte of `x` that is zero (exact for the lowest one).
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let mut chunk = [0u8; 8];
+        chunk.copy_from_slice(&bytes[i..i + 8]);
+        let x = u64::from_le_bytes(chunk);
+        // Bytes below 0x20: subtracting 0x20 borrows into the high bit, and
+        // `!x` excludes bytes that already had it (non-ASCII).
+        let controls = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+        let hits = controls
+            | zero_bytes(x ^ (ONES * u64::from(b'<')))
+            | zero_bytes(x ^ (ONES * u64::from(b'>')))
+            | zero_bytes(x ^ (ONES * u64::from(b'&')))
+            | zero_bytes(x ^ (ONES * u64::from(b'"')))
+            | zero_bytes(x ^ (ONES * 0xEF));
+        if hits != 0 {
+            // Borrows can flag a byte after a true hit, never before one, so
+            // the lowest flag is the first candidate; the byte loop re-checks.
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
 fn escape_impl(out: &mut Vec<u8>, s: &str, in_attr: bool) {
     let bytes = s.as_bytes();
+    let first = first_special(bytes);
+    if first == bytes.len() {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let rep: &[u8] = match b {
             b'\t' if in_attr => b"&#9;",
             b'\n' if in_attr => b"&#10;",
@@ -1288,4 +1326,52 @@ fn method_response(out: &mut Vec<u8>, resp: &MethodResponse) {
         }
     }
     raw(out, "</METHODRESPONSE>");
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    fn slow_first_special(bytes: &[u8]) -> usize {
+        bytes
+            .iter()
+            .position(|&b| b < 0x20 || matches!(b, b'<' | b'>' | b'&' | b'"' | 0xEF))
+            .unwrap_or(bytes.len())
+    }
+
+    #[test]
+    fn fast_scan_never_skips_a_byte_that_needs_escaping() {
+        let mut samples: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"plain text without anything".to_vec(),
+            b"0123456<".to_vec(),
+            b"01234567<".to_vec(),
+            b"a\tb".to_vec(),
+            b"\x1f\x20\x21".to_vec(),
+            "caf\u{e9} \u{ffff} end".as_bytes().to_vec(),
+            b"\x7f\x80\x81 & more".to_vec(),
+            b"\"quoted\"".to_vec(),
+        ];
+        // Every special byte at every offset of a 17-byte string.
+        for special in [0u8, b'\n', 0x1f, b'<', b'>', b'&', b'"', 0xEF] {
+            for at in 0..17 {
+                let mut s = vec![b'x'; 17];
+                s[at] = special;
+                samples.push(s);
+            }
+        }
+        for s in &samples {
+            let fast = first_special(s);
+            let slow = slow_first_special(s);
+            // The fast scan stops at the first candidate chunk or the tail,
+            // never after a byte that needs escaping.
+            assert!(fast <= slow, "{s:?}: {fast} > {slow}");
+        }
+        let mut out = Vec::new();
+        escape_impl(&mut out, "a<b>&\"c\u{ffff}\u{1}\t", true);
+        assert_eq!(out, "a&lt;b&gt;&amp;&quot;c\u{FFFD}\u{FFFD}&#9;".as_bytes());
+        out.clear();
+        escape_impl(&mut out, "a long string with no specials at all", false);
+        assert_eq!(out, b"a long string with no specials at all");
+    }
 }
