@@ -320,3 +320,40 @@ def test_qemu_img_convert_and_nbdcopy_from_shadow(cimomd, tmp_path):
         assert data[:MiB] == b"\x60" * MiB and data[MiB:] == b"\x5f" * MiB
     finally:
         conn.DeleteInstance(p)
+
+
+def test_handshake_options_and_flags(cimomd):
+    """§5: fixed newstyle with NBD_OPT_INFO / GO / LIST; FLUSH, TRIM and
+    WRITE_ZEROES are advertised; unknown options and commands are refused
+    without dropping the connection."""
+    conn = cimomd.conn()
+    m, s, b = vols(cimomd, "hs", fill=0x3a)
+    p = enable(conn, "dependent", m, s, b)
+    try:
+        c = Nbd(cimomd.nbd_port)
+        raw = m.encode()
+        c._option(6, struct.pack(">I", len(raw)) + raw + struct.pack(">H", 0))  # NBD_OPT_INFO
+        info = None
+        while True:
+            _, rtype, data = c._reply()
+            if rtype == REP_ACK:
+                break
+            assert not rtype & 0x80000000, hex(rtype)
+            if rtype == REP_INFO and struct.unpack(">H", data[:2])[0] == 0:
+                info = struct.unpack(">QH", data[2:12])
+        assert info is not None and info[0] == MiB
+        c._option(0x7777)  # unknown option
+        _, rtype, _ = c._reply()
+        assert rtype == 0x80000001  # NBD_REP_ERR_UNSUP
+        c.go(m)  # still usable after INFO and the refusal
+        assert c.tflags & 1  # HAS_FLAGS
+        for bit, name in ((1 << 2, "SEND_FLUSH"), (1 << 5, "SEND_TRIM"), (1 << 6, "SEND_WRITE_ZEROES")):
+            assert c.tflags & bit, name
+        assert not c.tflags & FLAG_READ_ONLY
+        err, _ = c.cmd(0x55, 0, 512)  # unknown command
+        assert err == EINVAL
+        err, data = c.cmd(CMD_READ, 0, 512)
+        assert err == 0 and data == b"\x3a" * 512
+        c.close()
+    finally:
+        conn.DeleteInstance(p)
