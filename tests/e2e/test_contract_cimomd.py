@@ -309,3 +309,26 @@ def test_first_start_compiles_bundled_mof_and_restart_reuses_it(tmp_path):
         assert srv.conn().GetQualifier("TstKeep").value == "v"
     finally:
         srv.stop()
+
+
+def test_volume_root_given_through_a_symlink(tmp_path):
+    """§7: paths are canonicalised before the check, so a root named through
+    a symlink (as /var -> /private/var on some systems) still admits its
+    volumes, by either spelling."""
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "rootlink"
+    link.symlink_to(real)
+    srv = start(tmp_path, "--volume-root", str(link), root=False)
+    try:
+        conn = srv.conn()
+        m, s = sparse(real / "m"), sparse(real / "s")
+        b = str(link / "b")
+        sparse(real / "b", 64 * 1024)
+        p = enable(conn, str(link / "m"), s, b)
+        assert conn.EnumerateInstanceNames("DS_IISet")
+        conn.DeleteInstance(CIMInstanceName("DS_IISet", dict(conn.EnumerateInstanceNames("DS_IISet")[0].keybindings),
+                                            namespace="root/cimv2"))
+        assert m and p is not None
+    finally:
+        srv.stop()
