@@ -411,6 +411,8 @@ def test_multi_set_copy_with_a_missing_set_does_nothing(env):
     assert json.loads(ok(s.iiadm("--json", "-i", sh)))["state"] == "idle"
 
 
+@pytest.mark.xfail(strict=True, reason="BUG (imaging.md §6): `iiadm -u s SET1 SET2` with SET2 suspended exits 1 "
+                   "but has already restarted SET1's update (client/src/cli/run.rs copy_or_update loops set by set)")
 def test_multi_set_update_with_a_suspended_member_does_nothing(env):
     s, v = env
     sh = _slow_idle_independent(s, v)
@@ -422,7 +424,7 @@ def test_multi_set_update_with_a_suspended_member_does_nothing(env):
     ok(s.iiadm("-s", v["s2"]))
     res = s.iiadm("-u", "s", sh, v["s2"])
     fails(res, v["s2"])
-    assert json.loads(ok(s.iiadm("--json", "-i", sh)))["state"] != "copying"
+    assert json.loads(ok(s.iiadm("--json", "-i", sh)))["state"] == "idle"
 
 
 def test_multi_set_copy_all_valid(env):
