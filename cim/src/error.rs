@@ -63,6 +63,16 @@ pub enum Error {
         /// Byte offset of the `IMETHODCALL`.
         position: u64,
     },
+    /// The `CIM` element declares a `CIMVERSION` or `DTDVERSION` whose major
+    /// version is not 2 (DSP0200: answered with HTTP 501 and
+    /// `CIMError: unsupported-cim-version` / `unsupported-dtd-version`).
+    #[error("unsupported {attribute} {version:?}: only 2.x is supported")]
+    UnsupportedVersion {
+        /// `CIMVERSION` or `DTDVERSION`.
+        attribute: &'static str,
+        /// The version as sent.
+        version: String,
+    },
 }
 
 /// The class of a decoding failure, which decides how the server answers it.
@@ -80,6 +90,9 @@ pub enum ErrorKind {
     InvalidParameter,
     /// Unknown intrinsic method: `<ERROR CODE="7">` (`CIM_ERR_NOT_SUPPORTED`).
     UnknownMethod,
+    /// `CIMVERSION` or `DTDVERSION` not 2.x: HTTP 501 with
+    /// `CIMError: unsupported-cim-version` or `unsupported-dtd-version`.
+    UnsupportedVersion,
 }
 
 impl Error {
@@ -91,6 +104,7 @@ impl Error {
             Error::Limit { .. } => ErrorKind::LimitExceeded,
             Error::InvalidParameter { .. } => ErrorKind::InvalidParameter,
             Error::UnknownMethod { .. } => ErrorKind::UnknownMethod,
+            Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,
         }
     }
 
@@ -101,7 +115,7 @@ impl Error {
             | Error::Cim { position, .. }
             | Error::InvalidParameter { position, .. }
             | Error::UnknownMethod { position, .. } => Some(*position),
-            Error::Limit { .. } => None,
+            Error::Limit { .. } | Error::UnsupportedVersion { .. } => None,
         }
     }
 

@@ -1358,10 +1358,24 @@ impl<'a> Parser<'a> {
     /// `<!ELEMENT CIM (MESSAGE|DECLARATION)> <!ATTLIST CIM CIMVERSION DTDVERSION>`
     fn parse_cim(&mut self, e: &Elem<'a>) -> Result<Message> {
         self.expect(e, "CIM")?;
+        let [cim_version, dtd_version] = self.attrs(e, ["CIMVERSION", "DTDVERSION"])?;
         let m = self.required_child(e, "MESSAGE")?;
         self.expect(&m, "MESSAGE")?;
         let msg = self.parse_message(&m)?;
         self.no_children(e)?;
+        // Checked after the body so that a malformed document is reported as such.
+        for (attribute, value) in [("CIMVERSION", cim_version), ("DTDVERSION", dtd_version)] {
+            let value =
+                value.ok_or_else(|| self.err(e, format!("missing attribute {attribute}")))?;
+            // DSP0200: a 2.x document is understood; another major version is refused.
+            let major = value.split('.').next().unwrap_or("");
+            if major.trim() != "2" {
+                return Err(Error::UnsupportedVersion {
+                    attribute,
+                    version: value.chars().take(40).collect(),
+                });
+            }
+        }
         Ok(msg)
     }
 

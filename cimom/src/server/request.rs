@@ -32,6 +32,8 @@ use http::{HeaderMap, Method, StatusCode};
 
 /// The DMTF extension URI of the `Man` header of `M-POST` requests.
 pub const MAN_URI: &str = "http://www.dmtf.org/cim/mapping.http/v1.0";
+/// The spelling OpenPegasus, OpenWBEM and SBLIM send in `Man` headers.
+pub const MAN_URI_SLASH: &str = "http://www.dmtf.org/cim/mapping/http/v1.0";
 
 /// A request-level failure: an HTTP status, the DSP0200 `CIMError` header
 /// value when one applies, and a human-readable detail.
@@ -179,7 +181,9 @@ pub fn man_namespace(headers: &HeaderMap) -> Option<String> {
         for ext in text.split(',') {
             let mut parts = ext.split(';');
             let uri = parts.next().unwrap_or("").trim().trim_matches('"');
-            if uri != MAN_URI {
+            // DSP0200's text writes `mapping.http`, the DMTF servers and
+            // clients send `mapping/http`: both name the same extension.
+            if uri != MAN_URI && uri != MAN_URI_SLASH {
                 continue;
             }
             for p in parts {
@@ -317,6 +321,17 @@ fn decode_failure(body: &[u8], e: &cim::Error) -> Result<Decoded, RequestError> 
                 e.to_string(),
             )),
         },
+        ErrorKind::UnsupportedVersion => Err(RequestError::cim(
+            StatusCode::NOT_IMPLEMENTED,
+            match e {
+                cim::Error::UnsupportedVersion {
+                    attribute: "DTDVERSION",
+                    ..
+                } => "unsupported-dtd-version",
+                _ => "unsupported-cim-version",
+            },
+            e.to_string(),
+        )),
         _ if contains(body, b"<MULTIREQ") => Err(RequestError::cim(
             StatusCode::NOT_IMPLEMENTED,
             "multiple-requests-unsupported",
