@@ -682,9 +682,21 @@ fn pick_set(sets: Vec<SetInfo>, name: &str) -> Result<SetInfo> {
     if let Some(s) = sets.iter().find(|s| s.shadow == name) {
         return Ok(s.clone());
     }
-    sets.into_iter()
-        .find(|s| s.name == name)
-        .ok_or_else(|| Error::SetNotFound(name.to_owned()))
+    let mut named: Vec<SetInfo> = sets.into_iter().filter(|s| s.name == name).collect();
+    match named.len() {
+        0 => Err(Error::SetNotFound(name.to_owned())),
+        1 => Ok(named.remove(0)),
+        // Never act on one of several sets at random: ask for the shadow path.
+        _ => Err(Error::Cim(cim::CimError::failed(format!(
+            "set name {name:?} is shared by {} sets ({}): name the set by its shadow volume",
+            named.len(),
+            named
+                .iter()
+                .map(|s| s.shadow.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))),
+    }
 }
 
 /// A handle on one set. Cheap to clone; holds no state beyond the path.

@@ -302,8 +302,6 @@ def test_reset_and_version(env):
         assert f"-{letter}" in h, letter
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: two sets may share one setName and `iiadm -d NAME` then silently "
-                   "disables one of them; an ambiguous name must be refused (at enable/setName or by iiadm)")
 def test_ambiguous_set_name_is_never_acted_on_silently(env):
     s, v = env
     ok(s.iiadm("-e", "dep", v["m"], v["s"], v["b"], "dup"))
@@ -331,8 +329,6 @@ def test_empty_or_missing_group_operations_fail(env):
     fails(s.iiadm("-g", "empty", "-u", "s"), "empty")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (imaging.md §2.3 -A): iiadm -A on an uninitialised overflow volume "
-                   "fails with CIM_ERR_NOT_FOUND instead of initialising it (prompt skipped off a terminal) and retrying")
 def test_attach_initialises_a_fresh_overflow_volume(env):
     """imaging §2.3 -A: if the volume is not initialised, the CLI initialises
     it and retries."""
@@ -400,9 +396,6 @@ def _slow_idle_independent(s, v):
     return big["s"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (imaging.md §6): `iiadm -c s SET /missing` exits 1 naming /missing but "
-                   "has already started the copy of SET; several sets on one -c/-u line must be validated first, "
-                   "nothing done if one fails")
 def test_multi_set_copy_with_a_missing_set_does_nothing(env):
     s, v = env
     sh = _slow_idle_independent(s, v)
@@ -411,8 +404,6 @@ def test_multi_set_copy_with_a_missing_set_does_nothing(env):
     assert json.loads(ok(s.iiadm("--json", "-i", sh)))["state"] == "idle"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (imaging.md §6): `iiadm -u s SET1 SET2` with SET2 suspended exits 1 "
-                   "but has already restarted SET1's update (client/src/cli/run.rs copy_or_update loops set by set)")
 def test_multi_set_update_with_a_suspended_member_does_nothing(env):
     s, v = env
     sh = _slow_idle_independent(s, v)
@@ -436,9 +427,6 @@ def test_multi_set_copy_all_valid(env):
     ok(s.iiadm("-w", v["s2"]))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `iiadm -g GROUP -e dep ...` into a group of the other type exits 1 "
-                   "(CIM_ERR_INVALID_PARAMETER) but leaves the set enabled outside the group; a failed enable must "
-                   "leave nothing behind (imaging.md §2.3 -e: the entry is removed again, 'Enable failed')")
 def test_enable_into_mismatched_group_leaves_nothing(env):
     s, v = env
     ok(s.iiadm("-C", "gi", "ind"))

@@ -162,6 +162,20 @@ fn confirm(io: &mut Io<'_>, no_confirm: bool, question: &str) -> Outcome {
     }
 }
 
+/// Why a set cannot start a copy or update now, judged from its state.
+fn not_ready_for_copy(state: &str, group: Option<&str>) -> Option<String> {
+    if let Some(g) = group.filter(|g| !g.is_empty()) {
+        return Some(format!(
+            "the set belongs to group {g}: start the copy from the group"
+        ));
+    }
+    match state {
+        "idle" => None,
+        "copying" | "updating" => Some("a copy or update is already in progress".to_owned()),
+        other => Some(format!("the set is {other}")),
+    }
+}
+
 async fn set_handle(host: &IiHost, name: &str) -> std::result::Result<SetHandle, Failure> {
     host.find_set(name).await.about(|| set_what(name))
 }
@@ -271,10 +285,31 @@ async fn copy_or_update(
         };
         confirm(io, args.no_confirm, q)?;
     }
+    // Like the classic tool, check every named set before starting any, so a
+    // bad operand changes nothing (imaging.md §6).
+    let mut handles = Vec::new();
+    for t in targets {
+        if let Target::Set(s) = t {
+            let h = set_handle(host, s).await?;
+            if targets.len() > 1 {
+                let info = h.info().await.about(|| set_what(s))?;
+                if let Some(why) = not_ready_for_copy(&info.state, info.group.as_deref()) {
+                    return Err(Failure {
+                        what: set_what(s),
+                        error: Error::Cim(cim::CimError::failed(format!(
+                            "{why}; no set on this command line was started"
+                        ))),
+                    });
+                }
+            }
+            handles.push(h);
+        }
+    }
+    let mut handles = handles.into_iter();
     for t in targets {
         match t {
             Target::Set(s) => {
-                let h = set_handle(host, s).await?;
+                let h = handles.next().expect("one handle per set target");
                 let r = if update {
                     h.update(dir).await
                 } else {
@@ -356,7 +391,13 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
                 .await
                 .about(|| format!("set {shadow} (master {master}, bitmap {bitmap})"))?;
             if let Some(g) = group {
-                add_to_group(host, std::slice::from_ref(&h), g).await?;
+                if let Err(failure) = add_to_group(host, std::slice::from_ref(&h), g).await {
+                    // Enabling into a group is one action: leave nothing behind.
+                    if let Err(undo) = h.delete().await {
+                        tracing::warn!(shadow = %shadow, error = %undo, "could not disable the set after the group add failed");
+                    }
+                    return Err(failure);
+                }
             }
             Ok(())
         }
@@ -432,11 +473,30 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
             Ok(())
         }
         Action::Attach { overflow, target } => {
-            for_each_set(io, host, target, |h| {
+            // As the classic tool does, an overflow volume that was never
+            // initialised is initialised (after confirmation) before attaching,
+            // and released again when the attach fails, so a failure changes nothing.
+            let fresh = matches!(
+                host.overflow(overflow).await,
+                Err(Error::OverflowNotFound(_))
+            );
+            if fresh {
+                confirm(io, args.no_confirm, "Initialize this overflow volume?")?;
+                host.create_overflow(overflow)
+                    .await
+                    .about(|| format!("overflow volume {overflow}"))?;
+            }
+            let attached = for_each_set(io, host, target, |h| {
                 let o = overflow.clone();
                 async move { h.attach_overflow(&o).await }
             })
-            .await
+            .await;
+            if attached.is_err() && fresh {
+                if let Err(undo) = host.delete_overflow(overflow).await {
+                    tracing::warn!(overflow = %overflow, error = %undo, "could not release the overflow volume initialised for a failed attach");
+                }
+            }
+            attached
         }
         Action::Detach(t) => {
             for_each_set(io, host, t, |h| async move { h.detach_overflow().await }).await
