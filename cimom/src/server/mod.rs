@@ -70,7 +70,10 @@ pub struct Server {
     shared: Arc<Shared>,
     http: Option<TcpListener>,
     https: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
-    indication_config: crate::config::IndicationConfig,
+    stop_tx: watch::Sender<bool>,
+    stop_rx: watch::Receiver<bool>,
+    /// Indication delivery, running from `bind` on.
+    delivery: tokio::task::JoinHandle<()>,
 }
 
 /// What every connection task needs.
@@ -138,11 +141,18 @@ impl Server {
             requests: Semaphore::new(config.limits.max_concurrent_requests),
             size_hints: std::array::from_fn(|_| AtomicUsize::new(0)),
         });
+        // Delivery starts here, not in `run`: the sink must be in place before
+        // the first indication is published, or it would be dropped.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let delivery =
+            crate::indication::start(&shared.cimom, &config.indications, stop_rx.clone());
         Ok(Server {
             shared,
             http,
             https,
-            indication_config: config.indications.clone(),
+            stop_tx,
+            stop_rx,
+            delivery,
         })
     }
 
@@ -158,9 +168,7 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then drains (see [`SHUTDOWN_GRACE`]).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let delivery =
-            crate::indication::start(&self.shared.cimom, &self.indication_config, stop_rx.clone());
+        let (stop_tx, stop_rx, delivery) = (self.stop_tx, self.stop_rx, self.delivery);
         let mut endpoints = Vec::new();
         if let Some(l) = self.http {
             tracing::info!(addr = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving CIM-XML over HTTP");

@@ -261,9 +261,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 )
             })?;
 
-    let forwarder = providers::indication::Forwarder::start(engine.clone(), cimom.handle())
-        .context("cannot start the indication forwarder")?;
-
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let on_signal = stop_tx.clone();
@@ -286,9 +283,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
 
-    let server = cimom::server::Server::bind(&config, cimom)
+    let server = cimom::server::Server::bind(&config, cimom.clone())
         .await
         .context("cannot start the CIM-XML endpoints")?;
+    // After `bind`, which installs indication delivery: nothing published is lost.
+    let forwarder = providers::indication::Forwarder::start(engine.clone(), cimom.handle())
+        .context("cannot start the indication forwarder")?;
     if let Some(a) = server.local_addr() {
         eprintln!("cimomd: listening on http://{a}");
     }
