@@ -22,5 +22,6 @@ for b in native/benches/*.rs; do
   [ -e "$b" ] && run cargo bench -p native --bench "$(basename "$b" .rs)"
 done
 run cargo run --release -p native --example nbd_bench
+run cargo run --release -p native --example engine_nbd_bench
 [ -x cimom/benches/http_bench.sh ] && run cimom/benches/http_bench.sh
 echo "ran $ran benchmark groups"

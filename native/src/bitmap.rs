@@ -427,12 +427,19 @@ impl BitmapVol {
 
     /// Writes the given pages of a bitmap region; syncs when `sync`.
     pub fn write_bits(&self, region: Region, bits: &Bits, pages: &[u64], sync: bool) -> Result<()> {
-        let _g = self.io.lock().unwrap();
-        for &p in pages {
-            let page = seal(bits.page_bytes(p), region, p);
-            self.vol
-                .write_at(&page, self.geo.region_off(region) + p * PAGE)?;
+        {
+            // The lock orders snapshot-and-write, so an older page image can
+            // never land after a newer one.
+            let _g = self.io.lock().unwrap();
+            for &p in pages {
+                let page = seal(bits.page_bytes(p), region, p);
+                self.vol
+                    .write_at(&page, self.geo.region_off(region) + p * PAGE)?;
+            }
         }
+        // The sync needs no lock: it makes every write issued before it
+        // durable, ours included. Syncing outside the lock lets concurrent
+        // copy-on-writes share one journal commit instead of queueing.
         if sync {
             self.vol.sync()?;
         }

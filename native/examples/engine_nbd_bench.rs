@@ -1,0 +1,499 @@
+//! NBD data-path benchmark of the imaging engine itself: the engine is the
+//! [`native::ExportSource`] of our NBD server, so every write goes through the
+//! copy-on-write and bitmap rules of its set; the references are the usual
+//! servers on plain files of the same size, driven by the same clients.
+//!
+//! ```text
+//! cargo run --release -p native --example engine_nbd_bench
+//! ```
+//!
+//! Figures (the goals are the issue's):
+//!
+//! 1. Random 4 KiB writes at QD16 (`fio --ioengine=nbd`) to the master of a
+//!    **dependent** set, first writes (copy-on-write of fresh 32 KiB chunks),
+//!    vs `nbdkit file` on a plain file: goal ≥ 0.6×. fio writes each 4 KiB
+//!    block at most once (random map) and does `chunks / NBD_ENGINE_FRESH_DIV`
+//!    I/Os over the whole master, so most writes land in a chunk not yet
+//!    copied; the real share of first writes is measured from the set's shadow
+//!    bitmap and printed. Between rounds, `-u s` (dependent update: instant,
+//!    clears the shadow bitmap) makes every chunk fresh again.
+//! 2. The same to chunks already copied (rewrites), fio time-based over a
+//!    region pre-copied through the engine's master handle: goal ≥ 0.9×.
+//! 3. Sequential read of a shadow with `nbdcopy URI null:` vs `qemu-nbd -r` of
+//!    a plain file of the same size: an **independent** shadow after its full
+//!    copy finished, and a clean **dependent** shadow (every read goes through
+//!    to the master): goal ≥ 1.0×.
+//!
+//! Each figure alternates ours and the reference `NBD_BENCH_ROUNDS` times
+//! (default 3) and reports medians and all rounds (the machine is shared).
+//!
+//! Environment: `NBD_ENGINE_WRITE_SIZE` (dependent master, bytes or K/M/G,
+//! default 1G), `NBD_ENGINE_FRESH_DIV` (default 4), `NBD_ENGINE_REWRITE_SIZE`
+//! (pre-copied region, default 64M), `NBD_ENGINE_READ_SIZE` (independent and
+//! read sets, default 1G), `NBD_BENCH_SECONDS` (time-based fio runs, default
+//! 5), `NBD_BENCH_ROUNDS`, `NBD_BENCH_DIR` (default the temporary directory),
+//! `NBD_BENCH_WORKERS` (our [`native::nbd::NbdConfig::workers_per_connection`]).
+
+use native::nbd::{NbdConfig, NbdServer};
+use native::{CopyMode, Direction, Engine, EngineConfig, SetKind, SetSpec, CHUNK_SIZE};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn main() -> Result<(), BoxError> {
+    let wsize = env_size("NBD_ENGINE_WRITE_SIZE", 1 << 30)?;
+    let fresh_div = env_num("NBD_ENGINE_FRESH_DIV", 4)?.max(1);
+    let rsize = env_size("NBD_ENGINE_READ_SIZE", 1 << 30)?;
+    let rewrite = env_size("NBD_ENGINE_REWRITE_SIZE", 64 << 20)?.min(wsize);
+    let seconds = env_num("NBD_BENCH_SECONDS", 5)?;
+    let rounds = env_num("NBD_BENCH_ROUNDS", 3)?.max(1);
+    let dir = match std::env::var_os("NBD_BENCH_DIR") {
+        Some(d) => tempfile::tempdir_in(d)?,
+        None => tempfile::tempdir()?,
+    };
+    for t in ["fio", "nbdkit", "nbdcopy", "qemu-nbd"] {
+        if !tool_exists(t) {
+            return Err(format!("{t} is required (scripts/bench.sh installs it)").into());
+        }
+    }
+    // Volumes must be canonical paths under a root: they are the export names.
+    let root = std::fs::canonicalize(dir.path())?.join("vols");
+    std::fs::create_dir_all(&root)?;
+    println!(
+        "engine_nbd_bench: dependent master {} MiB, rewrite region {} MiB, read sets {} MiB, fio {seconds} s, {rounds} rounds, in {}",
+        wsize >> 20,
+        rewrite >> 20,
+        rsize >> 20,
+        root.display()
+    );
+    let v = |n: &str| root.join(n);
+    fill_file(&v("dmaster"), wsize)?;
+    std::fs::File::create(v("dshadow"))?.set_len(wsize)?;
+    std::fs::File::create(v("dbitmap"))?.set_len(bitmap_size(wsize))?;
+    fill_file(&v("wref"), wsize)?;
+    fill_file(&v("imaster"), rsize)?;
+    std::fs::File::create(v("ishadow"))?.set_len(rsize)?;
+    std::fs::File::create(v("ibitmap"))?.set_len(bitmap_size(rsize))?;
+    fill_file(&v("rref"), rsize)?;
+
+    let engine = Engine::open(EngineConfig::new(
+        dir.path().join("state"),
+        vec![root.clone()],
+    ))?;
+    let spec = |m: &str, s: &str, b: &str, kind| SetSpec {
+        master: v(m),
+        shadow: v(s),
+        bitmap: v(b),
+        kind,
+        name: None,
+        group: None,
+        overflow: None,
+    };
+    engine.enable_set(spec("dmaster", "dshadow", "dbitmap", SetKind::Dependent))?;
+
+    let mut config = NbdConfig::default();
+    if let Ok(w) = std::env::var("NBD_BENCH_WORKERS") {
+        config.workers_per_connection = w.parse()?;
+    }
+    println!("{} workers/connection", config.workers_per_connection);
+    let rt = tokio::runtime::Runtime::new()?;
+    let server = rt
+        .block_on(NbdServer::bind("127.0.0.1:0", Arc::new(engine.clone())))?
+        .with_config(config);
+    let port = server.local_addr()?.port();
+    rt.spawn(server.run());
+    // An absolute export name follows the authority's slash: nbd://h:p//abs.
+    let ours = |p: &Path| format!("nbd://127.0.0.1:{port}/{}", p.display());
+
+    let mut rows = Vec::new();
+
+    // ---- 1. first writes (copy-on-write) to a dependent master ----
+    let chunks = wsize / CHUNK_SIZE;
+    let ios = (chunks / fresh_div).max(1);
+    let kit_port = free_port()?;
+    let mut kit = spawn(
+        "nbdkit",
+        &[
+            "-f",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &kit_port.to_string(),
+            "file",
+            path_str(&v("wref")),
+        ],
+    )?;
+    let kit_uri = format!("nbd://127.0.0.1:{kit_port}/");
+    wait_listening(&kit_uri)?;
+    let dm_uri = ours(&v("dmaster"));
+    let (mut a, mut b, mut fresh) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        // Dependent `-u s`: instant, S := 0, so every chunk is fresh again.
+        engine.copy(&v("dshadow"), Direction::ToShadow, CopyMode::Update)?;
+        engine.wait(&v("dshadow"), Some(Duration::from_secs(60)))?;
+        let before = engine.set_info(&v("dshadow"))?.shadow_bits;
+        a.push(fio_iops(&dm_uri, &FioJob::Ios { size: wsize, ios })?);
+        let after = engine.set_info(&v("dshadow"))?.shadow_bits;
+        fresh.push(100.0 * (after - before) as f64 / ios as f64);
+        b.push(fio_iops(&kit_uri, &FioJob::Ios { size: wsize, ios })?);
+    }
+    rows.push(Row::new(
+        format!(
+            "dep. master, first 4K writes QD16 ({:.0}% COW)",
+            median(&fresh)
+        ),
+        "IOPS",
+        a,
+        "nbdkit file",
+        b,
+        0.6,
+    ));
+
+    // ---- 2. rewrites of chunks already copied ----
+    {
+        let dev = engine.device(&v("dmaster"))?;
+        let block = vec![0x5au8; 4096];
+        for c in 0..rewrite / CHUNK_SIZE {
+            dev.write_at(&block, c * CHUNK_SIZE, false)?;
+        }
+        dev.flush()?;
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        a.push(fio_iops(
+            &dm_uri,
+            &FioJob::Timed {
+                size: rewrite,
+                seconds,
+            },
+        )?);
+        b.push(fio_iops(
+            &kit_uri,
+            &FioJob::Timed {
+                size: rewrite,
+                seconds,
+            },
+        )?);
+    }
+    stop(&mut kit);
+    rows.push(Row::new(
+        "dep. master, rewrites of copied chunks 4K QD16".into(),
+        "IOPS",
+        a,
+        "nbdkit file",
+        b,
+        0.9,
+    ));
+
+    // ---- 3. sequential read of shadows ----
+    // An independent set, read once its full copy has finished.
+    let t = Instant::now();
+    engine.enable_set(spec("imaster", "ishadow", "ibitmap", SetKind::Independent))?;
+    engine.set_copy_params(
+        &v("ishadow"),
+        native::MIN_COPY_DELAY,
+        native::MAX_COPY_UNITS,
+    )?;
+    assert!(engine.wait(&v("ishadow"), Some(Duration::from_secs(3600)))?);
+    println!(
+        "independent full copy of {} MiB took {:.2?}",
+        rsize >> 20,
+        t.elapsed()
+    );
+    // A clean dependent shadow of the read size: every read goes to the master.
+    fill_file(&v("rmaster"), rsize)?;
+    std::fs::File::create(v("rshadow"))?.set_len(rsize)?;
+    std::fs::File::create(v("rbitmap"))?.set_len(bitmap_size(rsize))?;
+    engine.enable_set(spec("rmaster", "rshadow", "rbitmap", SetKind::Dependent))?;
+    let qp = free_port()?;
+    let mut qn = spawn(
+        "qemu-nbd",
+        &[
+            "-r",
+            "-f",
+            "raw",
+            "-t",
+            "-e",
+            "16",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            &qp.to_string(),
+            "-x",
+            "r",
+            path_str(&v("rref")),
+        ],
+    )?;
+    let q_uri = format!("nbd://127.0.0.1:{qp}/r");
+    wait_listening(&q_uri)?;
+    // Warm the page cache so every side reads from memory.
+    nbdcopy_mib_s(&q_uri, rsize, &[])?;
+    for (label, shadow) in [
+        ("indep. shadow", "ishadow"),
+        ("dep. shadow (reads master)", "rshadow"),
+    ] {
+        let uri = ours(&v(shadow));
+        nbdcopy_mib_s(&uri, rsize, &[])?;
+        for (conn, extra) in [
+            ("default conns", &[][..]),
+            ("1 conn", &["--connections=1"][..]),
+        ] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                a.push(nbdcopy_mib_s(&uri, rsize, extra)?);
+                b.push(nbdcopy_mib_s(&q_uri, rsize, extra)?);
+            }
+            rows.push(Row::new(
+                format!("{label} seq. read nbdcopy ({conn})"),
+                "MiB/s",
+                a,
+                "qemu-nbd",
+                b,
+                1.0,
+            ));
+        }
+    }
+    stop(&mut qn);
+
+    println!();
+    println!(
+        "{:<52} {:>16} {:>24} {:>7} {:>6} {:>4}",
+        "benchmark (median of rounds)", "ours", "reference", "ratio", "goal", "met"
+    );
+    for r in &rows {
+        r.print();
+    }
+    engine.shutdown();
+    rt.shutdown_timeout(Duration::from_secs(2));
+    Ok(())
+}
+
+/// Bitmap volume size for a master of `size` bytes: header page plus two
+/// bitmaps, rounded up generously (the engine rejects a too-small one).
+fn bitmap_size(size: u64) -> u64 {
+    (64 << 10) + 4 * (size / CHUNK_SIZE / 8) + (64 << 10)
+}
+
+struct Row {
+    what: String,
+    unit: &'static str,
+    ours: Vec<f64>,
+    reference: &'static str,
+    theirs: Vec<f64>,
+    goal: f64,
+}
+
+impl Row {
+    fn new(
+        what: String,
+        unit: &'static str,
+        ours: Vec<f64>,
+        reference: &'static str,
+        theirs: Vec<f64>,
+        goal: f64,
+    ) -> Row {
+        Row {
+            what,
+            unit,
+            ours,
+            reference,
+            theirs,
+            goal,
+        }
+    }
+
+    fn print(&self) {
+        let (o, t) = (median(&self.ours), median(&self.theirs));
+        let ratio = o / t;
+        println!(
+            "{:<52} {:>10.0} {:<5} {:>12} {:>6.0} {:<5} {:>6.2}x {:>5.1}x {:>4}",
+            self.what,
+            o,
+            self.unit,
+            self.reference,
+            t,
+            self.unit,
+            ratio,
+            self.goal,
+            if ratio >= self.goal { "yes" } else { "NO" }
+        );
+        println!(
+            "{:<52} {:>16} {:>24}",
+            "  all rounds",
+            spread(&self.ours),
+            spread(&self.theirs)
+        );
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+fn spread(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.0}"))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn env_num(var: &str, default: u64) -> Result<u64, BoxError> {
+    match std::env::var(var) {
+        Ok(v) => Ok(v.parse().map_err(|e| format!("{var}={v}: {e}"))?),
+        Err(_) => Ok(default),
+    }
+}
+
+fn env_size(var: &str, default: u64) -> Result<u64, BoxError> {
+    let Ok(v) = std::env::var(var) else {
+        return Ok(default);
+    };
+    let (num, mult) = match v.chars().last() {
+        Some('K' | 'k') => (&v[..v.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&v[..v.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&v[..v.len() - 1], 1 << 30),
+        _ => (&v[..], 1),
+    };
+    let n: u64 = num.parse().map_err(|e| format!("{var}={v}: {e}"))?;
+    // Whole chunks, so every chunk of the volume can be addressed.
+    Ok((n * mult).div_ceil(CHUNK_SIZE) * CHUNK_SIZE)
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Writes `size` bytes of non-zero data (so nothing is sparse), durably.
+fn fill_file(path: &PathBuf, size: u64) -> Result<(), BoxError> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let block: Vec<u8> = (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(31) >> 3) as u8 | 1)
+        .collect();
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        f.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(())
+}
+
+fn tool_exists(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn free_port() -> Result<u16, BoxError> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn spawn(tool: &str, args: &[&str]) -> Result<Child, BoxError> {
+    Command::new(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start {tool}: {e}").into())
+}
+
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn wait_listening(uri: &str) -> Result<(), BoxError> {
+    let hostport = uri
+        .trim_start_matches("nbd://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let addr: SocketAddr = hostport.parse()?;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if TcpStream::connect(addr).is_ok() {
+            // Give a one-client server time to notice the probe has gone.
+            std::thread::sleep(Duration::from_millis(200));
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("{uri} is not listening").into())
+}
+
+/// A random 4 KiB write job at QD16.
+enum FioJob {
+    /// `ios` writes over `size` bytes, each 4 KiB block at most once, with
+    /// fresh offsets on every run.
+    Ios { size: u64, ios: u64 },
+    /// Writes over `size` bytes for `seconds`.
+    Timed { size: u64, seconds: u64 },
+}
+
+fn fio_iops(uri: &str, job: &FioJob) -> Result<f64, BoxError> {
+    let mut args = vec![
+        "--name=randwrite".to_string(),
+        "--ioengine=nbd".into(),
+        format!("--uri={uri}"),
+        "--rw=randwrite".into(),
+        "--bs=4k".into(),
+        "--iodepth=16".into(),
+        "--output-format=json".into(),
+    ];
+    match job {
+        FioJob::Ios { size, ios } => args.extend([
+            format!("--size={size}"),
+            format!("--number_ios={ios}"),
+            "--randrepeat=0".into(),
+            "--norandommap=0".into(),
+        ]),
+        FioJob::Timed { size, seconds } => args.extend([
+            format!("--size={size}"),
+            format!("--runtime={seconds}"),
+            "--time_based".into(),
+        ]),
+    }
+    let out = Command::new("fio").args(&args).output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "fio on {uri} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    // fio may print notices before the JSON document.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json = &text[text.find('{').ok_or("no JSON from fio")?..];
+    let v: serde_json::Value = serde_json::from_str(json)?;
+    let iops = v["jobs"][0]["write"]["iops"]
+        .as_f64()
+        .ok_or("fio JSON has no jobs[0].write.iops")?;
+    if iops <= 0.0 {
+        return Err(format!("fio on {uri} did no I/O").into());
+    }
+    Ok(iops)
+}
+
+fn nbdcopy_mib_s(uri: &str, size: u64, extra: &[&str]) -> Result<f64, BoxError> {
+    let start = Instant::now();
+    let st = Command::new("nbdcopy")
+        .args(extra)
+        .args([uri, "null:"])
+        .status()?;
+    if !st.success() {
+        return Err(format!("nbdcopy {uri} null: failed").into());
+    }
+    Ok(size as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64())
+}
