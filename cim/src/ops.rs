@@ -343,6 +343,11 @@ pub enum Response {
     Instance(Instance),
     /// `VALUE.NAMEDINSTANCE*` (EnumerateInstances); each instance has its `path`.
     NamedInstances(Vec<Instance>),
+    /// `VALUE.NAMEDINSTANCE*` (EnumerateInstances) from instances shared with
+    /// a cache, written exactly as [`Response::NamedInstances`]; a server
+    /// produces it to answer without copying each instance, and a reader
+    /// never does.
+    SharedNamedInstances(Vec<std::sync::Arc<Instance>>),
     /// `INSTANCENAME*` (EnumerateInstanceNames).
     InstanceNames(Vec<ObjectPath>),
     /// `INSTANCENAME` (CreateInstance).

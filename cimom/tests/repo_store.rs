@@ -159,3 +159,81 @@ fn raw_repository_round_trip_and_version_check() {
         .unwrap();
     assert_eq!(got.path.unwrap().namespace.as_deref(), Some("Root/Mixed"));
 }
+
+/// The decoded-instance cache: served again without a write, dropped by
+/// every write to the class (create, replace, upsert, delete, failed create),
+/// never by a write to another class.
+#[test]
+fn instance_cache_follows_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::open(&dir.path().join("repository.redb")).unwrap();
+    repo.create_namespace("root/c").unwrap();
+    let ns = repo.resolve_namespace("root/c").unwrap();
+    for name in ["C_A", "C_B"] {
+        let mut c = cim::Class::new(name, None);
+        let mut k = cim::Property::new("K", CimType::String, Value::Null);
+        k.qualifiers.push(cim::Qualifier::flag("Key"));
+        c.properties.push(k);
+        c.properties
+            .push(cim::Property::new("V", CimType::Uint32, Value::Null));
+        repo.create_class(&ns, &c).unwrap();
+    }
+    let inst = |class: &str, k: &str, v: u32| {
+        let mut i = cim::Instance::new(class)
+            .with("K", CimType::String, Value::String(k.into()))
+            .with("V", CimType::Uint32, Value::Uint32(v));
+        i.path = Some(cim::ObjectPath::class(None, class).with_key("K", Value::String(k.into())));
+        i
+    };
+    let values = |class: &str| -> Vec<(String, u32)> {
+        let mut v: Vec<(String, u32)> = repo
+            .instances_of(&ns, class)
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let Some(Value::Uint32(n)) = i.get("V") else {
+                    panic!("V missing")
+                };
+                (i.get_str("K").unwrap().to_owned(), *n)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(values("C_A").is_empty());
+    repo.create_instance(&ns, &inst("C_A", "one", 1)).unwrap();
+    assert_eq!(values("C_A"), [("one".to_owned(), 1)]);
+    // Served from the cache: the same shared list.
+    let a = repo.shared_instances_of(&ns, "c_a").unwrap();
+    let b = repo.shared_instances_of(&ns, "C_A").unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    assert_eq!(
+        a[0].path.as_ref().unwrap().namespace.as_deref(),
+        Some("root/c")
+    );
+    // A write to another class keeps it; writes to this one drop it.
+    repo.create_instance(&ns, &inst("C_B", "x", 9)).unwrap();
+    assert!(std::sync::Arc::ptr_eq(
+        &a,
+        &repo.shared_instances_of(&ns, "C_A").unwrap()
+    ));
+    repo.replace_instance(&ns, &inst("C_A", "one", 2)).unwrap();
+    assert_eq!(values("C_A"), [("one".to_owned(), 2)]);
+    repo.upsert_instance(&ns, &inst("C_A", "two", 3)).unwrap();
+    assert_eq!(
+        values("C_A"),
+        [("one".to_owned(), 2), ("two".to_owned(), 3)]
+    );
+    assert!(repo.create_instance(&ns, &inst("C_A", "two", 4)).is_err());
+    assert_eq!(
+        values("C_A"),
+        [("one".to_owned(), 2), ("two".to_owned(), 3)]
+    );
+    repo.delete_instance(
+        &ns,
+        &cim::ObjectPath::class(None, "C_A").with_key("K", Value::String("one".into())),
+    )
+    .unwrap();
+    assert_eq!(values("C_A"), [("two".to_owned(), 3)]);
+    assert_eq!(values("C_B"), [("x".to_owned(), 9)]);
+}

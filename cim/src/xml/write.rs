@@ -84,7 +84,12 @@ fn first_special(bytes: &[u8]) -> usize {
         }
         i += 8;
     }
-    i
+    // The tail (and short strings, such as most names) byte by byte, so that a
+    // clean string is always copied in one piece.
+    bytes[i..]
+        .iter()
+        .position(|&b| b < 0x20 || matches!(b, b'<' | b'>' | b'&' | b'"' | 0xEF))
+        .map_or(bytes.len(), |p| i + p)
 }
 
 fn escape_impl(out: &mut Vec<u8>, s: &str, in_attr: bool) {
@@ -130,6 +135,17 @@ fn attr(out: &mut Vec<u8>, name: &str, value: &str) {
     raw(out, name);
     raw(out, "=\"");
     escape_attr(out, value);
+    out.push(b'"');
+}
+
+/// ` NAME="value"` for a value known to need no escaping (a type name).
+#[inline]
+fn attr_static(out: &mut Vec<u8>, name: &str, value: &'static str) {
+    debug_assert_eq!(first_special(value.as_bytes()), value.len());
+    out.push(b' ');
+    raw(out, name);
+    raw(out, "=\"");
+    raw(out, value);
     out.push(b'"');
 }
 
@@ -402,7 +418,7 @@ fn property(out: &mut Vec<u8>, p: &Property) {
     } else if p.is_array || matches!(p.value, Value::Array(_)) {
         raw(out, "<PROPERTY.ARRAY");
         attr(out, "NAME", p.name.as_str());
-        attr(out, "TYPE", p.ty.xml_name());
+        attr_static(out, "TYPE", p.ty.xml_name());
         if let Some(n) = p.array_size {
             attr(out, "ARRAYSIZE", itoa::Buffer::new().format(n));
         }
@@ -417,7 +433,7 @@ fn property(out: &mut Vec<u8>, p: &Property) {
     } else {
         raw(out, "<PROPERTY");
         attr(out, "NAME", p.name.as_str());
-        attr(out, "TYPE", p.ty.xml_name());
+        attr_static(out, "TYPE", p.ty.xml_name());
         origin_attrs(out, &p.class_origin, p.propagated);
         embedded_attr(out, &p.ty, &p.value);
         out.push(b'>');
@@ -1220,6 +1236,9 @@ fn response(out: &mut Vec<u8>, r: &Response) {
         Response::ClassNames(ns) => ns.iter().for_each(|n| write_class_name(n, out)),
         Response::Instance(i) => write_instance(i, out),
         Response::NamedInstances(is) => is.iter().for_each(|i| write_value_named_instance(i, out)),
+        Response::SharedNamedInstances(is) => {
+            is.iter().for_each(|i| write_value_named_instance(i, out))
+        }
         Response::InstanceNames(ps) => ps.iter().for_each(|p| write_instance_name(p, out)),
         Response::InstanceName(p) => write_instance_name(p, out),
         Response::ObjectsWithPath(objs) => {
@@ -1366,6 +1385,10 @@ mod escape_tests {
             // The fast scan stops at the first candidate chunk or the tail,
             // never after a byte that needs escaping.
             assert!(fast <= slow, "{s:?}: {fast} > {slow}");
+            // A clean string is reported clean (copied in one piece).
+            if slow == s.len() {
+                assert_eq!(fast, s.len(), "{s:?}");
+            }
         }
         let mut out = Vec::new();
         escape_impl(&mut out, "a<b>&\"c\u{ffff}\u{1}\t", true);

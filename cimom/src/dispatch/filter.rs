@@ -81,6 +81,24 @@ pub struct InstanceShape<'a> {
 }
 
 impl InstanceShape<'_> {
+    /// True when [`InstanceShape::apply`] would leave `inst` as it is, so
+    /// that a shared instance can be returned without a copy. Checks without
+    /// allocating.
+    pub fn leaves_unchanged(&self, inst: &Instance) -> bool {
+        if self.property_list.is_some() || self.include_qualifiers || self.include_class_origin {
+            return false;
+        }
+        inst.qualifiers.is_empty()
+            && inst.properties.iter().all(|p| {
+                p.qualifiers.is_empty()
+                    && p.class_origin.is_none()
+                    && !p.propagated
+                    && self
+                        .restrict_to
+                        .is_none_or(|c| c.property(p.name.as_str()).is_some())
+            })
+    }
+
     /// Shapes an instance of `class` in place.
     pub fn apply(&self, inst: &mut Instance, class: Option<&Class>) {
         let restrict = self.restrict_to;

@@ -49,14 +49,14 @@ pub(super) async fn handle(
             property_list,
         } => {
             let class = repo.class_for_instances(ns, class_name.as_str())?;
-            let insts = route::enumerate(cimom, ctx, ns, &class).await?;
+            let insts = route::enumerate_shared(cimom, ctx, ns, &class).await?;
             let shape = InstanceShape {
                 include_qualifiers,
                 include_class_origin,
                 property_list: property_list.as_deref(),
                 restrict_to: (!deep_inheritance).then_some(&*class),
             };
-            Ok(Response::NamedInstances(shape_all(
+            Ok(Response::SharedNamedInstances(shape_all_shared(
                 cimom, ns, insts, &shape,
             )))
         }
@@ -132,6 +132,29 @@ pub(crate) fn shape_all(
             last = repo.get_class(ns, i.class_name.as_str());
         }
         shape.apply(i, last.as_deref());
+    }
+    insts
+}
+
+/// [`shape_all`] for shared instances: those the shape leaves unchanged (the
+/// common case: stored instances and no parameters) are kept shared, the
+/// others are copied and shaped.
+pub(crate) fn shape_all_shared(
+    cimom: &Cimom,
+    ns: &str,
+    mut insts: Vec<Arc<Instance>>,
+    shape: &InstanceShape<'_>,
+) -> Vec<Arc<Instance>> {
+    let repo = &cimom.inner().repo;
+    let mut last: Option<Arc<Class>> = None;
+    for i in &mut insts {
+        if shape.leaves_unchanged(i) {
+            continue;
+        }
+        if last.as_ref().is_none_or(|c| c.name != i.class_name) {
+            last = repo.get_class(ns, i.class_name.as_str());
+        }
+        shape.apply(Arc::make_mut(i), last.as_deref());
     }
     insts
 }

@@ -169,19 +169,50 @@ pub(crate) async fn enumerate(
     ns: &str,
     class: &Arc<Class>,
 ) -> Result<Vec<Instance>, CimError> {
+    Ok(enumerate_shared(cimom, ctx, ns, class)
+        .await?
+        .into_iter()
+        .map(Arc::unwrap_or_clone)
+        .collect())
+}
+
+/// [`enumerate`], with stored instances shared with the repository's
+/// instance cache rather than copied.
+pub(crate) async fn enumerate_shared(
+    cimom: &Cimom,
+    ctx: &RequestCtx,
+    ns: &str,
+    class: &Arc<Class>,
+) -> Result<Vec<Arc<Instance>>, CimError> {
     let ns_name = cimom.inner().repo.namespace_name(ns);
-    let mut out = Vec::new();
+    let mut out: Vec<Arc<Instance>> = Vec::new();
     let mut seen = HashSet::new();
     for c in class_and_subclasses(cimom, ns, class)? {
         let source = source_of(cimom, ns, &c);
         let from_provider = matches!(source, Source::Provider(..));
-        let mut got = match source {
-            Source::Repository => cimom
-                .inner()
-                .repo
-                .instances_of(ns, c.name.as_str())
-                .map_err(|e| e.to_cim())?,
-            Source::Internal => crate::interop::internal_instances(cimom, ns, &c),
+        let mut got: Vec<Arc<Instance>> = match source {
+            Source::Repository => {
+                let shared = cimom
+                    .inner()
+                    .repo
+                    .shared_instances_of(ns, c.name.as_str())
+                    .map_err(|e| e.to_cim())?;
+                out.reserve(shared.len());
+                for i in shared.iter() {
+                    let mut i = i.clone();
+                    // Stored paths already carry the namespace: copy only
+                    // when fix_path would change something.
+                    if !path_is_fixed(&i, &ns_name) {
+                        fix_path(Arc::make_mut(&mut i), &c, &ns_name);
+                    }
+                    out.push(i);
+                }
+                continue;
+            }
+            Source::Internal => crate::interop::internal_instances(cimom, ns, &c)
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
             Source::Missing(name) => {
                 if Arc::ptr_eq(&c, class) {
                     return Err(missing(&name, &c));
@@ -202,10 +233,13 @@ pub(crate) async fn enumerate(
                     p.enumerate_instances(&pctx, &cc).await
                 })
                 .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect()
             }
         };
         for i in &mut got {
-            fix_path(i, &c, &ns_name);
+            fix_path(Arc::make_mut(i), &c, &ns_name);
         }
         // A provider serving a class and its subclasses may return the same
         // instance for both; keep the first. (Stored instances are unique.)
@@ -222,6 +256,15 @@ pub(crate) async fn enumerate(
         out.extend(got);
     }
     Ok(out)
+}
+
+/// True when [`fix_path`] would leave the instance as it is.
+fn path_is_fixed(inst: &Instance, ns_name: &str) -> bool {
+    inst.path.as_ref().is_some_and(|p| {
+        p.namespace.as_deref() == Some(ns_name)
+            && p.host.is_none()
+            && !p.class_name.as_str().is_empty()
+    })
 }
 
 /// Every instance path of `class` and its subclasses.

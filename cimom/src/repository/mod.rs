@@ -11,6 +11,12 @@
 //! Classes are stored as *declarations* (what the class itself declares) and
 //! resolved on load ([`resolve`]); the cache keeps one resolved
 //! `Arc<Class>` per class, shared by every reader.
+//!
+//! Decoded static instances are cached too, per (namespace, class), so that
+//! repeated enumerations skip the store and the decoder ([`InstanceCache`]).
+//! Every instance write drops the class's entry after its commit, and a
+//! generation counter keeps a reader that decoded from a snapshot older than
+//! that commit from installing what it read.
 #![doc = include_str!("FORMAT.md")]
 
 pub mod codec;
@@ -28,6 +34,10 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 pub const FILE_NAME: &str = "repository.redb";
 /// redb page cache size.
 const CACHE_BYTES: usize = 8 << 20;
+/// Upper bound on the encoded bytes of the instances kept decoded in the
+/// instance cache (decoded they take a few times this), so that it stays
+/// within the object manager's memory budget.
+const INSTANCE_CACHE_BYTES: usize = 4 << 20;
 /// The format version stored under `meta/format_version`.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -95,10 +105,55 @@ impl NsCache {
     }
 }
 
+/// Decoded stored instances of one class, shared by every reader.
+pub type SharedInstances = Arc<Vec<Arc<Instance>>>;
+
+/// The cache of decoded static instances by instance-key prefix
+/// (namespace and lowercase class), bounded by [`INSTANCE_CACHE_BYTES`].
+#[derive(Default)]
+struct InstanceCache {
+    /// Bumped (under this cache's lock) after every committed instance write.
+    generation: u64,
+    /// Entry and the encoded size of its records.
+    entries: HashMap<String, (SharedInstances, usize)>,
+    /// Sum of the entries' encoded sizes.
+    bytes: usize,
+}
+
+impl InstanceCache {
+    /// Drops the entry of one class after a committed write to it.
+    fn invalidate(&mut self, prefix: &str) {
+        self.generation = self.generation.wrapping_add(1);
+        if let Some((_, b)) = self.entries.remove(prefix) {
+            self.bytes -= b;
+        }
+    }
+
+    /// Installs an entry read at `generation`, unless a write committed since
+    /// (it may be stale) or it does not fit the bound.
+    fn install(&mut self, generation: u64, prefix: String, v: SharedInstances, bytes: usize) {
+        if generation != self.generation || bytes > INSTANCE_CACHE_BYTES {
+            return;
+        }
+        if let Some((_, b)) = self.entries.remove(&prefix) {
+            self.bytes -= b;
+        }
+        if self.bytes + bytes > INSTANCE_CACHE_BYTES {
+            // Rarely reached (a few large classes): start over rather than
+            // track recency.
+            self.entries.clear();
+            self.bytes = 0;
+        }
+        self.bytes += bytes;
+        self.entries.insert(prefix, (v, bytes));
+    }
+}
+
 /// The repository. Cheap to share behind the object manager's `Arc`.
 pub struct Repository {
     db: Database,
     cache: RwLock<HashMap<String, NsCache>>,
+    instance_cache: std::sync::Mutex<InstanceCache>,
     /// While set, commits skip the fsync (redb `Durability::None`); the next
     /// durable commit persists them. Used while loading bundled MOF, whose
     /// completion marker is written durably last.
@@ -191,6 +246,7 @@ impl Repository {
         let repo = Repository {
             db,
             cache: RwLock::new(HashMap::new()),
+            instance_cache: Default::default(),
             bulk: std::sync::atomic::AtomicUsize::new(0),
         };
         repo.load_cache()?;
@@ -387,6 +443,17 @@ impl Repository {
         })
         .map_err(cim_err)?;
         cache.remove(&k);
+        // Cached (empty) lists carry the namespace's spelling.
+        let mut ic = self.lock_instance_cache();
+        let stale: Vec<String> = ic
+            .entries
+            .keys()
+            .filter(|p| p.split(SEP).next() == Some(k.as_str()))
+            .cloned()
+            .collect();
+        for p in stale {
+            ic.invalidate(&p);
+        }
         Ok(())
     }
 
@@ -811,6 +878,8 @@ impl Repository {
         }
         nc.children.remove(&k);
         nc.classes.remove(&k);
+        self.lock_instance_cache()
+            .invalidate(&instance_prefix(ns, name));
         Ok(())
     }
 
@@ -852,9 +921,37 @@ impl Repository {
             .unwrap_or_else(|| ns.to_owned())
     }
 
-    /// Every stored instance of exactly `class`.
+    /// Every stored instance of exactly `class` (a copy of the shared list,
+    /// see [`Repository::shared_instances_of`]).
     pub fn instances_of(&self, ns: &str, class: &str) -> Result<Vec<Instance>, Error> {
+        Ok(self
+            .shared_instances_of(ns, class)?
+            .iter()
+            .map(|i| Instance::clone(i))
+            .collect())
+    }
+
+    fn lock_instance_cache(&self) -> std::sync::MutexGuard<'_, InstanceCache> {
+        self.instance_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every stored instance of exactly `class`, with paths (namespace set),
+    /// shared: served from the instance cache, or decoded from the store and
+    /// cached when no write committed meanwhile.
+    pub fn shared_instances_of(&self, ns: &str, class: &str) -> Result<SharedInstances, Error> {
         let prefix = instance_prefix(ns, class);
+        let generation = {
+            let c = self.lock_instance_cache();
+            if let Some((v, _)) = c.entries.get(&prefix) {
+                return Ok(v.clone());
+            }
+            c.generation
+        };
+        // The snapshot begins after `generation` was read: a write that
+        // commits after it bumps the generation, so what is read here is
+        // installed only if no write could have made it stale.
         let rtx = self
             .db
             .begin_read()
@@ -864,6 +961,7 @@ impl Repository {
             .map_err(|e| Error::store("enumerate instances", e))?;
         let nsname = self.namespace_name(ns);
         let mut out = Vec::new();
+        let mut bytes = 0;
         for row in t
             .range(prefix.as_str()..)
             .map_err(|e| Error::store("enumerate instances", e))?
@@ -872,6 +970,7 @@ impl Repository {
             if !k.value().starts_with(&prefix) {
                 break;
             }
+            bytes += k.value().len() + v.value().len();
             let mut i = codec::decode_instance(v.value()).map_err(|e| Error::Corrupt {
                 key: k.value().replace(SEP, "/"),
                 reason: e.0,
@@ -879,8 +978,11 @@ impl Repository {
             if let Some(p) = &mut i.path {
                 p.namespace = Some(nsname.clone());
             }
-            out.push(i);
+            out.push(Arc::new(i));
         }
+        let out = Arc::new(out);
+        self.lock_instance_cache()
+            .install(generation, prefix, out.clone(), bytes);
         Ok(out)
     }
 
@@ -970,65 +1072,75 @@ impl Repository {
         let new_refs = reference_targets(&stored);
         // Hold the cache read lock so the class cannot be deleted meanwhile.
         let _guard = self.read_cache();
-        self.write("write instance", |txn| {
-            let mut t = txn.open_table(INSTANCES)?;
-            let old = t.get(key.as_str())?.map(|v| v.value().to_vec());
-            match (&mode, &old) {
-                (Put::Create, Some(_)) => {
-                    return Err(WriteError::Cim(CimError::new(
-                        StatusCode::AlreadyExists,
-                        format!("instance {path} already exists"),
-                    )))
+        let done = self
+            .write("write instance", |txn| {
+                let mut t = txn.open_table(INSTANCES)?;
+                let old = t.get(key.as_str())?.map(|v| v.value().to_vec());
+                match (&mode, &old) {
+                    (Put::Create, Some(_)) => {
+                        return Err(WriteError::Cim(CimError::new(
+                            StatusCode::AlreadyExists,
+                            format!("instance {path} already exists"),
+                        )))
+                    }
+                    (Put::Replace, None) => {
+                        return Err(WriteError::Cim(CimError::not_found(format!(
+                            "instance {path} does not exist"
+                        ))))
+                    }
+                    _ => {}
                 }
-                (Put::Replace, None) => {
-                    return Err(WriteError::Cim(CimError::not_found(format!(
-                        "instance {path} does not exist"
-                    ))))
+                let old_refs = match &old {
+                    Some(b) => codec::decode_instance(b)
+                        .map(|i| reference_targets(&i))
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                t.insert(key.as_str(), rec.as_slice())?;
+                let mut r = txn.open_table(REFS)?;
+                for target in &old_refs {
+                    r.remove(ref_key(ns, target, &key).as_str())?;
                 }
-                _ => {}
-            }
-            let old_refs = match &old {
-                Some(b) => codec::decode_instance(b)
-                    .map(|i| reference_targets(&i))
-                    .unwrap_or_default(),
-                None => Vec::new(),
-            };
-            t.insert(key.as_str(), rec.as_slice())?;
-            let mut r = txn.open_table(REFS)?;
-            for target in &old_refs {
-                r.remove(ref_key(ns, target, &key).as_str())?;
-            }
-            for target in &new_refs {
-                r.insert(ref_key(ns, target, &key).as_str(), [].as_slice())?;
-            }
-            Ok(())
-        })
-        .map_err(cim_err)
+                for target in &new_refs {
+                    r.insert(ref_key(ns, target, &key).as_str(), [].as_slice())?;
+                }
+                Ok(())
+            })
+            .map_err(cim_err);
+        // Also after a failed write: a commit error may leave either state.
+        self.lock_instance_cache()
+            .invalidate(&instance_prefix(ns, path.class_name.as_str()));
+        done
     }
 
     /// Deletes a stored instance; `CIM_ERR_NOT_FOUND` when absent.
     pub fn delete_instance(&self, ns: &str, path: &ObjectPath) -> Result<Instance, CimError> {
         let key = instance_key(ns, path);
         let shown = path.local();
-        self.write("delete instance", |txn| {
-            let mut t = txn.open_table(INSTANCES)?;
-            let old = t
-                .remove(key.as_str())?
-                .map(|v| v.value().to_vec())
-                .ok_or_else(|| {
-                    WriteError::Cim(CimError::not_found(format!(
-                        "instance {shown} does not exist"
-                    )))
-                })?;
-            let old = codec::decode_instance(&old)
-                .map_err(|e| WriteError::Store(format!("corrupt record {key:?}: {e}")))?;
-            let mut r = txn.open_table(REFS)?;
-            for target in reference_targets(&old) {
-                r.remove(ref_key(ns, &target, &key).as_str())?;
-            }
-            Ok(old)
-        })
-        .map_err(cim_err)
+        let old = self
+            .write("delete instance", |txn| {
+                let mut t = txn.open_table(INSTANCES)?;
+                let old = t
+                    .remove(key.as_str())?
+                    .map(|v| v.value().to_vec())
+                    .ok_or_else(|| {
+                        WriteError::Cim(CimError::not_found(format!(
+                            "instance {shown} does not exist"
+                        )))
+                    })?;
+                let old = codec::decode_instance(&old)
+                    .map_err(|e| WriteError::Store(format!("corrupt record {key:?}: {e}")))?;
+                let mut r = txn.open_table(REFS)?;
+                for target in reference_targets(&old) {
+                    r.remove(ref_key(ns, &target, &key).as_str())?;
+                }
+                Ok(old)
+            })
+            .map_err(cim_err);
+        // Also after a failed write: a commit error may leave either state.
+        self.lock_instance_cache()
+            .invalidate(&instance_prefix(ns, path.class_name.as_str()));
+        old
     }
 
     /// Every stored instance (of any class) with a reference property

@@ -7,6 +7,7 @@ use cim::{
 };
 use cimom::provider::ProviderRegistry;
 use cimom::{Cimom, CimomOptions, RequestCtx};
+use std::sync::Arc;
 
 pub fn open(dir: &std::path::Path) -> Cimom {
     Cimom::open(dir, ProviderRegistry::new(), &[]).expect("open")
@@ -120,6 +121,7 @@ pub fn get_instance(p: ObjectPath) -> Operation {
 pub fn named(r: Response) -> Vec<Instance> {
     match r {
         Response::NamedInstances(v) => v,
+        Response::SharedNamedInstances(v) => v.into_iter().map(Arc::unwrap_or_clone).collect(),
         other => panic!("expected NamedInstances, got {other:?}"),
     }
 }
