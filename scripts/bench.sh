@@ -15,7 +15,15 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 [ -x .venv/bin/python ] || { python3 -m venv .venv && .venv/bin/pip install -q pywbem; }
 ran=0
-run() { printf '\n== %s\n' "$*"; "$@"; ran=$((ran + 1)); }
+# Every benchmark's output also goes to a log, so the rows that carry one of
+# the issue's goals (they end in "yes" or "NO") can be summed up at the end.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+run() {
+  printf '\n== %s\n' "$*" | tee -a "$log"
+  "$@" 2>&1 | tee -a "$log"
+  ran=$((ran + 1))
+}
 run cargo bench -p cim --bench codec
 run cargo bench -p mof
 for b in native/benches/*.rs; do
@@ -25,3 +33,5 @@ run cargo run --release -p native --example nbd_bench
 run cargo run --release -p native --example engine_nbd_bench
 [ -x cimom/benches/http_bench.sh ] && run cimom/benches/http_bench.sh
 echo "ran $ran benchmark groups"
+printf '\n== summary against the issue goals (ratio, goal, met)\n'
+grep -E '(yes|NO)$' "$log" || echo "(no goal rows)"
