@@ -24,7 +24,7 @@ BENCH_INSTANCES=${BENCH_INSTANCES:-1000}
 # A free loopback port unless PORT is given (another cimomd may hold 5988/15988).
 PORT=${PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 LUA=${WRK_LUA:-}
-for c in "$LUA" "$ROOT/../shared/tools/wrk_cimxml.lua" /work/shared/tools/wrk_cimxml.lua; do
+for c in "$LUA" "$ROOT/../shared/tools/wrk_cimxml.lua"; do
   if [ -n "$c" ] && [ -f "$c" ]; then LUA=$c; break; fi
 done
 if ! command -v wrk >/dev/null; then

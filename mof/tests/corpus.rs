@@ -25,7 +25,7 @@ fn schema_file() -> PathBuf {
     assert!(
         f.is_file(),
         "MOF corpus not found: {} does not exist. Set MOF_CORPUS to the directory holding \
-         cim-schema/2.41.0/ (see /work/shared/corpus/README.md)",
+         cim-schema/2.41.0/ (see ../shared/corpus/README.md)",
         f.display()
     );
     f
