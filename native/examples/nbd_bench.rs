@@ -25,13 +25,14 @@
 
 use native::nbd::{FileExport, NbdConfig, NbdServer};
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-type BoxError = Box<dyn std::error::Error>;
+#[path = "bench_util/mod.rs"]
+mod bench_util;
+use bench_util::*;
 
 fn main() -> Result<(), BoxError> {
     let read_size = env_size("NBD_BENCH_READ_SIZE", 1 << 30)?;
@@ -259,26 +260,6 @@ impl Row {
     }
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
-}
-
-fn spread(v: &[f64]) -> String {
-    v.iter()
-        .map(|x| format!("{x:.0}"))
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn env_num(var: &str, default: u64) -> Result<u64, BoxError> {
-    match std::env::var(var) {
-        Ok(v) => Ok(v.parse().map_err(|e| format!("{var}={v}: {e}"))?),
-        Err(_) => Ok(default),
-    }
-}
-
 fn env_size(var: &str, default: u64) -> Result<u64, BoxError> {
     let Ok(v) = std::env::var(var) else {
         return Ok(default);
@@ -291,10 +272,6 @@ fn env_size(var: &str, default: u64) -> Result<u64, BoxError> {
     };
     let n: u64 = num.parse().map_err(|e| format!("{var}={v}: {e}"))?;
     Ok(n * mult)
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
 }
 
 /// Writes `size` bytes of non-zero data (so nothing is sparse).
@@ -311,53 +288,6 @@ fn fill_file(path: &PathBuf, size: u64) -> Result<(), BoxError> {
     }
     f.flush()?;
     Ok(())
-}
-
-fn tool_exists(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-fn free_port() -> Result<u16, BoxError> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn spawn(tool: &str, args: &[&str]) -> Result<Child, BoxError> {
-    Command::new(tool)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start {tool}: {e}").into())
-}
-
-fn stop(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn wait_listening(uri: &str) -> Result<(), BoxError> {
-    let hostport = uri
-        .trim_start_matches("nbd://")
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    let addr: SocketAddr = hostport.parse()?;
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        if TcpStream::connect(addr).is_ok() {
-            // Give a one-client server time to notice the probe has gone.
-            std::thread::sleep(Duration::from_millis(200));
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(format!("{uri} is not listening").into())
 }
 
 fn fio_randwrite_iops(uri: &str, size: u64, seconds: u64) -> Result<f64, BoxError> {
@@ -420,16 +350,4 @@ fn qemu_img_bench_iops(uri: &str, size: u64) -> Result<f64, BoxError> {
         return Err(format!("qemu-img bench on {uri} failed").into());
     }
     Ok(count as f64 / start.elapsed().as_secs_f64())
-}
-
-fn nbdcopy_mib_s(uri: &str, size: u64, extra: &[&str]) -> Result<f64, BoxError> {
-    let start = Instant::now();
-    let st = Command::new("nbdcopy")
-        .args(extra)
-        .args([uri, "null:"])
-        .status()?;
-    if !st.success() {
-        return Err(format!("nbdcopy {uri} null: failed").into());
-    }
-    Ok(size as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64())
 }
