@@ -18,10 +18,31 @@ CIMOMD = os.environ.get("CIMOMD", str(ROOT / "target" / "debug" / "cimomd"))
 IIADM = os.environ.get("IIADM", str(ROOT / "target" / "debug" / "iiadm"))
 
 
+_HANDED_OUT = set()
+
+
+def free_ports(n):
+    """`n` free loopback ports, distinct from each other and from every port
+    handed out before in this session: all bound at once (so the kernel cannot
+    return one twice), then released for cimomd to take."""
+    socks, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            port = s.getsockname()[1]
+            if port not in _HANDED_OUT:
+                ports.append(port)
+        _HANDED_OUT.update(ports)
+        return ports
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def wait_for_port(port, proc, timeout=60.0):
@@ -59,8 +80,7 @@ class Cimomd:
         return f"nbd://127.0.0.1:{self.nbd_port}"
 
     def start(self):
-        self.port = free_port()
-        self.nbd_port = free_port()
+        self.port, self.nbd_port = free_ports(2)
         args = [
             CIMOMD,
             "--listen", f"127.0.0.1:{self.port}",

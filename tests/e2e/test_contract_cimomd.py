@@ -12,7 +12,7 @@ import pytest
 import pywbem
 from pywbem import CIMError, CIMInstance, CIMInstanceName
 
-from conftest import CIMOMD, ROOT, free_port, wait_for_port
+from conftest import CIMOMD, ROOT, free_port, free_ports, wait_for_port
 
 MOFC = os.environ.get("MOFC", str(ROOT / "target" / "debug" / "mofc"))
 MiB = 1 << 20
@@ -53,7 +53,7 @@ class Proc:
 
 
 def start(tmp_path, *extra, state=None, root=True):
-    port, nbd = free_port(), free_port()
+    port, nbd = free_ports(2)
     state = state or tmp_path / "state"
     args = [CIMOMD, "--listen", f"127.0.0.1:{port}", "--nbd-listen", f"127.0.0.1:{nbd}",
             "--state-dir", str(state), "--log", "warn"]
@@ -142,7 +142,7 @@ def test_load_mof_refused_while_server_runs(tmp_path):
 
 
 def test_config_toml_sets_every_key_and_flags_win(tmp_path):
-    port, nbd = free_port(), free_port()
+    port, nbd = free_ports(2)
     roots = [tmp_path / "r1", tmp_path / "r2"]
     cfg = tmp_path / "cimomd.toml"
     cfg.write_text(

@@ -27,12 +27,13 @@ pub fn cimomd_binary() -> PathBuf {
     bin
 }
 
-/// A free TCP port on loopback (bound and released; a small race is acceptable in tests).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral port")
+/// `N` distinct free TCP ports on loopback: all bound at once (so the kernel
+/// cannot return the same port twice), then released for the server to take.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("local address").port())
 }
 
 /// One running `cimomd`; killed when dropped.
@@ -52,8 +53,7 @@ impl Server {
     /// Starts `cimomd` with its state in `state_dir` and volumes under `volume_root`.
     pub fn start(state_dir: &Path, volume_root: &Path) -> Server {
         std::fs::create_dir_all(volume_root).expect("create volume root");
-        let port = free_port();
-        let nbd_port = free_port();
+        let [port, nbd_port] = free_ports();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
