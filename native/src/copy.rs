@@ -155,8 +155,15 @@ fn copy_loop(set: &Arc<SetCore>, dir: Direction) -> Result<Option<Stop>> {
             cursor = 0;
             continue;
         };
+        // A run never crosses the end of a burst: copyUnits counts chunks
+        // (interface.md §7), not runs.
+        let units_left = {
+            let units = set.meta.lock().unwrap().units as u64;
+            units.saturating_sub(burst).max(1)
+        };
+        let run_limit = run_max.min(units_left);
         let mut end = start + 1;
-        while end < chunks && end - start < run_max && set.cpy.get(end) {
+        while end < chunks && end - start < run_limit && set.cpy.get(end) {
             end += 1;
         }
         if let Err(e) = copy_run(set, dir, start, end, &mut buf, &mut files) {

@@ -32,8 +32,6 @@ def stop(conn, p):
     conn.DeleteInstance(p)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a burst copies whole 128-chunk runs, so copyUnits=100 copies 128 "
-                   "chunks (units=300 copies 384) before pausing; interface.md §7 says copyUnits is chunks per burst")
 def test_burst_is_copy_units_chunks(cimomd):
     conn = cimomd.conn()
     m, s, props = make(cimomd, "burst")
