@@ -2102,6 +2102,7 @@ fn overflow_info(o: &Overflow) -> OverflowInfo {
         sets: st.sets.iter().cloned().collect(),
         total_chunks: o.total,
         used_chunks: st.in_use,
+        high_water_chunks: st.high_water,
     }
 }
 

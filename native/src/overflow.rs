@@ -1,60 +1,143 @@
 //! Overflow volumes: extra chunk space for compact dependent shadows, shared
-//! by several sets.
+//! by several sets, and their high-water mark statistic.
 //!
 //! ```text
 //! Overflow volume layout (little-endian): chunk 0 (32 KiB) is reserved,
-//! its first 4096 bytes hold the header; chunk n (n >= 1) is data.
-//!   0 magic "IIOVRFL1" | 8 version u32 (1) | 12 reserved u32
+//! its first 4096 bytes hold the header, the next 4096 the statistics page;
+//! chunk n (n >= 1) is data.
+//! Header (bytes 0..4096), written only at initialisation:
+//!   0 magic "IIOVRFL1" | 8 version u32 (1) | 12 initialisation id u32
+//!   (0 = written before the statistics page existed)
 //!   | 16 total usable chunks u64 | 24 volume size u64
 //!   | 32 name (u16 len + 1022 bytes) | 4092 crc32 of [0,4092)
+//! Statistics page (bytes 4096..8192), rewritten when the mark rises:
+//!   0 magic "IIOVSTA1" | 8 initialisation id u32 (equal to the header's)
+//!   | 12 reserved u32 | 16 high-water chunk u64 | 4092 crc32 of [0,4092)
 //! ```
 //!
 //! Which chunks are in use is not stored here: it is derived at open from the
 //! compact indexes of the attached sets, which are the only owners of overflow
 //! chunks. That makes allocation crash-safe without a free list on disk.
+//!
+//! The high-water mark (imaging.md §1.7, `iiadm -Q` "Number of chunks ever
+//! allocated") is the highest chunk number ever handed out. Chunks are handed
+//! out lowest free first, so every chunk up to the mark has been used. It is
+//! a statistic: it lives on its own page so that rewriting it can never tear
+//! the header that attaching depends on, and it is written (no sync) whenever
+//! it rises past what was last written, from `alloc` or `free`. The data
+//! path's own sync of this volume, which follows every allocation, makes it
+//! durable; a killed process loses nothing. At open the stored mark is raised
+//! to the highest chunk the sets' indexes still use, so a lost or torn page
+//! only forgets chunks that were freed since.
 
 use crate::error::{Error, Result};
 use crate::types::CHUNK_SIZE;
 use crate::volume::Volume;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 const MAGIC: &[u8; 8] = b"IIOVRFL1";
 const VERSION: u32 = 1;
+const STATS_MAGIC: &[u8; 8] = b"IIOVSTA1";
+const PAGE: usize = 4096;
+/// Byte offset of the statistics page.
+const STATS_OFF: u64 = PAGE as u64;
 
 /// An open overflow volume and its in-memory allocation state.
 pub(crate) struct Overflow {
     pub vol: Arc<Volume>,
     pub total: u64,
     pub state: Mutex<OvState>,
+    /// Initialisation id of the header; the statistics page must carry it.
+    init_id: u32,
+    /// High-water mark last written to the statistics page.
+    persisted: AtomicU64,
+    /// Serialises statistics page writes so that they land in rising order.
+    stats_write: Mutex<()>,
 }
 
 pub(crate) struct OvState {
     /// `used[n]` for chunk n (index 0 is the header chunk, always used).
     used: Vec<bool>,
+    /// Every chunk below `hint` is in use: allocation is lowest free first.
     hint: usize,
     pub in_use: u64,
+    /// Highest chunk number ever handed out or found in use (0 = none).
+    pub high_water: u64,
     /// Shadows of the attached sets.
     pub sets: BTreeSet<PathBuf>,
 }
 
-fn encode(total: u64, size: u64, name: &str) -> Vec<u8> {
-    let mut b = vec![0u8; 4096];
+fn crc_ok(b: &[u8]) -> bool {
+    crc32fast::hash(&b[..PAGE - 4]) == u32::from_le_bytes(b[PAGE - 4..PAGE].try_into().unwrap())
+}
+
+fn seal(b: &mut [u8]) {
+    let crc = crc32fast::hash(&b[..PAGE - 4]);
+    b[PAGE - 4..PAGE].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
+}
+
+/// The header page (layout in the module doc).
+fn encode(init_id: u32, total: u64, size: u64, name: &str) -> Vec<u8> {
+    let mut b = vec![0u8; PAGE];
     b[0..8].copy_from_slice(MAGIC);
     b[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    b[12..16].copy_from_slice(&init_id.to_le_bytes());
     b[16..24].copy_from_slice(&total.to_le_bytes());
     b[24..32].copy_from_slice(&size.to_le_bytes());
     let n = name.len().min(1022);
     b[32..34].copy_from_slice(&(n as u16).to_le_bytes());
     b[34..34 + n].copy_from_slice(&name.as_bytes()[..n]);
-    let crc = crc32fast::hash(&b[..4092]);
-    b[4092..].copy_from_slice(&crc.to_le_bytes());
+    seal(&mut b);
     b
 }
 
+/// The statistics page (layout in the module doc).
+fn encode_stats(init_id: u32, high_water: u64) -> Vec<u8> {
+    let mut b = vec![0u8; PAGE];
+    b[0..8].copy_from_slice(STATS_MAGIC);
+    b[8..12].copy_from_slice(&init_id.to_le_bytes());
+    b[16..24].copy_from_slice(&high_water.to_le_bytes());
+    seal(&mut b);
+    b
+}
+
+/// The stored mark, or 0 when the page is not a valid statistics page of
+/// this initialisation (never written, torn, or left from an earlier one).
+fn decode_stats(b: &[u8], init_id: u32, total: u64) -> u64 {
+    if &b[0..8] != STATS_MAGIC || !crc_ok(b) || u32_at(b, 8) != init_id {
+        return 0;
+    }
+    u64_at(b, 16).min(total)
+}
+
+/// A new initialisation id: distinct from the previous initialisation of the
+/// same volume (so its statistics page is not taken over), never 0.
+fn new_init_id(previous: u32) -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32).rotate_left(16))
+        .unwrap_or(0);
+    let id = crc32fast::hash(&[nanos.to_le_bytes(), std::process::id().to_le_bytes()].concat());
+    match id {
+        0 => 1,
+        x if x == previous => x.wrapping_add(1).max(1),
+        x => x,
+    }
+}
+
 impl Overflow {
-    /// Writes a fresh header (initialisation).
+    /// Writes a fresh header and statistics page (initialisation).
     pub fn init(vol: Arc<Volume>) -> Result<Overflow> {
         let chunks = vol.size / CHUNK_SIZE;
         if chunks < 2 {
@@ -68,41 +151,48 @@ impl Overflow {
             ));
         }
         let total = chunks - 1;
-        vol.write_at(&encode(total, vol.size, &vol.path.to_string_lossy()), 0)?;
+        let mut old = vec![0u8; PAGE];
+        vol.read_at(&mut old, 0)?;
+        let init_id = new_init_id(u32_at(&old, 12));
+        let mut b = encode(init_id, total, vol.size, &vol.path.to_string_lossy());
+        b.extend_from_slice(&encode_stats(init_id, 0));
+        vol.write_at(&b, 0)?;
         vol.sync()?;
-        Ok(Overflow::with_total(vol, total))
+        Ok(Overflow::with_total(vol, total, init_id, 0))
     }
 
-    /// Opens an initialised overflow volume, validating its header.
+    /// Opens an initialised overflow volume, validating its header and
+    /// reading the stored high-water mark.
     pub fn open(vol: Arc<Volume>) -> Result<Overflow> {
-        let mut b = vec![0u8; 4096];
         let bad = |why: &str| {
             Error::invalid(
                 format!("overflow volume {}", vol.path.display()),
                 format!("{why}; initialise it as an overflow volume first"),
             )
         };
-        if vol.size < 4096 {
+        // Header chunk plus one data chunk: anything smaller cannot have been
+        // initialised at this size (the volume shrank, or never was one).
+        if vol.size < 2 * CHUNK_SIZE {
             return Err(bad("not an initialised overflow volume (too small)"));
         }
+        let mut b = vec![0u8; 2 * PAGE];
         vol.read_at(&mut b, 0)?;
-        if &b[0..8] != MAGIC
-            || u32::from_le_bytes(b[8..12].try_into().unwrap()) != VERSION
-            || crc32fast::hash(&b[..4092]) != u32::from_le_bytes(b[4092..].try_into().unwrap())
-        {
+        let (h, stats) = b.split_at(PAGE);
+        if &h[0..8] != MAGIC || u32_at(h, 8) != VERSION || !crc_ok(h) {
             return Err(bad("bad overflow header magic, version or checksum"));
         }
-        let n = (u16::from_le_bytes([b[32], b[33]]) as usize).min(1022);
-        let name = String::from_utf8_lossy(&b[34..34 + n]).into_owned();
+        let n = (u16::from_le_bytes([h[32], h[33]]) as usize).min(1022);
+        let name = String::from_utf8_lossy(&h[34..34 + n]).into_owned();
         if name != vol.path.to_string_lossy() {
             return Err(bad(&format!("header names {name}, not this volume")));
         }
-        let total =
-            u64::from_le_bytes(b[16..24].try_into().unwrap()).min(vol.size / CHUNK_SIZE - 1);
-        Ok(Overflow::with_total(vol, total))
+        let total = u64_at(h, 16).min(vol.size / CHUNK_SIZE - 1);
+        let init_id = u32_at(h, 12);
+        let stored = decode_stats(stats, init_id, total);
+        Ok(Overflow::with_total(vol, total, init_id, stored))
     }
 
-    fn with_total(vol: Arc<Volume>, total: u64) -> Overflow {
+    fn with_total(vol: Arc<Volume>, total: u64, init_id: u32, high_water: u64) -> Overflow {
         let mut used = vec![false; total as usize + 1];
         used[0] = true;
         Overflow {
@@ -112,55 +202,96 @@ impl Overflow {
                 used,
                 hint: 1,
                 in_use: 0,
+                high_water,
                 sets: BTreeSet::new(),
             }),
+            init_id,
+            persisted: AtomicU64::new(high_water),
+            stats_write: Mutex::new(()),
         }
     }
 
-    /// Marks chunk `n` as used (at load, from a set's index).
+    /// Marks chunk `n` as used (at load, from a set's index). Raises the
+    /// mark in memory only: it is written by the next `alloc` or `free`,
+    /// before any of these chunks can be returned.
     pub fn claim(&self, n: u64) -> bool {
         let mut st = self.state.lock().unwrap();
         match st.used.get(n as usize) {
             Some(false) => {
                 st.used[n as usize] = true;
                 st.in_use += 1;
+                st.high_water = st.high_water.max(n);
                 true
             }
             _ => false,
         }
     }
 
-    /// Hands out a free chunk number.
+    /// Hands out the lowest free chunk number.
     pub fn alloc(&self) -> Option<u64> {
-        let mut st = self.state.lock().unwrap();
-        let len = st.used.len();
-        for i in 0..len {
-            let n = (st.hint + i) % len;
-            if !st.used[n] {
-                st.used[n] = true;
-                st.in_use += 1;
-                st.hint = n + 1;
-                return Some(n as u64);
-            }
-        }
-        None
+        let (n, mark) = {
+            let mut st = self.state.lock().unwrap();
+            let len = st.used.len();
+            // Below `hint` all is in use; the second range is only a guard.
+            let n = (st.hint..len)
+                .chain(1..st.hint.min(len))
+                .find(|&n| !st.used[n])?;
+            st.used[n] = true;
+            st.in_use += 1;
+            st.hint = n + 1;
+            st.high_water = st.high_water.max(n as u64);
+            (n as u64, st.high_water)
+        };
+        self.persist(mark);
+        Some(n)
     }
 
     /// Returns chunk `n`.
     pub fn free(&self, n: u64) {
-        let mut st = self.state.lock().unwrap();
-        if let Some(u) = st.used.get_mut(n as usize) {
-            if *u && n != 0 {
-                *u = false;
-                st.in_use -= 1;
-                st.hint = st.hint.min(n as usize);
+        let mark = {
+            let mut st = self.state.lock().unwrap();
+            if let Some(u) = st.used.get_mut(n as usize) {
+                if *u && n != 0 {
+                    *u = false;
+                    st.in_use -= 1;
+                    st.hint = st.hint.min(n as usize);
+                }
             }
+            st.high_water
+        };
+        // A mark raised only by `claim` is written before its chunks go.
+        self.persist(mark);
+    }
+
+    /// Writes the statistics page if `mark` is above what was last written.
+    /// No sync: the data path syncs this volume after every allocation. A
+    /// failure is logged and retried at the next rise; it never fails the
+    /// data path, because the mark is recovered from the indexes at open.
+    fn persist(&self, mark: u64) {
+        if mark <= self.persisted.load(Ordering::Acquire) {
+            return;
+        }
+        let _w = self.stats_write.lock().unwrap_or_else(|e| e.into_inner());
+        // Another writer may have written a higher mark meanwhile.
+        if mark <= self.persisted.load(Ordering::Acquire) {
+            return;
+        }
+        match self
+            .vol
+            .write_at(&encode_stats(self.init_id, mark), STATS_OFF)
+        {
+            Ok(()) => self.persisted.store(mark, Ordering::Release),
+            Err(e) => tracing::warn!(
+                overflow = %self.vol.path.display(),
+                error = %e,
+                "cannot write the overflow high-water mark"
+            ),
         }
     }
 
-    /// Destroys the header (delete).
+    /// Destroys the header and the statistics page (delete).
     pub fn wipe(&self) -> Result<()> {
-        self.vol.write_at(&[0u8; 4096], 0)?;
+        self.vol.write_at(&[0u8; 2 * PAGE], 0)?;
         self.vol.sync()
     }
 }
@@ -168,18 +299,52 @@ impl Overflow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    const CH: usize = CHUNK_SIZE as usize;
+
+    /// A volume file of `chunks` chunks filled with `fill`, opened.
+    fn volume(dir: &Path, chunks: usize, fill: u8) -> Arc<Volume> {
+        let p = dir.join("ovr");
+        std::fs::write(&p, vec![fill; chunks * CH]).unwrap();
+        let p = std::fs::canonicalize(p).unwrap();
+        Arc::new(Volume::open(&p).unwrap())
+    }
+
+    fn reopen(v: &Arc<Volume>) -> Overflow {
+        Overflow::open(Arc::new(Volume::open(&v.path).unwrap())).unwrap()
+    }
+
+    fn mark(o: &Overflow) -> u64 {
+        o.state.lock().unwrap().high_water
+    }
+
+    /// The header as first released (overflow v1 before the statistics
+    /// page): bytes 12..16 zero, nothing written after byte 4096. Spelled
+    /// out byte by byte, independent of `encode`, as the old-version fixture.
+    fn v1_header_before_stats(total: u64, size: u64, name: &str) -> Vec<u8> {
+        let mut b = vec![0u8; 4096];
+        b[0..8].copy_from_slice(b"IIOVRFL1");
+        b[8..12].copy_from_slice(&[1, 0, 0, 0]);
+        b[16..24].copy_from_slice(&total.to_le_bytes());
+        b[24..32].copy_from_slice(&size.to_le_bytes());
+        b[32..34].copy_from_slice(&(name.len() as u16).to_le_bytes());
+        b[34..34 + name.len()].copy_from_slice(name.as_bytes());
+        let crc = crc32fast::hash(&b[..4092]);
+        b[4092..].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
 
     #[test]
     fn init_open_alloc() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("ovr");
-        std::fs::write(&p, vec![0u8; 5 * CHUNK_SIZE as usize]).unwrap();
-        let p = std::fs::canonicalize(p).unwrap();
-        let v = Arc::new(Volume::open(&p).unwrap());
+        let v = volume(dir.path(), 5, 0);
         let o = Overflow::init(v.clone()).unwrap();
         assert_eq!(o.total, 4);
         let o2 = Overflow::open(v.clone()).unwrap();
         assert!(o2.claim(2));
+        assert!(!o2.claim(2), "a chunk is claimed once");
+        assert!(!o2.claim(5), "out of range");
         let got: Vec<_> = std::iter::from_fn(|| o2.alloc()).collect();
         assert_eq!(got, vec![1, 3, 4]);
         o2.free(3);
@@ -187,5 +352,141 @@ mod tests {
         v.write_at(&[1], 100).unwrap();
         assert!(Overflow::open(v).is_err(), "checksum must reject");
         drop(o);
+    }
+
+    #[test]
+    fn high_water_mark_outlives_frees_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(dir.path(), 9, 0);
+        let o = Overflow::init(v.clone()).unwrap();
+        assert_eq!(mark(&o), 0, "fresh volume: nothing handed out");
+        let got: Vec<_> = (0..3).map(|_| o.alloc().unwrap()).collect();
+        assert_eq!(got, vec![1, 2, 3]);
+        assert_eq!(mark(&o), 3);
+        for n in [2, 1, 3] {
+            o.free(n);
+        }
+        assert_eq!(o.state.lock().unwrap().in_use, 0);
+        assert_eq!(mark(&o), 3, "freeing never lowers the mark");
+        assert_eq!(o.alloc(), Some(1), "lowest free chunk first");
+        assert_eq!(mark(&o), 3, "reuse below the mark does not raise it");
+        // No sync was asked for: the page cache is enough for a reopen.
+        let o2 = reopen(&v);
+        assert_eq!(mark(&o2), 3);
+        assert_eq!(o2.state.lock().unwrap().in_use, 0, "usage is not stored");
+        // The rise is written from the next allocation beyond the mark.
+        for _ in 0..5 {
+            o2.alloc().unwrap();
+        }
+        assert_eq!(mark(&o2), 5);
+        assert_eq!(mark(&reopen(&v)), 5);
+        drop(o);
+    }
+
+    #[test]
+    fn lost_stats_page_falls_back_to_chunks_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(dir.path(), 9, 0);
+        let o = Overflow::init(v.clone()).unwrap();
+        for _ in 0..6 {
+            o.alloc().unwrap();
+        }
+        // A torn statistics page: the header is untouched and still opens.
+        v.write_at(&[0xA5; 100], STATS_OFF + 10).unwrap();
+        let o2 = reopen(&v);
+        assert_eq!(mark(&o2), 0, "an invalid page is not trusted");
+        // The sets' indexes still use chunks 2 and 4.
+        assert!(o2.claim(4) && o2.claim(2));
+        assert_eq!(mark(&o2), 4, "max of stored and highest chunk in use");
+        // Freeing them writes the recovered mark before it could be lost.
+        o2.free(4);
+        o2.free(2);
+        assert_eq!(mark(&reopen(&v)), 4);
+        drop(o);
+    }
+
+    #[test]
+    fn header_from_before_the_stats_page_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        // Garbage after the header: the old format never wrote there.
+        let v = volume(dir.path(), 6, 0xEE);
+        let name = v.path.to_string_lossy().into_owned();
+        v.write_at(&v1_header_before_stats(5, v.size, &name), 0)
+            .unwrap();
+        let o = Overflow::open(v.clone()).unwrap();
+        assert_eq!(o.total, 5);
+        assert_eq!(o.init_id, 0);
+        assert_eq!(mark(&o), 0, "no statistics page yet");
+        assert!(o.claim(3));
+        assert_eq!(o.alloc(), Some(1));
+        assert_eq!(mark(&o), 3);
+        let o2 = reopen(&v);
+        assert_eq!(
+            mark(&o2),
+            3,
+            "the page written for an old header reads back"
+        );
+        // The header itself was never rewritten.
+        let mut h = vec![0u8; 4096];
+        v.read_at(&mut h, 0).unwrap();
+        assert_eq!(h, v1_header_before_stats(5, v.size, &name));
+    }
+
+    #[test]
+    fn reinitialising_forgets_the_old_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(dir.path(), 9, 0);
+        let o = Overflow::init(v.clone()).unwrap();
+        for _ in 0..4 {
+            o.alloc().unwrap();
+        }
+        assert_eq!(mark(&reopen(&v)), 4);
+        let o2 = Overflow::init(v.clone()).unwrap();
+        assert_ne!(o2.init_id, o.init_id);
+        assert_eq!(mark(&o2), 0);
+        assert_eq!(mark(&reopen(&v)), 0);
+        for _ in 0..2 {
+            o2.alloc().unwrap();
+        }
+        // A re-initialisation by an engine that does not know the statistics
+        // page leaves it behind; its id no longer matches the header's.
+        let name = v.path.to_string_lossy().into_owned();
+        v.write_at(&v1_header_before_stats(8, v.size, &name), 0)
+            .unwrap();
+        assert_eq!(mark(&reopen(&v)), 0);
+        o2.wipe().unwrap();
+        assert!(Overflow::open(v.clone()).is_err(), "wiped");
+        let mut page = vec![1u8; 2 * PAGE];
+        v.read_at(&mut page, 0).unwrap();
+        assert!(page.iter().all(|&x| x == 0), "header and stats zeroed");
+    }
+
+    #[test]
+    fn volume_shrunk_below_two_chunks_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(dir.path(), 3, 0);
+        Overflow::init(v.clone()).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&v.path)
+            .unwrap();
+        f.set_len(CH as u64 + 4096).unwrap();
+        let err = Overflow::open(Arc::new(Volume::open(&v.path).unwrap()))
+            .err()
+            .expect("too small");
+        assert!(err.to_string().contains("too small"), "{err}");
+    }
+
+    #[test]
+    fn a_full_volume_hands_out_every_chunk_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(dir.path(), 4, 0);
+        let o = Overflow::init(v).unwrap();
+        let got: Vec<_> = std::iter::from_fn(|| o.alloc()).collect();
+        assert_eq!(got, vec![1, 2, 3]);
+        assert_eq!(mark(&o), o.total);
+        o.free(2);
+        assert_eq!(o.alloc(), Some(2));
+        assert_eq!(o.alloc(), None);
     }
 }

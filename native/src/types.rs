@@ -282,6 +282,12 @@ pub struct OverflowInfo {
     pub total_chunks: u64,
     /// Chunks in use by sets.
     pub used_chunks: u64,
+    /// High-water mark: the highest chunk number ever handed out (chunks
+    /// are numbered from 1 and handed out lowest free first, so this many
+    /// chunks have been used at some time; 0 = none, the header chunk not
+    /// counted). Never below `used_chunks`; survives frees and restarts
+    /// (imaging.md §1.7, `iiadm -Q` "Number of chunks ever allocated").
+    pub high_water_chunks: u64,
 }
 
 /// Snapshot of one group.
