@@ -262,6 +262,9 @@ pub struct OverflowInfo {
     pub used_bytes: u64,
     /// `attachedSets`.
     pub attached_sets: u32,
+    /// `highWaterBytes`: end of the highest chunk ever handed out, header
+    /// chunk included; `None` from a server whose class lacks it.
+    pub high_water_bytes: Option<u64>,
     /// The instance path.
     #[serde(skip)]
     pub object_path: ObjectPath,
@@ -275,6 +278,7 @@ impl OverflowInfo {
             capacity: num_u64(i, "capacity"),
             used_bytes: num_u64(i, "usedBytes"),
             attached_sets: num_u64(i, "attachedSets") as u32,
+            high_water_bytes: i.get("highWaterBytes").and_then(Value::as_u64),
             path,
         }
     }

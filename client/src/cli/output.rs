@@ -23,9 +23,23 @@
 //!   ```
 //!   A suspended set prints its three volume lines and `Suspended.`.
 //! * `-L`: overflow paths, one a line. `-G`: group names, sorted.
-//! * `-Q`: `Total number of attached shadows`, `Number of currently attached
-//!   shadows`, `Total number of chunks`, `Number of used chunks`, `Number of
-//!   unused chunks` (32 KiB chunks, the header chunk excluded as in the classic tool).
+//! * `-Q`: the classic lines, in 32 KiB chunks:
+//!   ```text
+//!   Total number of attached shadows: <attachedSets>
+//!   Number of currently attached shadows: <attachedSets>
+//!   Total number of chunks: <capacity / 32 KiB - 1, the header chunk excluded>
+//!   Number of chunks ever allocated: <highWaterBytes / 32 KiB>
+//!   Number of used chunks: <usedBytes / 32 KiB>
+//!   Number of unused chunks: <total - used>
+//!   ```
+//!   As in the classic tool, "ever allocated" and "used" count the header
+//!   chunk (a fresh volume shows 1 of each), so ever allocated >= used. The
+//!   engine keeps no count of sets attached in the past, so both attached
+//!   lines show the sets attached now. The classic "Clean shutdown ... did
+//!   not occur" warning is never printed: the engine recomputes the usage
+//!   from the sets' indexes at every start, so the counters cannot be stale.
+//!   "ever allocated" is left out when the server does not report
+//!   `highWaterBytes`.
 //! * `-P SET`: `volume: S`, `copy delay: D`, `copy unit: U`.
 //!
 //! JSON: arrays of objects with the [`SetInfo`] / [`GroupInfo`] /
@@ -185,18 +199,23 @@ pub fn groups(list: &[GroupInfo]) -> String {
 pub fn overflow_status(o: &OverflowInfo) -> String {
     let total = (o.capacity / CHUNK).saturating_sub(1);
     let used = o.used_bytes.div_ceil(CHUNK).min(total);
-    format!(
+    let mut out = format!(
         "Total number of attached shadows: {}\n\
          Number of currently attached shadows: {}\n\
-         Total number of chunks: {}\n\
-         Number of used chunks: {}\n\
-         Number of unused chunks: {}\n",
-        o.attached_sets,
-        o.attached_sets,
-        total,
-        used,
+         Total number of chunks: {total}\n",
+        o.attached_sets, o.attached_sets,
+    );
+    if let Some(hw) = o.high_water_bytes {
+        // Clamped like `used`, so that it never reads below it.
+        let ever = hw.div_ceil(CHUNK).min(total).max(used);
+        let _ = writeln!(out, "Number of chunks ever allocated: {ever}");
+    }
+    let _ = write!(
+        out,
+        "Number of used chunks: {used}\nNumber of unused chunks: {}\n",
         total - used
-    )
+    );
+    out
 }
 
 /// `-P SET` output.
@@ -323,11 +342,46 @@ mod tests {
             capacity: 100 * CHUNK,
             used_bytes: 3 * CHUNK + 1,
             attached_sets: 2,
+            high_water_bytes: Some(7 * CHUNK),
             object_path: ObjectPath::default(),
         };
         assert_eq!(overflows(std::slice::from_ref(&o)), "/v/o\n");
         assert_eq!(
             overflow_status(&o),
+            "Total number of attached shadows: 2\nNumber of currently attached shadows: 2\n\
+             Total number of chunks: 99\nNumber of chunks ever allocated: 7\n\
+             Number of used chunks: 4\nNumber of unused chunks: 95\n"
+        );
+        // A fresh volume: the header chunk counts in both, as classically.
+        let fresh = OverflowInfo {
+            used_bytes: CHUNK,
+            high_water_bytes: Some(CHUNK),
+            ..o.clone()
+        };
+        assert!(overflow_status(&fresh).contains(
+            "Number of chunks ever allocated: 1\nNumber of used chunks: 1\nNumber of unused chunks: 98\n"
+        ));
+        // Never beyond the total, never below used.
+        let full = OverflowInfo {
+            used_bytes: 100 * CHUNK,
+            high_water_bytes: Some(100 * CHUNK),
+            ..o.clone()
+        };
+        assert!(overflow_status(&full).contains(
+            "Total number of chunks: 99\nNumber of chunks ever allocated: 99\nNumber of used chunks: 99\n"
+        ));
+        let inconsistent = OverflowInfo {
+            high_water_bytes: Some(CHUNK),
+            ..o.clone()
+        };
+        assert!(overflow_status(&inconsistent).contains("ever allocated: 4\n"));
+        // An older server without the property: the line is left out.
+        let old = OverflowInfo {
+            high_water_bytes: None,
+            ..o.clone()
+        };
+        assert_eq!(
+            overflow_status(&old),
             "Total number of attached shadows: 2\nNumber of currently attached shadows: 2\n\
              Total number of chunks: 99\nNumber of used chunks: 4\nNumber of unused chunks: 95\n"
         );
