@@ -144,9 +144,22 @@ pub fn overflow_instance(info: &OverflowInfo, ns: Option<&str>) -> Instance {
             "attachedSets",
             CimType::Uint32,
             Value::Uint32(info.attached_sets),
+        )
+        .with(
+            "highWaterBytes",
+            CimType::Uint64,
+            Value::Uint64(high_water_bytes(info)),
         );
     i.path = Some(overflow_path(&info.path, ns));
     i
+}
+
+/// `highWaterBytes`: the end of the highest chunk ever handed out, the header
+/// chunk (chunk 0) counted as in `usedBytes`.
+fn high_water_bytes(info: &OverflowInfo) -> u64 {
+    info.high_water_chunks
+        .saturating_add(1)
+        .saturating_mul(native::CHUNK_SIZE)
 }
 
 /// The object path of a volume.

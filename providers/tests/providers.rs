@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 const MIB: u64 = 1 << 20;
+const CHUNK: u64 = native::CHUNK_SIZE;
 
 #[derive(Default)]
 struct Services {
@@ -742,13 +743,16 @@ async fn overflow_volumes() {
         .unwrap();
     assert_eq!(got.get("capacity"), Some(&Value::Uint64(4 * MIB)));
     assert_eq!(got.get("attachedSets"), Some(&Value::Uint32(0)));
+    // Only the header chunk so far, in both counts.
+    assert_eq!(got.get("usedBytes"), Some(&Value::Uint64(CHUNK)));
+    assert_eq!(got.get("highWaterBytes"), Some(&Value::Uint64(CHUNK)));
 
     // A compact dependent set (shadow smaller than master).
     let m = f.volume("cm", 4 * MIB);
     let sh = f.volume("cs", MIB);
     let bm = f.volume("cb", 256 * 1024);
     let inst = Instance::new("DS_IISet")
-        .with("masterVolume", CimType::String, Value::String(m))
+        .with("masterVolume", CimType::String, Value::String(m.clone()))
         .with("shadowVolume", CimType::String, Value::String(sh))
         .with("bitmapVolume", CimType::String, Value::String(bm))
         .with("setType", CimType::String, s("dependent"));
@@ -804,6 +808,50 @@ async fn overflow_volumes() {
             .len(),
         1
     );
+
+    // Spill: the 1 MiB shadow holds 32 chunks, the next 3 go to the overflow.
+    let md = f.engine.device(Path::new(&m)).unwrap();
+    for c in 0..35u64 {
+        md.write_at(&[0x5A; 512], c * CHUNK, false).unwrap();
+    }
+    drop(md);
+    let ov_bytes = |i: &Instance, name: &str| match i.get(name) {
+        Some(Value::Uint64(n)) => *n,
+        other => panic!("{name}: {other:?}"),
+    };
+    let got = f
+        .overflows
+        .get_instance(&f.ctx, &class("DS_IIOverflowVol"), &op)
+        .await
+        .unwrap();
+    assert_eq!(ov_bytes(&got, "usedBytes"), 4 * CHUNK);
+    assert_eq!(ov_bytes(&got, "highWaterBytes"), 4 * CHUNK);
+    // A new point in time frees the chunks; the high-water mark stays.
+    assert_eq!(
+        f.call(&sp, "updateMasterToShadow", vec![]).await.unwrap(),
+        Value::Boolean(true)
+    );
+    assert_eq!(
+        f.call(
+            &sp,
+            "waitForCompletion",
+            vec![ParamValue::new(
+                "timeoutSeconds",
+                CimType::Uint32,
+                Value::Uint32(60)
+            )]
+        )
+        .await
+        .unwrap(),
+        Value::Boolean(true)
+    );
+    let listed = f
+        .overflows
+        .enumerate_instances(&f.ctx, &class("DS_IIOverflowVol"))
+        .await
+        .unwrap();
+    assert_eq!(ov_bytes(&listed[0], "usedBytes"), CHUNK);
+    assert_eq!(ov_bytes(&listed[0], "highWaterBytes"), 4 * CHUNK);
 
     // Attached: delete refused.
     assert_eq!(
