@@ -88,6 +88,7 @@ fn main() {
             name: None,
             group: None,
             overflow: None,
+            ..Default::default()
         })
         .unwrap();
         e.set_copy_params(&s, MIN_COPY_DELAY, MAX_COPY_UNITS)

@@ -94,6 +94,7 @@ fn main() -> Result<(), BoxError> {
         name: None,
         group: None,
         overflow: None,
+        ..Default::default()
     };
     engine.enable_set(spec("dmaster", "dshadow", "dbitmap", SetKind::Dependent))?;
 

@@ -10,7 +10,7 @@
 use crate::bitmap::{self, BitmapVol, Bits, Geometry, Header, Region};
 use crate::blockdev::{BlockDevice, ExportSource};
 use crate::copy;
-use crate::device::{MasterDevice, ShadowDevice};
+use crate::device::{ClientDevice, MasterDevice, ShadowDevice};
 use crate::error::{Error, Result};
 use crate::events::Bus;
 use crate::overflow::Overflow;
@@ -20,7 +20,7 @@ use crate::types::*;
 use crate::volume::{probe_size, Roots, Volume};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -37,6 +37,14 @@ struct Inner {
     bus: Arc<Bus>,
     st: Mutex<St>,
     next_id: AtomicU64,
+    /// Open NBD client connections per volume (canonical path), counted by
+    /// the devices [`ExportSource::open_export`] hands out. Kept apart from
+    /// `st` so a device can be dropped on any thread without the control lock.
+    clients: Mutex<HashMap<PathBuf, Arc<AtomicUsize>>>,
+    /// `<state_dir>/lock`, exclusively locked for the engine's life. Declared
+    /// last: fields drop after `Drop for Inner` has shut everything down, so
+    /// a successor cannot open the state before it is clean.
+    _lock: std::fs::File,
 }
 
 #[derive(Default)]
@@ -45,6 +53,10 @@ struct St {
     sets: BTreeMap<PathBuf, Arc<SetCore>>,
     /// Sets from the configuration that could not be restored.
     offline: BTreeMap<PathBuf, (SetRecord, String)>,
+    /// Exported, suspended sets whose shadow an import on this engine has
+    /// taken over (keyed by that shadow, which names the imported set in
+    /// `sets`). Resuming one joins the import implicitly (imaging.md §5).
+    parked: BTreeMap<PathBuf, Arc<SetCore>>,
     groups: BTreeMap<String, GroupRecord>,
     overflows: BTreeMap<PathBuf, Arc<Overflow>>,
     /// Overflow volumes in the configuration that could not be opened.
@@ -72,7 +84,7 @@ fn shutdown_inner(st: &Mutex<St>) {
     // Runs fully every time (explicit shutdown, then drop): anything started
     // after an explicit shutdown is stopped again when the engine goes away.
     let st = st.lock().unwrap_or_else(|e| e.into_inner());
-    for s in st.sets.values() {
+    for s in st.sets.values().chain(st.parked.values()) {
         copy::stop(s, Stop::Shutdown);
         let _ = s.flush();
         let f = s.f();
@@ -94,8 +106,14 @@ fn shutdown_inner(st: &Mutex<St>) {
 impl Engine {
     /// Opens the engine: loads the configuration from `state_dir`, resumes
     /// every set (restarting interrupted copies from their copy bitmaps).
+    ///
+    /// The engine takes an exclusive advisory lock on `<state_dir>/lock` first
+    /// and holds it until the last clone is dropped: a second engine on the
+    /// same state directory (another `cimomd --state-dir` on it) fails at once
+    /// with [`Error::StateDirLocked`] instead of resuming the same sets twice.
     pub fn open(cfg: EngineConfig) -> Result<Engine> {
         std::fs::create_dir_all(&cfg.state_dir).map_err(|e| Error::io(&cfg.state_dir, e))?;
+        let lock = state::lock(&cfg.state_dir)?;
         let roots = Roots::new(&cfg.volume_roots)?;
         let conf = state::load(&cfg.state_dir)?;
         let inner = Arc::new(Inner {
@@ -104,6 +122,8 @@ impl Engine {
             bus: Arc::new(Bus::default()),
             st: Mutex::new(St::default()),
             next_id: AtomicU64::new(1),
+            clients: Mutex::new(HashMap::new()),
+            _lock: lock,
         });
         let eng = Engine { inner };
         {
@@ -127,6 +147,19 @@ impl Engine {
                     tracing::warn!(set = %rec.shadow.display(), error = %e, "set restored offline");
                     st.offline
                         .insert(rec.shadow.clone(), (rec.clone(), e.to_string()));
+                }
+            }
+            // Boot resumes every set: an exported set that is not suspended
+            // joins a local import of its shadow now (imaging.md §3.5, §5).
+            let due: Vec<PathBuf> = st
+                .parked
+                .iter()
+                .filter(|(_, s)| !s.meta.lock().unwrap().suspended)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in due {
+                if let Err(e) = eng.implicit_join(&mut st, &k) {
+                    tracing::warn!(set = %k.display(), error = %e, "implicit join at start failed; the set stays suspended");
                 }
             }
             // Interrupted copies restart only once every sibling of their
@@ -154,7 +187,12 @@ impl Engine {
     }
 
     fn save(&self, st: &St) -> Result<()> {
-        let mut sets: Vec<SetRecord> = st.sets.values().map(|s| record_of(s)).collect();
+        let mut sets: Vec<SetRecord> = st
+            .sets
+            .values()
+            .chain(st.parked.values())
+            .map(|s| record_of(s))
+            .collect();
         sets.extend(st.offline.values().map(|(r, _)| r.clone()));
         let mut overflows: Vec<PathBuf> = st.overflows.keys().cloned().collect();
         overflows.extend(st.overflow_missing.iter().cloned());
@@ -186,7 +224,7 @@ impl Engine {
 
     /// The role a volume plays, if any.
     fn role_of(st: &St, p: &Path) -> Option<String> {
-        for s in st.sets.values() {
+        for s in st.sets.values().chain(st.parked.values()) {
             if s.shadow_path == p {
                 return Some(format!("shadow of {}", s.shadow_path.display()));
             }
@@ -430,12 +468,37 @@ impl Engine {
             };
             h.flags = fl;
         })?;
+        // An exported set and a local import of its shadow share the key:
+        // the import is the active one, the exported set waits in `parked`.
+        let park = match st.sets.get(&shadow_path) {
+            None => false,
+            Some(other) if other.imported && !set.imported => true,
+            Some(other) if set.imported && !other.imported => {
+                let other = other.clone();
+                st.sets.remove(&shadow_path);
+                st.parked.insert(shadow_path.clone(), other);
+                false
+            }
+            Some(_) => {
+                return Err(Error::AlreadyExists {
+                    kind: "set",
+                    name: shadow_path.display().to_string(),
+                    cause: "the configuration lists this shadow twice; disable one of them".into(),
+                })
+            }
+        };
         master.sets.write().unwrap().push(set.clone());
-        st.sets.insert(shadow_path, set.clone());
+        if park {
+            st.parked.insert(shadow_path, set.clone());
+        } else {
+            st.sets.insert(shadow_path, set.clone());
+        }
         Ok(())
     }
 
-    /// Enables a set (`iiadm -e`).
+    /// Enables a set (`iiadm -e`). Copy parameters given in the spec are in
+    /// the header and in force before an independent set's initial copy
+    /// starts, so its first burst already honours them.
     pub fn enable_set(&self, spec: SetSpec) -> Result<SetInfo> {
         let mut st = self.st();
         let sh = &spec.shadow;
@@ -458,6 +521,10 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| shadow_p.to_string_lossy().into_owned());
         validate_set_name(&name, sh)?;
+        // Checked before anything is touched: out of range creates nothing.
+        let delay = spec.copy_delay.unwrap_or(DEFAULT_COPY_DELAY);
+        let units = spec.copy_units.unwrap_or(DEFAULT_COPY_UNITS);
+        check_copy_params(sh, delay, units)?;
         if let Some(g) = &spec.group {
             let gr = st.groups.get(g).ok_or_else(|| group_not_found(g))?;
             check_group_accepts(gr, spec.kind, &shadow_p)?;
@@ -504,6 +571,9 @@ impl Engine {
         }
         Self::check_no_plain_handle(&mut st, &shadow_p, sh)?;
         Self::check_no_plain_handle(&mut st, &bitmap_p, sh)?;
+        // A client left on the volume from an earlier set would see it
+        // change under it.
+        self.refuse_clients(sh, &shadow_p, "enable")?;
         let overflow = match &spec.overflow {
             Some(o) => {
                 let op = self.resolve_in(o, "overflow", sh)?;
@@ -605,8 +675,8 @@ impl Engine {
             bmp_pages: geo.bmp_pages as u32,
             index_pages: geo.index_pages as u32,
             shadow_chunks: if compact { shadow.size / CHUNK_SIZE } else { 0 },
-            units: DEFAULT_COPY_UNITS,
-            delay: DEFAULT_COPY_DELAY,
+            units,
+            delay,
             mtime,
             master: master_p.to_string_lossy().into_owned(),
             shadow: shadow_p.to_string_lossy().into_owned(),
@@ -636,8 +706,8 @@ impl Engine {
             name,
             group: spec.group.clone(),
             overflow: overflow.as_ref().map(|o| o.vol.path.clone()),
-            units: DEFAULT_COPY_UNITS,
-            delay: DEFAULT_COPY_DELAY,
+            units,
+            delay,
             mtime,
             suspended: false,
             job_total: 0,
@@ -744,6 +814,11 @@ impl Engine {
                 "the master still depends on the shadow for chunks of an unfinished copy to the master; rerun that update and wait for it first",
             ));
         }
+        if set.kind == SetKind::Dependent {
+            // Its clients read through to the master; disable pulls that away
+            // and invalidates the shadow.
+            self.refuse_clients(&set.shadow_path, &set.shadow_path, "disable")?;
+        }
         copy::stop(&set, Stop::Abort);
         let master = set.master.clone();
         {
@@ -774,6 +849,13 @@ impl Engine {
             o.state.lock().unwrap().sets.remove(&set.shadow_path);
         }
         st.sets.remove(&set.shadow_path);
+        if set.imported {
+            // The exported set it took the shadow over from is back; join
+            // explicitly with this import's (now invalid) bitmap, or resume.
+            if let Some(p) = st.parked.remove(&set.shadow_path) {
+                st.sets.insert(set.shadow_path.clone(), p);
+            }
+        }
         if master.sets.read().unwrap().is_empty() && Arc::strong_count(&master) <= 2 {
             st.masters.remove(&master.path);
         }
@@ -802,7 +884,12 @@ impl Engine {
     /// listed with state offline).
     pub fn sets(&self) -> Vec<SetInfo> {
         let st = self.st();
-        let mut v: Vec<SetInfo> = st.sets.values().map(|s| s.info()).collect();
+        let mut v: Vec<SetInfo> = st
+            .sets
+            .values()
+            .chain(st.parked.values())
+            .map(|s| s.info())
+            .collect();
         v.extend(st.offline.values().map(|(r, _)| offline_info(r)));
         v.sort_by(|a, b| a.shadow.cmp(&b.shadow));
         v
@@ -1015,6 +1102,11 @@ impl Engine {
     ) -> Result<()> {
         for s in sets {
             Self::check_copy(st, s, dir)?;
+            let (target, what) = match dir {
+                Direction::ToShadow => (&s.shadow_path, "copy/update to the shadow"),
+                Direction::ToMaster => (&s.master.path, "copy/update to the master"),
+            };
+            self.refuse_clients(&s.shadow_path, target, what)?;
             if group.is_none() {
                 self.check_not_locked(st, s, "copy/update of one member")?;
             }
@@ -1115,10 +1207,88 @@ impl Engine {
     }
 
     /// Continues after [`Engine::suspend`].
+    ///
+    /// Resuming an exported set whose shadow was imported on this engine
+    /// meanwhile (see [`Engine::import_shadow`]) joins the import implicitly
+    /// (imaging.md §5): the import's shadow bitmap is ORed into the set's and
+    /// made durable, the imported set is removed and the export flag cleared.
     pub fn resume(&self, shadow: &Path) -> Result<()> {
-        let st = self.st();
+        let mut st = self.st();
+        if let Some(k) = self.parked_key(&st, shadow) {
+            return self.implicit_join(&mut st, &k);
+        }
         let set = self.find(&st, shadow)?;
         self.resume_set(&st, &set)
+    }
+
+    fn parked_key(&self, st: &St, shadow: &Path) -> Option<PathBuf> {
+        if st.parked.contains_key(shadow) {
+            return Some(shadow.to_path_buf());
+        }
+        let c = self.inner.roots.resolve(shadow).ok()?;
+        st.parked.contains_key(&c).then_some(c)
+    }
+
+    /// Joins the local import of shadow `key` into the parked exported set
+    /// and makes that set active again. Order, for crash safety: the merged
+    /// shadow bits are durable first, then the set's header (export flag
+    /// cleared), then the configuration without the import, and only then is
+    /// the import's bitmap marked invalid. A crash before the configuration
+    /// is saved repeats the join at the next resume (OR is idempotent).
+    fn implicit_join(&self, st: &mut St, key: &Path) -> Result<()> {
+        let set = st
+            .parked
+            .get(key)
+            .cloned()
+            .ok_or_else(|| Error::set_not_found(key))?;
+        let imp = st.sets.get(key).filter(|s| s.imported).cloned();
+        let Some(imp) = imp else {
+            // The import went away without unparking; just make it normal.
+            st.parked.remove(key);
+            st.sets.insert(key.to_path_buf(), set.clone());
+            return self.resume_set(st, &set);
+        };
+        let before = set.state();
+        // The import's writes must be durable before its bits count here.
+        imp.flush()?;
+        {
+            let _g = set.master.gate.write().unwrap();
+            let mut c = 0;
+            while let Some(n) = imp.shd.next_set(c) {
+                if n >= set.chunks {
+                    break;
+                }
+                set.shd.set(n);
+                c = n + 1;
+            }
+            set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
+            set.flags.fetch_and(!flags::SHDEXPORT, Ordering::AcqRel);
+            let f = set.f();
+            set.bmp.write_header(|h| {
+                h.lifecycle = bitmap::LIFE_DIRTY;
+                h.flags = f;
+            })?;
+        }
+        {
+            let _g = imp.master.gate.write().unwrap();
+            imp.master
+                .sets
+                .write()
+                .unwrap()
+                .retain(|s| !Arc::ptr_eq(s, &imp));
+            imp.removed.store(true, Ordering::Release);
+        }
+        st.sets.insert(key.to_path_buf(), set.clone());
+        st.parked.remove(key);
+        set.meta.lock().unwrap().suspended = false;
+        self.save(st)?;
+        let _ = imp.bmp.write_header(|h| h.lifecycle = bitmap::LIFE_INVALID);
+        tracing::info!(set = %key.display(), import_bitmap = %imp.bitmap_path.display(), bits = set.shd.count(), "local import joined at resume");
+        self.publish(EngineEvent::SetDeleted {
+            shadow: key.to_path_buf(),
+        });
+        set.note_state(before);
+        Ok(())
     }
 
     fn resume_set(&self, st: &St, set: &Arc<SetCore>) -> Result<()> {
@@ -1221,16 +1391,7 @@ impl Engine {
     pub fn set_copy_params(&self, shadow: &Path, delay_ticks: u32, units: u32) -> Result<()> {
         let st = self.st();
         let set = self.find(&st, shadow)?;
-        if !(MIN_COPY_DELAY..=MAX_COPY_DELAY).contains(&delay_ticks)
-            || !(MIN_COPY_UNITS..=MAX_COPY_UNITS).contains(&units)
-        {
-            return Err(Error::invalid(
-                set_subject(&set.shadow_path),
-                format!(
-                    "copy parameters delay {delay_ticks}, units {units} out of range; use delay 2..=10000 ticks of 10 ms and units 100..=60000 chunks"
-                ),
-            ));
-        }
+        check_copy_params(&set.shadow_path, delay_ticks, units)?;
         {
             let mut m = set.meta.lock().unwrap();
             m.delay = delay_ticks;
@@ -1281,6 +1442,7 @@ impl Engine {
                 "a volume is offline; reset the set first",
             ));
         }
+        self.refuse_clients(p, p, "export")?;
         let before = set.state();
         {
             let _g = set.master.gate.write().unwrap();
@@ -1302,12 +1464,35 @@ impl Engine {
                 "shadow and bitmap must be different volumes",
             ));
         }
-        if let Some(role) = Self::role_of(&st, &shadow_p) {
-            return Err(Error::in_use(
-                &shadow_p,
-                role,
-                "cannot import a shadow that is configured on this host; import it on another host",
-            ));
+        // The one local set a shadow may be imported over: an exported one
+        // that is suspended, so this engine does not use the shadow (e.g. a
+        // host taking over the importing role). Its resume joins the import.
+        let takeover = st
+            .sets
+            .get(&shadow_p)
+            .filter(|s| {
+                !s.imported
+                    && s.f() & flags::SHDEXPORT != 0
+                    && s.meta.lock().unwrap().suspended
+                    && !st.parked.contains_key(&shadow_p)
+            })
+            .cloned();
+        if takeover.is_none() {
+            if let Some(role) = Self::role_of(&st, &shadow_p) {
+                let exported = st
+                    .sets
+                    .get(&shadow_p)
+                    .is_some_and(|s| !s.imported && s.f() & flags::SHDEXPORT != 0);
+                return Err(Error::in_use(
+                    &shadow_p,
+                    role,
+                    if exported {
+                        "cannot import an exported shadow of this host while its set is active; suspend that set first (resuming it later joins the import) or import it on another host"
+                    } else {
+                        "cannot import a shadow that is configured on this host; import it on another host"
+                    },
+                ));
+            }
         }
         if let Some(role) = Self::role_of(&st, &bitmap_p) {
             return Err(Error::in_use(
@@ -1377,9 +1562,16 @@ impl Engine {
         set.bmp.write_all_bits(Region::Copy, &set.cpy)?;
         set.bmp.write_header(|_| {})?;
         master.sets.write().unwrap().push(set.clone());
+        if let Some(t) = &takeover {
+            st.parked.insert(shadow_p.clone(), t.clone());
+        }
         st.sets.insert(shadow_p.clone(), set.clone());
         if let Err(e) = self.save(&st) {
             st.sets.remove(&shadow_p);
+            if let Some(t) = takeover {
+                st.parked.remove(&shadow_p);
+                st.sets.insert(shadow_p.clone(), t);
+            }
             return Err(e);
         }
         self.publish(EngineEvent::SetCreated { shadow: shadow_p });
@@ -1829,11 +2021,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Resumes every member.
+    /// Resumes every member (joining local imports as [`Engine::resume`]).
     pub fn group_resume(&self, group: &str) -> Result<()> {
-        let st = self.st();
+        let mut st = self.st();
         for s in self.group_members(&st, group)? {
-            self.resume_set(&st, &s)?;
+            if st
+                .parked
+                .get(&s.shadow_path)
+                .is_some_and(|p| Arc::ptr_eq(p, &s))
+            {
+                self.implicit_join(&mut st, &s.shadow_path.clone())?;
+            } else {
+                self.resume_set(&st, &s)?;
+            }
         }
         Ok(())
     }
@@ -1956,16 +2156,25 @@ impl Engine {
 
     /// Data-path handle: master or shadow of a set, or a plain volume (which
     /// becomes copy-on-write protected as soon as it is a master).
+    ///
+    /// Handles from here are the caller's own and are not counted as NBD
+    /// clients; only [`ExportSource::open_export`] counts (see
+    /// [`Engine::clients_of`]).
     pub fn device(&self, path: &Path) -> Result<Arc<dyn BlockDevice>> {
         let mut st = self.st();
+        self.device_in(&mut st, path).map(|(_, d)| d)
+    }
+
+    /// The device for `path` and the canonical path it is counted under.
+    fn device_in(&self, st: &mut St, path: &Path) -> Result<(PathBuf, Arc<dyn BlockDevice>)> {
         let p = match st.sets.get(path) {
             Some(_) => path.to_path_buf(),
             None => self.inner.roots.resolve(path)?,
         };
         if let Some(s) = st.sets.get(&p) {
-            return Ok(Arc::new(ShadowDevice(s.clone())));
+            return Ok((s.shadow_path.clone(), Arc::new(ShadowDevice(s.clone()))));
         }
-        if let Some(role) = Self::role_of(&st, &p) {
+        if let Some(role) = Self::role_of(st, &p) {
             if !role.starts_with("master of") {
                 return Err(Error::PermissionDenied {
                     path: p,
@@ -1973,8 +2182,51 @@ impl Engine {
                 });
             }
         }
-        let m = Self::master_for(&mut st, &p)?;
-        Ok(Arc::new(MasterDevice(m)))
+        let m = Self::master_for(st, &p)?;
+        Ok((m.path.clone(), Arc::new(MasterDevice(m))))
+    }
+
+    /// Open NBD client connections to a volume (master or shadow, by path as
+    /// given or canonical); 0 for a volume nobody has open or does not exist.
+    /// Enable, copy/update, disable of a dependent set and export refuse a
+    /// volume with clients ([`Error::ClientsConnected`], imaging.md §8).
+    pub fn clients_of(&self, path: &Path) -> usize {
+        let n = self.clients_at(path);
+        if n > 0 {
+            return n;
+        }
+        match self.inner.roots.resolve(path) {
+            Ok(c) if c != path => self.clients_at(&c),
+            _ => 0,
+        }
+    }
+
+    fn clients_at(&self, p: &Path) -> usize {
+        let map = self.inner.clients.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(p).map_or(0, |c| c.load(Ordering::Acquire))
+    }
+
+    fn client_counter(&self, p: &Path) -> Arc<AtomicUsize> {
+        let mut map = self.inner.clients.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget volumes nobody holds any more, so the map stays small.
+        map.retain(|_, c| c.load(Ordering::Acquire) > 0 || Arc::strong_count(c) > 1);
+        map.entry(p.to_path_buf()).or_default().clone()
+    }
+
+    /// Refuses `what` on set `set` while NBD clients hold `volume`. Called
+    /// with the control lock held; clients are counted under that lock too
+    /// (see `open_export`), so none can sneak in before the operation.
+    fn refuse_clients(&self, set: &Path, volume: &Path, what: &str) -> Result<()> {
+        let clients = self.clients_at(volume);
+        if clients > 0 {
+            return Err(Error::ClientsConnected {
+                set: set.to_path_buf(),
+                volume: volume.to_path_buf(),
+                clients,
+                what: what.into(),
+            });
+        }
+        Ok(())
     }
 
     /// A new receiver of every later event.
@@ -2032,11 +2284,19 @@ impl ExportSource for Engine {
         v
     }
 
+    /// The device of one set volume, counted as one client connection of
+    /// that volume until the server drops it (at the end of the connection).
     fn open_export(&self, name: &str) -> Option<Arc<dyn BlockDevice>> {
-        if !self.export_names().iter().any(|n| n == name) {
+        let mut st = self.st();
+        let listed = st.sets.values().any(|s| {
+            s.shadow_path.as_os_str() == name || (!s.imported && s.master.path.as_os_str() == name)
+        });
+        if !listed {
             return None;
         }
-        self.device(Path::new(name)).ok()
+        let (p, dev) = self.device_in(&mut st, Path::new(name)).ok()?;
+        let count = self.client_counter(&p);
+        Some(Arc::new(ClientDevice::new(dev, count)))
     }
 }
 
@@ -2109,6 +2369,7 @@ fn overflow_info(o: &Overflow) -> OverflowInfo {
 fn members(st: &St, group: &str) -> Vec<Arc<SetCore>> {
     st.sets
         .values()
+        .chain(st.parked.values())
         .filter(|s| s.meta.lock().unwrap().group.as_deref() == Some(group))
         .cloned()
         .collect()
@@ -2190,6 +2451,21 @@ fn validate_group_name(name: &str) -> Result<()> {
         return Err(Error::invalid(
             format!("group {name:?}"),
             "a group name must be 1 to 63 bytes, not start with '-' and contain no whitespace",
+        ));
+    }
+    Ok(())
+}
+
+/// The range rules of imaging.md §7, shared by enable and `set_copy_params`.
+fn check_copy_params(shadow: &Path, delay_ticks: u32, units: u32) -> Result<()> {
+    if !(MIN_COPY_DELAY..=MAX_COPY_DELAY).contains(&delay_ticks)
+        || !(MIN_COPY_UNITS..=MAX_COPY_UNITS).contains(&units)
+    {
+        return Err(Error::invalid(
+            set_subject(shadow),
+            format!(
+                "copy parameters delay {delay_ticks}, units {units} out of range; use delay 2..=10000 ticks of 10 ms and units 100..=60000 chunks"
+            ),
         ));
     }
     Ok(())

@@ -17,6 +17,8 @@
 //! | [`Error::Io`] | an operating-system I/O error |
 //! | [`Error::OutOfRange`] | a data-path access outside the device |
 //! | [`Error::PermissionDenied`] | the data path refuses the access (exported shadow, ...) |
+//! | [`Error::ClientsConnected`] | NBD clients hold a volume the operation would change under them |
+//! | [`Error::StateDirLocked`] | another engine already uses the state directory |
 
 use std::path::{Path, PathBuf};
 
@@ -127,6 +129,29 @@ pub enum Error {
         /// What was refused and what to do.
         cause: String,
     },
+    /// NBD clients have a volume of the set open, and the operation would
+    /// change or take the volume away under them (imaging.md §8, "mount
+    /// checks"; the classic tool refused mounted volumes the same way).
+    #[error("set {set}: {what} refused: volume {volume} is in use by {clients} NBD client(s); disconnect them first")]
+    ClientsConnected {
+        /// The set (its shadow volume).
+        set: PathBuf,
+        /// The volume the clients hold.
+        volume: PathBuf,
+        /// Open client connections to it when the operation was refused.
+        clients: usize,
+        /// What was refused ("enable", "copy/update to the shadow", ...).
+        what: String,
+    },
+    /// Another engine (another process, or another [`crate::Engine`] in this
+    /// one) holds the lock on the state directory.
+    #[error("another engine already uses state directory {dir}{holder}; stop it or pick another --state-dir")]
+    StateDirLocked {
+        /// The state directory.
+        dir: PathBuf,
+        /// " (process N)" when the lock file names its holder, else "".
+        holder: String,
+    },
 }
 
 impl Error {
@@ -154,6 +179,8 @@ impl Error {
             Error::InvalidParameter { .. } => EINVAL,
             Error::Busy { .. } => EBUSY,
             Error::WrongState { .. } => EIO,
+            Error::ClientsConnected { .. } => EBUSY,
+            Error::StateDirLocked { .. } => EBUSY,
         }
     }
 
@@ -165,7 +192,10 @@ impl Error {
             | Error::PermissionDenied { path, .. }
             | Error::AccessDenied { path, .. } => Some(path),
             Error::InUse { volume, .. } => Some(volume),
-            Error::Busy { set, .. } | Error::WrongState { set, .. } => Some(set),
+            Error::Busy { set, .. }
+            | Error::WrongState { set, .. }
+            | Error::ClientsConnected { set, .. } => Some(set),
+            Error::StateDirLocked { dir, .. } => Some(dir),
             _ => None,
         }
     }

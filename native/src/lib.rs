@@ -26,7 +26,7 @@
 //! let eng = Engine::open(EngineConfig::new("/var/lib/ii", vec!["/vols".into()]))?;
 //! eng.enable_set(SetSpec {
 //!     master: "/vols/m".into(), shadow: "/vols/s".into(), bitmap: "/vols/b".into(),
-//!     kind: SetKind::Dependent, name: None, group: None, overflow: None,
+//!     kind: SetKind::Dependent, ..Default::default()
 //! })?;
 //! let master = eng.device(Path::new("/vols/m"))?;   // writes copy-on-write
 //! master.write_at(b"new data", 0, false)?;

@@ -40,6 +40,7 @@ fn copy_on_write_is_durable_before_host_data() {
         name: None,
         group: None,
         overflow: None,
+        ..Default::default()
     })
     .unwrap();
     let md = e.device(&m).unwrap();
@@ -83,6 +84,7 @@ fn copy_bits_clear_after_target_sync() {
         name: None,
         group: None,
         overflow: None,
+        ..Default::default()
     })
     .unwrap();
     assert!(e.wait(&s, None).unwrap());
@@ -145,6 +147,7 @@ fn dependent_point_in_time(seed: u64) {
             name: None,
             group: None,
             overflow: (i == 1).then(|| o.clone()),
+            ..Default::default()
         })
         .unwrap();
     }
@@ -264,6 +267,7 @@ fn synchronization_claims(seed: u64) {
         name: None,
         group: None,
         overflow: None,
+        ..Default::default()
     })
     .unwrap();
     assert!(e.wait(&s, None).unwrap());

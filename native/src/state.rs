@@ -4,6 +4,10 @@
 //!
 //! Bits, flags, copy parameters and mtime live on each set's bitmap volume;
 //! this file only records membership and names, so it changes rarely.
+//!
+//! `<state_dir>/lock` is the engine's exclusive advisory lock (`flock`), held
+//! while an engine has the directory open; it holds the holder's process id
+//! as decimal text, for the error message of a second engine only.
 
 use crate::error::{Error, Result};
 use crate::types::SetKind;
@@ -47,6 +51,39 @@ pub(crate) struct Config {
     pub sets: Vec<SetRecord>,
     pub groups: Vec<GroupRecord>,
     pub overflows: Vec<PathBuf>,
+}
+
+/// Takes the exclusive lock on `<dir>/lock` (created if missing) and writes
+/// this process's id into it; the lock lasts as long as the returned file.
+pub(crate) fn lock(dir: &Path) -> Result<std::fs::File> {
+    let p = dir.join("lock");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&p)
+        .map_err(|e| Error::io(&p, e))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&p)
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+                .map(|pid| format!(" (process {pid})"))
+                .unwrap_or_default();
+            return Err(Error::StateDirLocked {
+                dir: dir.to_path_buf(),
+                holder,
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&p, e)),
+    }
+    // Only the holder writes, so a reader sees the current holder's id.
+    f.set_len(0).map_err(|e| Error::io(&p, e))?;
+    f.write_all(format!("{}\n", std::process::id()).as_bytes())
+        .map_err(|e| Error::io(&p, e))?;
+    Ok(f)
 }
 
 fn file(dir: &Path) -> PathBuf {

@@ -88,10 +88,11 @@ impl EngineConfig {
 }
 
 /// Independent (full copy) or dependent (copy-on-write) shadow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum SetKind {
     /// Full background copy at enable; the shadow becomes a physical copy.
+    #[default]
     Independent,
     /// Copy-on-write; untouched shadow chunks read from the master.
     Dependent,
@@ -125,8 +126,9 @@ pub enum CopyMode {
     Update,
 }
 
-/// What to enable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What to enable. `Default` gives empty paths and an independent set with
+/// every option unset; fill the paths in with struct update syntax.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SetSpec {
     /// Master volume path.
     pub master: PathBuf,
@@ -143,6 +145,12 @@ pub struct SetSpec {
     /// Overflow volume to attach (compact dependent sets only; must be
     /// initialised).
     pub overflow: Option<PathBuf>,
+    /// Copy units (chunks per burst, 100..=60000); `None` = the default 100.
+    /// Checked like [`crate::Engine::set_copy_params`] before anything is
+    /// created, and in force from the first burst of the enable's copy.
+    pub copy_units: Option<u32>,
+    /// Copy delay (10 ms ticks, 2..=10000); `None` = the default 2.
+    pub copy_delay: Option<u32>,
 }
 
 /// The state of a set as the providers report it.

@@ -110,6 +110,18 @@ impl Backend {
     /// The set a `DS_IISet` path names. The `setType` key, when present, must
     /// match the set's type, else the instance does not exist.
     pub async fn set_for_path(&self, path: &ObjectPath) -> Result<SetInfo> {
+        self.set_for_path_in(path, false).await
+    }
+
+    /// Like [`Backend::set_for_path`], but also finds an exported set whose
+    /// shadow a local import took over (both share the shadow; the engine's
+    /// per-shadow calls reach the import). Only reading such a set and
+    /// `resume` (which joins the import) may use this.
+    pub async fn set_for_path_or_taken_over(&self, path: &ObjectPath) -> Result<SetInfo> {
+        self.set_for_path_in(path, true).await
+    }
+
+    async fn set_for_path_in(&self, path: &ObjectPath, taken_over: bool) -> Result<SetInfo> {
         if !path.class_name.is(DS_IISET) {
             return Err(Error::InvalidParameter(format!(
                 "{path} is not a {DS_IISET} path"
@@ -124,6 +136,25 @@ impl Backend {
             })
             .await?;
         match wanted {
+            Some(t) if taken_over && !t.eq_ignore_ascii_case(set_type(&info)) => {
+                // An exported set whose shadow a local import took over shares
+                // the shadow with that import; the listing holds both.
+                let s3 = info.shadow.clone();
+                let all = self
+                    .call(format!("find set {}", shadow.display()), move |e| {
+                        Ok(e.sets())
+                    })
+                    .await?;
+                all.into_iter()
+                    .find(|i| i.shadow == s3 && t.eq_ignore_ascii_case(set_type(i)))
+                    .ok_or_else(|| {
+                        Error::NotFound(format!(
+                            "no {DS_IISET} with shadowVolume {} and setType {t:?}: the set there is {}",
+                            shadow.display(),
+                            set_type(&info)
+                        ))
+                    })
+            }
             Some(t) if !t.eq_ignore_ascii_case(set_type(&info)) => Err(Error::NotFound(format!(
                 "no {DS_IISET} with shadowVolume {} and setType {t:?}: the set there is {}",
                 shadow.display(),

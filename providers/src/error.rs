@@ -13,7 +13,8 @@
 //! | `AlreadyExists`, `InUse` (volume in a conflicting role) | `CIM_ERR_ALREADY_EXISTS` |
 //! | `AccessDenied` (outside every `--volume-root`) | `CIM_ERR_ACCESS_DENIED` |
 //! | `InvalidParameter` (copy parameters out of range, bad names, sizes) | `CIM_ERR_INVALID_PARAMETER` |
-//! | `Busy`, `WrongState`, `Precondition`, `Io`, `OutOfRange`, `PermissionDenied`, anything newer | `CIM_ERR_FAILED` |
+//! | `ClientsConnected` (a volume the operation would change is open by NBD clients) | `CIM_ERR_FAILED` |
+//! | `Busy`, `WrongState`, `Precondition`, `Io`, `OutOfRange`, `PermissionDenied`, `StateDirLocked`, anything newer | `CIM_ERR_FAILED` |
 
 use cim::{CimError, StatusCode};
 
@@ -93,6 +94,9 @@ fn engine_status(err: &native::Error) -> StatusCode {
         E::AlreadyExists { .. } | E::InUse { .. } => StatusCode::AlreadyExists,
         E::AccessDenied { .. } => StatusCode::AccessDenied,
         E::InvalidParameter { .. } => StatusCode::InvalidParameter,
+        // Not a role conflict (that would be ALREADY_EXISTS): the volume is
+        // right, it is only busy until the clients disconnect.
+        E::ClientsConnected { .. } => StatusCode::Failed,
         // Busy, WrongState, Precondition, Io, OutOfRange, PermissionDenied and
         // any variant added later: the operation failed for a reason the
         // description explains.
@@ -166,6 +170,19 @@ mod tests {
             cause: "join it first".into(),
         });
         assert_eq!(e.status, StatusCode::Failed);
+
+        let e = cim(native::Error::ClientsConnected {
+            set: PathBuf::from("/v/s"),
+            volume: PathBuf::from("/v/s"),
+            clients: 2,
+            what: "copy/update to the shadow".into(),
+        });
+        assert_eq!(e.status, StatusCode::Failed);
+        assert!(
+            e.description.contains("/v/s") && e.description.contains("2 NBD client(s)"),
+            "{}",
+            e.description
+        );
     }
 
     #[test]

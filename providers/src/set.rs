@@ -148,8 +148,8 @@ impl SetProvider {
         if let Some(ov) = prop_string(&inst, "overflowVolume")? {
             self.backend.check_volume(&ov, "overflow volume").await?;
         }
-        // Copy parameters given at creation are checked before anything is
-        // enabled, so a bad value leaves no half-made set behind.
+        // Copy parameters go into the spec: the engine checks them before it
+        // creates anything and has them in force from the first burst.
         let units = inst
             .get("copyUnits")
             .map(|v| value_u32(v, "copyUnits"))
@@ -160,13 +160,6 @@ impl SetProvider {
             .map(|v| value_u32(v, "copyDelay"))
             .transpose()?
             .flatten();
-        if units.is_some() || delay.is_some() {
-            check_copy_params(
-                &shadow,
-                delay.unwrap_or(native::DEFAULT_COPY_DELAY),
-                units.unwrap_or(native::DEFAULT_COPY_UNITS),
-            )?;
-        }
         let spec = SetSpec {
             master: PathBuf::from(&master),
             shadow: PathBuf::from(&shadow),
@@ -175,6 +168,8 @@ impl SetProvider {
             name: prop_string(&inst, "setName")?,
             group: prop_string(&inst, "groupName")?,
             overflow: prop_string(&inst, "overflowVolume")?.map(PathBuf::from),
+            copy_units: units,
+            copy_delay: delay,
         };
         let info = self
             .backend
@@ -184,18 +179,6 @@ impl SetProvider {
             )
             .await?;
         tracing::info!(shadow = %info.shadow.display(), kind = kind.as_str(), "set enabled");
-        if units.is_some() || delay.is_some() {
-            let (d, u) = (
-                delay.unwrap_or(info.copy_delay),
-                units.unwrap_or(info.copy_units),
-            );
-            let sh = info.shadow.clone();
-            self.backend
-                .call(format!("set copy parameters of set {shadow}"), move |e| {
-                    e.set_copy_params(&sh, d, u)
-                })
-                .await?;
-        }
         Ok(set_path(&info, Some(ns)))
     }
 
@@ -356,7 +339,11 @@ impl SetProvider {
                 "{DS_IISET}.{m} is not static: invoke it on a set's instance path"
             )));
         }
-        let info = self.backend.set_for_path(target).await?;
+        let info = if method.is("resume") || m.to_ascii_lowercase().starts_with("get") {
+            self.backend.set_for_path_or_taken_over(target).await?
+        } else {
+            self.backend.set_for_path(target).await?
+        };
         let set = info.shadow.display().to_string();
         let string = |v: String| Ok(ret(CimType::String, Value::String(v)));
         let real = |v: f32| Ok(ret(CimType::Real32, Value::Real32(v)));
@@ -502,7 +489,11 @@ impl InstanceProvider for SetProvider {
         path: &ObjectPath,
     ) -> ProviderResult<Instance> {
         let span = tracing::debug_span!("provider", class = DS_IISET, op = "GetInstance");
-        let info = self.backend.set_for_path(path).instrument(span).await?;
+        let info = self
+            .backend
+            .set_for_path_or_taken_over(path)
+            .instrument(span)
+            .await?;
         Ok(set_instance(&info, Some(&ctx.namespace)))
     }
 

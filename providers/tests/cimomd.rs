@@ -96,6 +96,7 @@ async fn bundled_mof_and_providers_in_the_object_manager() {
         name: None,
         group: None,
         overflow: None,
+        ..Default::default()
     };
     let info = engine.enable_set(spec).unwrap();
     let target = providers::convert::set_path(&info, Some("root/cimv2"));

@@ -87,10 +87,16 @@ impl Fixture {
             state,
             engine,
             ctx,
-            ..
+            sets,
+            groups,
+            overflows,
+            assocs,
+            volumes,
         } = self;
         engine.shutdown();
-        drop(engine);
+        // Every provider holds an engine clone; the state directory's lock
+        // is free only once the last one is gone.
+        drop((sets, groups, overflows, assocs, volumes, engine));
         let engine = Engine::open(EngineConfig::new(&state, vec![root.clone()])).unwrap();
         let backend = Backend::new(engine.clone());
         Fixture {

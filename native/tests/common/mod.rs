@@ -75,6 +75,7 @@ pub fn spec(master: &Path, shadow: &Path, bitmap: &Path, kind: SetKind) -> SetSp
         name: None,
         group: None,
         overflow: None,
+        ..Default::default()
     }
 }
 
