@@ -74,11 +74,8 @@ def test_burst_is_bounded_and_pauses(cimomd):
         stop(conn, p)
 
 
-# Not strict: the outcome depends on a race (how far the unthrottled copy gets
-# before the provider's follow-up setCopyParameters lands); seen 128-1024.
-@pytest.mark.xfail(strict=False, reason="BUG (racy): CreateInstance DS_IISet with copyUnits/copyDelay starts the "
-                   "initial copy with the defaults (100 units, 2 ticks, pause skipped when idle) and applies the "
-                   "requested throttle only afterwards (providers/src/set.rs create: enable_set, then set_copy_params)")
+# The engine takes copyUnits/copyDelay in the enable itself (SetSpec), so the
+# initial copy's first burst is already throttled.
 def test_throttle_given_at_enable_applies_from_the_first_burst(cimomd):
     conn = cimomd.conn()
     m, s, props = make(cimomd, "enable", copyUnits=Uint32(100), copyDelay=Uint32(10000))
