@@ -5,7 +5,15 @@
 //! `Send + Sync`. Sets are named by their shadow path, as given or canonical.
 //! Management operations are serialised by one control mutex; the data path
 //! never takes it (it locks per master and per chunk, see `set.rs`).
-//! Dropping the last `Engine` clone performs [`Engine::shutdown`].
+//! Dropping the last `Engine` clone performs [`Engine::shutdown`] and then
+//! releases the state directory's lock (one engine per state directory).
+//!
+//! Devices handed to NBD clients ([`ExportSource::open_export`]) are counted
+//! per volume; operations that would change a volume under its clients are
+//! refused with [`Error::ClientsConnected`] (imaging.md §8 mount checks):
+//! enable of a shadow, copy/update towards the held volume (the shadow for
+//! master→shadow, the master for shadow→master), disable of a dependent set
+//! whose shadow is held, and export of a held shadow.
 
 use crate::bitmap::{self, BitmapVol, Bits, Geometry, Header, Region};
 use crate::blockdev::{BlockDevice, ExportSource};
@@ -776,7 +784,8 @@ impl Engine {
         Ok(set.info())
     }
 
-    /// Disables a set (`iiadm -d`).
+    /// Disables a set (`iiadm -d`); a dependent set is refused while NBD
+    /// clients hold its shadow.
     pub fn disable_set(&self, shadow: &Path) -> Result<()> {
         let mut st = self.st();
         let set = match self.find(&st, shadow) {
@@ -1154,7 +1163,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Starts a copy or update (returns once the bitmaps are switched).
+    /// Starts a copy or update (returns once the bitmaps are switched);
+    /// refused while NBD clients hold the target volume.
     pub fn copy(&self, shadow: &Path, dir: Direction, mode: CopyMode) -> Result<()> {
         let st = self.st();
         let set = self.find(&st, shadow)?;
@@ -1409,7 +1419,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Exports an independent, up-to-date shadow (imaging.md §5).
+    /// Exports an independent, up-to-date shadow (imaging.md §5); refused
+    /// while NBD clients hold the shadow.
     pub fn export_shadow(&self, shadow: &Path) -> Result<()> {
         let st = self.st();
         let set = self.find(&st, shadow)?;
@@ -1454,6 +1465,13 @@ impl Engine {
     }
 
     /// Imports a shadow exported by another host, tracking writes in `bitmap`.
+    ///
+    /// A shadow configured here is refused, except the shadow of a local set
+    /// that is exported and suspended (this host takes the importing role
+    /// over): the import then is the set of that shadow (per-shadow calls
+    /// reach it; [`Engine::sets`] lists both) until the exported set is
+    /// resumed, which joins the import implicitly, or the import is disabled,
+    /// which brings the exported set back for an explicit [`Engine::join`].
     pub fn import_shadow(&self, shadow: &Path, bitmap: &Path) -> Result<SetInfo> {
         let mut st = self.st();
         let shadow_p = self.resolve_in(shadow, "shadow", shadow)?;
