@@ -2291,7 +2291,8 @@ impl ExportSource for Engine {
     fn export_names(&self) -> Vec<String> {
         let st = self.st();
         let mut v: Vec<String> = Vec::new();
-        for s in st.sets.values() {
+        // A parked set's master stays reachable (its writes are tracked).
+        for s in st.sets.values().chain(st.parked.values()) {
             v.push(s.shadow_path.to_string_lossy().into_owned());
             if !s.imported {
                 v.push(s.master.path.to_string_lossy().into_owned());
@@ -2306,7 +2307,7 @@ impl ExportSource for Engine {
     /// that volume until the server drops it (at the end of the connection).
     fn open_export(&self, name: &str) -> Option<Arc<dyn BlockDevice>> {
         let mut st = self.st();
-        let listed = st.sets.values().any(|s| {
+        let listed = st.sets.values().chain(st.parked.values()).any(|s| {
             s.shadow_path.as_os_str() == name || (!s.imported && s.master.path.as_os_str() == name)
         });
         if !listed {

@@ -136,6 +136,9 @@ fn resuming_an_exported_set_joins_a_local_import_of_its_shadow() {
     let imp = e.import_shadow(&s, &b2).unwrap();
     assert!(imp.imported);
     assert_eq!(e.sets().len(), 2, "the exported set is still listed");
+    // Its master stays exported over NBD (master writes go on, tracked).
+    assert!(e.export_names().contains(&m.to_string_lossy().into_owned()));
+    assert!(e.open_export(m.to_str().unwrap()).is_some());
     // The shadow is used through the import here; its writes are tracked.
     dev(&e, &s)
         .write_at(&[0x33; 100], 9 * CH as u64 + 100, true)
