@@ -130,7 +130,9 @@ pub struct NbdConfig {
     /// Requests processed at once on one connection (default 64).
     pub max_in_flight: usize,
     /// Blocking worker threads one connection may use for device calls
-    /// (default 4; started on demand).
+    /// (default 16, like nbdkit's thread count; started on demand, and only
+    /// four run at once while device calls are fast: see the transmission
+    /// module).
     pub workers_per_connection: usize,
     /// Largest READ or WRITE accepted, advertised as the maximum block size
     /// (default 32 MiB).
@@ -149,7 +151,7 @@ impl Default for NbdConfig {
     fn default() -> Self {
         NbdConfig {
             max_in_flight: 64,
-            workers_per_connection: 4,
+            workers_per_connection: 16,
             max_request_bytes: 32 << 20,
             max_buffered_bytes: 128 << 20,
             handshake_timeout: Duration::from_secs(30),

@@ -28,7 +28,12 @@
 //! The workers are long-lived `spawn_blocking` tasks, started on demand up to
 //! [`NbdConfig::workers_per_connection`]: a worker that finishes a request
 //! takes the next one from the queue without being woken, which matters more
-//! than anything else for small requests on few cores.
+//! than anything else for small requests on few cores. How many may serve the
+//! queue at once adapts to the device: while requests complete quickly
+//! (moving average of the device call under [`SLOW_CALL`]) at most
+//! [`FAST_WORKERS`] run, so a few busy workers drain the queue and nobody
+//! pays for waking a sleeper; when calls block (copy-on-write with its syncs,
+//! flushes) every worker may run, so their waits overlap.
 
 use super::handshake::Negotiated;
 use super::proto::*;
@@ -37,7 +42,7 @@ use crate::blockdev::BlockDevice;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -47,6 +52,11 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 const POOL_MAX_CAPACITY: usize = 4 << 20;
 /// Most replies gathered into one vectored write by the flush task.
 const MAX_IOVECS: usize = 64;
+/// Workers serving one connection while its device calls are fast.
+const FAST_WORKERS: usize = 4;
+/// A device call slower than this on average (moving average over about
+/// eight calls) lets every worker run.
+const SLOW_CALL: std::time::Duration = std::time::Duration::from_micros(200);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves consistent data behind
@@ -295,6 +305,11 @@ struct QueueState {
     jobs: VecDeque<Job>,
     /// Workers waiting for a job.
     idle: usize,
+    /// Wake-ups sent to idle workers that have not woken yet: until they do,
+    /// they still count as idle but are already spoken for, so a burst of
+    /// requests must not keep "waking" the same sleeper instead of starting
+    /// new workers.
+    waking: usize,
     threads: usize,
     closed: bool,
 }
@@ -309,6 +324,8 @@ struct Conn {
     queue: Mutex<QueueState>,
     work: Condvar,
     max_workers: usize,
+    /// Moving average of device call time, in nanoseconds.
+    avg_call_ns: AtomicU64,
 }
 
 impl Conn {
@@ -317,11 +334,32 @@ impl Conn {
             .send(ReplyBytes::Header(simple_reply(errno, cookie)), permits);
     }
 
-    /// Queues a device call, starting a worker if none is idle.
+    /// Queues a device call and gets a worker to it if needed.
     fn submit(self: &Arc<Self>, job: Job) {
         let mut q = lock(&self.queue);
         q.jobs.push_back(job);
-        if q.idle > 0 {
+        self.staff(q);
+    }
+
+    /// Workers that may serve the queue at once, from recent call times.
+    fn cap(&self) -> usize {
+        let slow = self.avg_call_ns.load(Ordering::Relaxed) > SLOW_CALL.as_nanos() as u64;
+        if slow {
+            self.max_workers
+        } else {
+            self.max_workers.min(FAST_WORKERS)
+        }
+    }
+
+    /// Wakes or starts one worker if jobs wait and fewer than the cap are
+    /// running or already woken.
+    fn staff(self: &Arc<Self>, mut q: MutexGuard<'_, QueueState>) {
+        let serving = q.threads - q.idle + q.waking;
+        if q.jobs.is_empty() || serving >= self.cap() {
+            return;
+        }
+        if q.idle > q.waking {
+            q.waking += 1;
             drop(q);
             self.work.notify_one();
         } else if q.threads < self.max_workers {
@@ -337,7 +375,16 @@ impl Conn {
         }
     }
 
-    fn work_loop(&self) {
+    /// Folds one call's duration into the moving average.
+    fn record_call(&self, took: std::time::Duration) {
+        let ns = took.as_nanos().min(u128::from(u32::MAX)) as u64;
+        // Racing updates may lose a sample; the average only steers the cap.
+        let avg = self.avg_call_ns.load(Ordering::Relaxed);
+        self.avg_call_ns
+            .store(avg - avg / 8 + ns / 8, Ordering::Relaxed);
+    }
+
+    fn work_loop(self: &Arc<Self>) {
         loop {
             let job = {
                 let mut q = lock(&self.queue);
@@ -352,9 +399,17 @@ impl Conn {
                     q.idle += 1;
                     q = self.work.wait(q).unwrap_or_else(|e| e.into_inner());
                     q.idle -= 1;
+                    // A spurious wake-up may take another's token; the job is
+                    // queued either way and the next free worker takes it.
+                    q.waking = q.waking.saturating_sub(1);
                 }
             };
+            let started = std::time::Instant::now();
             self.execute(job);
+            self.record_call(started.elapsed());
+            // Calls turned slow while jobs wait: bring in more workers now
+            // rather than at the next request.
+            self.staff(lock(&self.queue));
         }
     }
 
@@ -463,11 +518,13 @@ pub(crate) async fn run(
         queue: Mutex::new(QueueState {
             jobs: VecDeque::new(),
             idle: 0,
+            waking: 0,
             threads: 0,
             closed: false,
         }),
         work: Condvar::new(),
         max_workers: config.workers_per_connection.max(1),
+        avg_call_ns: AtomicU64::new(0),
     });
     let slots = Arc::new(Semaphore::new(max_in_flight));
     let budget = config
