@@ -275,10 +275,7 @@ impl Repository {
         for row in t.iter().map_err(|e| Error::store("load", e))? {
             let (k, v) = row.map_err(|e| Error::store("load", e))?;
             let key = k.value();
-            let d = codec::decode_qualifier(v.value()).map_err(|e| Error::Corrupt {
-                key: key.replace(SEP, "/"),
-                reason: e.0,
-            })?;
+            let d = codec::decode_qualifier(v.value()).map_err(|e| corrupt(key, e))?;
             let (ns, _) = key.split_once(SEP).unwrap_or((key, ""));
             if let Some(c) = cache.get_mut(ns) {
                 c.qualifiers.insert(d.name.to_lowercase(), d);
@@ -292,10 +289,7 @@ impl Repository {
         for row in t.iter().map_err(|e| Error::store("load", e))? {
             let (k, v) = row.map_err(|e| Error::store("load", e))?;
             let key = k.value();
-            let c = codec::decode_class(v.value()).map_err(|e| Error::Corrupt {
-                key: key.replace(SEP, "/"),
-                reason: e.0,
-            })?;
+            let c = codec::decode_class(v.value()).map_err(|e| corrupt(key, e))?;
             let (ns, _) = key.split_once(SEP).unwrap_or((key, ""));
             decls
                 .entry(ns.to_owned())
@@ -494,13 +488,8 @@ impl Repository {
 
     /// A value from the meta table.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        let rtx = self
-            .db
-            .begin_read()
-            .map_err(|e| Error::store("read meta", e))?;
-        let t = rtx
-            .open_table(META)
-            .map_err(|e| Error::store("read meta", e))?;
+        let rtx = self.begin_read("read meta")?;
+        let t = open_read(&rtx, META, "read meta")?;
         let v = t.get(key).map_err(|e| Error::store("read meta", e))?;
         Ok(v.map(|v| v.value().to_vec()))
     }
@@ -888,13 +877,8 @@ impl Repository {
     /// The stored instance with this path (its `path` set, namespace included).
     pub fn get_instance(&self, ns: &str, path: &ObjectPath) -> Result<Option<Instance>, Error> {
         let key = instance_key(ns, path);
-        let rtx = self
-            .db
-            .begin_read()
-            .map_err(|e| Error::store("get instance", e))?;
-        let t = rtx
-            .open_table(INSTANCES)
-            .map_err(|e| Error::store("get instance", e))?;
+        let rtx = self.begin_read("get instance")?;
+        let t = open_read(&rtx, INSTANCES, "get instance")?;
         let Some(v) = t
             .get(key.as_str())
             .map_err(|e| Error::store("get instance", e))?
@@ -941,6 +925,7 @@ impl Repository {
     /// shared: served from the instance cache, or decoded from the store and
     /// cached when no write committed meanwhile.
     pub fn shared_instances_of(&self, ns: &str, class: &str) -> Result<SharedInstances, Error> {
+        const DURING: &str = "enumerate instances";
         let prefix = instance_prefix(ns, class);
         let generation = {
             let c = self.lock_instance_cache();
@@ -952,34 +937,20 @@ impl Repository {
         // The snapshot begins after `generation` was read: a write that
         // commits after it bumps the generation, so what is read here is
         // installed only if no write could have made it stale.
-        let rtx = self
-            .db
-            .begin_read()
-            .map_err(|e| Error::store("enumerate instances", e))?;
-        let t = rtx
-            .open_table(INSTANCES)
-            .map_err(|e| Error::store("enumerate instances", e))?;
+        let rtx = self.begin_read(DURING)?;
+        let t = open_read(&rtx, INSTANCES, DURING)?;
         let nsname = self.namespace_name(ns);
         let mut out = Vec::new();
         let mut bytes = 0;
-        for row in t
-            .range(prefix.as_str()..)
-            .map_err(|e| Error::store("enumerate instances", e))?
-        {
-            let (k, v) = row.map_err(|e| Error::store("enumerate instances", e))?;
-            if !k.value().starts_with(&prefix) {
-                break;
-            }
-            bytes += k.value().len() + v.value().len();
-            let mut i = codec::decode_instance(v.value()).map_err(|e| Error::Corrupt {
-                key: k.value().replace(SEP, "/"),
-                reason: e.0,
-            })?;
+        scan_prefix(&t, &prefix, DURING, |key, rec| {
+            bytes += key.len() + rec.len();
+            let mut i = codec::decode_instance(rec).map_err(|e| corrupt(key, e))?;
             if let Some(p) = &mut i.path {
                 p.namespace = Some(nsname.clone());
             }
             out.push(Arc::new(i));
-        }
+            Ok(())
+        })?;
         let out = Arc::new(out);
         self.lock_instance_cache()
             .install(generation, prefix, out.clone(), bytes);
@@ -989,57 +960,32 @@ impl Repository {
     /// The paths of every stored instance of exactly `class`, without
     /// decoding their properties (EnumerateInstanceNames).
     pub fn instance_paths_of(&self, ns: &str, class: &str) -> Result<Vec<ObjectPath>, Error> {
-        let prefix = instance_prefix(ns, class);
-        let rtx = self
-            .db
-            .begin_read()
-            .map_err(|e| Error::store("enumerate instance names", e))?;
-        let t = rtx
-            .open_table(INSTANCES)
-            .map_err(|e| Error::store("enumerate instance names", e))?;
+        const DURING: &str = "enumerate instance names";
+        let rtx = self.begin_read(DURING)?;
+        let t = open_read(&rtx, INSTANCES, DURING)?;
         let nsname = self.namespace_name(ns);
         let mut out = Vec::new();
-        for row in t
-            .range(prefix.as_str()..)
-            .map_err(|e| Error::store("enumerate instance names", e))?
-        {
-            let (k, v) = row.map_err(|e| Error::store("enumerate instance names", e))?;
-            if !k.value().starts_with(&prefix) {
-                break;
-            }
-            let p = codec::decode_instance_path(v.value()).map_err(|e| Error::Corrupt {
-                key: k.value().replace(SEP, "/"),
-                reason: e.0,
-            })?;
+        scan_prefix(&t, &instance_prefix(ns, class), DURING, |key, rec| {
+            let p = codec::decode_instance_path(rec).map_err(|e| corrupt(key, e))?;
             if let Some(mut p) = p {
                 p.namespace = Some(nsname.clone());
                 out.push(p);
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
     /// How many stored instances `class` has (exactly that class).
     pub fn count_instances(&self, ns: &str, class: &str) -> Result<usize, Error> {
-        let prefix = instance_prefix(ns, class);
-        let rtx = self
-            .db
-            .begin_read()
-            .map_err(|e| Error::store("count instances", e))?;
-        let t = rtx
-            .open_table(INSTANCES)
-            .map_err(|e| Error::store("count instances", e))?;
+        const DURING: &str = "count instances";
+        let rtx = self.begin_read(DURING)?;
+        let t = open_read(&rtx, INSTANCES, DURING)?;
         let mut n = 0;
-        for row in t
-            .range(prefix.as_str()..)
-            .map_err(|e| Error::store("count instances", e))?
-        {
-            let (k, _) = row.map_err(|e| Error::store("count instances", e))?;
-            if !k.value().starts_with(&prefix) {
-                break;
-            }
+        scan_prefix(&t, &instance_prefix(ns, class), DURING, |_, _| {
             n += 1;
-        }
+            Ok(())
+        })?;
         Ok(n)
     }
 
@@ -1147,39 +1093,70 @@ impl Repository {
     /// pointing at `target` (compared without host and namespace), found
     /// through the reference index.
     pub fn referencing(&self, ns: &str, target: &ObjectPath) -> Result<Vec<Instance>, Error> {
+        const DURING: &str = "references";
         let prefix = format!("{ns}{SEP}{}{SEP}", target.local().canonical_key());
-        let rtx = self
-            .db
-            .begin_read()
-            .map_err(|e| Error::store("references", e))?;
-        let r = rtx
-            .open_table(REFS)
-            .map_err(|e| Error::store("references", e))?;
-        let t = rtx
-            .open_table(INSTANCES)
-            .map_err(|e| Error::store("references", e))?;
+        // One snapshot for the index and the instances it names.
+        let rtx = self.begin_read(DURING)?;
+        let r = open_read(&rtx, REFS, DURING)?;
+        let t = open_read(&rtx, INSTANCES, DURING)?;
         let nsname = self.namespace_name(ns);
         let mut out = Vec::new();
-        for row in r
-            .range(prefix.as_str()..)
-            .map_err(|e| Error::store("references", e))?
-        {
-            let (k, _) = row.map_err(|e| Error::store("references", e))?;
-            let Some(inst_key) = k.value().strip_prefix(&prefix) else {
-                break;
-            };
-            if let Some(v) = t.get(inst_key).map_err(|e| Error::store("references", e))? {
-                let mut i = codec::decode_instance(v.value()).map_err(|e| Error::Corrupt {
-                    key: inst_key.replace(SEP, "/"),
-                    reason: e.0,
-                })?;
+        scan_prefix(&r, &prefix, DURING, |ref_key, _| {
+            // A refs key is the target's prefix followed by the instance key.
+            let inst_key = &ref_key[prefix.len()..];
+            if let Some(v) = t.get(inst_key).map_err(|e| Error::store(DURING, e))? {
+                let mut i = codec::decode_instance(v.value()).map_err(|e| corrupt(inst_key, e))?;
                 if let Some(p) = &mut i.path {
                     p.namespace = Some(nsname.clone());
                 }
                 out.push(i);
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
+    }
+
+    /// A read snapshot; `during` names the operation in store errors.
+    fn begin_read(&self, during: &'static str) -> Result<redb::ReadTransaction, Error> {
+        self.db.begin_read().map_err(|e| Error::store(during, e))
+    }
+}
+
+/// A key/record table of a read snapshot (instances, refs).
+type RecordTable = redb::ReadOnlyTable<&'static str, &'static [u8]>;
+
+fn open_read(
+    rtx: &redb::ReadTransaction,
+    table: TableDefinition<&str, &[u8]>,
+    during: &'static str,
+) -> Result<RecordTable, Error> {
+    rtx.open_table(table).map_err(|e| Error::store(during, e))
+}
+
+/// Calls `visit` with the key and record of each row of `t` whose key starts
+/// with `prefix`, in key order. Such rows are contiguous because every key
+/// component ends in [`SEP`], so the scan stops at the first other key.
+fn scan_prefix(
+    t: &RecordTable,
+    prefix: &str,
+    during: &'static str,
+    mut visit: impl FnMut(&str, &[u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    for row in t.range(prefix..).map_err(|e| Error::store(during, e))? {
+        let (k, v) = row.map_err(|e| Error::store(during, e))?;
+        if !k.value().starts_with(prefix) {
+            break;
+        }
+        visit(k.value(), v.value())?;
+    }
+    Ok(())
+}
+
+/// The error for an undecodable record, naming its key with `/` for [`SEP`].
+fn corrupt(key: &str, e: codec::DecodeError) -> Error {
+    Error::Corrupt {
+        key: key.replace(SEP, "/"),
+        reason: e.0,
     }
 }
 
