@@ -31,7 +31,7 @@ use crate::dispatch::filter::InstanceShape;
 use crate::dispatch::{instance_ops, query_ops, route, Cimom, RequestCtx};
 use crate::wql::Query;
 use cim::ops::{Operation, PullItems, PullParams, PullResult, Response};
-use cim::{CimError, Instance, StatusCode};
+use cim::{CimError, CimName, Instance, StatusCode};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -202,6 +202,24 @@ fn apply_filter(cimom: &Cimom, ns: &str, f: &Option<Query>, insts: Vec<Instance>
         .collect()
 }
 
+/// The association instances that pass the filter, cut to `property_list`:
+/// filtered before projecting, so that the condition sees every property.
+fn filter_then_project(
+    cimom: &Cimom,
+    ns: &str,
+    filter: &Option<Query>,
+    insts: Vec<Instance>,
+    property_list: Option<&[CimName]>,
+) -> PullItems {
+    let mut insts = apply_filter(cimom, ns, filter, insts);
+    if let Some(pl) = property_list {
+        for i in &mut insts {
+            i.properties.retain(|p| pl.contains(&p.name));
+        }
+    }
+    PullItems::InstancesWithPath(insts)
+}
+
 fn paths(insts: Vec<Instance>) -> PullItems {
     PullItems::InstancePaths(insts.into_iter().filter_map(|i| i.path).collect())
 }
@@ -282,28 +300,13 @@ pub(crate) async fn handle(
                 result_role,
             };
             let shape = InstanceShape {
-                include_qualifiers: false,
                 include_class_origin,
-                property_list: None,
-                restrict_to: None,
+                ..Default::default()
             };
             let insts =
                 assoc::associator_instances(cimom, ctx, ns, &instance_name, &t, &shape).await?;
-            // Filter before projecting, so the condition sees every property.
-            let mut insts = apply_filter(cimom, ns, &filter, insts);
-            if let Some(pl) = &property_list {
-                for i in &mut insts {
-                    i.properties.retain(|p| pl.contains(&p.name));
-                }
-            }
-            open(
-                cimom,
-                ns,
-                PullItems::InstancesWithPath(insts),
-                pull.max_object_count,
-                timeout,
-                None,
-            )
+            let items = filter_then_project(cimom, ns, &filter, insts, property_list.as_deref());
+            open(cimom, ns, items, pull.max_object_count, timeout, None)
         }
         Operation::OpenAssociatorInstancePaths {
             instance_name,
@@ -355,27 +358,13 @@ pub(crate) async fn handle(
                 ..Default::default()
             };
             let shape = InstanceShape {
-                include_qualifiers: false,
                 include_class_origin,
-                property_list: None,
-                restrict_to: None,
+                ..Default::default()
             };
             let insts =
                 assoc::reference_instances(cimom, ctx, ns, &instance_name, &t, &shape).await?;
-            let mut insts = apply_filter(cimom, ns, &filter, insts);
-            if let Some(pl) = &property_list {
-                for i in &mut insts {
-                    i.properties.retain(|p| pl.contains(&p.name));
-                }
-            }
-            open(
-                cimom,
-                ns,
-                PullItems::InstancesWithPath(insts),
-                pull.max_object_count,
-                timeout,
-                None,
-            )
+            let items = filter_then_project(cimom, ns, &filter, insts, property_list.as_deref());
+            open(cimom, ns, items, pull.max_object_count, timeout, None)
         }
         Operation::OpenReferenceInstancePaths {
             instance_name,
