@@ -352,8 +352,8 @@ impl Client {
         };
         match self.call(namespace, op).await? {
             Response::NamedInstances(mut v) => {
-                for i in &mut v {
-                    set_namespace(&mut i.path, namespace);
+                for p in v.iter_mut().filter_map(|i| i.path.as_mut()) {
+                    fill_namespace(p, namespace);
                 }
                 Ok(v)
             }
@@ -374,9 +374,7 @@ impl Client {
         match self.call(namespace, op).await? {
             Response::InstanceNames(mut v) => {
                 for p in &mut v {
-                    if p.namespace.is_none() {
-                        p.namespace = Some(namespace.to_owned());
-                    }
+                    fill_namespace(p, namespace);
                 }
                 Ok(v)
             }
@@ -397,9 +395,7 @@ impl Client {
             .await?
         {
             Response::InstanceName(mut p) => {
-                if p.namespace.is_none() {
-                    p.namespace = Some(namespace.to_owned());
-                }
+                fill_namespace(&mut p, namespace);
                 Ok(p)
             }
             other => Err(unexpected("CreateInstance", &other)),
@@ -477,11 +473,7 @@ impl Client {
             role: None,
             result_role: None,
         };
-        match self.call(&ns, op).await? {
-            Response::ObjectPaths(v) => Ok(v),
-            Response::Empty => Ok(Vec::new()),
-            other => Err(unexpected("AssociatorNames", &other)),
-        }
+        objects_to_paths("AssociatorNames", self.call(&ns, op).await?)
     }
 
     /// `References` returning association instances.
@@ -514,11 +506,7 @@ impl Client {
             result_class: result_class.map(CimName::from),
             role: None,
         };
-        match self.call(&ns, op).await? {
-            Response::ObjectPaths(v) => Ok(v),
-            Response::Empty => Ok(Vec::new()),
-            other => Err(unexpected("ReferenceNames", &other)),
-        }
+        objects_to_paths("ReferenceNames", self.call(&ns, op).await?)
     }
 
     /// `GetProperty` (NULL comes back as [`Value::Null`]).
@@ -790,11 +778,19 @@ impl Client {
     }
 }
 
-fn set_namespace(path: &mut Option<ObjectPath>, namespace: &str) {
-    if let Some(p) = path {
-        if p.namespace.is_none() {
-            p.namespace = Some(namespace.to_owned());
-        }
+/// Gives a path the namespace it was asked in, unless the server named one.
+fn fill_namespace(path: &mut ObjectPath, namespace: &str) {
+    if path.namespace.is_none() {
+        path.namespace = Some(namespace.to_owned());
+    }
+}
+
+/// The answer of AssociatorNames and ReferenceNames (none when empty).
+fn objects_to_paths(op: &str, r: Response) -> Result<Vec<ObjectPath>> {
+    match r {
+        Response::ObjectPaths(v) => Ok(v),
+        Response::Empty => Ok(Vec::new()),
+        other => Err(unexpected(op, &other)),
     }
 }
 
