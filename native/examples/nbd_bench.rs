@@ -24,8 +24,6 @@
 //! [`NbdConfig::workers_per_connection`]).
 
 use native::nbd::{FileExport, NbdConfig, NbdServer};
-use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -144,6 +142,7 @@ fn main() -> Result<(), BoxError> {
         a,
         ref_name,
         b,
+        1.0,
     ));
 
     // ---- sequential read ----
@@ -187,6 +186,7 @@ fn main() -> Result<(), BoxError> {
                 a,
                 "qemu-nbd",
                 b,
+                1.0,
             ));
         }
         stop(&mut qn);
@@ -205,88 +205,6 @@ fn main() -> Result<(), BoxError> {
         r.print();
     }
     rt.shutdown_timeout(Duration::from_secs(2));
-    Ok(())
-}
-
-struct Row {
-    what: String,
-    unit: &'static str,
-    ours: Vec<f64>,
-    reference: &'static str,
-    theirs: Vec<f64>,
-    /// The goal for ours / reference.
-    goal: f64,
-}
-
-impl Row {
-    fn new(
-        what: String,
-        unit: &'static str,
-        ours: Vec<f64>,
-        reference: &'static str,
-        theirs: Vec<f64>,
-    ) -> Row {
-        Row {
-            what,
-            unit,
-            ours,
-            reference,
-            theirs,
-            // Plain-volume writes and shadow reads: at least the reference.
-            goal: 1.0,
-        }
-    }
-
-    fn print(&self) {
-        let (o, t) = (median(&self.ours), median(&self.theirs));
-        println!(
-            "{:<48} {:>10.0} {:<5} {:>12} {:>7.0} {:<5} {:>6.2}x {:>5.1}x {:>4}",
-            self.what,
-            o,
-            self.unit,
-            self.reference,
-            t,
-            self.unit,
-            o / t,
-            self.goal,
-            if o / t >= self.goal { "yes" } else { "NO" }
-        );
-        println!(
-            "{:<48} {:>16} {:>26}",
-            "  all rounds",
-            spread(&self.ours),
-            spread(&self.theirs)
-        );
-    }
-}
-
-fn env_size(var: &str, default: u64) -> Result<u64, BoxError> {
-    let Ok(v) = std::env::var(var) else {
-        return Ok(default);
-    };
-    let (num, mult) = match v.chars().last() {
-        Some('K' | 'k') => (&v[..v.len() - 1], 1u64 << 10),
-        Some('M' | 'm') => (&v[..v.len() - 1], 1 << 20),
-        Some('G' | 'g') => (&v[..v.len() - 1], 1 << 30),
-        _ => (&v[..], 1),
-    };
-    let n: u64 = num.parse().map_err(|e| format!("{var}={v}: {e}"))?;
-    Ok(n * mult)
-}
-
-/// Writes `size` bytes of non-zero data (so nothing is sparse).
-fn fill_file(path: &PathBuf, size: u64) -> Result<(), BoxError> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let block: Vec<u8> = (0..1 << 20)
-        .map(|i: u32| (i.wrapping_mul(31) >> 3) as u8 | 1)
-        .collect();
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(block.len() as u64) as usize;
-        f.write_all(&block[..n])?;
-        left -= n as u64;
-    }
-    f.flush()?;
     Ok(())
 }
 

@@ -95,6 +95,11 @@ fn shutdown_inner(st: &Mutex<St>) {
     for s in st.sets.values().chain(st.parked.values()) {
         copy::stop(s, Stop::Shutdown);
         let _ = s.flush();
+        if let Err(e) = s.save_volatile() {
+            // The header stays DIRTY: the next start distrusts the bitmaps.
+            tracing::error!(set = %s.shadow_path.display(), error = %e, "cannot save volatile bitmaps");
+            continue;
+        }
         let f = s.f();
         let (units, delay, mtime) = {
             let m = s.meta.lock().unwrap();
@@ -321,6 +326,7 @@ impl Engine {
         fl: u32,
         compact: Option<Compact>,
         meta: Meta,
+        volatile: bool,
     ) -> Arc<SetCore> {
         let chunks = master.chunks();
         Arc::new(SetCore {
@@ -342,6 +348,8 @@ impl Engine {
             cv: Condvar::new(),
             removed: AtomicBool::new(false),
             bus: self.inner.bus.clone(),
+            volatile,
+            saved: AtomicBool::new(false),
         })
     }
 
@@ -444,10 +452,22 @@ impl Engine {
             fl,
             cm,
             meta,
+            rec.volatile_bitmap,
         );
         let rep = set
             .bmp
             .load(&set.shd, &set.cpy, rec.kind == SetKind::Independent)?;
+        if set.volatile && h.lifecycle != bitmap::LIFE_CLEAN {
+            let outcome = distrust_volatile(&set, &mut fl);
+            tracing::warn!(set = %shadow_path.display(), outcome, "volatile bitmaps were not saved before the engine stopped");
+            self.publish(EngineEvent::SetError {
+                shadow: shadow_path.clone(),
+                reason: format!(
+                    "set {}: the engine stopped without saving its volatile bitmaps; {outcome}",
+                    shadow_path.display()
+                ),
+            });
+        }
         if !rep.bad_shadow_pages.is_empty() || !rep.bad_copy_pages.is_empty() {
             tracing::warn!(set = %shadow_path.display(), ?rep, "bitmap pages failed their checksum; set needs reset");
             fl |= flags::BMPOFFLINE;
@@ -468,14 +488,18 @@ impl Engine {
             let mut m = set.meta.lock().unwrap();
             m.job_total = set.cpy.count();
         }
+        // A volatile set's bitmaps were just written back whole: it starts
+        // saved, CLEAN until its first bit changes.
+        let saved = set.volatile && fl & flags::BMPOFFLINE == 0;
         set.bmp.write_header(|h| {
-            h.lifecycle = if rec.suspended {
+            h.lifecycle = if rec.suspended || saved {
                 bitmap::LIFE_CLEAN
             } else {
                 bitmap::LIFE_DIRTY
             };
             h.flags = fl;
         })?;
+        set.saved.store(saved, Ordering::Release);
         // An exported set and a local import of its shadow share the key:
         // the import is the active one, the exported set waits in `parked`.
         let park = match st.sets.get(&shadow_path) {
@@ -733,6 +757,7 @@ impl Engine {
             fl,
             cm,
             meta,
+            spec.volatile_bitmap,
         );
         if spec.kind == SetKind::Independent {
             set.cpy.fill();
@@ -744,7 +769,13 @@ impl Engine {
         if let Some(c) = &set.compact {
             set.bmp.write_all_index(&c.lock().unwrap().map)?;
         }
-        set.bmp.write_header(|_| {})?;
+        // A volatile set starts saved: the volume holds its bitmaps exactly.
+        set.bmp.write_header(|h| {
+            if set.volatile {
+                h.lifecycle = bitmap::LIFE_CLEAN;
+            }
+        })?;
+        set.saved.store(set.volatile, Ordering::Release);
         {
             let _g = master.gate.write().unwrap();
             master.sets.write().unwrap().push(set.clone());
@@ -1205,6 +1236,7 @@ impl Engine {
         let before = set.state();
         copy::stop(set, Stop::Suspend);
         set.flush()?;
+        set.save_volatile()?;
         set.meta.lock().unwrap().suspended = true;
         let f = set.f();
         set.bmp.write_header(|h| {
@@ -1274,6 +1306,7 @@ impl Engine {
             set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
             set.flags.fetch_and(!flags::SHDEXPORT, Ordering::AcqRel);
             let f = set.f();
+            set.saved.store(false, Ordering::Release);
             set.bmp.write_header(|h| {
                 h.lifecycle = bitmap::LIFE_DIRTY;
                 h.flags = f;
@@ -1306,7 +1339,10 @@ impl Engine {
             return Ok(());
         }
         let before = set.state();
-        set.bmp.write_header(|h| h.lifecycle = bitmap::LIFE_DIRTY)?;
+        // A volatile set stays CLEAN until its first bit changes.
+        if !set.volatile {
+            set.bmp.write_header(|h| h.lifecycle = bitmap::LIFE_DIRTY)?;
+        }
         set.meta.lock().unwrap().suspended = false;
         self.save(st)?;
         let f = set.f();
@@ -1358,6 +1394,7 @@ impl Engine {
                 }
             }
             set.flags.store(nf, Ordering::Release);
+            set.saved.store(false, Ordering::Release);
             set.bmp.write_header(|h| {
                 h.lifecycle = bitmap::LIFE_DIRTY;
                 h.flags = nf;
@@ -1575,6 +1612,7 @@ impl Engine {
             fl,
             None,
             meta,
+            false,
         );
         set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
         set.bmp.write_all_bits(Region::Copy, &set.cpy)?;
@@ -2319,6 +2357,29 @@ impl ExportSource for Engine {
     }
 }
 
+/// What a restart makes of a volatile set whose bitmaps were not saved
+/// (imaging.md §3.6, the reference's treatment of volatile bitmaps): its
+/// bitmaps on disk may miss changes, so nothing they say is trusted. A
+/// dependent shadow, and an independent one being copied, go offline (reset
+/// takes a new point in time or restarts the copy); a copy towards the
+/// master takes the master offline; an idle independent set gets every
+/// chunk marked, so the next update copies everything. Returns what was done.
+fn distrust_volatile(set: &SetCore, fl: &mut u32) -> &'static str {
+    if set.kind == SetKind::Dependent {
+        *fl |= flags::SHDOFFLINE;
+        "the dependent shadow is offline; reset the set to take a new point in time"
+    } else if *fl & flags::COPYINGS != 0 {
+        *fl |= flags::MSTOFFLINE;
+        "the master, which was being updated from the shadow, is offline; reset the set"
+    } else if *fl & flags::COPYING != 0 {
+        *fl |= flags::SHDOFFLINE;
+        "the shadow, which was being copied, is offline; reset the set"
+    } else {
+        set.shd.fill();
+        "every chunk is marked for update; update the shadow to synchronize it"
+    }
+}
+
 fn record_of(s: &SetCore) -> SetRecord {
     let m = s.meta.lock().unwrap();
     SetRecord {
@@ -2331,6 +2392,7 @@ fn record_of(s: &SetCore) -> SetRecord {
         group: m.group.clone(),
         overflow: m.overflow.clone(),
         suspended: m.suspended,
+        volatile_bitmap: s.volatile,
     }
 }
 
@@ -2363,6 +2425,7 @@ fn offline_info(r: &SetRecord) -> SetInfo {
         copy_bits: 0,
         mtime: 0,
         compact: false,
+        volatile_bitmap: r.volatile_bitmap,
         shadow_chunks_total: 0,
         shadow_chunks_used: 0,
         overflow_chunks_used: 0,

@@ -242,10 +242,16 @@ impl Pending {
         }
     }
 
-    /// Syncs copied data, then writes index and bitmap pages durably.
+    /// Syncs copied data, then writes index and bitmap pages durably. Sets
+    /// with volatile bitmaps only change their bits in memory, and when every
+    /// set involved is volatile nothing is synced (after a crash such a set
+    /// is not trusted anyway: see `Engine::open`).
     pub fn commit(self) -> Result<()> {
-        for v in &self.vols {
-            v.sync()?;
+        let all_volatile = !self.sets.is_empty() && self.sets.iter().all(|d| d.set.volatile);
+        if !all_volatile {
+            for v in &self.vols {
+                v.sync()?;
+            }
         }
         for Dirty {
             set: s,
@@ -254,6 +260,13 @@ impl Pending {
             idx,
         } in self.sets
         {
+            if s.volatile {
+                if let Err(e) = s.apply_volatile(&shd, &cpy) {
+                    s.go_offline(flags::BMPOFFLINE, &e);
+                    return Err(e);
+                }
+                continue;
+            }
             let r = (|| {
                 if !idx.is_empty() {
                     // Snapshot the map while holding it: an older snapshot
@@ -433,6 +446,12 @@ pub(crate) struct SetCore {
     pub cv: Condvar,
     pub removed: AtomicBool,
     pub bus: Arc<Bus>,
+    /// Bitmaps kept in memory while running (`SetSpec::volatile_bitmap`).
+    pub volatile: bool,
+    /// Volatile sets: the bitmap volume holds exactly the in-memory bitmaps
+    /// and its header says CLEAN, so a crash now would lose nothing. The
+    /// first bit change after a save writes the header DIRTY again.
+    pub saved: AtomicBool,
 }
 
 /// Where a shadow chunk lives.
@@ -594,6 +613,53 @@ impl SetCore {
                 ),
             });
         }
+    }
+
+    /// Applies bit changes of a volatile set in memory only; the first change
+    /// after a save marks the header DIRTY (durably) before any bit moves.
+    fn apply_volatile(&self, shd: &BTreeSet<u64>, cpy: &BTreeSet<u64>) -> Result<()> {
+        if self.saved.swap(false, Ordering::AcqRel) {
+            self.bmp
+                .write_header(|h| h.lifecycle = bitmap::LIFE_DIRTY)?;
+        }
+        for &c in shd {
+            self.shd.set(c);
+        }
+        for &c in cpy {
+            self.cpy.clear(c);
+        }
+        Ok(())
+    }
+
+    /// Writes a volatile set's bitmaps (and compact index) to the bitmap
+    /// volume and marks its header CLEAN, with host I/O and copies held at
+    /// the gate so the image is consistent. Persistent sets need nothing.
+    pub fn save_volatile(&self) -> Result<()> {
+        if !self.volatile {
+            return Ok(());
+        }
+        let _g = self.master.gate.write().unwrap_or_else(|e| e.into_inner());
+        if self.saved.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // Data the bits describe first, as in the persistent write order.
+        self.flush()?;
+        if let Some(v) = &self.master.vol {
+            v.sync()?;
+        }
+        if let Some(c) = &self.compact {
+            let cm = c.lock().unwrap();
+            self.bmp.write_all_index(&cm.map)?;
+        }
+        self.bmp.write_all_bits(Region::Shadow, &self.shd)?;
+        self.bmp.write_all_bits(Region::Copy, &self.cpy)?;
+        let f = self.f();
+        self.bmp.write_header(|h| {
+            h.lifecycle = bitmap::LIFE_CLEAN;
+            h.flags = f;
+        })?;
+        self.saved.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Marks a volume offline after an I/O failure.
@@ -917,6 +983,7 @@ impl SetCore {
             copy_bits: self.cpy.count(),
             mtime: meta.mtime,
             compact: self.compact.is_some(),
+            volatile_bitmap: self.volatile,
             shadow_chunks_total: self.shadow.size / CHUNK_SIZE,
             shadow_chunks_used,
             overflow_chunks_used: ov_used,

@@ -35,6 +35,9 @@ pub(crate) struct SetRecord {
     /// Suspended by the operator (stays suspended across restarts).
     #[serde(default)]
     pub suspended: bool,
+    /// Bitmaps in memory while running (absent in older files: persistent).
+    #[serde(default)]
+    pub volatile_bitmap: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -151,6 +151,15 @@ pub struct SetSpec {
     pub copy_units: Option<u32>,
     /// Copy delay (10 ms ticks, 2..=10000); `None` = the default 2.
     pub copy_delay: Option<u32>,
+    /// Keep the bitmaps in memory while the set runs (imaging.md §1.5
+    /// "volatile mode"), for users who choose speed over crash safety: the
+    /// data path then neither writes nor syncs bitmap pages, and
+    /// copy-on-write data is not synced either; the bitmaps reach the bitmap
+    /// volume at suspend and engine shutdown. After a crash the set comes
+    /// back as the reference treats volatile bitmaps (§3.6): a dependent
+    /// shadow offline, an independent one offline if it was being copied,
+    /// otherwise with every chunk marked for update. Default: persistent.
+    pub volatile_bitmap: bool,
 }
 
 /// The state of a set as the providers report it.
@@ -261,6 +270,8 @@ pub struct SetInfo {
     pub mtime: u64,
     /// Compact dependent shadow.
     pub compact: bool,
+    /// Bitmaps kept in memory while running ([`SetSpec::volatile_bitmap`]).
+    pub volatile_bitmap: bool,
     /// Chunks the shadow volume can hold (shadow size / 32 KiB).
     pub shadow_chunks_total: u64,
     /// Shadow chunks handed out (compact sets; 0 otherwise).

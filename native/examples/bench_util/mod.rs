@@ -1,9 +1,11 @@
 //! Helpers shared by the NBD benchmark examples (`nbd_bench`,
-//! `engine_nbd_bench`): medians, environment knobs, and starting, waiting for
-//! and stopping the reference tools. Included with `#[path]` by each example.
+//! `engine_nbd_bench`): medians, environment knobs, test files, the result
+//! rows, and starting, waiting for and stopping the reference tools.
+//! Included with `#[path]` by each example.
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -92,4 +94,92 @@ pub fn nbdcopy_mib_s(uri: &str, size: u64, extra: &[&str]) -> Result<f64, BoxErr
         return Err(format!("nbdcopy {uri} null: failed").into());
     }
     Ok(size as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// A size from the environment: bytes, or with a K/M/G suffix.
+pub fn env_size(var: &str, default: u64) -> Result<u64, BoxError> {
+    let Ok(v) = std::env::var(var) else {
+        return Ok(default);
+    };
+    let (num, mult) = match v.chars().last() {
+        Some('K' | 'k') => (&v[..v.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&v[..v.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&v[..v.len() - 1], 1 << 30),
+        _ => (&v[..], 1),
+    };
+    let n: u64 = num.parse().map_err(|e| format!("{var}={v}: {e}"))?;
+    Ok(n * mult)
+}
+
+/// Writes `size` bytes of non-zero data (so nothing is sparse), durably.
+pub fn fill_file(path: &Path, size: u64) -> Result<(), BoxError> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let block: Vec<u8> = (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(31) >> 3) as u8 | 1)
+        .collect();
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        f.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(())
+}
+
+/// One figure: our rounds against the reference's, and the goal for
+/// the ratio of their medians.
+pub struct Row {
+    pub what: String,
+    pub unit: &'static str,
+    pub ours: Vec<f64>,
+    pub reference: &'static str,
+    pub theirs: Vec<f64>,
+    pub goal: f64,
+}
+
+impl Row {
+    pub fn new(
+        what: String,
+        unit: &'static str,
+        ours: Vec<f64>,
+        reference: &'static str,
+        theirs: Vec<f64>,
+        goal: f64,
+    ) -> Row {
+        Row {
+            what,
+            unit,
+            ours,
+            reference,
+            theirs,
+            goal,
+        }
+    }
+
+    /// Prints the medians, the ratio and whether the goal is met (the line
+    /// ends in "yes" or "NO", which `scripts/bench.sh` collects), then every
+    /// round.
+    pub fn print(&self) {
+        let (o, t) = (median(&self.ours), median(&self.theirs));
+        let ratio = o / t;
+        println!(
+            "{:<58} {:>10.0} {:<5} {:>12} {:>7.0} {:<5} {:>6.2}x {:>5.1}x {:>4}",
+            self.what,
+            o,
+            self.unit,
+            self.reference,
+            t,
+            self.unit,
+            ratio,
+            self.goal,
+            if ratio >= self.goal { "yes" } else { "NO" }
+        );
+        println!(
+            "{:<58} {:>16} {:>26}",
+            "  all rounds",
+            spread(&self.ours),
+            spread(&self.theirs)
+        );
+    }
 }
