@@ -5,25 +5,14 @@ when one set of a shared master copies back, independent updates moving
 exactly the changed chunks, and point-in-time data surviving SIGKILL."""
 import signal
 
-from pywbem import CIMInstance, CIMInstanceName, Uint32
+from pywbem import CIMInstance, Uint32
 
+from iiset import call, enable, enable_slow_copy
 from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
 
 MiB = 1 << 20
 KiB = 1 << 10
 CHUNK = 32 * KiB
-NS = "root/cimv2"
-
-
-def set_path(shadow, kind):
-    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
-
-
-def enable(conn, kind, m, s, b, **extra):
-    props = {"masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": kind}
-    props.update(extra)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    return set_path(s, kind)
 
 
 def filled(server, name, size, byte):
@@ -31,23 +20,6 @@ def filled(server, name, size, byte):
     with open(p, "r+b") as f:
         f.write(bytes([byte]) * size)
     return p
-
-
-def call(conn, path, method, **params):
-    return conn.InvokeMethod(method, path, **params)[0]
-
-
-def throttled_full_copy(conn, p, shadow, size, delay=10000, units=100):
-    """Starts a slow full copy master→shadow whose throttle applies from the
-    first burst: enable, let the initial copy finish, blank the shadow file
-    behind the engine's back, set the throttle while idle, then copy. (A
-    throttle given at CreateInstance races the initial copy, see
-    test_contract_throttle.py.)"""
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(120))[0] is True
-    with open(shadow, "r+b") as f:
-        f.write(b"\0" * size)
-    assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(delay), units=Uint32(units))[0] is True
-    assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
 
 
 def fast_finish(conn, p):
@@ -84,8 +56,7 @@ def test_host_writes_during_slow_full_copy_keep_point_in_time(fresh_cimomd):
     size = 16 * MiB
     m = filled(s, "m", size, 0x48)
     sh, b = s.volume("s", size), s.volume("b", 64 * KiB)
-    p = enable(conn, "independent", m, sh, b)
-    throttled_full_copy(conn, p, sh, size)
+    p = enable_slow_copy(conn, m, sh, b)
     assert conn.GetInstance(p)["state"] == "copying"
     far = 15 * MiB
     write(s, m, far, b"\x49" * CHUNK)                  # master, uncopied chunk

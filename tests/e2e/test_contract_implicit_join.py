@@ -5,7 +5,8 @@ import and clears the export, durably across a restart."""
 import pytest
 from pywbem import CIMClassName, CIMError, Uint32
 
-from test_contract_nbd import CMD_WRITE, enable, open_export, set_path, vols
+from iiset import enable, set_path
+from test_contract_nbd import CMD_WRITE, open_export, vols
 
 KiB = 1 << 10
 CHUNK = 32 * KiB

@@ -9,12 +9,13 @@ import subprocess
 import time
 
 import pytest
-from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint32
+from pywbem import CIMError, Uint32
+
+from iiset import enable, enable_slow_copy
 
 MiB = 1 << 20
 KiB = 1 << 10
 CHUNK = 32 * KiB
-NS = "root/cimv2"
 
 EPERM, EIO, EINVAL, ENOSPC = 1, 5, 22, 28
 CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_TRIM, CMD_WRITE_ZEROES = 0, 1, 2, 3, 4, 6
@@ -106,36 +107,12 @@ def open_export(server, name):
     return Nbd(server.nbd_port).go(name)
 
 
-def set_path(shadow, kind):
-    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
-
-
-def enable(conn, kind, m, s, b, **extra):
-    props = {"masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": kind}
-    props.update(extra)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    return set_path(s, kind)
-
-
 def vols(server, prefix, size=MiB, fill=None):
     m = server.volume(f"{prefix}-m", size)
     if fill is not None:
         with open(m, "r+b") as f:
             f.write(bytes([fill]) * size)
     return m, server.volume(f"{prefix}-s", size), server.volume(f"{prefix}-b", 64 * KiB)
-
-
-def throttled_full_copy(conn, p, shadow, size, delay=10000, units=100):
-    """Starts a slow full copy master→shadow whose throttle applies from the
-    first burst: enable, let the initial copy finish, blank the shadow file
-    behind the engine's back, set the throttle while idle, then copy. (A
-    throttle given at CreateInstance races the initial copy, see
-    test_contract_throttle.py.)"""
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(120))[0] is True
-    with open(shadow, "r+b") as f:
-        f.write(b"\0" * size)
-    assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(delay), units=Uint32(units))[0] is True
-    assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
 
 
 def test_export_list_follows_enabled_sets(cimomd):
@@ -285,8 +262,7 @@ def test_shadow_reads_master_during_slow_full_copy(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
     m, sh, b = vols(s, "slow", size=16 * MiB, fill=0x48)
-    p = enable(conn, "independent", m, sh, b)
-    throttled_full_copy(conn, p, sh, 16 * MiB)
+    p = enable_slow_copy(conn, m, sh, b)
     try:
         assert conn.GetInstance(p)["state"] == "copying"
         c = open_export(s, sh)

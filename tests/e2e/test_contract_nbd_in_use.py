@@ -7,7 +7,8 @@ import time
 import pytest
 from pywbem import CIMError, Uint32
 
-from test_contract_nbd import enable, open_export, vols
+from iiset import enable
+from test_contract_nbd import open_export, vols
 
 
 def refused(call, volume, what):

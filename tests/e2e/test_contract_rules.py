@@ -10,25 +10,15 @@ import time
 import pytest
 from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint32
 
+from iiset import NS, call, enable, enable_slow_copy, set_path
+
 MiB = 1 << 20
 KiB = 1 << 10
-NS = "root/cimv2"
 CIM_ERR_FAILED = 1
 CIM_ERR_INVALID_PARAMETER = 4
 CIM_ERR_NOT_FOUND = 6
 CIM_ERR_ALREADY_EXISTS = 11
 REFUSED = (CIM_ERR_FAILED, CIM_ERR_INVALID_PARAMETER, CIM_ERR_ALREADY_EXISTS)
-
-
-def set_path(shadow, kind):
-    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
-
-
-def enable(conn, kind, m, s, b, **extra):
-    props = {"masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": kind}
-    props.update(extra)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    return set_path(s, kind)
 
 
 def vols(server, prefix, size=MiB, bsize=64 * KiB, fill=None):
@@ -39,10 +29,6 @@ def vols(server, prefix, size=MiB, bsize=64 * KiB, fill=None):
     return m, server.volume(f"{prefix}-s", size), server.volume(f"{prefix}-b", bsize)
 
 
-def call(conn, path, method, **params):
-    return conn.InvokeMethod(method, path, **params)[0]
-
-
 def refused(conn, path, method, needle, codes=(CIM_ERR_FAILED,), **params):
     with pytest.raises(CIMError) as e:
         call(conn, path, method, **params)
@@ -51,23 +37,9 @@ def refused(conn, path, method, needle, codes=(CIM_ERR_FAILED,), **params):
     return e.value
 
 
-def throttled_full_copy(conn, p, shadow, size, delay=10000, units=100):
-    """Starts a slow full copy master→shadow whose throttle applies from the
-    first burst: enable, let the initial copy finish, blank the shadow file
-    behind the engine's back, set the throttle while idle, then copy. (A
-    throttle given at CreateInstance races the initial copy, see
-    test_contract_throttle.py.)"""
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(120))[0] is True
-    with open(shadow, "r+b") as f:
-        f.write(b"\0" * size)
-    assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(delay), units=Uint32(units))[0] is True
-    assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
-
-
 def slow_independent(server, conn, prefix, size=16 * MiB):
     m, s, b = vols(server, prefix, size=size)
-    p = enable(conn, "independent", m, s, b)
-    throttled_full_copy(conn, p, s, size)
+    p = enable_slow_copy(conn, m, s, b)
     return p, s
 
 

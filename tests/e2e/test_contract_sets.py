@@ -10,29 +10,19 @@ import time
 import pytest
 from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName, Uint32
 
+from iiset import NS, call, enable, enable_slow_copy
+
 MiB = 1 << 20
 KiB = 1 << 10
 CHUNK = 32 * KiB
-NS = "root/cimv2"
 CIM_ERR_FAILED = 1
 CIM_ERR_ACCESS_DENIED = 2
 CIM_ERR_INVALID_PARAMETER = 4
 CIM_ERR_ALREADY_EXISTS = 11
 
 
-def set_path(shadow, kind):
-    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
-
-
 def group_path(name):
     return CIMInstanceName("DS_IIGroup", keybindings={"groupName": name}, namespace=NS)
-
-
-def enable(conn, kind, m, s, b, **extra):
-    props = {"masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": kind}
-    props.update(extra)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    return set_path(s, kind)
 
 
 def vols(server, prefix, msize=MiB, ssize=None, bsize=64 * KiB, fill=None):
@@ -41,23 +31,6 @@ def vols(server, prefix, msize=MiB, ssize=None, bsize=64 * KiB, fill=None):
         with open(m, "r+b") as f:
             f.write(bytes([fill]) * msize)
     return m, server.volume(f"{prefix}-s", ssize or msize), server.volume(f"{prefix}-b", bsize)
-
-
-def call(conn, path, method, **params):
-    return conn.InvokeMethod(method, path, **params)[0]
-
-
-def throttled_full_copy(conn, p, shadow, size, delay=10000, units=100):
-    """Starts a slow full copy master→shadow whose throttle applies from the
-    first burst: enable, let the initial copy finish, blank the shadow file
-    behind the engine's back, set the throttle while idle, then copy. (A
-    throttle given at CreateInstance races the initial copy, see
-    test_contract_throttle.py.)"""
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(120))[0] is True
-    with open(shadow, "r+b") as f:
-        f.write(b"\0" * size)
-    assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(delay), units=Uint32(units))[0] is True
-    assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
 
 
 def wait(conn, path, secs=120):
@@ -142,8 +115,7 @@ def test_percentages_at_start_of_a_slow_full_copy(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
     m, sh, b = vols(s, "slow", msize=64 * MiB)  # 2048 chunks; first burst ≤ 100
-    p = enable(conn, "independent", m, sh, b)
-    throttled_full_copy(conn, p, sh, 64 * MiB)
+    p = enable_slow_copy(conn, m, sh, b)
     inst = conn.GetInstance(p)
     assert inst["state"] == "copying"
     assert inst["percentSynchronized"] < 10
@@ -180,8 +152,7 @@ def test_suspend_pauses_copy_and_resume_continues(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
     m, sh, b = vols(s, "sus", msize=16 * MiB, fill=0x5a)
-    p = enable(conn, "independent", m, sh, b)
-    throttled_full_copy(conn, p, sh, 16 * MiB, delay=50)
+    p = enable_slow_copy(conn, m, sh, b, delay=50)
     time.sleep(0.3)
     assert call(conn, p, "suspend") is True
     inst = conn.GetInstance(p)

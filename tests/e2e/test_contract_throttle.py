@@ -5,11 +5,12 @@ first pause are exactly one burst."""
 import time
 
 import pytest
-from pywbem import CIMInstance, CIMInstanceName, Uint32
+from pywbem import CIMInstance, Uint32
+
+from iiset import set_path
 
 MiB = 1 << 20
 CHUNK = 32 * 1024
-NS = "root/cimv2"
 SIZE = 16 * MiB
 
 
@@ -32,11 +33,13 @@ def stop(conn, p):
     conn.DeleteInstance(p)
 
 
-def test_burst_is_copy_units_chunks(cimomd):
-    conn = cimomd.conn()
-    m, s, props = make(cimomd, "burst")
+def copy_throttled_while_idle(server, conn, prefix):
+    """Enables an idle set, rewrites its master, sets the throttle (100
+    chunks, then 100 s) with setCopyParameters and starts a full copy; half a
+    second later returns the set's path, its shadow and the chunks copied."""
+    m, s, props = make(server, prefix)
     conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    p = CIMInstanceName("DS_IISet", {"shadowVolume": s, "setType": "independent"}, namespace=NS)
+    p = set_path(s, "independent")
     assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
     with open(m, "r+b") as f:
         f.write(b"\x01" * SIZE)
@@ -44,7 +47,16 @@ def test_burst_is_copy_units_chunks(cimomd):
         assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(10000), units=Uint32(100))[0] is True
         assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
         time.sleep(0.5)
-        n = copied_chunks(s)
+        return p, s, copied_chunks(s)
+    except BaseException:
+        stop(conn, p)
+        raise
+
+
+def test_burst_is_copy_units_chunks(cimomd):
+    conn = cimomd.conn()
+    p, s, n = copy_throttled_while_idle(cimomd, conn, "burst")
+    try:
         assert 1 <= n <= 100, n
         assert conn.GetInstance(p)["percentCompleted"] <= 100 * 100 / (SIZE // CHUNK)
     finally:
@@ -55,17 +67,8 @@ def test_burst_is_bounded_and_pauses(cimomd):
     """What holds today: the copy does pause after a bounded burst and the
     progress matches the physically copied chunks."""
     conn = cimomd.conn()
-    m, s, props = make(cimomd, "bound")
-    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    p = CIMInstanceName("DS_IISet", {"shadowVolume": s, "setType": "independent"}, namespace=NS)
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
-    with open(m, "r+b") as f:
-        f.write(b"\x01" * SIZE)
+    p, s, n = copy_throttled_while_idle(cimomd, conn, "bound")
     try:
-        assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(10000), units=Uint32(100))[0] is True
-        assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
-        time.sleep(0.5)
-        n = copied_chunks(s)
         assert 1 <= n <= 256, n
         time.sleep(0.3)
         assert copied_chunks(s) == n  # paused
@@ -82,7 +85,7 @@ def test_throttle_given_at_enable_applies_from_the_first_burst(cimomd):
     with open(m, "r+b") as f:
         f.write(b"\x01" * SIZE)
     conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    p = CIMInstanceName("DS_IISet", {"shadowVolume": s, "setType": "independent"}, namespace=NS)
+    p = set_path(s, "independent")
     try:
         time.sleep(0.5)
         n = copied_chunks(s)
