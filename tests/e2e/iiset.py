@@ -1,6 +1,7 @@
-"""DS_IISet helpers shared by the contract tests: a set's instance path,
-enabling a set over CIM (CreateInstance), invoking a method, and enabling an
-independent set whose initial full copy is still running when the test looks."""
+"""DS_IISet helpers shared by the e2e tests: the instance paths of a set, a
+group and an overflow volume, enabling a set over CIM (CreateInstance),
+invoking a method, and enabling an independent set whose initial full copy is
+still running when the test looks."""
 from pywbem import CIMInstance, CIMInstanceName, Uint32
 
 NS = "root/cimv2"
@@ -8,6 +9,14 @@ NS = "root/cimv2"
 
 def set_path(shadow, kind):
     return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
+
+
+def group_path(name):
+    return CIMInstanceName("DS_IIGroup", keybindings={"groupName": name}, namespace=NS)
+
+
+def ovol_path(path):
+    return CIMInstanceName("DS_IIOverflowVol", keybindings={"overflowVolPath": path}, namespace=NS)
 
 
 def enable(conn, kind, m, s, b, **extra):

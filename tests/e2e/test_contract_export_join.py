@@ -3,19 +3,15 @@ Import; imaging.md §5): writes made on the importing host are tracked in its
 bitmap, join ORs that bitmap into the original set, and the following update
 resyncs exactly the chunks changed on either host."""
 import pytest
-from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName, Uint32
+from pywbem import CIMClassName, CIMError, CIMInstance, Uint32
 
 from conftest import Cimomd
+from iiset import NS, set_path
 from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
 
 MiB = 1 << 20
 KiB = 1 << 10
 CHUNK = 32 * KiB
-NS = "root/cimv2"
-
-
-def set_path(shadow, kind):
-    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
 
 
 def test_join_merges_foreign_changes_and_update_resyncs_them(fresh_cimomd, tmp_path):

@@ -5,36 +5,18 @@ shadow→master refused when two members share a master, group operations
 all-or-nothing when a member is suspended, group export, and one overflow
 volume shared by two compact sets whose chunks are reclaimed per set."""
 import pytest
-from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint32
+from pywbem import CIMError, CIMInstance, Uint32
 
+from iiset import call, enable, group_path, ovol_path
 from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
 
 MiB = 1 << 20
 KiB = 1 << 10
 CHUNK = 32 * KiB
-NS = "root/cimv2"
 CIM_ERR_FAILED = 1
 CIM_ERR_INVALID_PARAMETER = 4
 CIM_ERR_NOT_FOUND = 6
 CIM_ERR_ALREADY_EXISTS = 11
-
-
-def set_path(shadow, kind):
-    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
-
-
-def group_path(name):
-    return CIMInstanceName("DS_IIGroup", keybindings={"groupName": name}, namespace=NS)
-
-
-def ovol_path(path):
-    return CIMInstanceName("DS_IIOverflowVol", keybindings={"overflowVolPath": path}, namespace=NS)
-
-
-def enable(conn, kind, m, s, b):
-    conn.CreateInstance(CIMInstance("DS_IISet", properties={
-        "masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": kind}))
-    return set_path(s, kind)
 
 
 def mkgroup(conn, name, kind="dependent"):
@@ -47,10 +29,6 @@ def filled(server, name, size, byte):
     with open(p, "r+b") as f:
         f.write(bytes([byte]) * size)
     return p
-
-
-def call(conn, path, method, **params):
-    return conn.InvokeMethod(method, path, **params)[0]
 
 
 def members(conn, g):

@@ -10,7 +10,7 @@ import time
 import pytest
 from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName, Uint32
 
-from iiset import NS, call, enable, enable_slow_copy
+from iiset import NS, call, enable, enable_slow_copy, group_path
 
 MiB = 1 << 20
 KiB = 1 << 10
@@ -19,10 +19,6 @@ CIM_ERR_FAILED = 1
 CIM_ERR_ACCESS_DENIED = 2
 CIM_ERR_INVALID_PARAMETER = 4
 CIM_ERR_ALREADY_EXISTS = 11
-
-
-def group_path(name):
-    return CIMInstanceName("DS_IIGroup", keybindings={"groupName": name}, namespace=NS)
 
 
 def vols(server, prefix, msize=MiB, ssize=None, bsize=64 * KiB, fill=None):

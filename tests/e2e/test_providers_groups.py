@@ -3,25 +3,14 @@ cimomd: every method, the group rules (members copy through the group; a
 group copy is all or nothing), overflow attach/detach, and Associators /
 References in both directions (plain and pull forms)."""
 import pytest
-from pywbem import CIMInstance, CIMInstanceName, CIMError, Uint32
+from pywbem import CIMInstance, CIMError, Uint32
+
+from iiset import group_path, ovol_path, set_path
 
 MiB = 1 << 20
-NS = "root/cimv2"
 CIM_ERR_FAILED = 1
 CIM_ERR_NOT_FOUND = 6
 CIM_ERR_ALREADY_EXISTS = 11
-
-
-def set_path(shadow, kind):
-    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
-
-
-def group_path(name):
-    return CIMInstanceName("DS_IIGroup", keybindings={"groupName": name}, namespace=NS)
-
-
-def ovol_path(path):
-    return CIMInstanceName("DS_IIOverflowVol", keybindings={"overflowVolPath": path}, namespace=NS)
 
 
 def enable(server, conn, kind, prefix, master_size=MiB, shadow_size=MiB, bitmap_size=64 * 1024):

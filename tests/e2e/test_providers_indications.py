@@ -9,9 +9,9 @@ import pytest
 from pywbem import CIMInstance, CIMInstanceName, Uint32, WBEMListener
 
 from conftest import free_port
+from iiset import NS, set_path
 
 MiB = 1 << 20
-NS = "root/cimv2"
 
 
 class Collector:
@@ -74,10 +74,6 @@ def subscribe(server, port, query, name):
 def unsubscribe(iconn, paths):
     for p in paths:
         iconn.DeleteInstance(p)
-
-
-def set_path(shadow, kind):
-    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
 
 
 def test_set_life_cycle_indications(fresh_cimomd, listener):

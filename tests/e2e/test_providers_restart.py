@@ -8,14 +8,11 @@ import threading
 
 from pywbem import CIMInstance, CIMInstanceName, Uint32
 
+from iiset import NS, set_path
+
 MiB = 1 << 20
-NS = "root/cimv2"
 STABLE = ("shadowVolume", "setType", "masterVolume", "bitmapVolume", "setName", "overflowVolume",
           "groupName", "masterCapacity", "shadowCapacity", "bitmapCapacity", "copyUnits", "copyDelay")
-
-
-def set_path(shadow, kind):
-    return CIMInstanceName("DS_IISet", keybindings={"shadowVolume": shadow, "setType": kind}, namespace=NS)
 
 
 def enable(server, conn, kind, prefix, size=MiB, **extra):
