@@ -110,7 +110,12 @@ pub fn set_instance(info: &SetInfo, ns: Option<&str>) -> Instance {
             Value::Uint64(info.bitmap_capacity),
         )
         .with("copyUnits", CimType::Uint32, Value::Uint32(info.copy_units))
-        .with("copyDelay", CimType::Uint32, Value::Uint32(info.copy_delay));
+        .with("copyDelay", CimType::Uint32, Value::Uint32(info.copy_delay))
+        .with(
+            "volatileBitmap",
+            CimType::Boolean,
+            Value::Boolean(info.volatile_bitmap),
+        );
     i.path = Some(set_path(info, ns));
     i
 }
@@ -202,6 +207,21 @@ pub fn prop_string(inst: &Instance, name: &str) -> Result<Option<String>> {
         Some(Value::String(v)) => Ok(Some(v.clone())),
         Some(other) => Err(Error::InvalidParameter(format!(
             "property {name} of {} must be a string, not {other:?}",
+            inst.class_name
+        ))),
+    }
+}
+
+/// A boolean property of an instance being created (`None` when absent or
+/// NULL; "true"/"false" strings are accepted, as some clients send them).
+pub fn prop_bool(inst: &Instance, name: &str) -> Result<Option<bool>> {
+    match inst.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Boolean(b)) => Ok(Some(*b)),
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(other) => Err(Error::InvalidParameter(format!(
+            "property {name} of {} must be a boolean, not {other:?}",
             inst.class_name
         ))),
     }

@@ -1,7 +1,8 @@
 //! `IISetProvider`: instances and methods of `DS_IISet` (interface.md §4, §7).
 //!
 //! * EnumerateInstances / GetInstance read live snapshots from the engine.
-//! * CreateInstance enables a set (`iiadm -e`); DeleteInstance disables it
+//! * CreateInstance enables a set (`iiadm -e`; `volatileBitmap = TRUE` asks
+//!   for in-memory bitmaps); DeleteInstance disables it
 //!   (`iiadm -d`), or releases an imported one.
 //! * ModifyInstance changes `setName`, `copyUnits`, `copyDelay`; a new value
 //!   for any other property is `CIM_ERR_FAILED` naming the property.
@@ -19,8 +20,8 @@
 
 use crate::backend::Backend;
 use crate::convert::{
-    parse_kind, path_text, prop_string, required_string, ret, ret_true, set_instance, set_path,
-    value_u32, Params, DS_IISET,
+    parse_kind, path_text, prop_bool, prop_string, required_string, ret, ret_true, set_instance,
+    set_path, value_u32, Params, DS_IISET,
 };
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -64,6 +65,7 @@ const READ_ONLY: &[&str] = &[
     "masterCapacity",
     "shadowCapacity",
     "bitmapCapacity",
+    "volatileBitmap",
 ];
 
 /// Checks copy parameters against interface.md §7 before anything changes.
@@ -170,6 +172,7 @@ impl SetProvider {
             overflow: prop_string(&inst, "overflowVolume")?.map(PathBuf::from),
             copy_units: units,
             copy_delay: delay,
+            volatile_bitmap: prop_bool(&inst, "volatileBitmap")?.unwrap_or(false),
         };
         let info = self
             .backend
