@@ -137,52 +137,52 @@ fn indication(class: &str) -> Instance {
 
 /// A `CIM_InstCreation`, `CIM_InstDeletion` or `CIM_InstModification`.
 pub fn lifecycle(class: &str, source: &Instance, previous: Option<&Instance>) -> Instance {
-    let model_path = source
-        .path
-        .as_ref()
-        .map(|p| {
-            let mut p = p.clone();
-            p.namespace = Some(INDICATION_NAMESPACE.into());
-            p.to_string()
-        })
-        .unwrap_or_default();
-    let mut src = source.clone();
-    src.path = None;
     let mut i = indication(class)
         .with(
             "SourceInstance",
             CimType::EmbeddedInstance,
-            Value::Instance(Box::new(src)),
+            embedded(source),
         )
         .with(
             "SourceInstanceModelPath",
             CimType::String,
-            Value::String(model_path),
+            Value::String(model_path(source)),
         );
     if let Some(prev) = previous {
-        let mut prev = prev.clone();
-        prev.path = None;
         i.set(
             "PreviousInstance",
             CimType::EmbeddedInstance,
-            Value::Instance(Box::new(prev)),
+            embedded(prev),
         );
     }
     i
 }
 
-/// A `CIM_AlertIndication` for a set that went to status error.
-pub fn alert(set: &Instance, reason: &str) -> Instance {
-    let shadow = set.get_str("shadowVolume").unwrap_or_default().to_owned();
-    let element = set
-        .path
+/// An instance as an embedded-instance value: without its path, which the
+/// model-path properties carry.
+fn embedded(inst: &Instance) -> Value {
+    let mut inst = inst.clone();
+    inst.path = None;
+    Value::Instance(Box::new(inst))
+}
+
+/// The instance's path in [`INDICATION_NAMESPACE`] as a string (empty
+/// without a path), for `SourceInstanceModelPath` and `AlertingManagedElement`.
+fn model_path(inst: &Instance) -> String {
+    inst.path
         .as_ref()
         .map(|p| {
             let mut p = p.clone();
             p.namespace = Some(INDICATION_NAMESPACE.into());
             p.to_string()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// A `CIM_AlertIndication` for a set that went to status error.
+pub fn alert(set: &Instance, reason: &str) -> Instance {
+    let shadow = set.get_str("shadowVolume").unwrap_or_default().to_owned();
+    let element = model_path(set);
     indication("CIM_AlertIndication")
         .with(
             "Description",
