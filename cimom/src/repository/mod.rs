@@ -28,7 +28,7 @@ use redb::{Database, ReadableTable, TableDefinition};
 use resolve::Decls;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The repository file inside the state directory.
 pub const FILE_NAME: &str = "repository.redb";
@@ -158,6 +158,14 @@ pub struct Repository {
     /// durable commit persists them. Used while loading bundled MOF, whose
     /// completion marker is written durably last.
     bulk: std::sync::atomic::AtomicUsize,
+}
+
+/// `CIM_ERR_INVALID_NAMESPACE` for a namespace that does not exist.
+fn no_namespace(ns: &str) -> CimError {
+    CimError::new(
+        StatusCode::InvalidNamespace,
+        format!("namespace {ns:?} does not exist"),
+    )
 }
 
 fn cim_err(e: Error) -> CimError {
@@ -332,12 +340,16 @@ impl Repository {
                 }
             }
         }
-        *self.cache.write().unwrap_or_else(|e| e.into_inner()) = cache;
+        *self.write_cache() = cache;
         Ok(())
     }
 
     fn read_cache(&self) -> RwLockReadGuard<'_, HashMap<String, NsCache>> {
         self.cache.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_cache(&self) -> RwLockWriteGuard<'_, HashMap<String, NsCache>> {
+        self.cache.write().unwrap_or_else(|e| e.into_inner())
     }
 
     // ----- namespaces -----
@@ -348,10 +360,7 @@ impl Repository {
         if self.read_cache().contains_key(&k) {
             Ok(k)
         } else {
-            Err(CimError::new(
-                StatusCode::InvalidNamespace,
-                format!("namespace {ns:?} does not exist"),
-            ))
+            Err(no_namespace(ns))
         }
     }
 
@@ -375,7 +384,7 @@ impl Repository {
                 "{ns:?} is not a valid namespace name"
             ))));
         }
-        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self.write_cache();
         if cache.contains_key(&k) {
             return Ok(());
         }
@@ -403,13 +412,8 @@ impl Repository {
     /// (`CIM_ERR_NAMESPACE_NOT_EMPTY` while it has classes).
     pub fn delete_namespace(&self, ns: &str) -> Result<(), CimError> {
         let k = self.resolve_namespace(ns)?;
-        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache.get(&k).ok_or_else(|| {
-            CimError::new(
-                StatusCode::InvalidNamespace,
-                format!("namespace {ns:?} does not exist"),
-            )
-        })?;
+        let mut cache = self.write_cache();
+        let nc = cache.get(&k).ok_or_else(|| no_namespace(ns))?;
         if !nc.classes.is_empty() {
             return Err(CimError::new(
                 StatusCode::NamespaceNotEmpty,
@@ -528,13 +532,8 @@ impl Repository {
 
     /// Creates or replaces a qualifier declaration.
     pub fn set_qualifier(&self, ns: &str, decl: QualifierDecl) -> Result<(), CimError> {
-        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache.get_mut(ns).ok_or_else(|| {
-            CimError::new(
-                StatusCode::InvalidNamespace,
-                format!("namespace {ns:?} does not exist"),
-            )
-        })?;
+        let mut cache = self.write_cache();
+        let nc = cache.get_mut(ns).ok_or_else(|| no_namespace(ns))?;
         let key = class_key(ns, decl.name.as_str());
         let rec = codec::encode_qualifier(&decl);
         self.write("set qualifier", |txn| {
@@ -549,13 +548,8 @@ impl Repository {
 
     /// Deletes a qualifier declaration (`CIM_ERR_NOT_FOUND` when absent).
     pub fn delete_qualifier(&self, ns: &str, name: &str) -> Result<(), CimError> {
-        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache.get_mut(ns).ok_or_else(|| {
-            CimError::new(
-                StatusCode::InvalidNamespace,
-                format!("namespace {ns:?} does not exist"),
-            )
-        })?;
+        let mut cache = self.write_cache();
+        let nc = cache.get_mut(ns).ok_or_else(|| no_namespace(ns))?;
         let lk = name.to_ascii_lowercase();
         if !nc.qualifiers.contains_key(&lk) {
             return Err(CimError::not_found(format!(
@@ -635,12 +629,7 @@ impl Repository {
         deep: bool,
     ) -> Result<Vec<Arc<Class>>, CimError> {
         let cache = self.read_cache();
-        let nc = cache.get(ns).ok_or_else(|| {
-            CimError::new(
-                StatusCode::InvalidNamespace,
-                format!("namespace {ns:?} does not exist"),
-            )
-        })?;
+        let nc = cache.get(ns).ok_or_else(|| no_namespace(ns))?;
         let names: Vec<String> = match class {
             Some(c) => {
                 let k = c.to_ascii_lowercase();
@@ -692,13 +681,8 @@ impl Repository {
     /// superclass exists (`CIM_ERR_INVALID_SUPERCLASS`).
     pub fn create_class(&self, ns: &str, class: &Class) -> Result<(), CimError> {
         let decl = resolve::declaration_of(class);
-        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache.get_mut(ns).ok_or_else(|| {
-            CimError::new(
-                StatusCode::InvalidNamespace,
-                format!("namespace {ns:?} does not exist"),
-            )
-        })?;
+        let mut cache = self.write_cache();
+        let nc = cache.get_mut(ns).ok_or_else(|| no_namespace(ns))?;
         let k = decl.name.to_lowercase();
         if decl.name.as_str().is_empty() {
             return Err(CimError::invalid_parameter("the class has no name"));
@@ -749,13 +733,8 @@ impl Repository {
         refuse_with_instances: bool,
     ) -> Result<(), CimError> {
         let decl = resolve::declaration_of(class);
-        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache.get_mut(ns).ok_or_else(|| {
-            CimError::new(
-                StatusCode::InvalidNamespace,
-                format!("namespace {ns:?} does not exist"),
-            )
-        })?;
+        let mut cache = self.write_cache();
+        let nc = cache.get_mut(ns).ok_or_else(|| no_namespace(ns))?;
         let k = decl.name.to_lowercase();
         let old = nc.classes.get(&k).cloned().ok_or_else(|| {
             CimError::not_found(format!(
@@ -827,13 +806,8 @@ impl Repository {
     /// subclasses (OpenPegasus behaviour) and `CIM_ERR_CLASS_HAS_INSTANCES`
     /// when it has static instances.
     pub fn delete_class(&self, ns: &str, name: &str) -> Result<(), CimError> {
-        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        let nc = cache.get_mut(ns).ok_or_else(|| {
-            CimError::new(
-                StatusCode::InvalidNamespace,
-                format!("namespace {ns:?} does not exist"),
-            )
-        })?;
+        let mut cache = self.write_cache();
+        let nc = cache.get_mut(ns).ok_or_else(|| no_namespace(ns))?;
         let k = name.to_ascii_lowercase();
         let old = nc.classes.get(&k).cloned().ok_or_else(|| {
             CimError::not_found(format!("class {name} does not exist in namespace {ns}"))
