@@ -1096,9 +1096,10 @@ impl Repository {
     }
 }
 
-/// A key/record table of a read snapshot (instances, refs).
+/// A key/record table of a read snapshot (meta, instances, refs).
 type RecordTable = redb::ReadOnlyTable<&'static str, &'static [u8]>;
 
+/// Opens `table` in the snapshot; `during` names the operation in store errors.
 fn open_read(
     rtx: &redb::ReadTransaction,
     table: TableDefinition<&str, &[u8]>,
@@ -1108,8 +1109,9 @@ fn open_read(
 }
 
 /// Calls `visit` with the key and record of each row of `t` whose key starts
-/// with `prefix`, in key order. Such rows are contiguous because every key
-/// component ends in [`SEP`], so the scan stops at the first other key.
+/// with `prefix`, in key order. Such rows are contiguous, so the scan stops
+/// at the first key without the prefix; callers' prefixes end in [`SEP`], so
+/// that one class or target never matches another whose name extends it.
 fn scan_prefix(
     t: &RecordTable,
     prefix: &str,
