@@ -5,11 +5,11 @@ a crash a dependent set needs a reset and an idle independent one has every
 chunk marked for update (imaging.md §3.6, reference volatile behaviour)."""
 import signal
 
-from pywbem import CIMInstance, CIMInstanceName, Uint32
+from pywbem import Uint32
 
+from iiset import call, enable
 from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
 
-NS = "root/cimv2"
 KiB = 1 << 10
 MiB = 1 << 20
 
@@ -29,30 +29,28 @@ def nbd(server, path, ctype, off, length, data=b""):
     return got
 
 
-def create(conn, kind, m, s, b, volatile=True):
-    props = {"masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": kind}
-    if volatile is not None:
-        props["volatileBitmap"] = volatile
-    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    return CIMInstanceName("DS_IISet", {"shadowVolume": s, "setType": kind}, namespace=NS)
+def volatile_set(server, kind, fill, conn=None):
+    """A 1 MiB master filled with `fill`, and a volatile set of `kind` on it;
+    returns the master, the shadow and the set's path."""
+    m = filled(server, "m", MiB, fill)
+    sh = server.volume("s", MiB)
+    p = enable(conn or server.conn(), kind, m, sh, server.volume("b", 64 * KiB), volatileBitmap=True)
+    return m, sh, p
 
 
 def test_volatile_choice_is_shown_and_defaults_to_persistent(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
-    m1, m2 = filled(s, "m1", MiB, 1), filled(s, "m2", MiB, 2)
-    p1 = create(conn, "dependent", m1, s.volume("s1", MiB), s.volume("b1", 64 * KiB))
-    p2 = create(conn, "dependent", m2, s.volume("s2", MiB), s.volume("b2", 64 * KiB), volatile=None)
+    _, _, p1 = volatile_set(s, "dependent", 1, conn)
+    m2 = filled(s, "m2", MiB, 2)
+    p2 = enable(conn, "dependent", m2, s.volume("s2", MiB), s.volume("b2", 64 * KiB))
     assert conn.GetInstance(p1)["volatileBitmap"] is True
     assert conn.GetInstance(p2)["volatileBitmap"] is False
 
 
 def test_orderly_restart_keeps_a_volatile_point_in_time(fresh_cimomd):
     s = fresh_cimomd
-    conn = s.conn()
-    m = filled(s, "m", MiB, 0x31)
-    sh = s.volume("s", MiB)
-    p = create(conn, "dependent", m, sh, s.volume("b", 64 * KiB))
+    m, sh, p = volatile_set(s, "dependent", 0x31)
     nbd(s, m, CMD_WRITE, 0, 4 * KiB, b"\x99" * (4 * KiB))
     s.restart(sig=signal.SIGTERM)
     conn = s.conn()
@@ -65,10 +63,7 @@ def test_orderly_restart_keeps_a_volatile_point_in_time(fresh_cimomd):
 
 def test_crash_takes_an_unsaved_dependent_shadow_to_needs_reset(fresh_cimomd):
     s = fresh_cimomd
-    conn = s.conn()
-    m = filled(s, "m", MiB, 0x41)
-    sh = s.volume("s", MiB)
-    p = create(conn, "dependent", m, sh, s.volume("b", 64 * KiB))
+    m, sh, p = volatile_set(s, "dependent", 0x41)
     nbd(s, m, CMD_WRITE, 0, 4 * KiB, b"\x42" * (4 * KiB))
     s.restart(sig=signal.SIGKILL)
     conn = s.conn()
@@ -76,7 +71,7 @@ def test_crash_takes_an_unsaved_dependent_shadow_to_needs_reset(fresh_cimomd):
     assert inst["state"] == "needs-reset" and inst["status"] == "error", dict(inst)
     # The acknowledged master write is there; reset takes a new point in time.
     assert nbd(s, m, CMD_READ, 0, 4 * KiB) == b"\x42" * (4 * KiB)
-    assert conn.InvokeMethod("reset", p)[0] is True
+    assert call(conn, p, "reset") is True
     assert conn.GetInstance(p)["status"] == "normal"
     assert nbd(s, sh, CMD_READ, 0, 4 * KiB) == b"\x42" * (4 * KiB)
 
@@ -84,10 +79,8 @@ def test_crash_takes_an_unsaved_dependent_shadow_to_needs_reset(fresh_cimomd):
 def test_crash_marks_an_idle_independent_set_for_a_full_update(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
-    m = filled(s, "m", MiB, 0x51)
-    sh = s.volume("s", MiB)
-    p = create(conn, "independent", m, sh, s.volume("b", 64 * KiB))
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(30))[0] is True
+    m, sh, p = volatile_set(s, "independent", 0x51, conn)
+    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(30)) is True
     assert conn.GetInstance(p)["percentSynchronized"] == 100
     nbd(s, m, CMD_WRITE, 0, 4 * KiB, b"\x52" * (4 * KiB))
     s.restart(sig=signal.SIGKILL)
@@ -95,7 +88,7 @@ def test_crash_marks_an_idle_independent_set_for_a_full_update(fresh_cimomd):
     inst = conn.GetInstance(p)
     assert inst["status"] == "normal", dict(inst)
     assert inst["percentSynchronized"] == 0
-    assert conn.InvokeMethod("updateMasterToShadow", p)[0] is True
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(30))[0] is True
+    assert call(conn, p, "updateMasterToShadow") is True
+    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(30)) is True
     assert conn.GetInstance(p)["percentSynchronized"] == 100
     assert nbd(s, sh, CMD_READ, 0, MiB) == nbd(s, m, CMD_READ, 0, MiB)
