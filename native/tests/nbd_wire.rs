@@ -665,6 +665,57 @@ fn slow_handshake_times_out() {
     assert_serving(srv.addr, &names[0]);
 }
 
+#[test]
+fn connections_beyond_the_limit_are_closed_and_slots_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = volume(dir.path(), "v.img", SIZE, 0);
+    let (ex, names) = exports(&[(&v, false)]);
+    let config = NbdConfig {
+        max_connections: 2,
+        ..NbdConfig::default()
+    };
+    let srv = TestServer::start_with(ex, config);
+    let (mut a, _, _) = Raw::open(srv.addr, &names[0]);
+    let (mut b, _, _) = Raw::open(srv.addr, &names[0]);
+    // The third gets no greeting: it is closed at once.
+    let mut third = Raw {
+        s: TcpStream::connect(srv.addr).unwrap(),
+    };
+    third
+        .s
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    third.expect_closed();
+    // The two admitted ones are unaffected.
+    a.read(1, 0, 4096).expect("first connection still served");
+    b.read(2, 0, 4096).expect("second connection still served");
+    // A disconnect frees its slot for the next client.
+    a.request(CMD_DISC, 0, 3, 0, 0);
+    a.expect_closed();
+    drop(a);
+    let start = std::time::Instant::now();
+    loop {
+        let mut probe = Raw {
+            s: TcpStream::connect(srv.addr).unwrap(),
+        };
+        probe
+            .s
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut greeting = [0u8; 8];
+        if probe.s.read_exact(&mut greeting).is_ok() {
+            assert_eq!(&greeting, b"NBDMAGIC");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the freed slot never came back"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(b);
+}
+
 /// A device whose writes take a while, to catch requests in flight.
 struct Slow(Arc<dyn BlockDevice>);
 

@@ -102,6 +102,9 @@
 //!   connections are unaffected.
 //! * On server shutdown, open connections stop reading requests, answer the
 //!   ones in flight and close, within [`NbdConfig::drain_timeout`].
+//! * A connection beyond [`NbdConfig::max_connections`] is closed right after
+//!   it is accepted, before the greeting (the handshake has no way to say
+//!   why); the server logs a warning naming the peer.
 
 pub mod file_export;
 mod handshake;
@@ -145,6 +148,10 @@ pub struct NbdConfig {
     /// Time connections get to answer in-flight requests after shutdown
     /// (default 10 s).
     pub drain_timeout: Duration,
+    /// Client connections served at once (default 64); one more is closed
+    /// as soon as it is accepted, so a flood of connections cannot exhaust
+    /// threads and buffers (each connection may hold `max_buffered_bytes`).
+    pub max_connections: usize,
 }
 
 impl Default for NbdConfig {
@@ -156,8 +163,20 @@ impl Default for NbdConfig {
             max_buffered_bytes: 128 << 20,
             handshake_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
+            max_connections: 64,
         }
     }
+}
+
+/// Connection tasks still running, after collecting the ones that ended
+/// (so a client that just disconnected frees its slot at once).
+fn live_connections(conns: &mut JoinSet<()>) -> usize {
+    while let Some(done) = conns.try_join_next() {
+        if let Err(e) = done {
+            tracing::error!(error = %e, "nbd connection task failed");
+        }
+    }
+    conns.len()
 }
 
 /// An NBD server bound to a TCP listener.
@@ -228,6 +247,10 @@ impl NbdServer {
                     }
                 }
                 accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) if live_connections(&mut conns) >= config.max_connections.max(1) => {
+                        tracing::warn!(%peer, limit = config.max_connections, "nbd connection refused: too many connections");
+                        drop(stream);
+                    }
                     Ok((stream, peer)) => {
                         let span = tracing::info_span!(
                             "nbd",
