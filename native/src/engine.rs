@@ -782,7 +782,8 @@ impl Engine {
         }
         st.sets.insert(shadow_p.clone(), set.clone());
         if let Some(o) = &overflow {
-            o.state.lock().unwrap().sets.insert(shadow_p.clone());
+            // Counts the attach and syncs the statistics page.
+            o.attach(shadow_p.clone());
         }
         if let Err(e) = self.save(&st) {
             st.sets.remove(&shadow_p);
@@ -1806,7 +1807,8 @@ impl Engine {
             c.overflow = Some(o.clone());
         }
         set.meta.lock().unwrap().overflow = Some(key.clone());
-        o.state.lock().unwrap().sets.insert(set.shadow_path.clone());
+        // Counts the attach and syncs the statistics page.
+        o.attach(set.shadow_path.clone());
         let name = key.to_string_lossy().into_owned();
         set.bmp.write_header(|h| h.overflow = name)?;
         self.save(&st)?;
@@ -2445,6 +2447,7 @@ fn overflow_info(o: &Overflow) -> OverflowInfo {
         total_chunks: o.total,
         used_chunks: st.in_use,
         high_water_chunks: st.high_water,
+        total_attached: st.total_attached(),
     }
 }
 

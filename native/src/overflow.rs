@@ -1,5 +1,6 @@
 //! Overflow volumes: extra chunk space for compact dependent shadows, shared
-//! by several sets, and their high-water mark statistic.
+//! by several sets, and their statistics (high-water mark, sets ever
+//! attached).
 //!
 //! ```text
 //! Overflow volume layout (little-endian): chunk 0 (32 KiB) is reserved,
@@ -10,9 +11,12 @@
 //!   (0 = written before the statistics page existed)
 //!   | 16 total usable chunks u64 | 24 volume size u64
 //!   | 32 name (u16 len + 1022 bytes) | 4092 crc32 of [0,4092)
-//! Statistics page (bytes 4096..8192), rewritten when the mark rises:
+//! Statistics page (bytes 4096..8192), rewritten when the mark rises and
+//! at every attach:
 //!   0 magic "IIOVSTA1" | 8 initialisation id u32 (equal to the header's)
-//!   | 12 reserved u32 | 16 high-water chunk u64 | 4092 crc32 of [0,4092)
+//!   | 12 reserved u32 | 16 high-water chunk u64
+//!   | 24 total attached u32 (0 in pages written before it existed)
+//!   | 4092 crc32 of [0,4092)
 //! ```
 //!
 //! Which chunks are in use is not stored here: it is derived at open from the
@@ -29,13 +33,22 @@
 //! durable; a killed process loses nothing. At open the stored mark is raised
 //! to the highest chunk the sets' indexes still use, so a lost or torn page
 //! only forgets chunks that were freed since.
+//!
+//! The total attached count (imaging.md §1.7, `iiadm -Q` "Total number of
+//! attached shadows") counts every attach of a set to this volume (enable
+//! with an overflow, or attach); detaching or disabling never lowers it.
+//! Attaching is rare, so [`Overflow::attach`] rewrites the page and syncs it
+//! at once. Every later page write carries the count too. A page from before
+//! the field existed reads it as 0; since the attached sets are only known
+//! after open, the count is taken as at least the number attached whenever
+//! it is reported or incremented ([`OvState::total_attached`]).
 
 use crate::error::{Error, Result};
 use crate::types::CHUNK_SIZE;
 use crate::volume::Volume;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 const MAGIC: &[u8; 8] = b"IIOVRFL1";
@@ -54,6 +67,8 @@ pub(crate) struct Overflow {
     init_id: u32,
     /// High-water mark last written to the statistics page.
     persisted: AtomicU64,
+    /// Total attached count last written to the statistics page.
+    persisted_attached: AtomicU32,
     /// Serialises statistics page writes so that they land in rising order.
     stats_write: Mutex<()>,
 }
@@ -68,6 +83,27 @@ pub(crate) struct OvState {
     pub high_water: u64,
     /// Shadows of the attached sets.
     pub sets: BTreeSet<PathBuf>,
+    /// Attaches ever counted (stored value, then incremented); read it
+    /// through [`OvState::total_attached`].
+    attached_ever: u32,
+}
+
+impl OvState {
+    /// What the statistics page should hold now.
+    fn stats(&self) -> Stats {
+        Stats {
+            high_water: self.high_water,
+            total_attached: self.total_attached(),
+        }
+    }
+
+    /// Sets ever attached: the stored count, but never below the sets
+    /// attached now (a page from before the count existed, or a lost one,
+    /// reads 0 while the configuration still attaches sets).
+    pub fn total_attached(&self) -> u32 {
+        let now = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
+        self.attached_ever.max(now)
+    }
 }
 
 fn crc_ok(b: &[u8]) -> bool {
@@ -102,23 +138,38 @@ fn encode(init_id: u32, total: u64, size: u64, name: &str) -> Vec<u8> {
     b
 }
 
+/// The values kept on the statistics page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Stats {
+    /// Highest chunk number ever handed out (0 = none).
+    high_water: u64,
+    /// Attaches of a set ever counted.
+    total_attached: u32,
+}
+
 /// The statistics page (layout in the module doc).
-fn encode_stats(init_id: u32, high_water: u64) -> Vec<u8> {
+fn encode_stats(init_id: u32, s: Stats) -> Vec<u8> {
     let mut b = vec![0u8; PAGE];
     b[0..8].copy_from_slice(STATS_MAGIC);
     b[8..12].copy_from_slice(&init_id.to_le_bytes());
-    b[16..24].copy_from_slice(&high_water.to_le_bytes());
+    b[16..24].copy_from_slice(&s.high_water.to_le_bytes());
+    b[24..28].copy_from_slice(&s.total_attached.to_le_bytes());
     seal(&mut b);
     b
 }
 
-/// The stored mark, or 0 when the page is not a valid statistics page of
-/// this initialisation (never written, torn, or left from an earlier one).
-fn decode_stats(b: &[u8], init_id: u32, total: u64) -> u64 {
+/// The stored statistics, or zeros when the page is not a valid statistics
+/// page of this initialisation (never written, torn, or left from an
+/// earlier one). A page written before the attach count existed has zeros
+/// at offset 24, so it reads as 0.
+fn decode_stats(b: &[u8], init_id: u32, total: u64) -> Stats {
     if &b[0..8] != STATS_MAGIC || !crc_ok(b) || u32_at(b, 8) != init_id {
-        return 0;
+        return Stats::default();
     }
-    u64_at(b, 16).min(total)
+    Stats {
+        high_water: u64_at(b, 16).min(total),
+        total_attached: u32_at(b, 24),
+    }
 }
 
 /// A new initialisation id: distinct from the previous initialisation of the
@@ -155,14 +206,14 @@ impl Overflow {
         vol.read_at(&mut old, 0)?;
         let init_id = new_init_id(u32_at(&old, 12));
         let mut b = encode(init_id, total, vol.size, &vol.path.to_string_lossy());
-        b.extend_from_slice(&encode_stats(init_id, 0));
+        b.extend_from_slice(&encode_stats(init_id, Stats::default()));
         vol.write_at(&b, 0)?;
         vol.sync()?;
-        Ok(Overflow::with_total(vol, total, init_id, 0))
+        Ok(Overflow::with_total(vol, total, init_id, Stats::default()))
     }
 
     /// Opens an initialised overflow volume, validating its header and
-    /// reading the stored high-water mark.
+    /// reading the stored statistics.
     pub fn open(vol: Arc<Volume>) -> Result<Overflow> {
         let bad = |why: &str| {
             Error::invalid(
@@ -192,7 +243,7 @@ impl Overflow {
         Ok(Overflow::with_total(vol, total, init_id, stored))
     }
 
-    fn with_total(vol: Arc<Volume>, total: u64, init_id: u32, high_water: u64) -> Overflow {
+    fn with_total(vol: Arc<Volume>, total: u64, init_id: u32, stored: Stats) -> Overflow {
         let mut used = vec![false; total as usize + 1];
         used[0] = true;
         Overflow {
@@ -202,11 +253,13 @@ impl Overflow {
                 used,
                 hint: 1,
                 in_use: 0,
-                high_water,
+                high_water: stored.high_water,
                 sets: BTreeSet::new(),
+                attached_ever: stored.total_attached,
             }),
             init_id,
-            persisted: AtomicU64::new(high_water),
+            persisted: AtomicU64::new(stored.high_water),
+            persisted_attached: AtomicU32::new(stored.total_attached),
             stats_write: Mutex::new(()),
         }
     }
@@ -240,7 +293,7 @@ impl Overflow {
             st.in_use += 1;
             st.hint = n + 1;
             st.high_water = st.high_water.max(n as u64);
-            (n as u64, st.high_water)
+            (n as u64, st.stats())
         };
         self.persist(mark);
         Some(n)
@@ -257,36 +310,83 @@ impl Overflow {
                     st.hint = st.hint.min(n as usize);
                 }
             }
-            st.high_water
+            st.stats()
         };
         // A mark raised only by `claim` is written before its chunks go.
         self.persist(mark);
     }
 
-    /// Writes the statistics page if `mark` is above what was last written.
-    /// No sync: the data path syncs this volume after every allocation. A
-    /// failure is logged and retried at the next rise; it never fails the
-    /// data path, because the mark is recovered from the indexes at open.
-    fn persist(&self, mark: u64) {
-        if mark <= self.persisted.load(Ordering::Acquire) {
-            return;
+    /// Counts an attach of the set with shadow `shadow` (enable with this
+    /// overflow, or attach) and writes the statistics page with a sync:
+    /// attaching is rare and the count has no other source to recover from.
+    /// A failed write is logged, not returned: the attach itself stands, and
+    /// the count is written again with the next page write.
+    pub fn attach(&self, shadow: PathBuf) {
+        let s = {
+            let mut st = self.state.lock().unwrap();
+            // Start from the fallback (never below the sets attached now),
+            // then count this attach; a set attached twice counts twice.
+            st.attached_ever = st.total_attached().saturating_add(1);
+            st.sets.insert(shadow);
+            st.stats()
+        };
+        if let Err(e) = self.write_stats(s, true) {
+            tracing::warn!(
+                overflow = %self.vol.path.display(),
+                error = %e,
+                "cannot write the overflow attach count"
+            );
         }
-        let _w = self.stats_write.lock().unwrap_or_else(|e| e.into_inner());
-        // Another writer may have written a higher mark meanwhile.
-        if mark <= self.persisted.load(Ordering::Acquire) {
-            return;
-        }
-        match self
-            .vol
-            .write_at(&encode_stats(self.init_id, mark), STATS_OFF)
-        {
-            Ok(()) => self.persisted.store(mark, Ordering::Release),
-            Err(e) => tracing::warn!(
+    }
+
+    /// Writes the statistics page if `s` holds anything above what was last
+    /// written. No sync: the data path syncs this volume after every
+    /// allocation. A failure is logged and retried at the next rise; it
+    /// never fails the data path, because the mark is recovered from the
+    /// indexes at open.
+    fn persist(&self, s: Stats) {
+        if let Err(e) = self.write_stats(s, false) {
+            tracing::warn!(
                 overflow = %self.vol.path.display(),
                 error = %e,
                 "cannot write the overflow high-water mark"
-            ),
+            );
         }
+    }
+
+    fn is_written(&self, s: Stats) -> bool {
+        s.high_water <= self.persisted.load(Ordering::Acquire)
+            && s.total_attached <= self.persisted_attached.load(Ordering::Acquire)
+    }
+
+    /// Writes the page unless it already holds `s` or more (then, with
+    /// `sync`, only syncs: an unsynced writer may have been first). Both
+    /// values only rise, so the page gets the larger of each: a writer
+    /// holding older values never lowers what another wrote.
+    fn write_stats(&self, s: Stats, sync: bool) -> Result<()> {
+        if !sync && self.is_written(s) {
+            return Ok(());
+        }
+        let _w = self.stats_write.lock().unwrap_or_else(|e| e.into_inner());
+        // Another writer may have written higher values meanwhile.
+        if self.is_written(s) {
+            return if sync { self.vol.sync() } else { Ok(()) };
+        }
+        let s = Stats {
+            high_water: s.high_water.max(self.persisted.load(Ordering::Acquire)),
+            total_attached: s
+                .total_attached
+                .max(self.persisted_attached.load(Ordering::Acquire)),
+        };
+        self.vol
+            .write_at(&encode_stats(self.init_id, s), STATS_OFF)?;
+        if sync {
+            self.vol.sync()?;
+        }
+        self.persisted.store(s.high_water, Ordering::Release);
+        self.persisted_attached
+            .store(s.total_attached, Ordering::Release);
+        Ok(())
     }
 
     /// Destroys the header and the statistics page (delete).
@@ -459,6 +559,47 @@ mod tests {
         let mut page = vec![1u8; 2 * PAGE];
         v.read_at(&mut page, 0).unwrap();
         assert!(page.iter().all(|&x| x == 0), "header and stats zeroed");
+    }
+
+    fn total_attached(o: &Overflow) -> u32 {
+        o.state.lock().unwrap().total_attached()
+    }
+
+    #[test]
+    fn attach_count_is_written_at_once_and_kept_by_later_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume(dir.path(), 9, 0);
+        let o = Overflow::init(v.clone()).unwrap();
+        assert_eq!(total_attached(&o), 0);
+        o.attach("/s1".into());
+        o.attach("/s2".into());
+        assert_eq!(total_attached(&o), 2);
+        assert_eq!(total_attached(&reopen(&v)), 2, "written at attach");
+        // Detaching is only removal from the set list (the engine's job).
+        o.state.lock().unwrap().sets.remove(Path::new("/s2"));
+        assert_eq!(total_attached(&o), 2, "never lowered by a detach");
+        o.attach("/s2".into());
+        assert_eq!(total_attached(&o), 3, "every attach counts");
+        // Mark rises rewrite the page with the count, never an older one.
+        for _ in 0..4 {
+            o.alloc().unwrap();
+        }
+        let o2 = reopen(&v);
+        assert_eq!((mark(&o2), total_attached(&o2)), (4, 3));
+        // The page as an engine without the count wrote it reads 0, and
+        // the count falls back to the sets attached now.
+        let mut page = vec![0u8; PAGE];
+        v.read_at(&mut page, STATS_OFF).unwrap();
+        page[24..28].fill(0);
+        seal(&mut page);
+        v.write_at(&page, STATS_OFF).unwrap();
+        let o3 = reopen(&v);
+        assert_eq!((mark(&o3), total_attached(&o3)), (4, 0));
+        o3.state.lock().unwrap().sets.insert("/s1".into());
+        assert_eq!(total_attached(&o3), 1, "at least the sets attached");
+        o3.attach("/s4".into());
+        assert_eq!(total_attached(&o3), 2);
+        assert_eq!(total_attached(&reopen(&v)), 2);
     }
 
     #[test]

@@ -307,6 +307,11 @@ pub struct OverflowInfo {
     /// counted). Never below `used_chunks`; survives frees and restarts
     /// (imaging.md §1.7, `iiadm -Q` "Number of chunks ever allocated").
     pub high_water_chunks: u64,
+    /// Sets ever attached (enable with this overflow volume, or attach),
+    /// counting every attach; detaching or disabling never lowers it. Never
+    /// below `attached_sets`; survives restarts (imaging.md §1.7, `iiadm -Q`
+    /// "Total number of attached shadows").
+    pub total_attached: u32,
 }
 
 /// Snapshot of one group.
