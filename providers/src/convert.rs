@@ -151,6 +151,11 @@ pub fn overflow_instance(info: &OverflowInfo, ns: Option<&str>) -> Instance {
             Value::Uint32(info.attached_sets),
         )
         .with(
+            "totalAttachedSets",
+            CimType::Uint32,
+            Value::Uint32(info.total_attached),
+        )
+        .with(
             "highWaterBytes",
             CimType::Uint64,
             Value::Uint64(high_water_bytes(info)),

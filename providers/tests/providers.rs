@@ -749,6 +749,7 @@ async fn overflow_volumes() {
         .unwrap();
     assert_eq!(got.get("capacity"), Some(&Value::Uint64(4 * MIB)));
     assert_eq!(got.get("attachedSets"), Some(&Value::Uint32(0)));
+    assert_eq!(got.get("totalAttachedSets"), Some(&Value::Uint32(0)));
     // Only the header chunk so far, in both counts.
     assert_eq!(got.get("usedBytes"), Some(&Value::Uint64(CHUNK)));
     assert_eq!(got.get("highWaterBytes"), Some(&Value::Uint64(CHUNK)));
@@ -789,6 +790,21 @@ async fn overflow_volumes() {
         Value::Array(v) => assert_eq!(v[0], Value::Uint32(1)),
         other => panic!("{other:?}"),
     }
+    let attached = |i: &Instance| {
+        (
+            i.get("attachedSets").cloned(),
+            i.get("totalAttachedSets").cloned(),
+        )
+    };
+    let got = f
+        .overflows
+        .get_instance(&f.ctx, &class("DS_IIOverflowVol"), &op)
+        .await
+        .unwrap();
+    assert_eq!(
+        attached(&got),
+        (Some(Value::Uint32(1)), Some(Value::Uint32(1)))
+    );
     let ac = class("DS_IISetOverflowVolAssoc");
     assert_eq!(
         f.assocs
@@ -871,6 +887,16 @@ async fn overflow_volumes() {
     assert_eq!(
         f.call(&sp, "detachOverflowVolume", vec![]).await.unwrap(),
         Value::Boolean(true)
+    );
+    // Detached: none attached now, one ever.
+    let got = f
+        .overflows
+        .get_instance(&f.ctx, &class("DS_IIOverflowVol"), &op)
+        .await
+        .unwrap();
+    assert_eq!(
+        attached(&got),
+        (Some(Value::Uint32(0)), Some(Value::Uint32(1)))
     );
     f.overflows
         .delete_instance(&f.ctx, &class("DS_IIOverflowVol"), &op)
