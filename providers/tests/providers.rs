@@ -790,21 +790,20 @@ async fn overflow_volumes() {
         Value::Array(v) => assert_eq!(v[0], Value::Uint32(1)),
         other => panic!("{other:?}"),
     }
-    let attached = |i: &Instance| {
-        (
-            i.get("attachedSets").cloned(),
-            i.get("totalAttachedSets").cloned(),
-        )
+    // (attachedSets, totalAttachedSets) as GetInstance reports them.
+    let attached = || async {
+        let i = f
+            .overflows
+            .get_instance(&f.ctx, &class("DS_IIOverflowVol"), &op)
+            .await
+            .unwrap();
+        let n = |p: &str| match i.get(p) {
+            Some(Value::Uint32(n)) => *n,
+            other => panic!("{p}: {other:?}"),
+        };
+        (n("attachedSets"), n("totalAttachedSets"))
     };
-    let got = f
-        .overflows
-        .get_instance(&f.ctx, &class("DS_IIOverflowVol"), &op)
-        .await
-        .unwrap();
-    assert_eq!(
-        attached(&got),
-        (Some(Value::Uint32(1)), Some(Value::Uint32(1)))
-    );
+    assert_eq!(attached().await, (1, 1));
     let ac = class("DS_IISetOverflowVolAssoc");
     assert_eq!(
         f.assocs
@@ -888,16 +887,7 @@ async fn overflow_volumes() {
         f.call(&sp, "detachOverflowVolume", vec![]).await.unwrap(),
         Value::Boolean(true)
     );
-    // Detached: none attached now, one ever.
-    let got = f
-        .overflows
-        .get_instance(&f.ctx, &class("DS_IIOverflowVol"), &op)
-        .await
-        .unwrap();
-    assert_eq!(
-        attached(&got),
-        (Some(Value::Uint32(0)), Some(Value::Uint32(1)))
-    );
+    assert_eq!(attached().await, (0, 1), "none attached now, one ever");
     f.overflows
         .delete_instance(&f.ctx, &class("DS_IIOverflowVol"), &op)
         .await
