@@ -262,6 +262,9 @@ pub struct OverflowInfo {
     pub used_bytes: u64,
     /// `attachedSets`.
     pub attached_sets: u32,
+    /// `totalAttachedSets`: sets ever attached (every attach counts, a
+    /// detach never lowers it); `None` from a server whose class lacks it.
+    pub total_attached_sets: Option<u32>,
     /// `highWaterBytes`: end of the highest chunk ever handed out, header
     /// chunk included; `None` from a server whose class lacks it.
     pub high_water_bytes: Option<u64>,
@@ -278,6 +281,10 @@ impl OverflowInfo {
             capacity: num_u64(i, "capacity"),
             used_bytes: num_u64(i, "usedBytes"),
             attached_sets: num_u64(i, "attachedSets") as u32,
+            total_attached_sets: i
+                .get("totalAttachedSets")
+                .and_then(Value::as_u64)
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
             high_water_bytes: i.get("highWaterBytes").and_then(Value::as_u64),
             path,
         }

@@ -25,7 +25,7 @@
 //! * `-L`: overflow paths, one a line. `-G`: group names, sorted.
 //! * `-Q`: the classic lines, in 32 KiB chunks:
 //!   ```text
-//!   Total number of attached shadows: <attachedSets>
+//!   Total number of attached shadows: <totalAttachedSets>
 //!   Number of currently attached shadows: <attachedSets>
 //!   Total number of chunks: <capacity / 32 KiB - 1, the header chunk excluded>
 //!   Number of chunks ever allocated: <highWaterBytes / 32 KiB>
@@ -34,8 +34,10 @@
 //!   ```
 //!   As in the classic tool, "ever allocated" and "used" count the header
 //!   chunk (a fresh volume shows 1 of each), so ever allocated >= used. The
-//!   engine keeps no count of sets attached in the past, so both attached
-//!   lines show the sets attached now. The classic "Clean shutdown ... did
+//!   total counts every attach ever made (a detach never lowers it) and is
+//!   never shown below the sets attached now; from a server that does not
+//!   report `totalAttachedSets` both attached lines show the sets attached
+//!   now. The classic "Clean shutdown ... did
 //!   not occur" warning is never printed: the engine recomputes the usage
 //!   from the sets' indexes at every start, so the counters cannot be stale.
 //!   "ever allocated" is left out when the server does not report
@@ -199,11 +201,17 @@ pub fn groups(list: &[GroupInfo]) -> String {
 pub fn overflow_status(o: &OverflowInfo) -> String {
     let total = (o.capacity / CHUNK).saturating_sub(1);
     let used = o.used_bytes.div_ceil(CHUNK).min(total);
+    // An older server reports no total: the sets attached now are the
+    // least it can be.
+    let ever = o
+        .total_attached_sets
+        .unwrap_or(o.attached_sets)
+        .max(o.attached_sets);
     let mut out = format!(
-        "Total number of attached shadows: {}\n\
+        "Total number of attached shadows: {ever}\n\
          Number of currently attached shadows: {}\n\
          Total number of chunks: {total}\n",
-        o.attached_sets, o.attached_sets,
+        o.attached_sets,
     );
     if let Some(hw) = o.high_water_bytes {
         // Clamped like `used`, so that it never reads below it.
@@ -342,13 +350,14 @@ mod tests {
             capacity: 100 * CHUNK,
             used_bytes: 3 * CHUNK + 1,
             attached_sets: 2,
+            total_attached_sets: Some(5),
             high_water_bytes: Some(7 * CHUNK),
             object_path: ObjectPath::default(),
         };
         assert_eq!(overflows(std::slice::from_ref(&o)), "/v/o\n");
         assert_eq!(
             overflow_status(&o),
-            "Total number of attached shadows: 2\nNumber of currently attached shadows: 2\n\
+            "Total number of attached shadows: 5\nNumber of currently attached shadows: 2\n\
              Total number of chunks: 99\nNumber of chunks ever allocated: 7\n\
              Number of used chunks: 4\nNumber of unused chunks: 95\n"
         );
@@ -375,9 +384,18 @@ mod tests {
             ..o.clone()
         };
         assert!(overflow_status(&inconsistent).contains("ever allocated: 4\n"));
-        // An older server without the property: the line is left out.
+        // A total below the sets attached now (never from this engine)
+        // shows them.
+        let low = OverflowInfo {
+            total_attached_sets: Some(1),
+            ..o.clone()
+        };
+        assert!(overflow_status(&low).starts_with("Total number of attached shadows: 2\n"));
+        // An older server without the properties: the chunk line is left
+        // out, the total falls back to the sets attached now.
         let old = OverflowInfo {
             high_water_bytes: None,
+            total_attached_sets: None,
             ..o.clone()
         };
         assert_eq!(
