@@ -10,6 +10,7 @@ import pytest
 from pywbem import CIMInstanceName
 
 from conftest import IIADM, Cimomd, free_port
+from iiset import ovol_path
 from test_contract_nbd import CMD_WRITE, open_export
 
 MiB = 1 << 20
@@ -129,6 +130,40 @@ def test_overflow_status_ever_allocated_line(env):
         "Total number of attached shadows: 0", "Number of currently attached shadows: 0",
         "Total number of chunks: 127", "Number of chunks ever allocated: 1",
         "Number of used chunks: 1", "Number of unused chunks: 126"]
+
+
+def test_overflow_total_attached_outlives_detach_and_restart(env):
+    s, v = env
+    m4, cs4, cb4 = s.volume("m4", 4 * MiB), s.volume("cs4", 256 << 10), s.volume("cb4", 256 << 10)
+
+    def q_lines():
+        return ok(s.iiadm("-Q", v["ov"])).splitlines()
+
+    def attached(total, now):
+        # imaging.md §2.3 -Q, in its order; no chunk in use but the header.
+        return [f"Total number of attached shadows: {total}",
+                f"Number of currently attached shadows: {now}",
+                "Total number of chunks: 127", "Number of chunks ever allocated: 1",
+                "Number of used chunks: 1", "Number of unused chunks: 126"]
+
+    ok(s.iiadm("-O", v["ov"]))
+    ok(s.iiadm("-e", "dep", v["m3"], v["cs"], v["cb"]))  # compact: 256 KiB shadow, 4 MiB master
+    ok(s.iiadm("-e", "dep", m4, cs4, cb4))
+    ok(s.iiadm("-A", v["ov"], v["cs"]))
+    ok(s.iiadm("-A", v["ov"], cs4))
+    assert q_lines() == attached(2, 2)
+    ok(s.iiadm("-D", cs4))
+    assert q_lines() == attached(2, 1), "a detach lowers only the current count"
+    inst = s.conn().GetInstance(ovol_path(v["ov"]))
+    assert (inst["totalAttachedSets"], inst["attachedSets"]) == (2, 1)
+    q = json.loads(ok(s.iiadm("--json", "-Q", v["ov"])))
+    assert (q["total_attached_sets"], q["attached_sets"]) == (2, 1)
+    s.restart(signal.SIGKILL)  # synced at attach: a killed server keeps it
+    assert q_lines() == attached(2, 1)
+    ok(s.iiadm("-A", v["ov"], cs4))  # attaching again counts again
+    ok(s.iiadm("-d", cs4))  # and disabling the set does not lower the total
+    s.restart()
+    assert q_lines() == attached(3, 1)
 
 
 def test_overflow_high_water_mark_outlives_update_and_restart(env):
