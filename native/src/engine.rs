@@ -781,10 +781,6 @@ impl Engine {
             master.sets.write().unwrap().push(set.clone());
         }
         st.sets.insert(shadow_p.clone(), set.clone());
-        if let Some(o) = &overflow {
-            // Counts the attach and syncs the statistics page.
-            o.attach(shadow_p.clone());
-        }
         if let Err(e) = self.save(&st) {
             st.sets.remove(&shadow_p);
             master
@@ -794,6 +790,11 @@ impl Engine {
                 .retain(|s| !Arc::ptr_eq(s, &set));
             let _ = set.bmp.write_header(|h| h.lifecycle = bitmap::LIFE_INVALID);
             return Err(e);
+        }
+        if let Some(o) = &overflow {
+            // Only once the set exists for good: counts the attach and syncs
+            // the statistics page (a failed enable attaches nothing).
+            o.attach(shadow_p.clone());
         }
         if spec.kind == SetKind::Independent {
             copy::start(&set, Direction::ToShadow);
