@@ -10,10 +10,12 @@ PROPS = {
         "setName": "string", "overflowVolume": "string", "groupName": "string", "state": "string",
         "status": "string", "percentCompleted": "real32", "percentSynchronized": "real32",
         "masterCapacity": "uint64", "shadowCapacity": "uint64", "bitmapCapacity": "uint64",
-        "copyUnits": "uint32", "copyDelay": "uint32"},
+        "copyUnits": "uint32", "copyDelay": "uint32",
+        # Additions beyond interface.md §4 (volatile bitmaps, -Q statistics).
+        "volatileBitmap": "boolean"},
     "DS_IIGroup": {"groupName": "string", "groupType": "string"},
     "DS_IIOverflowVol": {"overflowVolPath": "string", "capacity": "uint64", "usedBytes": "uint64",
-                         "attachedSets": "uint32"},
+                         "attachedSets": "uint32", "highWaterBytes": "uint64", "totalAttachedSets": "uint32"},
     "DS_Volume": {"path": "string", "capacity": "uint64", "usedBy": "string"},
 }
 KEYS = {"DS_IISet": {"shadowVolume", "setType"}, "DS_IIGroup": {"groupName"},
