@@ -43,7 +43,6 @@
 use native::nbd::{NbdConfig, NbdServer};
 use native::{CopyMode, Direction, Engine, EngineConfig, SetKind, SetSpec, CHUNK_SIZE};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -300,57 +299,4 @@ fn chunk_size_env(var: &str, default: u64) -> Result<u64, BoxError> {
 /// bitmaps, rounded up generously (the engine rejects a too-small one).
 fn bitmap_size(size: u64) -> u64 {
     (64 << 10) + 4 * (size / CHUNK_SIZE / 8) + (64 << 10)
-}
-
-/// A random 4 KiB write job at QD16.
-enum FioJob {
-    /// `ios` writes over `size` bytes, each 4 KiB block at most once, with
-    /// fresh offsets on every run.
-    Ios { size: u64, ios: u64 },
-    /// Writes over `size` bytes for `seconds`.
-    Timed { size: u64, seconds: u64 },
-}
-
-fn fio_iops(uri: &str, job: &FioJob) -> Result<f64, BoxError> {
-    let mut args = vec![
-        "--name=randwrite".to_string(),
-        "--ioengine=nbd".into(),
-        format!("--uri={uri}"),
-        "--rw=randwrite".into(),
-        "--bs=4k".into(),
-        "--iodepth=16".into(),
-        "--output-format=json".into(),
-    ];
-    match job {
-        FioJob::Ios { size, ios } => args.extend([
-            format!("--size={size}"),
-            format!("--number_ios={ios}"),
-            "--randrepeat=0".into(),
-            "--norandommap=0".into(),
-        ]),
-        FioJob::Timed { size, seconds } => args.extend([
-            format!("--size={size}"),
-            format!("--runtime={seconds}"),
-            "--time_based".into(),
-        ]),
-    }
-    let out = Command::new("fio").args(&args).output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "fio on {uri} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    // fio may print notices before the JSON document.
-    let text = String::from_utf8_lossy(&out.stdout);
-    let json = &text[text.find('{').ok_or("no JSON from fio")?..];
-    let v: serde_json::Value = serde_json::from_str(json)?;
-    let iops = v["jobs"][0]["write"]["iops"]
-        .as_f64()
-        .ok_or("fio JSON has no jobs[0].write.iops")?;
-    if iops <= 0.0 {
-        return Err(format!("fio on {uri} did no I/O").into());
-    }
-    Ok(iops)
 }

@@ -115,7 +115,13 @@ fn main() -> Result<(), BoxError> {
     let our_w = ours(&wname);
     let measure_writes = |uri: &str| -> Result<f64, BoxError> {
         if have_fio {
-            fio_randwrite_iops(uri, write_size, seconds)
+            fio_iops(
+                uri,
+                &FioJob::Timed {
+                    size: write_size,
+                    seconds,
+                },
+            )
         } else {
             qemu_img_bench_iops(uri, write_size)
         }
@@ -206,41 +212,6 @@ fn main() -> Result<(), BoxError> {
     }
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
-}
-
-fn fio_randwrite_iops(uri: &str, size: u64, seconds: u64) -> Result<f64, BoxError> {
-    let out = Command::new("fio")
-        .args([
-            "--name=randwrite",
-            "--ioengine=nbd",
-            &format!("--uri={uri}"),
-            "--rw=randwrite",
-            "--bs=4k",
-            "--iodepth=16",
-            &format!("--size={size}"),
-            &format!("--runtime={seconds}"),
-            "--time_based",
-            "--output-format=json",
-        ])
-        .output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "fio on {uri} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    // fio may print notices before the JSON document.
-    let text = String::from_utf8_lossy(&out.stdout);
-    let json = &text[text.find('{').ok_or("no JSON from fio")?..];
-    let v: serde_json::Value = serde_json::from_str(json)?;
-    let iops = v["jobs"][0]["write"]["iops"]
-        .as_f64()
-        .ok_or("fio JSON has no jobs[0].write.iops")?;
-    if iops <= 0.0 {
-        return Err(format!("fio on {uri} did no I/O").into());
-    }
-    Ok(iops)
 }
 
 fn qemu_img_bench_iops(uri: &str, size: u64) -> Result<f64, BoxError> {

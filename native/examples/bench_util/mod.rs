@@ -1,6 +1,7 @@
 //! Helpers shared by the NBD benchmark examples (`nbd_bench`,
-//! `engine_nbd_bench`): medians, environment knobs, test files, the result
-//! rows, and starting, waiting for and stopping the reference tools.
+//! `engine_nbd_bench`): medians, environment knobs, test files, fio runs,
+//! the result rows, and starting, waiting for and stopping the reference
+//! tools.
 //! Included with `#[path]` by each example.
 
 #![allow(dead_code)]
@@ -182,4 +183,58 @@ impl Row {
             spread(&self.theirs)
         );
     }
+}
+
+/// A random 4 KiB write job at QD16.
+pub enum FioJob {
+    /// `ios` writes over `size` bytes, each 4 KiB block at most once, with
+    /// fresh offsets on every run.
+    Ios { size: u64, ios: u64 },
+    /// Writes over `size` bytes for `seconds`.
+    Timed { size: u64, seconds: u64 },
+}
+
+/// Runs fio against an NBD URI and returns its write IOPS.
+pub fn fio_iops(uri: &str, job: &FioJob) -> Result<f64, BoxError> {
+    let mut args = vec![
+        "--name=randwrite".to_string(),
+        "--ioengine=nbd".into(),
+        format!("--uri={uri}"),
+        "--rw=randwrite".into(),
+        "--bs=4k".into(),
+        "--iodepth=16".into(),
+        "--output-format=json".into(),
+    ];
+    match job {
+        FioJob::Ios { size, ios } => args.extend([
+            format!("--size={size}"),
+            format!("--number_ios={ios}"),
+            "--randrepeat=0".into(),
+            "--norandommap=0".into(),
+        ]),
+        FioJob::Timed { size, seconds } => args.extend([
+            format!("--size={size}"),
+            format!("--runtime={seconds}"),
+            "--time_based".into(),
+        ]),
+    }
+    let out = Command::new("fio").args(&args).output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "fio on {uri} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    // fio may print notices before the JSON document.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json = &text[text.find('{').ok_or("no JSON from fio")?..];
+    let v: serde_json::Value = serde_json::from_str(json)?;
+    let iops = v["jobs"][0]["write"]["iops"]
+        .as_f64()
+        .ok_or("fio JSON has no jobs[0].write.iops")?;
+    if iops <= 0.0 {
+        return Err(format!("fio on {uri} did no I/O").into());
+    }
+    Ok(iops)
 }
