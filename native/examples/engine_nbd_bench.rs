@@ -226,27 +226,7 @@ fn main() -> Result<(), BoxError> {
     std::fs::File::create(v("rshadow"))?.set_len(rsize)?;
     std::fs::File::create(v("rbitmap"))?.set_len(bitmap_size(rsize))?;
     engine.enable_set(spec("rmaster", "rshadow", "rbitmap", SetKind::Dependent))?;
-    let qp = free_port()?;
-    let mut qn = spawn(
-        "qemu-nbd",
-        &[
-            "-r",
-            "-f",
-            "raw",
-            "-t",
-            "-e",
-            "16",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            &qp.to_string(),
-            "-x",
-            "r",
-            path_str(&v("rref")),
-        ],
-    )?;
-    let q_uri = format!("nbd://127.0.0.1:{qp}/r");
-    wait_listening(&q_uri)?;
+    let (mut qn, q_uri) = serve_read_only(&v("rref"))?;
     // Warm the page cache so every side reads from memory.
     nbdcopy_mib_s(&q_uri, rsize, &[])?;
     for (label, shadow) in [
@@ -255,24 +235,7 @@ fn main() -> Result<(), BoxError> {
     ] {
         let uri = ours(&v(shadow));
         nbdcopy_mib_s(&uri, rsize, &[])?;
-        for (conn, extra) in [
-            ("default conns", &[][..]),
-            ("1 conn", &["--connections=1"][..]),
-        ] {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            for _ in 0..rounds {
-                a.push(nbdcopy_mib_s(&uri, rsize, extra)?);
-                b.push(nbdcopy_mib_s(&q_uri, rsize, extra)?);
-            }
-            rows.push(Row::new(
-                format!("{label} seq. read nbdcopy ({conn})"),
-                "MiB/s",
-                a,
-                "qemu-nbd",
-                b,
-                1.0,
-            ));
-        }
+        rows.extend(read_rows(label, &uri, &q_uri, rsize, rounds)?);
     }
     stop(&mut qn);
 

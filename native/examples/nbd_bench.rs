@@ -153,48 +153,11 @@ fn main() -> Result<(), BoxError> {
 
     // ---- sequential read ----
     if tool_exists("nbdcopy") {
-        let p = free_port()?;
-        let mut qn = spawn(
-            "qemu-nbd",
-            &[
-                "-r",
-                "-f",
-                "raw",
-                "-t",
-                "-e",
-                "16",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                &p.to_string(),
-                "-x",
-                "r",
-                path_str(&rfile),
-            ],
-        )?;
-        let q_uri = format!("nbd://127.0.0.1:{p}/r");
-        wait_listening(&q_uri)?;
+        let (mut qn, q_uri) = serve_read_only(&rfile)?;
         let our_r = ours(&rname);
         // Warm the page cache so both read from memory.
         nbdcopy_mib_s(&our_r, read_size, &[])?;
-        for (label, extra) in [
-            ("default connections", &[][..]),
-            ("1 connection", &["--connections=1"][..]),
-        ] {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            for _ in 0..rounds {
-                a.push(nbdcopy_mib_s(&our_r, read_size, extra)?);
-                b.push(nbdcopy_mib_s(&q_uri, read_size, extra)?);
-            }
-            rows.push(Row::new(
-                format!("sequential read, nbdcopy → null: ({label})"),
-                "MiB/s",
-                a,
-                "qemu-nbd",
-                b,
-                1.0,
-            ));
-        }
+        rows.extend(read_rows("plain file", &our_r, &q_uri, read_size, rounds)?);
         stop(&mut qn);
     } else {
         println!(

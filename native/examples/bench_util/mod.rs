@@ -238,3 +238,63 @@ pub fn fio_iops(uri: &str, job: &FioJob) -> Result<f64, BoxError> {
     }
     Ok(iops)
 }
+
+/// Serves `file` read-only with `qemu-nbd` (the read reference: persistent,
+/// up to 16 connections, export name "r") on a free port; returns the
+/// process and its URI once it listens.
+pub fn serve_read_only(file: &Path) -> Result<(Child, String), BoxError> {
+    let port = free_port()?;
+    let child = spawn(
+        "qemu-nbd",
+        &[
+            "-r",
+            "-f",
+            "raw",
+            "-t",
+            "-e",
+            "16",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-x",
+            "r",
+            path_str(file),
+        ],
+    )?;
+    let uri = format!("nbd://127.0.0.1:{port}/r");
+    wait_listening(&uri)?;
+    Ok((child, uri))
+}
+
+/// Sequential reads of `size` bytes with `nbdcopy URI null:`, ours against
+/// the reference alternately `rounds` times, with nbdcopy's default
+/// connections and over one connection: one row each (goal 1.0×).
+pub fn read_rows(
+    label: &str,
+    ours: &str,
+    reference: &str,
+    size: u64,
+    rounds: u64,
+) -> Result<Vec<Row>, BoxError> {
+    let mut rows = Vec::new();
+    for (conns, extra) in [
+        ("default conns", &[][..]),
+        ("1 conn", &["--connections=1"][..]),
+    ] {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            a.push(nbdcopy_mib_s(ours, size, extra)?);
+            b.push(nbdcopy_mib_s(reference, size, extra)?);
+        }
+        rows.push(Row::new(
+            format!("{label}, nbdcopy seq. read ({conns})"),
+            "MiB/s",
+            a,
+            "qemu-nbd",
+            b,
+            1.0,
+        ));
+    }
+    Ok(rows)
+}
