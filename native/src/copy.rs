@@ -59,14 +59,19 @@ fn stop_requested(set: &SetCore) -> Option<Stop> {
     set.ctl.lock().unwrap().stop
 }
 
-/// Sleeps up to `d` unless a stop is requested.
-fn pause(set: &SetCore, d: std::time::Duration) -> Option<Stop> {
-    let deadline = Instant::now() + d;
+/// Pauses after the burst that ended at `burst_end`, until a stop is
+/// requested or `delay` ticks (read afresh on every wake-up, so new copy
+/// parameters take effect at once) have passed since `burst_end`.
+fn pause(set: &SetCore, burst_end: Instant) -> Option<Stop> {
     let mut ctl = set.ctl.lock().unwrap();
     loop {
         if ctl.stop.is_some() {
             return ctl.stop;
         }
+        // Meta is locked inside ctl here; `set_copy_params` notifies under
+        // ctl, so a change between this read and the wait is not missed.
+        let delay = set.meta.lock().unwrap().delay;
+        let deadline = burst_end + TICK * delay;
         let now = Instant::now();
         if now >= deadline {
             return None;
@@ -122,6 +127,9 @@ fn run(set: Arc<SetCore>, dir: Direction) {
         let mut ctl = set.ctl.lock().unwrap();
         ctl.running = false;
         set.cv.notify_all();
+        for (_, w) in ctl.waiters.drain(..) {
+            w.wake();
+        }
     }
 }
 
@@ -192,11 +200,12 @@ fn copy_loop(set: &Arc<SetCore>, dir: Direction) -> Result<Option<Stop>> {
             let idle = io_now == io_seen && delay <= MIN_COPY_DELAY;
             io_seen = io_now;
             if !idle {
+                let burst_end = Instant::now();
                 // Make progress durable before yielding.
                 flush(set, dir, &mut pending)?;
                 pending_bytes = 0;
                 progress(set);
-                if let Some(s) = pause(set, TICK * delay) {
+                if let Some(s) = pause(set, burst_end) {
                     return Ok(Some(s));
                 }
             }

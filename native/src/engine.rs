@@ -1431,9 +1431,27 @@ impl Engine {
         Ok(wait_set(&set, timeout.map(|t| Instant::now() + t)))
     }
 
+    /// A future that resolves when no copy or update of the set runs
+    /// (finished, aborted, suspended or failed); it holds no thread while
+    /// pending. Time limits are the caller's (wrap it in a timeout).
+    pub fn job_end(&self, shadow: &Path) -> Result<crate::JobEnd> {
+        let st = self.st();
+        let set = self.find(&st, shadow)?;
+        Ok(crate::JobEnd::new(set))
+    }
+
+    /// How many [`Engine::job_end`] futures are parked on the set's job.
+    pub fn job_waiters(&self, shadow: &Path) -> Result<usize> {
+        let st = self.st();
+        let set = self.find(&st, shadow)?;
+        Ok(crate::job_end::waiters(&set))
+    }
+
     /// Sets copy delay (10 ms ticks, 2..=10000) and units (chunks per burst,
-    /// 100..=60000); out of range changes nothing. A running copy picks the
-    /// new values up at its next burst. After every burst of `units` chunks
+    /// 100..=60000); out of range changes nothing. The change takes effect at
+    /// once: a copy pausing between bursts wakes, and the new delay counts
+    /// from the end of its last burst; the next burst uses the new units.
+    /// Suspended and interrupted copies start with the new values. After every burst of `units` chunks
     /// the copy pauses `delay` ticks so host I/O can proceed; at the minimum
     /// delay (2) the pause is skipped when no host request reached the set's
     /// volumes during the burst, so an uncontended copy runs at full speed.
@@ -1450,7 +1468,11 @@ impl Engine {
             h.delay = delay_ticks;
             h.units = units;
         })?;
-        set.cv.notify_all();
+        {
+            // Under ctl, so a copy about to pause cannot miss the change.
+            let _ctl = set.ctl.lock().unwrap();
+            set.cv.notify_all();
+        }
         self.publish(EngineEvent::SetModified {
             shadow: set.shadow_path.clone(),
             change: SetChange::Properties,

@@ -17,7 +17,7 @@
 //! Internals, for readers of the code: `volume` (open-once volumes, root
 //! check), `bitmap` (bitmap volume format, lock-free bitmaps), `overflow`,
 //! `set` (per-set state and the data-path rules of copy-on-write), `copy`
-//! (background copy threads), `device` (the `BlockDevice` handles), `state`
+//! (background copy threads), `job_end` (thread-free waiting for a copy), `device` (the `BlockDevice` handles), `state`
 //! (the JSON configuration), `events` (the non-blocking event bus).
 //!
 //! ```no_run
@@ -43,6 +43,7 @@ pub mod error;
 #[doc = include_str!("../FORMAT.md")]
 pub mod format {}
 mod events;
+mod job_end;
 pub mod nbd;
 #[cfg(test)]
 mod ordering_tests;
@@ -55,4 +56,5 @@ mod volume;
 pub use blockdev::{BlockDevice, ExportSource};
 pub use engine::Engine;
 pub use error::{Error, Result};
+pub use job_end::JobEnd;
 pub use types::*;

@@ -410,6 +410,10 @@ pub(crate) struct JobCtl {
     pub running: bool,
     pub stop: Option<Stop>,
     pub handle: Option<JoinHandle<()>>,
+    /// Tasks waiting for the job to end ([`crate::job_end::JobEnd`]), by id;
+    /// woken and cleared when it ends, each removed when its waiter goes.
+    pub waiters: Vec<(u64, std::task::Waker)>,
+    pub next_waiter: u64,
 }
 
 /// Mutable, rarely changing set properties.
@@ -953,8 +957,9 @@ impl SetCore {
             }
             None => (0, 0),
         };
-        let meta = self.meta.lock().unwrap();
+        // ctl before meta: the copy job's pause locks them in that order.
         let running = self.ctl.lock().unwrap().running;
+        let meta = self.meta.lock().unwrap();
         SetInfo {
             shadow: self.shadow_path.clone(),
             master: if self.imported {

@@ -582,3 +582,90 @@ fn failed_copy_on_write_takes_shadow_offline_until_reset() {
     assert_eq!((i.state, i.status), (SetState::Idle, Status::Normal));
     assert_eq!(read_all(&sd), read_all(&md));
 }
+
+/// A 64 MiB independent set, synchronized, then throttled to the slowest
+/// copy parameters (100 chunks, then 100 s of pause) with a full copy
+/// running: after its first burst the copy pauses.
+fn throttled_copy(env: &Env) -> (Engine, std::path::PathBuf) {
+    let size = 2048 * CH;
+    let m = env.vol_rand("m", size, 21);
+    let s = env.vol("s", size, 0);
+    let b = env.vol("b", 256 << 10, 0);
+    let e = env.open();
+    e.enable_set(spec(&m, &s, &b, SetKind::Independent))
+        .unwrap();
+    assert!(e.wait(&s, Some(Duration::from_secs(60))).unwrap());
+    e.set_copy_params(&s, 10000, 100).unwrap();
+    e.copy(&s, Direction::ToShadow, CopyMode::Full).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let i = e.set_info(&s).unwrap();
+    assert_eq!(i.state, SetState::Copying, "the throttled copy pauses");
+    assert!(i.percent_completed < 50.0, "{}", i.percent_completed);
+    (e, s)
+}
+
+/// New copy parameters wake a pausing copy; it ends within 5 s.
+fn speed_up_finishes_soon(e: &Engine, s: &std::path::Path) {
+    let t0 = std::time::Instant::now();
+    e.set_copy_params(s, 2, 60000).unwrap();
+    assert!(
+        e.wait(s, Some(Duration::from_secs(5))).unwrap(),
+        "the copy still pauses {:?} after the change",
+        t0.elapsed()
+    );
+    assert_eq!(e.set_info(s).unwrap().percent_completed, 100.0);
+}
+
+#[test]
+fn new_copy_parameters_wake_a_pausing_copy() {
+    let env = Env::new();
+    let (e, s) = throttled_copy(&env);
+    speed_up_finishes_soon(&e, &s);
+}
+
+#[test]
+fn new_copy_parameters_apply_after_suspend_and_resume() {
+    let env = Env::new();
+    let (e, s) = throttled_copy(&env);
+    e.suspend(&s).unwrap();
+    e.resume(&s).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(e.set_info(&s).unwrap().state, SetState::Copying);
+    speed_up_finishes_soon(&e, &s);
+}
+
+#[test]
+fn new_copy_parameters_apply_to_a_copy_resumed_after_restart() {
+    let env = Env::new();
+    let (e, s) = throttled_copy(&env);
+    e.shutdown();
+    drop(e);
+    let e = env.open();
+    std::thread::sleep(Duration::from_millis(200));
+    let i = e.set_info(&s).unwrap();
+    assert_eq!(i.state, SetState::Copying, "the interrupted copy resumes");
+    assert!(i.percent_completed < 100.0);
+    speed_up_finishes_soon(&e, &s);
+}
+
+#[test]
+fn job_end_waits_without_a_thread_and_leaves_nothing_when_dropped() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let env = Env::new();
+    let (e, s) = throttled_copy(&env);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut a = Box::pin(e.job_end(&s).unwrap());
+    let mut b = Box::pin(e.job_end(&s).unwrap());
+    assert_eq!(a.as_mut().poll(&mut cx), Poll::Pending);
+    assert_eq!(b.as_mut().poll(&mut cx), Poll::Pending);
+    assert_eq!(a.as_mut().poll(&mut cx), Poll::Pending, "polled again");
+    assert_eq!(e.job_waiters(&s).unwrap(), 2);
+    drop(a);
+    assert_eq!(e.job_waiters(&s).unwrap(), 1, "a dropped wait is gone");
+    e.abort(&s).unwrap();
+    assert_eq!(e.job_waiters(&s).unwrap(), 0, "the job's end wakes all");
+    assert_eq!(b.as_mut().poll(&mut cx), Poll::Ready(()));
+    let mut c = Box::pin(e.job_end(&s).unwrap());
+    assert_eq!(c.as_mut().poll(&mut cx), Poll::Ready(()), "nothing runs");
+}
