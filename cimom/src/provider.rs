@@ -32,6 +32,31 @@ pub struct ProviderContext {
     pub user: Option<String>,
     /// Services of the object manager.
     pub cimom: CimomHandle,
+    /// Mark the request as waiting (see [`Waiting`]).
+    pub waiting: Waiting,
+}
+
+/// A request whose provider now only waits for something to end (such as
+/// `waitForCompletion`), as the provider declares with [`Waiting::begin`]
+/// once its checks are done. From then on the request is exempt from the
+/// object manager's request and method time limits (the provider applies the
+/// client's own timeout), and it ends, its provider task cancelled, when the
+/// client disconnects. A waiting request still holds its connection and its
+/// concurrency permit, so every other limit applies to it. Waiting must hold
+/// no thread: await a future, never block.
+#[derive(Clone, Debug, Default)]
+pub struct Waiting(Arc<std::sync::atomic::AtomicBool>);
+
+impl Waiting {
+    /// From now on the request only waits.
+    pub fn begin(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether [`Waiting::begin`] was called.
+    pub fn is_waiting(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 /// Services the object manager offers to providers.

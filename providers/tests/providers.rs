@@ -65,6 +65,7 @@ impl Fixture {
             namespace: "root/cimv2".into(),
             user: None,
             cimom: CimomHandle::new(Arc::new(Services::default())),
+            waiting: Default::default(),
         };
         Fixture {
             _dir: dir,

@@ -31,7 +31,9 @@
 //! [`crate::interop`]. Every provider call runs in a spawned task with a time
 //! limit ([`CimomOptions::provider_timeout`], [`CimomOptions::method_timeout`]
 //! for extrinsic methods); a panic or a timeout fails that
-//! request only, with `CIM_ERR_FAILED` naming the provider.
+//! request only, with `CIM_ERR_FAILED` naming the provider. A method call
+//! whose provider declared it waiting ([`crate::provider::Waiting`]) has no
+//! time limit and is cancelled when its request is dropped (client gone).
 
 pub(crate) mod assoc;
 mod class_ops;
@@ -74,6 +76,8 @@ pub struct RequestCtx {
     pub user: Option<String>,
     /// The CIM-XML `MESSAGE ID`, for logs.
     pub message_id: String,
+    /// Set by a provider that now only waits ([`crate::provider::Waiting`]).
+    pub waiting: crate::provider::Waiting,
 }
 
 /// What [`Cimom::load_mof`] did.

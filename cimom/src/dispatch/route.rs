@@ -4,7 +4,7 @@
 //! (enumerate across subclasses, get one instance).
 
 use super::{Cimom, RequestCtx};
-use crate::provider::{ProviderContext, ProviderEntry};
+use crate::provider::{ProviderContext, ProviderEntry, Waiting};
 use cim::ops::{MethodCall, MethodResult};
 use cim::{CimError, Class, Instance, ObjectPath, StatusCode};
 use std::collections::HashSet;
@@ -63,6 +63,7 @@ pub(crate) fn provider_ctx(cimom: &Cimom, ctx: &RequestCtx, ns: &str) -> Provide
         namespace: cimom.inner().repo.namespace_name(ns),
         user: ctx.user.clone(),
         cimom: cimom.handle(),
+        waiting: ctx.waiting.clone(),
     }
 }
 
@@ -82,16 +83,32 @@ where
         provider,
         what,
         Some(cimom.inner().options.provider_timeout),
+        None,
         fut,
     )
     .await
 }
 
-/// [`call`] with an explicit time limit (`None`: no limit).
+/// Cancels a provider task that only waits when its request goes away.
+struct CancelWaiting<'a>(&'a Waiting, tokio::task::AbortHandle);
+
+impl Drop for CancelWaiting<'_> {
+    fn drop(&mut self) {
+        if self.0.is_waiting() && !self.1.is_finished() {
+            tracing::debug!("request dropped while waiting; wait cancelled");
+            self.1.abort();
+        }
+    }
+}
+
+/// [`call`] with an explicit time limit (`None`: no limit). With `waiting`,
+/// a call its provider declared waiting has no limit and is cancelled when
+/// this future is dropped.
 pub(crate) async fn call_with_limit<T, Fut>(
     provider: &str,
     what: &'static str,
     limit: Option<std::time::Duration>,
+    waiting: Option<&Waiting>,
     fut: Fut,
 ) -> Result<T, CimError>
 where
@@ -99,11 +116,13 @@ where
     Fut: Future<Output = Result<T, CimError>> + Send + 'static,
 {
     let span = tracing::debug_span!("provider_call", provider, op = what);
-    let handle = tokio::spawn(fut.instrument(span));
+    let mut handle = tokio::spawn(fut.instrument(span));
     let abort = handle.abort_handle();
+    let _cancel = waiting.map(|w| CancelWaiting(w, abort.clone()));
     let joined = match limit {
-        Some(limit) => match tokio::time::timeout(limit, handle).await {
+        Some(limit) => match tokio::time::timeout(limit, &mut handle).await {
             Ok(j) => j,
+            Err(_) if waiting.is_some_and(Waiting::is_waiting) => handle.await,
             Err(_) => {
                 abort.abort();
                 tracing::error!(provider, op = what, "provider timed out");
@@ -435,10 +454,16 @@ pub(super) async fn invoke_method(
             let params = call_.params;
             let cc = class.clone();
             let limit = cimom.inner().options.method_timeout;
-            call_with_limit(&name, "InvokeMethod", limit, async move {
-                p.invoke_method(&pctx, &cc, &target, &method_name, params)
-                    .await
-            })
+            call_with_limit(
+                &name,
+                "InvokeMethod",
+                limit,
+                Some(&ctx.waiting),
+                async move {
+                    p.invoke_method(&pctx, &cc, &target, &method_name, params)
+                        .await
+                },
+            )
             .await
         }
         Source::Missing(name) => Err(missing(&name, &class)),

@@ -22,7 +22,9 @@
 //! headers must arrive within `header_read_timeout` (slowloris); a body over
 //! `max_request_bytes` gets `413`; a body that does not arrive within
 //! `request_timeout` gets `408`; an operation that takes longer than
-//! `request_timeout` is answered with `CIM_ERR_FAILED`. Every failure is
+//! `request_timeout` is answered with `CIM_ERR_FAILED`, except a method call
+//! that only waits (`Waiting`): it has no server-side time limit and ends
+//! when its client disconnects. Every failure is
 //! answered and the connection (or at least the server) keeps serving.
 
 pub mod request;
@@ -422,6 +424,7 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             let ctx = RequestCtx {
                 user,
                 message_id: msg.id.clone(),
+                waiting: Default::default(),
             };
             let span = tracing::Span::current();
             span.record("id", msg.id.as_str());
@@ -454,13 +457,12 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                     span.record("op", method.as_str());
                     span.record("ns", call.namespace.as_str());
                     span.record("class", call.target.class_name.as_str());
-                    let result =
-                        match tokio::time::timeout(timeout, shared.cimom.handle_method(&ctx, call))
-                            .await
-                        {
-                            Ok(r) => r,
-                            Err(_) => Err(timed_out(timeout)),
-                        };
+                    let result = unless_waiting(
+                        timeout,
+                        &ctx.waiting,
+                        shared.cimom.handle_method(&ctx, call),
+                    )
+                    .await;
                     if let Err(e) = &result {
                         tracing::debug!(error = %e, "method failed");
                     }
@@ -491,6 +493,28 @@ fn too_large(max: usize) -> RequestError {
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("the request body exceeds {max} bytes (--max-request-bytes)"),
     )
+}
+
+/// `fut` within the request timeout, unless its provider declared the
+/// request waiting ([`crate::provider::Waiting`]): a wait has the client's
+/// own time limit, and ends when the client disconnects (hyper drops this
+/// future, which cancels the provider's task).
+async fn unless_waiting<T>(
+    timeout: Duration,
+    waiting: &crate::provider::Waiting,
+    fut: impl Future<Output = Result<T, CimError>>,
+) -> Result<T, CimError> {
+    tokio::pin!(fut);
+    tokio::select! {
+        r = &mut fut => r,
+        _ = tokio::time::sleep(timeout) => {
+            if waiting.is_waiting() {
+                fut.await
+            } else {
+                Err(timed_out(timeout))
+            }
+        }
+    }
 }
 
 fn timed_out(timeout: Duration) -> CimError {

@@ -21,6 +21,7 @@ pub fn ctx() -> RequestCtx {
     RequestCtx {
         user: None,
         message_id: "1".into(),
+        waiting: Default::default(),
     }
 }
 
