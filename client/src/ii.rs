@@ -340,13 +340,26 @@ pub fn overflow_path(namespace: &str, path: &str) -> ObjectPath {
 
 /// Turns a boolean method result into `Ok` or a `CIM_ERR_FAILED` naming the target.
 fn check_true(r: MethodResult, method: &str, what: &str) -> Result<()> {
-    match r.return_value {
-        Value::Boolean(true) => Ok(()),
+    match returned_bool(&r.return_value) {
+        Some(true) => Ok(()),
         // Some servers answer uint32 0 for success; accept it.
-        ref v if v.as_u64() == Some(0) => Ok(()),
-        v => Err(Error::Cim(CimError::failed(format!(
-            "{method} on {what} returned {v:?} instead of true"
+        _ if r.return_value.as_u64() == Some(0) => Ok(()),
+        _ => Err(Error::Cim(CimError::failed(format!(
+            "{method} on {what} returned {:?} instead of true",
+            r.return_value
         )))),
+    }
+}
+
+/// A boolean return value: typed (`PARAMTYPE="boolean"`), or the text
+/// `TRUE`/`FALSE` of an untyped `RETURNVALUE` (any case, DSP0201). Never
+/// the truth of the text itself: "FALSE" is false.
+fn returned_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Boolean(b) => Some(*b),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
     }
 }
 
@@ -1082,7 +1095,10 @@ impl GroupHandle {
         let r = self
             .invoke("isSetInGroup", vec![ref_param("set", &set.path)])
             .await?;
-        Ok(r.return_value.as_bool().unwrap_or(false))
+        returned_bool(&r.return_value).ok_or_else(|| Error::Protocol {
+            operation: "isSetInGroup".to_owned(),
+            reason: format!("expected a boolean, got {:?}", r.return_value),
+        })
     }
 
     /// `getName()` as the server reports it.

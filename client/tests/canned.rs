@@ -645,3 +645,76 @@ async fn a_cim_status_code_trailer_is_a_cim_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn boolean_results_decode_false_as_false() {
+    let group = "root/cimv2:DS_IIGroup.groupName=%22g1%22";
+    let untyped = |v: &str| {
+        mresp(
+            "isSetInGroup",
+            &format!("<RETURNVALUE><VALUE>{v}</VALUE></RETURNVALUE>"),
+        )
+    };
+    let ask = |reply: String| x("isSetInGroup", Some(group), vec!["/vol/s1"], reply);
+    let group_instance = || {
+        x(
+            "GetInstance",
+            Some("root/cimv2"),
+            vec!["g1"],
+            iresp("GetInstance", "<INSTANCE CLASSNAME=\"DS_IIGroup\"><PROPERTY NAME=\"groupName\" TYPE=\"string\"><VALUE>g1</VALUE></PROPERTY></INSTANCE>"),
+        )
+    };
+    let r = Responder::start(vec![
+        x(
+            "EnumerateInstances",
+            Some("root/cimv2"),
+            vec!["DS_IISet"],
+            iresp(
+                "EnumerateInstances",
+                &named_set("/vol/s1", "dependent", "idle", None),
+            ),
+        ),
+        group_instance(),
+        ask(mresp_bool("isSetInGroup", false)),
+        ask(mresp_bool("isSetInGroup", true)),
+        ask(untyped("FALSE")),
+        ask(untyped("TRUE")),
+        ask(untyped("false")),
+        ask(untyped("maybe")),
+        x(
+            "abort",
+            Some(SET_OBJECT),
+            vec![],
+            mresp_bool("abort", false),
+        ),
+        x(
+            "abort",
+            Some(SET_OBJECT),
+            vec![],
+            mresp("abort", "<RETURNVALUE><VALUE>FALSE</VALUE></RETURNVALUE>"),
+        ),
+        x(
+            "abort",
+            Some(SET_OBJECT),
+            vec![],
+            mresp("abort", "<RETURNVALUE><VALUE>TRUE</VALUE></RETURNVALUE>"),
+        ),
+    ])
+    .await;
+    let host = IiHost::new(client(&r.url));
+    let set = host.find_set("/vol/s1").await.unwrap();
+    let g = host.find_group("g1").await.unwrap();
+    assert!(!g.contains(&set).await.unwrap(), "typed FALSE");
+    assert!(g.contains(&set).await.unwrap(), "typed TRUE");
+    assert!(!g.contains(&set).await.unwrap(), "untyped FALSE");
+    assert!(g.contains(&set).await.unwrap(), "untyped TRUE");
+    assert!(!g.contains(&set).await.unwrap(), "untyped false");
+    let e = g.contains(&set).await.unwrap_err();
+    assert!(matches!(e, Error::Protocol { .. }), "{e:?}");
+    for what in ["typed FALSE", "untyped FALSE"] {
+        let e = set.abort().await.unwrap_err();
+        assert!(e.to_string().contains("instead of true"), "{what}: {e}");
+    }
+    set.abort().await.unwrap();
+    r.check();
+}

@@ -260,3 +260,35 @@ fn group_actions_try_every_member_and_report_each_failure() {
     );
     r.check();
 }
+
+#[test]
+fn a_false_result_is_a_failure() {
+    let abort = |v: &str| Exchange {
+        method: "abort",
+        reply: mresp(
+            "abort",
+            &format!("<RETURNVALUE><VALUE>{v}</VALUE></RETURNVALUE>"),
+        ),
+        ..Default::default()
+    };
+    let (_rt, r) = serve(vec![
+        enum_sets(),
+        abort("FALSE"),
+        enum_sets(),
+        Exchange {
+            method: "abort",
+            reply: mresp_bool("abort", false),
+            ..Default::default()
+        },
+        enum_sets(),
+        abort("TRUE"),
+    ]);
+    for _ in 0..2 {
+        let (code, _, err) = iiadm(&r.url, &["-a", "/vol/s1"]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("abort on /vol/s1 returned"), "{err}");
+    }
+    let (code, _, err) = iiadm(&r.url, &["-a", "/vol/s1"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    r.check();
+}

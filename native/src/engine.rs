@@ -982,7 +982,7 @@ impl Engine {
                     &set.shadow_path,
                     "locked",
                     format!(
-                        "{what} refused: the set's group {g} is locked; unlock the group first"
+                        "{what} refused: the set's group {g} is locked (group lock); unlock group {g} first"
                     ),
                 ));
             }
@@ -1209,6 +1209,7 @@ impl Engine {
     pub fn abort(&self, shadow: &Path) -> Result<()> {
         let st = self.st();
         let set = self.find(&st, shadow)?;
+        self.check_not_locked(&st, &set, "abort of one member")?;
         Self::abort_set(&set);
         Ok(())
     }
@@ -1228,6 +1229,7 @@ impl Engine {
     pub fn suspend(&self, shadow: &Path) -> Result<()> {
         let st = self.st();
         let set = self.find(&st, shadow)?;
+        self.check_not_locked(&st, &set, "suspend of one member")?;
         self.suspend_set(&st, &set)
     }
 
@@ -1262,6 +1264,7 @@ impl Engine {
             return self.implicit_join(&mut st, &k);
         }
         let set = self.find(&st, shadow)?;
+        self.check_not_locked(&st, &set, "resume of one member")?;
         self.resume_set(&st, &set)
     }
 
@@ -1365,6 +1368,7 @@ impl Engine {
     pub fn reset(&self, shadow: &Path) -> Result<()> {
         let st = self.st();
         let set = self.find(&st, shadow)?;
+        self.check_not_locked(&st, &set, "reset of one member")?;
         let f = set.f();
         if f & (flags::OFFLINE | flags::OVERFLOW) == 0 {
             return Ok(());
@@ -1485,6 +1489,7 @@ impl Engine {
     pub fn export_shadow(&self, shadow: &Path) -> Result<()> {
         let st = self.st();
         let set = self.find(&st, shadow)?;
+        self.check_not_locked(&st, &set, "export of one member")?;
         let f = set.f();
         let p = &set.shadow_path;
         if f & flags::SHDEXPORT != 0 {
@@ -1663,6 +1668,7 @@ impl Engine {
     pub fn join(&self, shadow: &Path, foreign_bitmap: Option<&Path>) -> Result<()> {
         let st = self.st();
         let set = self.find(&st, shadow)?;
+        self.check_not_locked(&st, &set, "join of one member")?;
         let p = set.shadow_path.clone();
         if set.f() & flags::SHDEXPORT == 0 {
             return Err(Error::wrong_state(
@@ -2147,8 +2153,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Locks a group: membership changes, rename, delete and per-member
-    /// copy/update/disable are refused until it is unlocked.
+    /// Locks a group: membership changes, rename, delete and the per-member
+    /// operations that change data (copy/update, abort, suspend, resume,
+    /// reset, export, join, disable) are refused until it is unlocked; reads
+    /// and waits stay allowed, and so do the group's own operations.
     pub fn lock_group(&self, group: &str) -> Result<()> {
         self.set_locked(group, true)
     }

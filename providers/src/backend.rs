@@ -1,8 +1,9 @@
 //! The providers' shared handle on the engine.
 //!
-//! Engine calls are synchronous and some block for a long time (a group copy
-//! quiesces writes, `wait` waits for a copy), so every call runs on tokio's
-//! blocking pool and never stalls the object manager's request tasks. The
+//! Engine calls are synchronous and some block for a while (a group copy
+//! quiesces writes), so every call runs on tokio's blocking pool and never
+//! stalls the object manager's request tasks. Waiting for a copy is not such
+//! a call: [`Backend::job_end`] is a future that holds no thread. The
 //! helpers here also resolve object paths of our classes to engine snapshots,
 //! so that every provider reports a missing or mismatched object the same way.
 
@@ -11,39 +12,17 @@ use crate::error::{Error, Result};
 use cim::ObjectPath;
 use native::{Engine, GroupInfo, OverflowInfo, SetInfo};
 use std::path::PathBuf;
-use std::time::Duration;
-
-/// The longest a provider call waits by default (`waitForCompletion`): under
-/// the object manager's default 60 s provider time limit, so the client gets
-/// our explanation rather than a generic timeout.
-pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(55);
 
 /// A cheap, cloneable handle the providers share.
 #[derive(Clone)]
 pub struct Backend {
     engine: Engine,
-    max_wait: Duration,
 }
 
 impl Backend {
     /// Wraps an engine.
     pub fn new(engine: Engine) -> Self {
-        Backend {
-            engine,
-            max_wait: DEFAULT_MAX_WAIT,
-        }
-    }
-
-    /// Sets the longest a single provider call may block waiting for a copy
-    /// (keep it below the object manager's provider and request time limits).
-    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
-        self.max_wait = max_wait.max(Duration::from_secs(1));
-        self
-    }
-
-    /// See [`Backend::with_max_wait`].
-    pub fn max_wait(&self) -> Duration {
-        self.max_wait
+        Backend { engine }
     }
 
     /// The engine.
@@ -67,6 +46,18 @@ impl Backend {
                 cause: join.to_string(),
             }),
         }
+    }
+
+    /// Resolves when no copy or update of set `shadow` runs; holds no
+    /// thread while it waits.
+    pub async fn job_end(&self, shadow: PathBuf) -> Result<()> {
+        let end = self
+            .call(format!("wait for set {}", shadow.display()), move |e| {
+                e.job_end(&shadow)
+            })
+            .await?;
+        end.await;
+        Ok(())
     }
 
     /// Runs an infallible engine query on the blocking pool.

@@ -58,8 +58,7 @@ pub mod names {
     pub const VOLUME: &str = "SVVolumeProvider";
 }
 
-/// Registers every provider of this crate over `engine`, with the default
-/// limits ([`backend::DEFAULT_MAX_WAIT`]).
+/// Registers every provider of this crate over `engine`.
 pub fn register(registry: &mut ProviderRegistry, engine: &Engine) {
     register_with(registry, backend::Backend::new(engine.clone()));
 }

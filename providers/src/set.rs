@@ -11,9 +11,9 @@
 //!
 //! Preconditions checked here, before the engine is asked (the engine checks
 //! them too; checking first gives the client the contract's wording):
-//! * copies and updates of a set that belongs to a group are started from the
-//!   group (`DS_IIGroup.copyMasterToShadow`, ...), so that a group's members
-//!   always share one point in time;
+//! * a set that belongs to a group is driven on its own like any other (copy,
+//!   update, abort, wait, suspend, resume act on it alone); while its group
+//!   is locked the engine refuses the operations that change data;
 //! * only an up-to-date independent set can be exported;
 //! * copy parameters out of range are `CIM_ERR_INVALID_PARAMETER` and change
 //!   nothing.
@@ -316,6 +316,7 @@ impl SetProvider {
         target: &ObjectPath,
         method: &CimName,
         params: &[ParamValue],
+        waiting: &cimom::provider::Waiting,
     ) -> Result<MethodResult> {
         let m = method.as_str();
         let p = Params::new(m, params);
@@ -352,11 +353,8 @@ impl SetProvider {
         let real = |v: f32| Ok(ret(CimType::Real32, Value::Real32(v)));
 
         if let Some((dir, mode)) = copy_method(m) {
-            if let Some(group) = &info.group {
-                return Err(Error::Failed(format!(
-                    "cannot {m} on set {set}: the set belongs to group {group}; start copies and updates from the group (DS_IIGroup.{m} on {group}, or iiadm -g {group})"
-                )));
-            }
+            // A member of a group can be copied on its own (interface.md §7);
+            // the engine refuses it while the group is locked.
             return self.act(&info, m, move |e, sh| e.copy(sh, dir, mode)).await;
         }
         match m.to_ascii_lowercase().as_str() {
@@ -382,28 +380,20 @@ impl SetProvider {
             "resume" => self.act(&info, m, |e, sh| e.resume(sh)).await,
             "reset" => self.act(&info, m, |e, sh| e.reset(sh)).await,
             "waitforcompletion" => {
-                // 0 = no limit, but one request cannot outlive the object
-                // manager's time limits: wait at most `max_wait` and say so.
+                // 0 = until the job ends. The wait holds no thread, and the
+                // object manager neither times it out nor keeps it once the
+                // client is gone (interface.md §7).
                 let secs = p.opt_u32("timeoutSeconds")?.unwrap_or(0);
-                let max = self.backend.max_wait();
-                let asked = Duration::from_secs(secs.into());
-                let capped = secs == 0 || asked > max;
-                let timeout = if capped { max } else { asked };
-                let sh = info.shadow.clone();
-                let done = self
-                    .backend
-                    .call(format!("wait for set {set}"), move |e| {
-                        e.wait(&sh, Some(timeout))
-                    })
-                    .await?;
-                match (done, capped) {
-                    (true, _) => Ok(ret_true()),
-                    (false, false) => Err(Error::Failed(format!(
-                        "set {set} is still copying after {secs} s: wait longer or abort the copy"
-                    ))),
-                    (false, true) => Err(Error::Failed(format!(
-                        "set {set} is still copying after {} s, the longest one request may wait: call waitForCompletion again or abort the copy",
-                        timeout.as_secs()
+                waiting.begin();
+                let end = self.backend.job_end(info.shadow.clone());
+                if secs == 0 {
+                    end.await?;
+                    return Ok(ret_true());
+                }
+                match tokio::time::timeout(Duration::from_secs(secs.into()), end).await {
+                    Ok(done) => done.map(|()| ret_true()),
+                    Err(_) => Err(Error::Failed(format!(
+                        "set {set} is still copying after {secs} s: wait longer (timeoutSeconds=0 waits until the copy ends) or abort the copy"
                     ))),
                 }
             }
@@ -542,7 +532,7 @@ impl InstanceProvider for SetProvider {
 impl MethodProvider for SetProvider {
     async fn invoke_method(
         &self,
-        _ctx: &ProviderContext,
+        ctx: &ProviderContext,
         _class: &Class,
         target: &ObjectPath,
         method: &CimName,
@@ -550,7 +540,7 @@ impl MethodProvider for SetProvider {
     ) -> ProviderResult<MethodResult> {
         let span = tracing::info_span!("provider", class = DS_IISET, method = %method);
         Ok(self
-            .invoke(target, method, &params)
+            .invoke(target, method, &params, &ctx.waiting)
             .instrument(span)
             .await?)
     }

@@ -596,16 +596,41 @@ async fn groups_associations_and_precondition() {
         other => panic!("{other:?}"),
     }
 
-    // A member's own copy is refused: it must come from the group.
-    let e = f
-        .call(&a, "updateMasterToShadow", vec![])
-        .await
-        .unwrap_err();
-    assert_eq!(e.status, StatusCode::Failed);
-    assert!(
-        e.description.contains("nightly") && e.description.contains("/sa"),
-        "{}",
-        e.description
+    // A member can be updated on its own, as an ungrouped set.
+    assert_eq!(
+        f.call(&a, "updateMasterToShadow", vec![]).await.unwrap(),
+        Value::Boolean(true)
+    );
+    assert_eq!(
+        f.call(&a, "waitForCompletion", vec![u32p("timeoutSeconds", 30)])
+            .await
+            .unwrap(),
+        Value::Boolean(true)
+    );
+    // While the group is locked, member-level changes are refused, naming
+    // the group and the lock; reads and waits still work.
+    assert_eq!(
+        f.call(&gp, "lock", vec![]).await.unwrap(),
+        Value::Boolean(true)
+    );
+    for m in ["updateMasterToShadow", "abort", "suspend", "resume"] {
+        let e = f.call(&a, m, vec![]).await.unwrap_err();
+        assert!(
+            e.description.contains("nightly") && e.description.contains("locked"),
+            "{m}: {}",
+            e.description
+        );
+    }
+    assert!(f.call(&a, "getPercentCompleted", vec![]).await.is_ok());
+    assert_eq!(
+        f.call(&a, "waitForCompletion", vec![u32p("timeoutSeconds", 1)])
+            .await
+            .unwrap(),
+        Value::Boolean(true)
+    );
+    assert_eq!(
+        f.call(&gp, "unlock", vec![]).await.unwrap(),
+        Value::Boolean(true)
     );
     for m in ["updateMasterToShadow", "copyMasterToShadow"] {
         assert_eq!(

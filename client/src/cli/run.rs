@@ -163,12 +163,9 @@ fn confirm(io: &mut Io<'_>, no_confirm: bool, question: &str) -> Outcome {
 }
 
 /// Why a set cannot start a copy or update now, judged from its state.
-fn not_ready_for_copy(state: &str, group: Option<&str>) -> Option<String> {
-    if let Some(g) = group.filter(|g| !g.is_empty()) {
-        return Some(format!(
-            "the set belongs to group {g}: start the copy from the group"
-        ));
-    }
+/// A member of a group is ready like any other set (the server refuses it
+/// while its group is locked).
+fn not_ready_for_copy(state: &str) -> Option<String> {
     match state {
         "idle" => None,
         "copying" | "updating" => Some("a copy or update is already in progress".to_owned()),
@@ -293,7 +290,7 @@ async fn copy_or_update(
             let h = set_handle(host, s).await?;
             if targets.len() > 1 {
                 let info = h.info().await.about(|| set_what(s))?;
-                if let Some(why) = not_ready_for_copy(&info.state, info.group.as_deref()) {
+                if let Some(why) = not_ready_for_copy(&info.state) {
                     return Err(Failure {
                         what: set_what(s),
                         error: Error::Cim(cim::CimError::failed(format!(
