@@ -90,6 +90,10 @@ pub struct Compiler<'a> {
     pub(crate) classes: Vec<ClassEntry>,
     pub(crate) class_index: HashMap<(u32, CimName), usize>,
     pub(crate) aliases: HashMap<String, ObjectPath>,
+    /// `file:line:col` where each alias (lowercased) was defined.
+    pub(crate) alias_sites: HashMap<String, String>,
+    /// (file, byte offset of a line start, its line number) of the last alias site.
+    pub(crate) alias_hint: Option<(u32, usize, u32)>,
     pub(crate) items: Vec<Item>,
     pub(crate) pending_refs: Vec<PendingRef>,
     pub(crate) error_count: usize,
@@ -123,6 +127,8 @@ impl<'a> Compiler<'a> {
             classes: Vec::new(),
             class_index: HashMap::new(),
             aliases: HashMap::new(),
+            alias_sites: HashMap::new(),
+            alias_hint: None,
             items: Vec::new(),
             pending_refs: Vec::new(),
             error_count: 0,
@@ -543,6 +549,21 @@ impl<'a> Compiler<'a> {
             self.qualifiers.insert(key.clone(), found);
         }
         self.qualifiers.get(&key)
+    }
+
+    /// `file:line:col` of byte `pos` (counting lines on from the last alias
+    /// site, so that many aliases in one big file stay linear).
+    pub(crate) fn site(&mut self, f: &FileCtx<'_>, pos: usize) -> String {
+        let path = self.files[f.file as usize].path.clone();
+        let known = match self.alias_hint {
+            Some((file, at, line)) if file == f.file && at <= pos => (at, line),
+            _ => (0, 1),
+        };
+        let l = Location::at_from(path, f.text, pos, known);
+        let p = location_floor(f.text, pos);
+        let line_start = f.text[..p].rfind('\n').map_or(0, |i| i + 1);
+        self.alias_hint = Some((f.file, line_start, l.line));
+        format!("{}:{}:{}", l.file.display(), l.line, l.column)
     }
 
     pub(crate) fn error(&mut self, f: &FileCtx<'_>, pos: usize, error: Error) {

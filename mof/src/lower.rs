@@ -888,7 +888,7 @@ impl Compiler<'_> {
                         }
                     }
                 }
-                Rule::alias => alias = Some(p.as_str().to_ascii_lowercase()),
+                Rule::alias => alias = Some((p.as_str().to_owned(), f.pos(&p))),
                 Rule::property_value => values.push(p),
                 _ => {}
             }
@@ -995,8 +995,19 @@ impl Compiler<'_> {
         }
         if let (Some(ns), true) = (ns, top) {
             let path = inst.path_from_class(&class, Some(&self.namespaces[ns as usize]));
-            if let Some(a) = alias {
-                self.aliases.insert(a, path.clone());
+            if let Some((name, apos)) = alias {
+                // DSP0004: an alias is unique within a compilation.
+                let here = self.site(f, apos);
+                let key = name.to_ascii_lowercase();
+                if let Some(first) = self.alias_sites.get(&key) {
+                    let msg = format!(
+                        "alias {name} is defined twice: first at {first}, again at {here} (aliases must be unique within a compilation)"
+                    );
+                    self.error(f, apos, Error::Instance(msg));
+                    return None;
+                }
+                self.alias_sites.insert(key.clone(), here);
+                self.aliases.insert(key, path.clone());
             }
             inst.path = Some(path);
         }

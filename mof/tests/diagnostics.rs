@@ -267,3 +267,37 @@ fn subclasses_cannot_add_keys() {
     // Keyless chains may introduce keys anywhere.
     ok("class K0 { string X; };\nclass K1 : K0 { [Key] string Id; };");
 }
+
+#[test]
+fn an_alias_defined_twice_names_both_places() {
+    let text = "class A { [Key] string Id; };\ninstance of A as $X { Id = \"1\"; };\n  instance of A as $x { Id = \"2\"; };\ninstance of A as $Y { Id = \"3\"; };";
+    let d = errors(text);
+    let (e, line, col) = only_error(&d);
+    let (l1, l2) = (line_of(text, "as $X"), line_of(text, "as $x"));
+    assert_eq!((line, col), (l2, 20));
+    let Error::Instance(msg) = e else {
+        panic!("{e:?}")
+    };
+    assert!(
+        msg.contains(&format!("first at test.mof:{l1}:18"))
+            && msg.contains(&format!("again at test.mof:{l2}:20")),
+        "{msg}"
+    );
+    // Across files of one compilation as well.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.mof"), dir.path().join("b.mof"));
+    let text_a = format!(
+        "{PRELUDE}class A {{ [Key] string Id; }};\ninstance of A as $X {{ Id = \"1\"; }};\n"
+    );
+    std::fs::write(&a, &text_a).unwrap();
+    let line_a = text_a[..text_a.find("as $X").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    std::fs::write(&b, "\ninstance of A as $X { Id = \"2\"; };\n").unwrap();
+    let d = mof::compile_files(&[&a, &b], &Options::default()).unwrap_err();
+    let shown = d.to_string();
+    let first = format!("first at {}:{line_a}:18", a.display());
+    let again = format!("again at {}:2:18", b.display());
+    assert!(shown.contains(&first) && shown.contains(&again), "{shown}");
+}

@@ -8,6 +8,7 @@ import threading
 
 from pywbem import CIMInstance, CIMInstanceName, Uint32
 
+from iiset import call
 from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
 
 MiB = 1 << 20
@@ -106,18 +107,18 @@ def test_concurrent_writers_during_full_copy(fresh_cimomd):
     srv = fresh_cimomd
     conn = srv.conn()
     m, s, p, pit = setup(srv, conn, "independent")
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
+    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
     with open(s, "r+b") as f:  # forget the first copy: the full copy below must redo it
         f.write(b"\0" * SIZE)
     # The throttle is set on the idle set (given at CreateInstance it races the
     # initial copy, see test_contract_throttle.py).
-    assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(30), units=Uint32(100))[0] is True
-    assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
+    assert call(conn, p, "setCopyParameters", delay=Uint32(30), units=Uint32(100)) is True
+    assert call(conn, p, "copyMasterToShadow") is True
     assert conn.GetInstance(p)["state"] == "copying"
     errors, expect = run_writers(srv, m, s, pit)
     assert errors == []
     with open(m, "rb") as f:
         assert f.read() == expect
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
+    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
     with open(s, "rb") as f:
         assert f.read() == pit  # the copy and the COWs together give the PIT

@@ -6,7 +6,7 @@ import pytest
 from pywbem import CIMClassName, CIMError, CIMInstance, Uint32
 
 from conftest import Cimomd
-from iiset import NS, set_path
+from iiset import call, NS, set_path
 from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
 
 MiB = 1 << 20
@@ -24,8 +24,8 @@ def test_join_merges_foreign_changes_and_update_resyncs_them(fresh_cimomd, tmp_p
     conn.CreateInstance(CIMInstance("DS_IISet", properties={
         "masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": "independent"}))
     p = set_path(s, "independent")
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
-    assert conn.InvokeMethod("exportVolume", p)[0] is True
+    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
+    assert call(conn, p, "exportVolume") is True
     c = open_export(a, m)  # a local master change while exported
     assert c.cmd(CMD_WRITE, 2 * CHUNK, 512, b"\x22" * 512)[0] == 0
     c.close()
@@ -59,10 +59,10 @@ def test_join_merges_foreign_changes_and_update_resyncs_them(fresh_cimomd, tmp_p
     with open(s, "rb") as f:
         f.seek(9 * CHUNK + 100)
         assert f.read(100) == b"\x33" * 100  # B's write really landed
-    assert conn.InvokeMethod("joinVolume", p, BitmapVol=foreign_bitmap)[0] is True
+    assert call(conn, p, "joinVolume", BitmapVol=foreign_bitmap) is True
     assert conn.GetInstance(p)["state"] == "idle"
     assert conn.InvokeMethod("getPercentSynchronized", p)[0] == 100 * 30 / 32  # both hosts' chunks
-    assert conn.InvokeMethod("updateMasterToShadow", p)[0] is True
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
+    assert call(conn, p, "updateMasterToShadow") is True
+    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
     with open(m, "rb") as f1, open(s, "rb") as f2:
         assert f1.read() == f2.read()

@@ -5,7 +5,7 @@ import and clears the export, durably across a restart."""
 import pytest
 from pywbem import CIMClassName, CIMError, Uint32
 
-from iiset import enable, set_path
+from iiset import call, enable, set_path
 from test_contract_nbd import CMD_WRITE, open_export, vols
 
 KiB = 1 << 10
@@ -18,8 +18,8 @@ def test_resume_joins_a_local_import_of_the_exported_shadow(fresh_cimomd):
     conn = srv.conn()
     m, s, b = vols(srv, "ij", fill=0x11)
     p = enable(conn, "independent", m, s, b)
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
-    assert conn.InvokeMethod("exportVolume", p)[0] is True
+    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
+    assert call(conn, p, "exportVolume") is True
     b2 = srv.volume("ij-b2", 64 * KiB)
 
     # While the exported set is active, the shadow is not importable here.
@@ -27,7 +27,7 @@ def test_resume_joins_a_local_import_of_the_exported_shadow(fresh_cimomd):
         conn.InvokeMethod("importShadow", CIMClassName("DS_IISet", namespace=NS),
                           shadowVolume=s, bitmapVolume=b2)
     assert "suspend that set first" in e.value.status_description
-    assert conn.InvokeMethod("suspend", p)[0] is True
+    assert call(conn, p, "suspend") is True
     rv, _ = conn.InvokeMethod("importShadow", CIMClassName("DS_IISet", namespace=NS),
                               shadowVolume=s, bitmapVolume=b2)
     assert rv is True
@@ -43,7 +43,7 @@ def test_resume_joins_a_local_import_of_the_exported_shadow(fresh_cimomd):
     srv.restart()
     conn = srv.conn()
     assert len(conn.EnumerateInstanceNames("DS_IISet")) == 2
-    assert conn.InvokeMethod("resume", p)[0] is True
+    assert call(conn, p, "resume") is True
     i = conn.GetInstance(p)
     assert i["state"] == "idle" and i["percentSynchronized"] == 100 * 31 / 32
     with pytest.raises(CIMError) as e:
@@ -54,7 +54,7 @@ def test_resume_joins_a_local_import_of_the_exported_shadow(fresh_cimomd):
     conn = srv.conn()
     assert [n["setType"] for n in conn.EnumerateInstanceNames("DS_IISet")] == ["independent"]
     assert conn.GetInstance(p)["percentSynchronized"] == 100 * 31 / 32
-    assert conn.InvokeMethod("updateMasterToShadow", p)[0] is True
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
+    assert call(conn, p, "updateMasterToShadow") is True
+    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
     with open(m, "rb") as f1, open(s, "rb") as f2:
         assert f1.read() == f2.read()

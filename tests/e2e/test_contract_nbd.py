@@ -11,7 +11,7 @@ import time
 import pytest
 from pywbem import CIMError, Uint32
 
-from iiset import enable, enable_slow_copy
+from iiset import call, enable, enable_slow_copy
 
 MiB = 1 << 20
 KiB = 1 << 10
@@ -183,7 +183,7 @@ def test_exported_shadow_answers_eperm(cimomd):
         deadline = time.time() + 10
         while True:  # the server drops the connection's device asynchronously
             try:
-                assert conn.InvokeMethod("exportVolume", p)[0] is True
+                assert call(conn, p, "exportVolume") is True
                 break
             except CIMError:
                 if time.time() > deadline:

@@ -7,7 +7,7 @@ import time
 import pytest
 from pywbem import CIMError, Uint32
 
-from iiset import enable
+from iiset import call, enable
 from test_contract_nbd import open_export, vols
 
 
@@ -35,14 +35,14 @@ def test_volumes_held_by_nbd_clients_refuse_changes(cimomd):
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "inuse", fill=0x42)
     p = enable(conn, "independent", m, s, b)
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
+    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
 
     c = open_export(cimomd, s)
     refused(lambda: conn.InvokeMethod("updateMasterToShadow", p), s, "copy/update to the shadow")
     refused(lambda: conn.InvokeMethod("exportVolume", p), s, "export")
     c.close()
     assert eventually(lambda: conn.InvokeMethod("updateMasterToShadow", p))[0] is True
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
+    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
 
     cm = open_export(cimomd, m)
     refused(lambda: conn.InvokeMethod("updateShadowToMaster", p), m, "copy/update to the master")

@@ -7,7 +7,7 @@ import time
 import pytest
 from pywbem import CIMInstance, Uint32
 
-from iiset import set_path
+from iiset import call, set_path
 
 MiB = 1 << 20
 CHUNK = 32 * 1024
@@ -40,12 +40,12 @@ def copy_throttled_while_idle(server, conn, prefix):
     m, s, props = make(server, prefix)
     conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
     p = set_path(s, "independent")
-    assert conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(60))[0] is True
+    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
     with open(m, "r+b") as f:
         f.write(b"\x01" * SIZE)
     try:
-        assert conn.InvokeMethod("setCopyParameters", p, delay=Uint32(10000), units=Uint32(100))[0] is True
-        assert conn.InvokeMethod("copyMasterToShadow", p)[0] is True
+        assert call(conn, p, "setCopyParameters", delay=Uint32(10000), units=Uint32(100)) is True
+        assert call(conn, p, "copyMasterToShadow") is True
         time.sleep(0.5)
         return p, s, copied_chunks(s)
     except BaseException:

@@ -8,7 +8,7 @@ import threading
 
 from pywbem import CIMInstance, CIMInstanceName, Uint32
 
-from iiset import NS, set_path
+from iiset import call, NS, set_path
 
 MiB = 1 << 20
 STABLE = ("shadowVolume", "setType", "masterVolume", "bitmapVolume", "setName", "overflowVolume",
@@ -99,8 +99,8 @@ def test_sixteen_concurrent_clients_while_copying(fresh_cimomd):
                 elif op == "names":
                     assert any(x["shadowVolume"] == busy["shadowVolume"] for x in c.EnumerateInstanceNames("DS_IISet"))
                 elif op == "method":
-                    assert c.InvokeMethod("updateMasterToShadow", own)[0] is True
-                    assert c.InvokeMethod("waitForCompletion", own, timeoutSeconds=Uint32(60))[0] is True
+                    assert call(c, own, "updateMasterToShadow") is True
+                    assert call(c, own, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
                 elif op == "modify":
                     inst = c.GetInstance(own, PropertyList=["setName"])
                     mod = CIMInstance("DS_IISet", properties={"setName": f"client-{n}-{i}"}, path=own)
