@@ -26,7 +26,7 @@
 //! max-xml-depth = 64
 //! max-connections = 1024
 //! max-concurrent-requests = 256
-//! request-timeout = 120            # seconds
+//! request-timeout = 120            # seconds (waits for a copy are exempt)
 //! header-read-timeout = 30         # seconds
 //! indication-queue = 1024
 //! indication-retries = 3
@@ -104,7 +104,7 @@ pub struct Args {
     /// Requests processed at once; more wait for a slot [default: 256]
     #[arg(long, value_name = "N")]
     pub max_concurrent_requests: Option<usize>,
-    /// Seconds a request may take before it is answered with a timeout error [default: 120]
+    /// Seconds a request may take before it is answered with a timeout error; a wait for a copy (waitForCompletion) is exempt [default: 120]
     #[arg(long, value_name = "SECS")]
     pub request_timeout: Option<u64>,
     /// Seconds a client may take to send the request headers [default: 30]
