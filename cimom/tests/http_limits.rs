@@ -197,8 +197,15 @@ impl cimom::provider::MethodProvider for Waiter {
     }
 }
 
-async fn wait_server(timeout: Duration) -> (TestServer, Arc<std::sync::atomic::AtomicUsize>) {
-    let s = TestServer::start(|c, _| c.limits.request_timeout = timeout).await;
+async fn wait_server(
+    timeout: Duration,
+    max_concurrent: usize,
+) -> (TestServer, Arc<std::sync::atomic::AtomicUsize>) {
+    let s = TestServer::start(|c, _| {
+        c.limits.request_timeout = timeout;
+        c.limits.max_concurrent_requests = max_concurrent;
+    })
+    .await;
     let mof = s.dir.path().join("wait.mof");
     std::fs::write(
         &mof,
@@ -241,7 +248,7 @@ fn wait_request(ms: u32, declare: bool) -> (Vec<(&'static str, &'static str)>, S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_request_outlives_the_request_timeout_and_ends_with_its_client() {
-    let (s, in_progress) = wait_server(Duration::from_secs(1)).await;
+    let (s, in_progress) = wait_server(Duration::from_secs(1), 8).await;
     let mut c = Client::connect(s.addr).await;
     // A method that does not declare a wait is cut at the request timeout.
     let (h, b) = wait_request(2500, false);
@@ -289,5 +296,29 @@ async fn a_waiting_request_outlives_the_request_timeout_and_ends_with_its_client
         )
         .await;
     assert_eq!(r.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_request_still_counts_against_the_concurrency_limit() {
+    let (s, _) = wait_server(Duration::from_secs(1), 1).await;
+    let addr = s.addr;
+    let waiting = tokio::spawn(async move {
+        let mut c = Client::connect(addr).await;
+        let (h, b) = wait_request(3000, true);
+        c.send("POST", "/cimom", &h, b).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut c = Client::connect(addr).await;
+    let r = c
+        .imethod(
+            "EnumerateClassNames",
+            NS,
+            &bool_param("DeepInheritance", false),
+        )
+        .await;
+    assert_eq!(r.status, 503, "{r:?}");
+    let w = waiting.await.unwrap();
+    assert!(w.body.contains("<VALUE>TRUE</VALUE>"), "{}", w.body);
     s.stop().await;
 }
