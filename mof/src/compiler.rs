@@ -555,14 +555,7 @@ impl<'a> Compiler<'a> {
     /// site, so that many aliases in one big file stay linear).
     pub(crate) fn site(&mut self, f: &FileCtx<'_>, pos: usize) -> String {
         let path = self.files[f.file as usize].path.clone();
-        let known = match self.alias_hint {
-            Some((file, at, line)) if file == f.file && at <= pos => (at, line),
-            _ => (0, 1),
-        };
-        let l = Location::at_from(path, f.text, pos, known);
-        let p = location_floor(f.text, pos);
-        let line_start = f.text[..p].rfind('\n').map_or(0, |i| i + 1);
-        self.alias_hint = Some((f.file, line_start, l.line));
+        let l = locate(&mut self.alias_hint, path, f, pos);
         format!("{}:{}:{}", l.file.display(), l.line, l.column)
     }
 
@@ -579,15 +572,7 @@ impl<'a> Compiler<'a> {
             self.error_count += 1;
         }
         let path = self.files[f.file as usize].path.clone();
-        let known = match self.line_hint {
-            Some((file, at, line)) if file == f.file && at <= pos => (at, line),
-            _ => (0, 1),
-        };
-        let location = Location::at_from(path, f.text, pos, known);
-        // The start of this line is a safe place to resume counting next time.
-        let pos = location_floor(f.text, pos);
-        let line_start = f.text[..pos].rfind('\n').map_or(0, |i| i + 1);
-        self.line_hint = Some((f.file, line_start, location.line));
+        let location = locate(&mut self.line_hint, path, f, pos);
         self.diags.push(Diagnostic {
             severity,
             error,
@@ -660,6 +645,27 @@ fn index_mof_files(dirs: &[PathBuf]) -> HashMap<String, PathBuf> {
 }
 
 /// `pos` clamped to the text and moved back to a char boundary.
+/// The location of byte `pos`, counting lines on from `hint` (file, byte
+/// offset of a line start, its line number) when it lies before `pos`, and
+/// leaving the hint at this line for the next call.
+fn locate(
+    hint: &mut Option<(u32, usize, u32)>,
+    path: PathBuf,
+    f: &FileCtx<'_>,
+    pos: usize,
+) -> Location {
+    let known = match *hint {
+        Some((file, at, line)) if file == f.file && at <= pos => (at, line),
+        _ => (0, 1),
+    };
+    let location = Location::at_from(path, f.text, pos, known);
+    // The start of this line is a safe place to resume counting next time.
+    let pos = location_floor(f.text, pos);
+    let line_start = f.text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    *hint = Some((f.file, line_start, location.line));
+    location
+}
+
 fn location_floor(text: &str, pos: usize) -> usize {
     let mut p = pos.min(text.len());
     while !text.is_char_boundary(p) {

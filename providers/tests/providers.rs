@@ -149,6 +149,12 @@ impl Fixture {
             .await
     }
 
+    /// Calls a method that must answer true.
+    async fn expect_true(&self, target: &ObjectPath, method: &str, params: Vec<ParamValue>) {
+        let r = self.call(target, method, params).await;
+        assert_eq!(r.unwrap(), Value::Boolean(true), "{method}");
+    }
+
     async fn call(
         &self,
         target: &ObjectPath,
@@ -597,22 +603,12 @@ async fn groups_associations_and_precondition() {
     }
 
     // A member can be updated on its own, as an ungrouped set.
-    assert_eq!(
-        f.call(&a, "updateMasterToShadow", vec![]).await.unwrap(),
-        Value::Boolean(true)
-    );
-    assert_eq!(
-        f.call(&a, "waitForCompletion", vec![u32p("timeoutSeconds", 30)])
-            .await
-            .unwrap(),
-        Value::Boolean(true)
-    );
+    let wait30 = || vec![u32p("timeoutSeconds", 30)];
+    f.expect_true(&a, "updateMasterToShadow", vec![]).await;
+    f.expect_true(&a, "waitForCompletion", wait30()).await;
     // While the group is locked, member-level changes are refused, naming
     // the group and the lock; reads and waits still work.
-    assert_eq!(
-        f.call(&gp, "lock", vec![]).await.unwrap(),
-        Value::Boolean(true)
-    );
+    f.expect_true(&gp, "lock", vec![]).await;
     for m in ["updateMasterToShadow", "abort", "suspend", "resume"] {
         let e = f.call(&a, m, vec![]).await.unwrap_err();
         assert!(
@@ -622,34 +618,13 @@ async fn groups_associations_and_precondition() {
         );
     }
     assert!(f.call(&a, "getPercentCompleted", vec![]).await.is_ok());
-    assert_eq!(
-        f.call(&a, "waitForCompletion", vec![u32p("timeoutSeconds", 1)])
-            .await
-            .unwrap(),
-        Value::Boolean(true)
-    );
-    assert_eq!(
-        f.call(&gp, "unlock", vec![]).await.unwrap(),
-        Value::Boolean(true)
-    );
+    f.expect_true(&a, "waitForCompletion", vec![u32p("timeoutSeconds", 1)])
+        .await;
+    f.expect_true(&gp, "unlock", vec![]).await;
     for m in ["updateMasterToShadow", "copyMasterToShadow"] {
-        assert_eq!(
-            f.call(&gp, m, vec![]).await.unwrap(),
-            Value::Boolean(true),
-            "{m}"
-        );
-        assert_eq!(
-            f.call(&a, "waitForCompletion", vec![u32p("timeoutSeconds", 30)])
-                .await
-                .unwrap(),
-            Value::Boolean(true)
-        );
-        assert_eq!(
-            f.call(&b, "waitForCompletion", vec![u32p("timeoutSeconds", 30)])
-                .await
-                .unwrap(),
-            Value::Boolean(true)
-        );
+        f.expect_true(&gp, m, vec![]).await;
+        f.expect_true(&a, "waitForCompletion", wait30()).await;
+        f.expect_true(&b, "waitForCompletion", wait30()).await;
     }
     assert!(
         matches!(f.call(&gp, "getPercentCompleted", vec![]).await.unwrap(), Value::Real32(p) if p == 100.0)

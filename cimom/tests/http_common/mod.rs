@@ -176,6 +176,18 @@ impl Client {
         })
     }
 
+    /// Asserts that the server answers a small request (it goes on serving).
+    pub async fn assert_serves(&mut self) {
+        let r = self
+            .imethod(
+                "EnumerateClassNames",
+                NS,
+                &bool_param("DeepInheritance", false),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+
     /// POSTs a CIM-XML intrinsic call with the standard headers.
     pub async fn imethod(&mut self, op: &str, ns: &str, params: &str) -> Reply {
         let body = imethod_body(op, ns, params);
