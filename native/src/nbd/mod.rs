@@ -108,24 +108,31 @@
 
 pub mod file_export;
 mod handshake;
+mod link;
 pub mod proto;
+pub mod tls;
 mod transmission;
 
 pub use file_export::{FileDevice, FileExport};
+pub use link::{is_loopback_ip, ListenAddr, Peer, SocketAccess, DEFAULT_SOCKET_MODE};
+pub use tls::{AllowList, NbdTls, TlsFiles, TlsMode};
 
 #[cfg(doc)]
 use crate::blockdev::BlockDevice;
 use crate::blockdev::ExportSource;
+use handshake::Outcome;
+use link::{Link, Listener};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::BufReader;
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
+use transmission::Wire;
 
 /// Limits and timeouts of the NBD server.
 #[derive(Debug, Clone)]
@@ -179,15 +186,16 @@ fn live_connections(conns: &mut JoinSet<()>) -> usize {
     conns.len()
 }
 
-/// An NBD server bound to a TCP listener.
+/// An NBD server bound to a TCP or Unix-socket listener.
 pub struct NbdServer {
-    listener: TcpListener,
+    listener: Listener,
     source: Arc<dyn ExportSource>,
     config: NbdConfig,
+    tls: NbdTls,
 }
 
 impl NbdServer {
-    /// Binds `addr` (use port 0 for an ephemeral port).
+    /// Binds a TCP address (use port 0 for an ephemeral port).
     pub async fn bind(
         addr: impl ToSocketAddrs,
         source: Arc<dyn ExportSource>,
@@ -198,12 +206,28 @@ impl NbdServer {
         ))
     }
 
-    /// Serves on an already bound listener.
-    pub fn from_listener(listener: TcpListener, source: Arc<dyn ExportSource>) -> NbdServer {
-        NbdServer {
-            listener,
+    /// Binds a TCP address or a Unix socket (created with `access`'s mode
+    /// and group; see the `link` module).
+    pub async fn bind_to(
+        addr: &ListenAddr,
+        access: &SocketAccess,
+        source: Arc<dyn ExportSource>,
+    ) -> io::Result<NbdServer> {
+        Ok(NbdServer {
+            listener: Listener::bind(addr, access).await?,
             source,
             config: NbdConfig::default(),
+            tls: NbdTls::off(),
+        })
+    }
+
+    /// Serves on an already bound TCP listener.
+    pub fn from_listener(listener: TcpListener, source: Arc<dyn ExportSource>) -> NbdServer {
+        NbdServer {
+            listener: Listener::Tcp(listener),
+            source,
+            config: NbdConfig::default(),
+            tls: NbdTls::off(),
         }
     }
 
@@ -213,8 +237,25 @@ impl NbdServer {
         self
     }
 
-    /// The address actually bound.
+    /// Offers or requires TLS (default: off).
+    pub fn with_tls(mut self, tls: NbdTls) -> NbdServer {
+        self.tls = tls;
+        self
+    }
+
+    /// The TCP address actually bound (an error for a Unix socket).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self.listener.local_addr()? {
+            ListenAddr::Tcp(a) => Ok(a),
+            ListenAddr::Unix(p) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("listening on the Unix socket {}", p.display()),
+            )),
+        }
+    }
+
+    /// The address actually bound, TCP or Unix.
+    pub fn listen_addr(&self) -> io::Result<ListenAddr> {
         self.listener.local_addr()
     }
 
@@ -231,13 +272,24 @@ impl NbdServer {
             listener,
             source,
             config,
+            tls,
         } = self;
-        let config = Arc::new(config);
+        let ctx = Arc::new(Ctx {
+            source,
+            config,
+            tls,
+        });
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut conns = JoinSet::new();
-        tracing::info!(addr = ?listener.local_addr().ok(), "nbd server listening");
+        tracing::info!(
+            addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            tls = %ctx.tls.mode,
+            verify_peer = ctx.tls.verify_peer,
+            "nbd server listening"
+        );
         let shutdown = std::pin::pin!(shutdown);
         let mut shutdown = shutdown;
+        let max = ctx.config.max_connections.max(1);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -247,24 +299,20 @@ impl NbdServer {
                     }
                 }
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) if live_connections(&mut conns) >= config.max_connections.max(1) => {
-                        tracing::warn!(%peer, limit = config.max_connections, "nbd connection refused: too many connections");
-                        drop(stream);
+                    Ok((link, peer)) if live_connections(&mut conns) >= max => {
+                        tracing::warn!(%peer, limit = max, "nbd connection refused: too many connections");
+                        drop(link);
                     }
-                    Ok((stream, peer)) => {
+                    Ok((link, peer)) => {
                         let span = tracing::info_span!(
                             "nbd",
                             %peer,
-                            export = tracing::field::Empty
+                            export = tracing::field::Empty,
+                            tls = tracing::field::Empty,
                         );
                         conns.spawn(
-                            connection(
-                                stream,
-                                Arc::clone(&source),
-                                Arc::clone(&config),
-                                stop_rx.clone(),
-                            )
-                            .instrument(span),
+                            connection(link, peer, Arc::clone(&ctx), stop_rx.clone())
+                                .instrument(span),
                         );
                     }
                     Err(e) => {
@@ -277,7 +325,7 @@ impl NbdServer {
         }
         drop(listener);
         let _ = stop_tx.send(true);
-        let drained = tokio::time::timeout(config.drain_timeout, async {
+        let drained = tokio::time::timeout(ctx.config.drain_timeout, async {
             while conns.join_next().await.is_some() {}
         })
         .await;
@@ -291,6 +339,13 @@ impl NbdServer {
         tracing::info!("nbd server stopped");
         Ok(())
     }
+}
+
+/// What every connection of one server shares.
+struct Ctx {
+    source: Arc<dyn ExportSource>,
+    config: NbdConfig,
+    tls: NbdTls,
 }
 
 /// Serves `source` on `listener` until `shutdown` completes, with the default
@@ -309,59 +364,143 @@ pub async fn serve<F: Future>(
 const READ_BUFFER: usize = 256 * 1024;
 
 /// One client, from greeting to close. Errors are logged here.
-async fn connection(
-    stream: TcpStream,
-    source: Arc<dyn ExportSource>,
-    config: Arc<NbdConfig>,
-    mut stop: watch::Receiver<bool>,
-) {
-    tracing::debug!("nbd client connected");
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+async fn connection(link: Link, peer: Peer, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    if peer.is_local() {
+        tracing::info!("nbd client connected");
+    } else if ctx.tls.mode == TlsMode::Require {
+        tracing::info!("nbd client connected from beyond loopback");
+    } else {
+        tracing::warn!(
+            "nbd client connected from beyond loopback without required TLS (--insecure): \
+             its data crosses the network in clear text"
+        );
     }
-    let (rd, mut wr) = stream.into_split();
-    let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
-
+    let deadline = tokio::time::Instant::now() + ctx.config.handshake_timeout;
     let negotiation = tokio::select! {
-        r = tokio::time::timeout(
-            config.handshake_timeout,
-            handshake::negotiate(&mut rd, &mut wr, &source, config.max_request_bytes),
-        ) => r,
+        r = tokio::time::timeout_at(deadline, negotiate(link, &ctx)) => r,
         _ = stop.wait_for(|s| *s) => {
             tracing::debug!("server shutting down during negotiation");
             return;
         }
     };
-    let export = match negotiation {
+    let (export, rd, wire) = match negotiation {
         Err(_) => {
             tracing::warn!("nbd negotiation timed out, closing connection");
             return;
         }
         Ok(Err(e)) => {
-            if e.kind() == io::ErrorKind::InvalidData {
-                tracing::warn!(error = %e, "nbd negotiation failed, closing connection");
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidData | io::ErrorKind::PermissionDenied
+            ) {
+                tracing::warn!(error = %e, "nbd connection refused");
             } else {
                 tracing::debug!(error = %e, "nbd negotiation ended");
             }
             return;
         }
-        Ok(Ok(handshake::Outcome::Closed)) => {
+        Ok(Ok(None)) => {
             tracing::debug!("nbd client left during negotiation");
             return;
         }
-        Ok(Ok(handshake::Outcome::Transmission(export))) => export,
+        Ok(Ok(Some(t))) => t,
     };
     tracing::Span::current().record("export", export.name.as_str());
-    tracing::debug!(
+    tracing::info!(
         size = export.size,
         read_only = export.read_only,
         "nbd transmission started"
     );
-    match transmission::run(rd, wr, export, &config, stop).await {
+    match transmission::run(rd, wire, export, &ctx.config, stop).await {
         Ok(()) => tracing::debug!("nbd connection closed"),
         Err(e) if e.kind() == io::ErrorKind::InvalidData => {
             tracing::warn!(error = %e, "nbd protocol error, connection closed");
         }
         Err(e) => tracing::debug!(error = %e, "nbd connection ended"),
+    }
+}
+
+/// A reader the transmission phase can take, TCP, Unix or TLS.
+type AnyRead = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
+/// The handshake, with STARTTLS when the client asks for it: the export, the
+/// buffered reader (which may already hold the first requests) and where the
+/// replies go. `None`: the client left in an orderly way.
+async fn negotiate(
+    link: Link,
+    ctx: &Ctx,
+) -> io::Result<Option<(handshake::Negotiated, BufReader<AnyRead>, Wire)>> {
+    let (rd, mut wr) = link.into_split();
+    let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
+    let Some(flags) = handshake::greet(&mut rd, &mut wr).await? else {
+        return Ok(None);
+    };
+    let plain = handshake::Session {
+        tls: &ctx.tls,
+        tls_active: false,
+        identities: &[],
+    };
+    let max = ctx.config.max_request_bytes;
+    match handshake::options(&mut rd, &mut wr, &ctx.source, max, flags, &plain).await? {
+        Outcome::Closed => return Ok(None),
+        Outcome::Transmission(export) => {
+            tracing::Span::current().record("tls", "none");
+            let rd = BufReader::with_capacity(READ_BUFFER, Box::new(rd) as AnyRead);
+            return Ok(Some((export, rd, Wire::Socket(wr))));
+        }
+        Outcome::StartTls => {}
+    }
+    if !rd.buffer().is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "client sent data before the STARTTLS reply",
+        ));
+    }
+    let link = Link::reunite(rd.into_inner(), wr)?;
+    let acceptor = ctx
+        .tls
+        .acceptor
+        .clone()
+        .ok_or_else(|| io::Error::other("STARTTLS accepted without a TLS configuration"))?;
+    let stream = acceptor.accept(link).await.map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("TLS handshake failed: {e}"),
+        )
+    })?;
+    let identities: Vec<String> = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| tls::certificate_identities(c))
+        .unwrap_or_default();
+    let shown = if identities.is_empty() {
+        "anonymous".to_owned()
+    } else {
+        identities.join(",")
+    };
+    tracing::Span::current().record("tls", shown.as_str());
+    if !ctx.tls.allow.admits(&identities) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("client certificate identity {shown} is not on the allow-list"),
+        ));
+    }
+    tracing::info!(
+        version = ?stream.get_ref().1.protocol_version(),
+        identity = %shown,
+        "nbd TLS established"
+    );
+    let (r, mut w) = tokio::io::split(stream);
+    let mut rd = BufReader::with_capacity(READ_BUFFER, Box::new(r) as AnyRead);
+    let inside = handshake::Session {
+        tls: &ctx.tls,
+        tls_active: true,
+        identities: &identities,
+    };
+    match handshake::options(&mut rd, &mut w, &ctx.source, max, flags, &inside).await? {
+        Outcome::Closed | Outcome::StartTls => Ok(None),
+        Outcome::Transmission(export) => Ok(Some((export, rd, Wire::Stream(Box::new(w))))),
     }
 }
