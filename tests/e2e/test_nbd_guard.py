@@ -272,6 +272,13 @@ def test_ds_volume_reports_tls_uri(tls_server):
     uris = list(inst["nbdURIs"])
     assert uris == [f"nbds://127.0.0.1:{tls_server.nbd_port}/{tls_server.master}"], uris
     assert "TLS required, client certificates verified" in inst["nbdAccess"]
+    out = tls_server.iiadm("-V", tls_server.master)
+    assert out.returncode == 0, out.stderr
+    assert f"NBD: nbds://127.0.0.1:{tls_server.nbd_port}/{tls_server.master}" in out.stdout, out.stdout
+    assert "NBD access: loopback TCP, TLS required, client certificates verified" in out.stdout
+    listing = tls_server.iiadm("-V").stdout
+    shadow = tls_server.master[:-2] + "-s"
+    assert f"{shadow} (shadow of" in listing and "NBD: not exported" in listing, listing
 
 
 # ---------------------------------------------------------------------------

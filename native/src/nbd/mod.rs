@@ -1,4 +1,5 @@
-//! NBD server: exports the devices of any [`ExportSource`] over TCP.
+//! NBD server: exports the devices of any [`ExportSource`] over TCP or a Unix
+//! socket, in plain text or TLS.
 //!
 //! Implements the Network Block Device protocol as written in the NBD project's
 //! `doc/proto.md` (github.com/NetworkBlockDevice/nbd, "The NBD protocol"), fixed
@@ -35,7 +36,18 @@
 //! | `NBD_OPT_ABORT` (2) | `NBD_REP_ACK`, then close |
 //! | `NBD_OPT_LIST` (3) | one `NBD_REP_SERVER` (`u32 len, name`) per export, then `NBD_REP_ACK`; data present: `NBD_REP_ERR_INVALID` |
 //! | `NBD_OPT_INFO` (6), `NBD_OPT_GO` (7) | data `u32 len, name, u16 n, n × u16 info`; answers `NBD_REP_INFO` with `NBD_INFO_EXPORT` (`u64 size, u16 flags`), `NBD_INFO_NAME` if asked, `NBD_INFO_BLOCK_SIZE` (min 1, preferred 4096, max [`NbdConfig::max_request_bytes`]) always, then `NBD_REP_ACK`; GO then enters transmission. Unknown export: `NBD_REP_ERR_UNKNOWN` with a message; malformed data: `NBD_REP_ERR_INVALID` |
-//! | anything else (STARTTLS, STRUCTURED_REPLY, meta contexts, extended headers, unknown) | `NBD_REP_ERR_UNSUP` |
+//! | `NBD_OPT_STARTTLS` (5) | TLS off: `NBD_REP_ERR_UNSUP`; data present or TLS already on: `NBD_REP_ERR_INVALID`; otherwise `NBD_REP_ACK`, a TLS handshake, and the option haggling starts over inside TLS (no new greeting). Bytes sent before the ACK was read close the connection |
+//! | anything else (STRUCTURED_REPLY, meta contexts, extended headers, unknown) | `NBD_REP_ERR_UNSUP` |
+//!
+//! TLS ([`NbdServer::with_tls`], the `tls` module): in require mode every
+//! option but STARTTLS and ABORT before TLS is answered
+//! `NBD_REP_ERR_TLS_REQD` (EXPORT_NAME, which cannot carry an error, closes
+//! the connection). With client-certificate verification, a client whose
+//! certificate is missing or not signed by the configured CA fails the TLS
+//! handshake; an allow-list then admits identities (subject CN or SAN) to
+//! every export or to one: a client outside the global list is disconnected
+//! after the handshake, one outside an export's list gets
+//! `NBD_REP_ERR_POLICY` for that export (which LIST leaves out).
 //!
 //! Transmission flags: `HAS_FLAGS | SEND_FLUSH | CAN_MULTI_CONN`, plus
 //! `SEND_FUA | SEND_TRIM | SEND_WRITE_ZEROES` for a writable export or
@@ -83,12 +95,18 @@
 //! transmission module for the picture. Each connection admits at most
 //! [`NbdConfig::max_in_flight`] requests and [`NbdConfig::max_buffered_bytes`]
 //! of request and reply data until the reply is on the socket; the reader
-//! waits when either is used up. Sockets use `TCP_NODELAY`. Each connection
-//! runs in a `tracing` span `nbd` with fields `peer` and `export`.
+//! waits when either is used up. Sockets use `TCP_NODELAY`. Under TLS the
+//! connection's flush task encrypts and writes every reply (one vectored
+//! write per batch). Each connection runs in a `tracing` span `nbd` with
+//! fields `peer`, `tls` (the client's certificate identities, `anonymous`
+//! or `none`) and `export`; it logs its start and its export at info level,
+//! and every refusal (TLS required, handshake failed, identity not allowed,
+//! too many connections, protocol error) at warn level. A TCP client from
+//! beyond loopback is logged at warn level unless TLS is required.
 //!
 //! # Deviations and omissions
 //!
-//! * No oldstyle negotiation, no TLS, no structured replies, no metadata
+//! * No oldstyle negotiation, no structured replies, no metadata
 //!   contexts (`NBD_CMD_BLOCK_STATUS`), no extended headers, no `NBD_CMD_CACHE`.
 //! * No default export: the empty name is looked up like any other (and is
 //!   normally unknown).
