@@ -254,7 +254,8 @@ pub fn merge(
             }
             (false, None) => {}
         }
-        if !verify_peer && !(s.allow_all.is_empty() && s.allow_export.is_empty()) {
+        let has_allow_list = !s.allow_all.is_empty() || !s.allow_export.is_empty();
+        if has_allow_list && !verify_peer {
             return Err(config_error(
                 "--nbd-tls-allow checks client certificates: give --nbd-tls-verify-peer and --nbd-tls-ca",
             ));
