@@ -165,14 +165,7 @@ fn main() -> Result<(), BoxError> {
         );
     }
 
-    println!();
-    println!(
-        "{:<48} {:>16} {:>26} {:>7} {:>6} {:>4}",
-        "benchmark (median of rounds)", "ours", "reference", "ratio", "goal", "met"
-    );
-    for r in &rows {
-        r.print();
-    }
+    print_rows(&rows);
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
 }

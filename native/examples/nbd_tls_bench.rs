@@ -124,30 +124,8 @@ fn main() -> Result<(), BoxError> {
     let mut rows = Vec::new();
 
     // ---- sequential read against qemu-nbd --tls-creds ----
-    let qport = free_port()?;
-    let mut qemu = spawn(
-        "qemu-nbd",
-        &[
-            "--object",
-            &format!("tls-creds-x509,id=tls0,dir={certs_s},endpoint=server,verify-peer=off"),
-            "--tls-creds",
-            "tls0",
-            "-r",
-            "-f",
-            "raw",
-            "-t",
-            "-e",
-            "16",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            &qport.to_string(),
-            "-x",
-            "r",
-            path_str(&rfile),
-        ],
-    )?;
-    wait_listening(&format!("nbd://127.0.0.1:{qport}/"))?;
+    let creds = format!("tls-creds-x509,id=tls0,dir={certs_s},endpoint=server,verify-peer=off");
+    let (mut qemu, qport) = serve_qemu_nbd(&rfile, &["--object", &creds, "--tls-creds", "tls0"])?;
     let our_r = nbds(port, &rname);
     let q_uri = nbds(qport, "r");
     nbdcopy_mib_s(&our_r, read_size, &[])?; // warm the page cache
@@ -192,14 +170,7 @@ fn main() -> Result<(), BoxError> {
         1.0,
     ));
 
-    println!();
-    println!(
-        "{:<48} {:>16} {:>26} {:>7} {:>6} {:>4}",
-        "benchmark (median of rounds)", "ours", "reference", "ratio", "goal", "met"
-    );
-    for r in &rows {
-        r.print();
-    }
+    print_rows(&rows);
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
 }

@@ -243,28 +243,47 @@ pub fn fio_iops(uri: &str, job: &FioJob) -> Result<f64, BoxError> {
 /// up to 16 connections, export name "r") on a free port; returns the
 /// process and its URI once it listens.
 pub fn serve_read_only(file: &Path) -> Result<(Child, String), BoxError> {
+    let (child, port) = serve_qemu_nbd(file, &[])?;
+    Ok((child, format!("nbd://127.0.0.1:{port}/r")))
+}
+
+/// `qemu-nbd` serving `file` read-only as export "r" with `extra` options
+/// (TLS credentials, ...) on a free port; returns the process and the port
+/// once it listens.
+pub fn serve_qemu_nbd(file: &Path, extra: &[&str]) -> Result<(Child, u16), BoxError> {
     let port = free_port()?;
-    let child = spawn(
-        "qemu-nbd",
-        &[
-            "-r",
-            "-f",
-            "raw",
-            "-t",
-            "-e",
-            "16",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-x",
-            "r",
-            path_str(file),
-        ],
-    )?;
-    let uri = format!("nbd://127.0.0.1:{port}/r");
-    wait_listening(&uri)?;
-    Ok((child, uri))
+    let port_s = port.to_string();
+    let mut args = extra.to_vec();
+    args.extend([
+        "-r",
+        "-f",
+        "raw",
+        "-t",
+        "-e",
+        "16",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        &port_s,
+        "-x",
+        "r",
+        path_str(file),
+    ]);
+    let child = spawn("qemu-nbd", &args)?;
+    wait_listening(&format!("nbd://127.0.0.1:{port}/r"))?;
+    Ok((child, port))
+}
+
+/// Prints the table of rows (medians, ratios, goals).
+pub fn print_rows(rows: &[Row]) {
+    println!();
+    println!(
+        "{:<58} {:>16} {:>20} {:>7} {:>6} {:>4}",
+        "benchmark (median of rounds)", "ours", "reference", "ratio", "goal", "met"
+    );
+    for r in rows {
+        r.print();
+    }
 }
 
 /// Sequential reads of `size` bytes with `nbdcopy URI null:`, ours against
