@@ -276,9 +276,13 @@ def test_ds_volume_reports_tls_uri(tls_server):
     assert out.returncode == 0, out.stderr
     assert f"NBD: nbds://127.0.0.1:{tls_server.nbd_port}/{tls_server.master}" in out.stdout, out.stdout
     assert "NBD access: loopback TCP, TLS required, client certificates verified" in out.stdout
-    listing = tls_server.iiadm("-V").stdout
-    shadow = tls_server.master[:-2] + "-s"
-    assert f"{shadow} (shadow of" in listing and "NBD: not exported" in listing, listing
+    # Shadows are exported too; bitmaps are not.
+    lines = tls_server.iiadm("-V").stdout.splitlines()
+    shadow, bitmap = tls_server.master[:-2] + "-s", tls_server.master[:-2] + "-b"
+    at = next(i for i, line in enumerate(lines) if line.startswith(shadow + " "))
+    assert lines[at + 1].startswith("  NBD: nbds://"), lines
+    at = next(i for i, line in enumerate(lines) if line.startswith(bitmap + " "))
+    assert lines[at + 1] == "  NBD: not exported", lines
 
 
 # ---------------------------------------------------------------------------
