@@ -630,7 +630,7 @@ pub(crate) async fn run<R: AsyncRead + Unpin>(
 
     // If this future is dropped (the server aborting a connection that would
     // not drain), the workers and the flush task must still end.
-    let _guard = Abandon(Arc::clone(&conn));
+    let _guard = Abandon(Arc::clone(&conn), flusher.abort_handle());
 
     let result = read_requests(&mut rd, &conn, config, &slots, &bytes, &mut stop).await;
     if result.is_err() {
@@ -652,10 +652,13 @@ pub(crate) async fn run<R: AsyncRead + Unpin>(
 }
 
 /// Ends a connection's workers and flush task when dropped.
-struct Abandon(Arc<Conn>);
+/// The flush task is aborted too: it may wait forever on a client that
+/// stopped reading, holding the socket (and under TLS the whole stream).
+struct Abandon(Arc<Conn>, tokio::task::AbortHandle);
 
 impl Drop for Abandon {
     fn drop(&mut self) {
+        self.1.abort();
         self.0.close_queue();
         let sink = &self.0.sink;
         if !sink.broken.swap(true, Ordering::AcqRel) {
