@@ -73,6 +73,13 @@ fn client(ca: &(rcgen::Certificate, KeyPair), me: &(rcgen::Certificate, KeyPair)
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
+        // libFuzzer's C main leaves SIGPIPE fatal (a Rust main ignores it);
+        // a vectored write to a client that left must be an error, not death.
+        // SAFETY: setting a signal disposition to SIG_IGN, before any thread
+        // of ours exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
         let dir = tempfile::tempdir().unwrap();
         // Volumes at a fixed place, so that seeds can name the exports.
         let vols = std::env::temp_dir().join("native-fuzz-nbd");

@@ -438,6 +438,9 @@ async fn connection(link: Link, peer: Peer, ctx: Arc<Ctx>, mut stop: watch::Rece
     }
 }
 
+/// Encrypted bytes rustls may hold for the socket at once.
+const TLS_BUFFER: usize = 1 << 20;
+
 /// A reader the transmission phase can take, TCP, Unix or TLS.
 type AnyRead = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 
@@ -480,12 +483,15 @@ async fn negotiate(
         .acceptor
         .clone()
         .ok_or_else(|| io::Error::other("STARTTLS accepted without a TLS configuration"))?;
-    let stream = acceptor.accept(link).await.map_err(|e| {
+    let mut stream = acceptor.accept(link).await.map_err(|e| {
         io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!("TLS handshake failed: {e}"),
         )
     })?;
+    // Room for a whole large read reply per write: fewer, larger socket
+    // writes (the default keeps 64 KiB; the byte budget bounds the rest).
+    stream.get_mut().1.set_buffer_limit(Some(TLS_BUFFER));
     let identities: Vec<String> = stream
         .get_ref()
         .1
