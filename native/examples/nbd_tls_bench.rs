@@ -27,7 +27,7 @@
 //! `NBD_BENCH_WRITE_SIZE`, default 256M; `NBD_BENCH_SECONDS`;
 //! `NBD_BENCH_ROUNDS`; `NBD_BENCH_DIR`).
 
-use native::nbd::{AllowList, FileExport, NbdServer, NbdTls, TlsFiles, TlsMode};
+use native::nbd::{AllowList, NbdServer, NbdTls, TlsFiles, TlsMode};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, SanType,
 };
@@ -66,14 +66,13 @@ fn certificates(dir: &Path) -> Result<(), BoxError> {
 }
 
 fn main() -> Result<(), BoxError> {
-    let read_size = env_size("NBD_BENCH_READ_SIZE", 1 << 30)?;
-    let write_size = env_size("NBD_BENCH_WRITE_SIZE", 256 << 20)?;
-    let seconds = env_num("NBD_BENCH_SECONDS", 5)?;
-    let rounds = env_num("NBD_BENCH_ROUNDS", 3)?.max(1);
-    let dir = match std::env::var_os("NBD_BENCH_DIR") {
-        Some(d) => tempfile::tempdir_in(d)?,
-        None => tempfile::tempdir()?,
-    };
+    let BenchEnv {
+        read_size,
+        write_size,
+        seconds,
+        rounds,
+        dir,
+    } = BenchEnv::from_env()?;
     for tool in ["qemu-nbd", "nbdcopy", "nbdkit", "fio"] {
         if !tool_exists(tool) {
             return Err(format!("{tool} is needed (scripts/bench.sh installs it)").into());
@@ -93,15 +92,9 @@ fn main() -> Result<(), BoxError> {
     std::env::set_var("HOME", &home);
     certificates(&certs)?;
     let certs_s = path_str(&certs).to_owned();
-    let wfile = dir.path().join("write.img");
-    let rfile = dir.path().join("read.img");
-    fill_file(&wfile, write_size)?;
-    fill_file(&rfile, read_size)?;
+    let (wfile, rfile, exports, wname, rname) = file_exports(dir.path(), read_size, write_size)?;
 
     // Our server, TLS required, in this process on its own runtime.
-    let exports = FileExport::new();
-    let wname = exports.add_file(&wfile, false)?;
-    let rname = exports.add_file(&rfile, true)?;
     let tls = NbdTls::from_files(
         TlsMode::Require,
         &TlsFiles {
@@ -125,7 +118,11 @@ fn main() -> Result<(), BoxError> {
 
     // ---- sequential read against qemu-nbd --tls-creds ----
     let creds = format!("tls-creds-x509,id=tls0,dir={certs_s},endpoint=server,verify-peer=off");
-    let (mut qemu, qport) = serve_qemu_nbd(&rfile, &["--object", &creds, "--tls-creds", "tls0"])?;
+    let (mut qemu, qport) = serve_qemu_nbd(
+        &rfile,
+        "r",
+        &["-r", "--object", &creds, "--tls-creds", "tls0"],
+    )?;
     let our_r = nbds(port, &rname);
     let q_uri = nbds(qport, "r");
     nbdcopy_mib_s(&our_r, read_size, &[])?; // warm the page cache
