@@ -31,6 +31,7 @@ for b in native/benches/*.rs; do
 done
 run cargo run --release -p native --example nbd_bench
 run cargo run --release -p native --example engine_nbd_bench
+run cargo run --release -p native --example nbd_tls_bench
 [ -x cimom/benches/http_bench.sh ] && run cimom/benches/http_bench.sh
 echo "ran $ran benchmark groups"
 printf '\n== summary against the issue goals (ratio, goal, met)\n'

@@ -2,7 +2,7 @@
 # Runs every test of the project on a fresh machine of this kind.
 #
 # Installs what the tests need when it is missing (Debian: sblim-wbemcli,
-# libnbd-bin, qemu-utils; PyPI, in ./.venv: pywbem, pywbemtools, pytest), builds
+# libnbd-bin, qemu-utils, openssl; PyPI, in ./.venv: pywbem, pywbemtools, pytest), builds
 # the binaries, then runs the Rust tests (cargo nextest), the end-to-end tests
 # against a real cimomd (pytest, tests/e2e) and short fuzzing runs.
 #
@@ -19,6 +19,8 @@ command -v wbemcli >/dev/null || need_apt+=(sblim-wbemcli)
 command -v nbdinfo >/dev/null || need_apt+=(libnbd-bin)
 command -v nbdcopy >/dev/null || need_apt+=(libnbd-bin)
 command -v qemu-io >/dev/null || need_apt+=(qemu-utils)
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v setpriv >/dev/null || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -55,7 +57,7 @@ if [ "$FUZZ_SECONDS" != 0 ]; then
     log "installing cargo-fuzz"
     cargo install --locked cargo-fuzz
   fi
-  for script in cim/fuzz/run.sh mof/fuzz/run.sh; do
+  for script in cim/fuzz/run.sh mof/fuzz/run.sh native/fuzz/run.sh; do
     if [ -x "$script" ]; then
       log "fuzzing: $script for ${FUZZ_SECONDS}s"
       "$script" "$FUZZ_SECONDS"

@@ -17,7 +17,8 @@
 //! tls-key = "/etc/cimom/key.pem"
 //! state-dir = "/var/lib/cimom"
 //! volume-root = ["/dev/vg0", "/srv/images"]
-//! nbd-listen = "127.0.0.1:10809"   # or "off"
+//! nbd-listen = "127.0.0.1:10809"   # or "unix:/run/cimom/nbd.sock", or "off"
+//! nbd-tls = "off"                  # or "on", "require"; more in crate::nbd_settings
 //! auth = "basic"                   # or "none"
 //! users = "/etc/cimom/users"
 //! log = "info"
@@ -33,6 +34,7 @@
 //! indication-verify-tls = false
 //! ```
 
+use crate::nbd_settings::{parse_nbd_listen, NbdArgs, NbdListen, NbdSettings};
 use crate::Error;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -74,9 +76,12 @@ pub struct Args {
     /// Allow-list of volume locations (repeatable) [default: <state-dir>/volumes]
     #[arg(long, value_name = "DIR")]
     pub volume_root: Vec<PathBuf>,
-    /// NBD export of the volumes in use, or `off` [default: 127.0.0.1:10809]
+    /// NBD export of the volumes in use: ADDR, `unix:PATH` or `off` [default: 127.0.0.1:10809]
     #[arg(long, value_name = "ADDR")]
     pub nbd_listen: Option<String>,
+    /// NBD TLS, client certificates and Unix socket permissions.
+    #[command(flatten)]
+    pub nbd: NbdArgs,
     /// Authentication: `none` or `basic` [default: basic with --users, else none]
     #[arg(long, value_name = "MODE")]
     pub auth: Option<String>,
@@ -140,6 +145,15 @@ struct FileConfig {
     #[serde(default)]
     volume_root: Vec<PathBuf>,
     nbd_listen: Option<String>,
+    nbd_tls: Option<String>,
+    nbd_tls_cert: Option<PathBuf>,
+    nbd_tls_key: Option<PathBuf>,
+    nbd_tls_ca: Option<PathBuf>,
+    nbd_tls_verify_peer: Option<bool>,
+    #[serde(default)]
+    nbd_tls_allow: Vec<String>,
+    nbd_socket_mode: Option<String>,
+    nbd_socket_group: Option<String>,
     auth: Option<String>,
     users: Option<PathBuf>,
     log: Option<String>,
@@ -244,7 +258,9 @@ pub struct Config {
     /// Volume allow-list (at least one entry).
     pub volume_roots: Vec<PathBuf>,
     /// NBD endpoint (`None`: off).
-    pub nbd_listen: Option<SocketAddr>,
+    pub nbd_listen: Option<NbdListen>,
+    /// NBD TLS and socket settings.
+    pub nbd: NbdSettings,
     /// Authentication mode.
     pub auth: AuthMode,
     /// The users file (present whenever `auth` is `Basic`).
@@ -269,7 +285,8 @@ impl Default for Config {
             tls: None,
             volume_roots: vec![state_dir.join("volumes")],
             state_dir,
-            nbd_listen: Some(SocketAddr::from(([127, 0, 0, 1], 10809))),
+            nbd_listen: Some(NbdListen::Tcp(SocketAddr::from(([127, 0, 0, 1], 10809)))),
+            nbd: NbdSettings::default(),
             auth: AuthMode::None,
             users_file: None,
             log: "info".into(),
@@ -306,7 +323,8 @@ pub fn parse_listen(flag: &str, text: &str) -> Result<Option<SocketAddr>, Error>
     }
 }
 
-fn is_loopback(a: &SocketAddr) -> bool {
+/// True for loopback addresses (also IPv4-mapped ones).
+pub fn is_loopback(a: &SocketAddr) -> bool {
     match a.ip() {
         IpAddr::V4(v4) => v4.is_loopback(),
         IpAddr::V6(v6) => {
@@ -344,12 +362,12 @@ impl Config {
             None => None,
         };
         let nbd_listen = match args.nbd_listen.as_ref().or(file.nbd_listen.as_ref()) {
-            Some(t) => parse_listen("nbd-listen", t)?,
+            Some(t) => parse_nbd_listen(t)?,
             None => d.nbd_listen,
         };
         let tls_cert = args.tls_cert.clone().or(file.tls_cert);
         let tls_key = args.tls_key.clone().or(file.tls_key);
-        let tls = match (https_listen, tls_cert, tls_key) {
+        let tls = match (https_listen, tls_cert.clone(), tls_key.clone()) {
             (None, _, _) => None,
             (Some(_), Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (Some(_), _, _) => {
@@ -379,6 +397,24 @@ impl Config {
             Some(m) => return Err(config_error(format!("--auth {m:?}: use none or basic"))),
         };
         let insecure = args.insecure || file.insecure.unwrap_or(false);
+        let file_nbd = NbdArgs {
+            nbd_tls: file.nbd_tls,
+            nbd_tls_cert: file.nbd_tls_cert,
+            nbd_tls_key: file.nbd_tls_key,
+            nbd_tls_ca: file.nbd_tls_ca,
+            nbd_tls_verify_peer: file.nbd_tls_verify_peer.unwrap_or(false),
+            nbd_tls_allow: file.nbd_tls_allow,
+            nbd_socket_mode: file.nbd_socket_mode,
+            nbd_socket_group: file.nbd_socket_group,
+        };
+        let nbd = crate::nbd_settings::merge(
+            &args.nbd,
+            file_nbd,
+            nbd_listen.as_ref(),
+            tls_cert.as_ref(),
+            tls_key.as_ref(),
+            insecure,
+        )?;
         let dl = Limits::default();
         let limits = Limits {
             max_request_bytes: args
@@ -428,6 +464,7 @@ impl Config {
             state_dir,
             volume_roots,
             nbd_listen,
+            nbd,
             auth,
             users_file,
             log: args.log.clone().or(file.log).unwrap_or(d.log),
@@ -521,7 +558,10 @@ mod tests {
         let c = parse(&[]).unwrap();
         assert_eq!(c.listen, Some("127.0.0.1:5988".parse().unwrap()));
         assert_eq!(c.https_listen, None);
-        assert_eq!(c.nbd_listen, Some("127.0.0.1:10809".parse().unwrap()));
+        assert_eq!(
+            c.nbd_listen,
+            Some(NbdListen::Tcp("127.0.0.1:10809".parse().unwrap()))
+        );
         assert_eq!(c.auth, AuthMode::None);
         assert_eq!(c.state_dir, PathBuf::from("./var/cimom"));
         assert_eq!(c.volume_roots, vec![PathBuf::from("./var/cimom/volumes")]);

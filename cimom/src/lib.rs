@@ -6,6 +6,7 @@ pub mod provider;
 pub mod auth;
 pub mod config;
 pub mod indication;
+pub mod nbd_settings;
 pub mod server;
 
 pub mod bundled;

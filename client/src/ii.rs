@@ -300,6 +300,10 @@ pub struct VolumeInfo {
     pub capacity: u64,
     /// `usedBy` (empty when free).
     pub used_by: String,
+    /// `nbdURIs`: how the volume is reachable over NBD (empty when not exported).
+    pub nbd_uris: Vec<String>,
+    /// `nbdAccess`: what guards that endpoint (empty when not exported).
+    pub nbd_access: String,
 }
 
 /// Copy throttle of a set (interface.md §7).
@@ -696,6 +700,20 @@ impl IiHost {
                 path: req_str(i, "path"),
                 capacity: num_u64(i, "capacity"),
                 used_by: req_str(i, "usedBy"),
+                nbd_uris: match i.get("nbdURIs") {
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .filter_map(|v| match v {
+                            Value::String(s) => Some(s.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                nbd_access: match i.get("nbdAccess") {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => String::new(),
+                },
             })
             .collect())
     }

@@ -239,14 +239,7 @@ fn main() -> Result<(), BoxError> {
     }
     stop(&mut qn);
 
-    println!();
-    println!(
-        "{:<52} {:>16} {:>24} {:>7} {:>6} {:>4}",
-        "benchmark (median of rounds)", "ours", "reference", "ratio", "goal", "met"
-    );
-    for r in &rows {
-        r.print();
-    }
+    print_rows(&rows);
     engine.shutdown();
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())

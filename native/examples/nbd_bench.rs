@@ -23,7 +23,7 @@
 //! default the system temporary directory), `NBD_BENCH_WORKERS` (our
 //! [`NbdConfig::workers_per_connection`]).
 
-use native::nbd::{FileExport, NbdConfig, NbdServer};
+use native::nbd::{NbdConfig, NbdServer};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,14 +33,13 @@ mod bench_util;
 use bench_util::*;
 
 fn main() -> Result<(), BoxError> {
-    let read_size = env_size("NBD_BENCH_READ_SIZE", 1 << 30)?;
-    let write_size = env_size("NBD_BENCH_WRITE_SIZE", 256 << 20)?;
-    let seconds = env_num("NBD_BENCH_SECONDS", 5)?;
-    let rounds = env_num("NBD_BENCH_ROUNDS", 3)?.max(1);
-    let dir = match std::env::var_os("NBD_BENCH_DIR") {
-        Some(d) => tempfile::tempdir_in(d)?,
-        None => tempfile::tempdir()?,
-    };
+    let BenchEnv {
+        read_size,
+        write_size,
+        seconds,
+        rounds,
+        dir,
+    } = BenchEnv::from_env()?;
     let mut config = NbdConfig::default();
     if let Ok(w) = std::env::var("NBD_BENCH_WORKERS") {
         config.workers_per_connection = w.parse()?;
@@ -53,15 +52,9 @@ fn main() -> Result<(), BoxError> {
         config.workers_per_connection,
         dir.path().display()
     );
-    let wfile = dir.path().join("write.img");
-    let rfile = dir.path().join("read.img");
-    fill_file(&wfile, write_size)?;
-    fill_file(&rfile, read_size)?;
+    let (wfile, rfile, exports, wname, rname) = file_exports(dir.path(), read_size, write_size)?;
 
     // Our server, in this process, on its own runtime.
-    let exports = FileExport::new();
-    let wname = exports.add_file(&wfile, false)?;
-    let rname = exports.add_file(&rfile, true)?;
     let rt = tokio::runtime::Runtime::new()?;
     let server = rt
         .block_on(NbdServer::bind("127.0.0.1:0", Arc::new(exports)))?
@@ -91,24 +84,7 @@ fn main() -> Result<(), BoxError> {
         ("nbdkit file", format!("nbd://127.0.0.1:{p}/"), child)
     } else {
         println!("nbdkit not found (install Debian package nbdkit); comparing random writes with qemu-nbd instead");
-        let p = free_port()?;
-        let child = spawn(
-            "qemu-nbd",
-            &[
-                "-f",
-                "raw",
-                "-t",
-                "-e",
-                "16",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                &p.to_string(),
-                "-x",
-                "w",
-                path_str(&wfile),
-            ],
-        )?;
+        let (child, p) = serve_qemu_nbd(&wfile, "w", &[])?;
         ("qemu-nbd", format!("nbd://127.0.0.1:{p}/w"), child)
     };
     wait_listening(&ref_uri)?;
@@ -165,14 +141,7 @@ fn main() -> Result<(), BoxError> {
         );
     }
 
-    println!();
-    println!(
-        "{:<48} {:>16} {:>26} {:>7} {:>6} {:>4}",
-        "benchmark (median of rounds)", "ours", "reference", "ratio", "goal", "met"
-    );
-    for r in &rows {
-        r.print();
-    }
+    print_rows(&rows);
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! which the server must keep serving other clients), and shutdown.
 
 mod nbd_common;
+#[path = "nbd_common/tls_cases.rs"]
+mod tls_cases;
 
 use native::nbd::proto::*;
 use native::nbd::{FileExport, NbdConfig};

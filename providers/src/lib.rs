@@ -24,6 +24,7 @@ pub mod convert;
 pub mod error;
 pub mod group;
 pub mod indication;
+pub mod nbd_reach;
 pub mod overflow;
 pub mod set;
 pub mod volume;
@@ -109,6 +110,23 @@ pub fn register_with(registry: &mut ProviderRegistry, backend: backend::Backend)
             association: None,
         },
     );
+}
+
+/// A registry holding this crate's providers, with `DS_Volume` reporting how
+/// the volumes in use are reachable over NBD.
+pub fn registry_with_nbd(engine: &Engine, reach: nbd_reach::NbdReach) -> ProviderRegistry {
+    let mut r = registry(engine);
+    let volumes =
+        volume::VolumeProvider::new(backend::Backend::new(engine.clone())).with_nbd(reach);
+    r.register(
+        names::VOLUME,
+        ProviderEntry {
+            instance: Some(Arc::new(volumes)),
+            method: None,
+            association: None,
+        },
+    );
+    r
 }
 
 /// A registry holding just this crate's providers.

@@ -10,21 +10,56 @@
 use crate::backend::Backend;
 use crate::convert::{key_string, volume_instance, DS_VOLUME};
 use crate::error::Error;
+use crate::nbd_reach::NbdReach;
 use async_trait::async_trait;
-use cim::{Class, Instance, ObjectPath};
+use cim::{CimType, Class, Instance, ObjectPath, Value};
 use cimom::provider::{InstanceProvider, ProviderContext, ProviderResult};
+use native::{ExportSource, VolumeInfo};
 use std::path::PathBuf;
 
 /// The `DS_Volume` provider.
 #[derive(Clone)]
 pub struct VolumeProvider {
     backend: Backend,
+    nbd: NbdReach,
 }
 
 impl VolumeProvider {
-    /// A provider over the shared engine handle.
+    /// A provider over the shared engine handle (NBD reach: none).
     pub fn new(backend: Backend) -> Self {
-        VolumeProvider { backend }
+        VolumeProvider {
+            backend,
+            nbd: NbdReach::default(),
+        }
+    }
+
+    /// Reports `nbdURIs` and `nbdAccess` for the volumes the NBD server exports.
+    pub fn with_nbd(mut self, reach: NbdReach) -> Self {
+        self.nbd = reach;
+        self
+    }
+
+    /// Adds how the volume is reachable: URIs when the NBD server exports it.
+    fn with_reach(&self, mut inst: Instance, info: &VolumeInfo, exported: &[String]) -> Instance {
+        let name = info.path.to_string_lossy();
+        let uris = if exported.iter().any(|e| *e == name) {
+            self.nbd.uris(&name)
+        } else {
+            Vec::new()
+        };
+        let access = if uris.is_empty() {
+            String::new()
+        } else {
+            self.nbd.access()
+        };
+        inst = inst
+            .with(
+                "nbdURIs",
+                CimType::String,
+                Value::Array(uris.into_iter().map(Value::String).collect()),
+            )
+            .with("nbdAccess", CimType::String, Value::String(access));
+        inst
     }
 }
 
@@ -35,10 +70,13 @@ impl InstanceProvider for VolumeProvider {
         ctx: &ProviderContext,
         _class: &Class,
     ) -> ProviderResult<Vec<Instance>> {
-        let vols = self.backend.query(|e| e.volumes()).await?;
+        let (vols, exported) = self
+            .backend
+            .query(|e| (e.volumes(), e.export_names()))
+            .await?;
         Ok(vols
             .iter()
-            .map(|v| volume_instance(v, Some(&ctx.namespace)))
+            .map(|v| self.with_reach(volume_instance(v, Some(&ctx.namespace)), v, &exported))
             .collect())
     }
 
@@ -58,13 +96,20 @@ impl InstanceProvider for VolumeProvider {
                 e.resolve_volume(&g2)
             })
             .await?;
-        let vols = self.backend.query(|e| e.volumes()).await?;
+        let (vols, exported) = self
+            .backend
+            .query(|e| (e.volumes(), e.export_names()))
+            .await?;
         let found = vols.iter().find(|v| v.path == canonical).ok_or_else(|| {
             Error::NotFound(format!(
                 "no {DS_VOLUME} {}: no regular file or block device there",
                 given.display()
             ))
         })?;
-        Ok(volume_instance(found, Some(&ctx.namespace)))
+        Ok(self.with_reach(
+            volume_instance(found, Some(&ctx.namespace)),
+            found,
+            &exported,
+        ))
     }
 }

@@ -16,7 +16,9 @@ PROPS = {
     "DS_IIGroup": {"groupName": "string", "groupType": "string"},
     "DS_IIOverflowVol": {"overflowVolPath": "string", "capacity": "uint64", "usedBytes": "uint64",
                          "attachedSets": "uint32", "highWaterBytes": "uint64", "totalAttachedSets": "uint32"},
-    "DS_Volume": {"path": "string", "capacity": "uint64", "usedBy": "string"},
+    "DS_Volume": {"path": "string", "capacity": "uint64", "usedBy": "string",
+                  # NBD reachability (issue 19).
+                  "nbdURIs": "string", "nbdAccess": "string"},
 }
 KEYS = {"DS_IISet": {"shadowVolume", "setType"}, "DS_IIGroup": {"groupName"},
         "DS_IIOverflowVol": {"overflowVolPath"}, "DS_Volume": {"path"}}

@@ -108,7 +108,7 @@ pub struct LowArgs {
 }
 
 /// Letters that are actions.
-const ACTIONS: &str = "edulicawLADOQZEIJPsrRCMBNXG";
+const ACTIONS: &str = "edulicawLADOQZEIJPsrRCMBNXGV";
 /// Actions whose first value is an option-argument (getopt `x:`).
 const WITH_OPTARG: &str = "ecu";
 
@@ -270,6 +270,8 @@ pub enum Action {
     List(Option<String>),
     /// `-L`.
     ListOverflows,
+    /// `-V [VOLUME]`: volumes and how they are reachable over NBD.
+    ListVolumes(Option<String>),
     /// `-A OVOL SET`.
     Attach {
         /// Overflow volume.
@@ -590,6 +592,16 @@ impl LowArgs {
                     Some(Some(_)) => return Err(UsageError::GroupNotAllowed),
                 }
             }
+            'V' => {
+                if group.is_some() {
+                    return Err(UsageError::GroupNotAllowed);
+                }
+                match ops.len() {
+                    0 => Action::ListVolumes(None),
+                    1 => Action::ListVolumes(Some(ops[0].clone())),
+                    _ => return Err(UsageError::TooManyOperands(c, ops[1..].join(" "))),
+                }
+            }
             'A' => {
                 if group.is_some() {
                     let o = exactly(c, ops, 1, "an overflow volume")?;
@@ -779,6 +791,7 @@ usage: iiadm [--url URL] [--user USER] [--password-file FILE] [--json]
   -O OVOL  -Q OVOL  -Z OVOL     initialise, show, delete an overflow volume
   -A OVOL SET            attach an overflow     -D SET        detach it
   -L                     list overflow volumes
+  -V [VOLUME]            list volumes and how they are reachable over NBD
   -C GROUP [ind|dep]     create a group         -X GROUP      delete a group
   -M SET GROUP           add a set to a group   -B SET        remove it from its group
   -N OLD NEW             rename a group         -G            list groups

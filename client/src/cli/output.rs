@@ -47,7 +47,7 @@
 //! JSON: arrays of objects with the [`SetInfo`] / [`GroupInfo`] /
 //! [`OverflowInfo`] field names (snake_case), one document per command.
 
-use crate::ii::{CopyParams, GroupInfo, OverflowInfo, SetInfo};
+use crate::ii::{CopyParams, GroupInfo, OverflowInfo, SetInfo, VolumeInfo};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -187,6 +187,27 @@ pub fn status_all(sets: &[SetInfo]) -> String {
 /// `-L` output.
 pub fn overflows(list: &[OverflowInfo]) -> String {
     list.iter().map(|o| format!("{}\n", o.path)).collect()
+}
+
+/// `-V` output: each volume, its use, and how it is reachable over NBD.
+pub fn volumes(list: &[VolumeInfo]) -> String {
+    let mut out = String::new();
+    for v in list {
+        let _ = match v.used_by.as_str() {
+            "" => writeln!(out, "{}", v.path),
+            used => writeln!(out, "{} ({used})", v.path),
+        };
+        if v.nbd_uris.is_empty() {
+            out.push_str("  NBD: not exported\n");
+        }
+        for uri in &v.nbd_uris {
+            let _ = writeln!(out, "  NBD: {uri}");
+        }
+        if !v.nbd_access.is_empty() {
+            let _ = writeln!(out, "  NBD access: {}", v.nbd_access);
+        }
+    }
+    out
 }
 
 /// `-G` / `-g -L` output: group names sorted.

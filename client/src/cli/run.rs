@@ -457,6 +457,31 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
             }
             Ok(())
         }
+        Action::ListVolumes(only) => {
+            let mut v = host.list_volumes().await.about(String::new)?;
+            if let Some(path) = only {
+                v.retain(|vol| vol.path == *path);
+                if v.is_empty() {
+                    return Err(Failure {
+                        what: format!("volume {path}"),
+                        error: Error::Cim(cim::CimError::new(
+                            cim::StatusCode::NotFound,
+                            "no such volume under the server's volume roots \
+                             (give its absolute path; list them with iiadm -V)",
+                        )),
+                    });
+                }
+            }
+            print(
+                io,
+                &if json {
+                    output::json(&v)
+                } else {
+                    output::volumes(&v)
+                },
+            );
+            Ok(())
+        }
         Action::ListOverflows => {
             let v = host.list_overflows().await.about(String::new)?;
             print(

@@ -1,5 +1,5 @@
 //! Helpers shared by the NBD benchmark examples (`nbd_bench`,
-//! `engine_nbd_bench`): medians, environment knobs, test files, fio runs,
+//! `nbd_tls_bench`, `engine_nbd_bench`): medians, environment knobs, test files, fio runs,
 //! the result rows, and starting, waiting for and stopping the reference
 //! tools.
 //! Included with `#[path]` by each example.
@@ -13,6 +13,61 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub type BoxError = Box<dyn std::error::Error>;
+
+/// The knobs every file benchmark reads from the environment.
+pub struct BenchEnv {
+    /// `NBD_BENCH_READ_SIZE` (default 1G).
+    pub read_size: u64,
+    /// `NBD_BENCH_WRITE_SIZE` (default 256M).
+    pub write_size: u64,
+    /// `NBD_BENCH_SECONDS`, fio run time (default 5).
+    pub seconds: u64,
+    /// `NBD_BENCH_ROUNDS` (default 3).
+    pub rounds: u64,
+    /// A fresh directory under `NBD_BENCH_DIR` (default the system one).
+    pub dir: tempfile::TempDir,
+}
+
+impl BenchEnv {
+    pub fn from_env() -> Result<BenchEnv, BoxError> {
+        Ok(BenchEnv {
+            read_size: env_size("NBD_BENCH_READ_SIZE", 1 << 30)?,
+            write_size: env_size("NBD_BENCH_WRITE_SIZE", 256 << 20)?,
+            seconds: env_num("NBD_BENCH_SECONDS", 5)?,
+            rounds: env_num("NBD_BENCH_ROUNDS", 3)?.max(1),
+            dir: match std::env::var_os("NBD_BENCH_DIR") {
+                Some(d) => tempfile::tempdir_in(d)?,
+                None => tempfile::tempdir()?,
+            },
+        })
+    }
+}
+
+/// The write and read files (filled) in `dir`, exported (read one
+/// read-only): `(write file, read file, exports, write name, read name)`.
+pub fn file_exports(
+    dir: &Path,
+    read_size: u64,
+    write_size: u64,
+) -> Result<
+    (
+        std::path::PathBuf,
+        std::path::PathBuf,
+        native::nbd::FileExport,
+        String,
+        String,
+    ),
+    BoxError,
+> {
+    let wfile = dir.join("write.img");
+    let rfile = dir.join("read.img");
+    fill_file(&wfile, write_size)?;
+    fill_file(&rfile, read_size)?;
+    let exports = native::nbd::FileExport::new();
+    let wname = exports.add_file(&wfile, false)?;
+    let rname = exports.add_file(&rfile, true)?;
+    Ok((wfile, rfile, exports, wname, rname))
+}
 
 pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
@@ -243,28 +298,46 @@ pub fn fio_iops(uri: &str, job: &FioJob) -> Result<f64, BoxError> {
 /// up to 16 connections, export name "r") on a free port; returns the
 /// process and its URI once it listens.
 pub fn serve_read_only(file: &Path) -> Result<(Child, String), BoxError> {
+    let (child, port) = serve_qemu_nbd(file, "r", &["-r"])?;
+    Ok((child, format!("nbd://127.0.0.1:{port}/r")))
+}
+
+/// `qemu-nbd` serving `file` as `export` (persistent, up to 16
+/// connections) with `extra` options (`-r`, TLS credentials, ...) on a free
+/// port; returns the process and the port once it listens.
+pub fn serve_qemu_nbd(file: &Path, export: &str, extra: &[&str]) -> Result<(Child, u16), BoxError> {
     let port = free_port()?;
-    let child = spawn(
-        "qemu-nbd",
-        &[
-            "-r",
-            "-f",
-            "raw",
-            "-t",
-            "-e",
-            "16",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-x",
-            "r",
-            path_str(file),
-        ],
-    )?;
-    let uri = format!("nbd://127.0.0.1:{port}/r");
-    wait_listening(&uri)?;
-    Ok((child, uri))
+    let port_s = port.to_string();
+    let mut args = extra.to_vec();
+    args.extend([
+        "-f",
+        "raw",
+        "-t",
+        "-e",
+        "16",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        &port_s,
+        "-x",
+        export,
+        path_str(file),
+    ]);
+    let child = spawn("qemu-nbd", &args)?;
+    wait_listening(&format!("nbd://127.0.0.1:{port}/{export}"))?;
+    Ok((child, port))
+}
+
+/// Prints the table of rows (medians, ratios, goals).
+pub fn print_rows(rows: &[Row]) {
+    println!();
+    println!(
+        "{:<58} {:>16} {:>20} {:>7} {:>6} {:>4}",
+        "benchmark (median of rounds)", "ours", "reference", "ratio", "goal", "met"
+    );
+    for r in rows {
+        r.print();
+    }
 }
 
 /// Sequential reads of `size` bytes with `nbdcopy URI null:`, ours against

@@ -1,12 +1,14 @@
 //! The fixed newstyle handshake: greeting, client flags and option haggling,
 //! up to the point where transmission starts or the client leaves.
 //!
-//! The reader and writer are generic so that tests can drive the negotiation
-//! over an in-memory pipe; the server passes the two halves of a TCP stream,
-//! with the reader buffered (the same buffer then serves the transmission
-//! phase, so nothing the client sends early is lost).
+//! The reader and writer are generic so that tests and the fuzz target can
+//! drive the negotiation over an in-memory pipe; the server passes the two
+//! halves of a TCP or Unix stream, or of a TLS stream after STARTTLS, with the
+//! reader buffered (the same buffer then serves the transmission phase, so
+//! nothing the client sends early is lost).
 
 use super::proto::*;
+use super::tls::{NbdTls, TlsMode};
 use crate::blockdev::{BlockDevice, ExportSource};
 use std::io;
 use std::sync::Arc;
@@ -30,6 +32,8 @@ pub(crate) enum Outcome {
     Transmission(Negotiated),
     /// The client aborted (`NBD_OPT_ABORT`) or closed during negotiation.
     Closed,
+    /// `NBD_OPT_STARTTLS` was acknowledged: the TLS handshake comes next.
+    StartTls,
 }
 
 /// Preferred block size advertised in `NBD_INFO_BLOCK_SIZE`.
@@ -74,19 +78,43 @@ async fn list(source: &Arc<dyn ExportSource>) -> io::Result<Vec<String>> {
         .map_err(|e| io::Error::other(format!("export listing failed: {e}")))
 }
 
-/// Runs the handshake. Protocol violations are `InvalidData` errors, after which
-/// the caller drops the connection; an orderly end is [`Outcome::Closed`].
-pub(crate) async fn negotiate<R, W>(
-    rd: &mut R,
-    wr: &mut W,
-    source: &Arc<dyn ExportSource>,
-    max_request: u32,
-) -> io::Result<Outcome>
+/// What the client said in its flags.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientFlags {
+    /// `NBD_FLAG_C_FIXED_NEWSTYLE`.
+    pub fixed: bool,
+    /// `NBD_FLAG_C_NO_ZEROES`.
+    pub no_zeroes: bool,
+}
+
+/// What the option haggling may do, and who the client is.
+pub(crate) struct Session<'a> {
+    /// The server's TLS settings.
+    pub tls: &'a NbdTls,
+    /// The connection runs inside TLS already.
+    pub tls_active: bool,
+    /// The client's certificate identities (empty without one).
+    pub identities: &'a [String],
+}
+
+impl Session<'_> {
+    fn tls_required(&self) -> bool {
+        self.tls.mode == TlsMode::Require && !self.tls_active
+    }
+
+    fn may_open(&self, export: &str) -> bool {
+        self.tls.allow.admits_to(export, self.identities)
+    }
+}
+
+/// Sends the greeting and reads the client flags; `None` when the client
+/// left. Unknown client flags are a protocol error.
+pub(crate) async fn greet<R, W>(rd: &mut R, wr: &mut W) -> io::Result<Option<ClientFlags>>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut out = Vec::with_capacity(256);
+    let mut out = Vec::with_capacity(18);
     out.extend_from_slice(&NBDMAGIC.to_be_bytes());
     out.extend_from_slice(&IHAVEOPT.to_be_bytes());
     out.extend_from_slice(&(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES).to_be_bytes());
@@ -94,7 +122,7 @@ where
 
     let client_flags = match rd.read_u32().await {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Outcome::Closed),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     };
     if client_flags & !KNOWN_CLIENT_FLAGS != 0 {
@@ -102,9 +130,47 @@ where
             "unknown client flags {client_flags:#x}"
         )));
     }
-    let fixed = client_flags & FLAG_C_FIXED_NEWSTYLE != 0;
-    let no_zeroes = client_flags & FLAG_C_NO_ZEROES != 0;
+    Ok(Some(ClientFlags {
+        fixed: client_flags & FLAG_C_FIXED_NEWSTYLE != 0,
+        no_zeroes: client_flags & FLAG_C_NO_ZEROES != 0,
+    }))
+}
 
+/// Writes option replies and pushes them out (through TLS, too).
+async fn send<W: AsyncWrite + Unpin>(wr: &mut W, out: &[u8]) -> io::Result<()> {
+    wr.write_all(out).await?;
+    wr.flush().await
+}
+
+/// Refuses an export the client's identity may not open.
+fn policy_refusal(out: &mut Vec<u8>, option: u32, name: &str) {
+    tracing::warn!(
+        export = name,
+        "nbd export refused: client identity not allowed"
+    );
+    let msg = format!("access to export {name:?} is not allowed for this client certificate");
+    put_option_reply(out, option, REP_ERR_POLICY, msg.as_bytes());
+}
+
+/// Runs the option haggling. Protocol violations are `InvalidData` errors,
+/// after which the caller drops the connection; an orderly end is
+/// [`Outcome::Closed`]; an accepted `NBD_OPT_STARTTLS` is
+/// [`Outcome::StartTls`] (the caller runs the TLS handshake and calls this
+/// again inside TLS).
+pub(crate) async fn options<R, W>(
+    rd: &mut R,
+    wr: &mut W,
+    source: &Arc<dyn ExportSource>,
+    max_request: u32,
+    flags: ClientFlags,
+    session: &Session<'_>,
+) -> io::Result<Outcome>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let ClientFlags { fixed, no_zeroes } = flags;
+    let mut out = Vec::with_capacity(256);
     loop {
         let mut head = [0u8; 16];
         match rd.read_exact(&mut head).await {
@@ -133,10 +199,45 @@ where
         }
 
         out.clear();
+        if session.tls_required() && option != OPT_STARTTLS && option != OPT_ABORT {
+            if option == OPT_EXPORT_NAME {
+                // It cannot be answered with an error.
+                return Err(protocol_error(
+                    "NBD_OPT_EXPORT_NAME without TLS, which this server requires",
+                ));
+            }
+            tracing::warn!(option, "nbd option refused: TLS required first");
+            put_option_reply(
+                &mut out,
+                option,
+                REP_ERR_TLS_REQD,
+                b"this server requires TLS: send NBD_OPT_STARTTLS first",
+            );
+            send(wr, &out).await?;
+            continue;
+        }
         match option {
+            OPT_STARTTLS => {
+                if session.tls.mode == TlsMode::Off {
+                    put_option_reply(&mut out, option, REP_ERR_UNSUP, b"TLS is not configured");
+                } else if session.tls_active {
+                    put_option_reply(&mut out, option, REP_ERR_INVALID, b"TLS is already on");
+                } else if !data.is_empty() {
+                    put_option_reply(&mut out, option, REP_ERR_INVALID, b"STARTTLS takes no data");
+                } else {
+                    put_option_reply(&mut out, option, REP_ACK, b"");
+                    send(wr, &out).await?;
+                    return Ok(Outcome::StartTls);
+                }
+            }
             OPT_EXPORT_NAME => {
                 let name = String::from_utf8(data)
                     .map_err(|_| protocol_error("export name is not UTF-8"))?;
+                if !session.may_open(&name) {
+                    return Err(protocol_error(format!(
+                        "export {name:?} is not allowed for this client certificate"
+                    )));
+                }
                 let Some(export) = lookup(source, &name).await? else {
                     // NBD_OPT_EXPORT_NAME cannot be answered with an error.
                     return Err(protocol_error(format!("no export named {name:?}")));
@@ -146,13 +247,13 @@ where
                 if !no_zeroes {
                     out.extend_from_slice(&[0u8; 124]);
                 }
-                wr.write_all(&out).await?;
+                send(wr, &out).await?;
                 return Ok(Outcome::Transmission(export));
             }
             OPT_ABORT => {
                 put_option_reply(&mut out, option, REP_ACK, b"");
                 // The client may already have gone; that is fine.
-                let _ = wr.write_all(&out).await;
+                let _ = send(wr, &out).await;
                 return Ok(Outcome::Closed);
             }
             OPT_LIST => {
@@ -160,6 +261,9 @@ where
                     put_option_reply(&mut out, option, REP_ERR_INVALID, b"LIST takes no data");
                 } else {
                     for name in list(source).await? {
+                        if !session.may_open(&name) {
+                            continue;
+                        }
                         let mut d = Vec::with_capacity(4 + name.len());
                         d.extend_from_slice(&(name.len() as u32).to_be_bytes());
                         d.extend_from_slice(name.as_bytes());
@@ -171,13 +275,18 @@ where
             OPT_INFO | OPT_GO => {
                 let Some(req) = InfoRequest::parse(&data) else {
                     put_option_reply(&mut out, option, REP_ERR_INVALID, b"malformed INFO/GO");
-                    wr.write_all(&out).await?;
+                    send(wr, &out).await?;
                     continue;
                 };
+                if !session.may_open(&req.name) {
+                    policy_refusal(&mut out, option, &req.name);
+                    send(wr, &out).await?;
+                    continue;
+                }
                 let Some(export) = lookup(source, &req.name).await? else {
                     let msg = format!("no export named {:?}", req.name);
                     put_option_reply(&mut out, option, REP_ERR_UNKNOWN, msg.as_bytes());
-                    wr.write_all(&out).await?;
+                    send(wr, &out).await?;
                     continue;
                 };
                 let mut d = Vec::with_capacity(16);
@@ -199,16 +308,16 @@ where
                 d.extend_from_slice(&max_request.to_be_bytes());
                 put_option_reply(&mut out, option, REP_INFO, &d);
                 put_option_reply(&mut out, option, REP_ACK, b"");
-                wr.write_all(&out).await?;
+                send(wr, &out).await?;
                 if option == OPT_GO {
                     return Ok(Outcome::Transmission(export));
                 }
                 continue;
             }
-            // STARTTLS, STRUCTURED_REPLY, meta contexts, extended headers and
-            // anything unknown: the client falls back or gives up.
+            // STRUCTURED_REPLY, meta contexts, extended headers and anything
+            // unknown: the client falls back or gives up.
             _ => put_option_reply(&mut out, option, REP_ERR_UNSUP, b""),
         }
-        wr.write_all(&out).await?;
+        send(wr, &out).await?;
     }
 }

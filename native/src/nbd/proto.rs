@@ -54,7 +54,7 @@ pub const OPT_EXPORT_NAME: u32 = 1;
 pub const OPT_ABORT: u32 = 2;
 /// List the exports.
 pub const OPT_LIST: u32 = 3;
-/// Upgrade to TLS (not supported).
+/// Upgrade to TLS (answered when the server has TLS configured).
 pub const OPT_STARTTLS: u32 = 5;
 /// Describe one export and stay in negotiation.
 pub const OPT_INFO: u32 = 6;
@@ -72,8 +72,12 @@ pub const REP_SERVER: u32 = 2;
 pub const REP_INFO: u32 = 3;
 /// Unknown option.
 pub const REP_ERR_UNSUP: u32 = (1 << 31) + 1;
+/// The server's policy refuses the option (an export the client may not open).
+pub const REP_ERR_POLICY: u32 = (1 << 31) + 2;
 /// Syntactically invalid option data.
 pub const REP_ERR_INVALID: u32 = (1 << 31) + 3;
+/// The option needs TLS first (the server requires `NBD_OPT_STARTTLS`).
+pub const REP_ERR_TLS_REQD: u32 = (1 << 31) + 5;
 /// No such export.
 pub const REP_ERR_UNKNOWN: u32 = (1 << 31) + 6;
 /// The server is shutting down.

@@ -36,6 +36,7 @@
 //! flushes) every worker may run, so their waits overlap.
 
 use super::handshake::Negotiated;
+use super::link::LinkWrite;
 use super::proto::*;
 use super::NbdConfig;
 use crate::blockdev::BlockDevice;
@@ -44,8 +45,7 @@ use std::io::{self, IoSlice};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 /// Buffers larger than this are not kept for reuse.
@@ -111,7 +111,9 @@ struct Out {
 /// stranded. When the socket is full the flush task takes over, waiting for
 /// it to become writable. Replies keep their permits until written.
 struct Sink {
-    wr: OwnedWriteHalf,
+    /// The socket, written to without blocking; `None` when replies go
+    /// through a stream (TLS) that only the flush task writes.
+    wr: Option<LinkWrite>,
     incoming: Mutex<VecDeque<Pending>>,
     out: Mutex<Out>,
     broken: AtomicBool,
@@ -136,6 +138,11 @@ impl Sink {
 
     /// Writes what is queued if nobody else is writing.
     fn pump(&self) {
+        let Some(wr) = &self.wr else {
+            // Through TLS: the flush task encrypts and writes everything.
+            self.wake.notify_one();
+            return;
+        };
         loop {
             let mut out = match self.out.try_lock() {
                 Ok(out) => out,
@@ -144,7 +151,7 @@ impl Sink {
             };
             self.take_incoming(&mut out);
             if !out.blocked {
-                match self.write_queue(&mut out) {
+                match self.write_queue(wr, &mut out) {
                     Ok(true) => {}
                     Ok(false) => self.wake.notify_one(),
                     Err(e) => {
@@ -175,7 +182,7 @@ impl Sink {
     /// Writes as much of the queue as the socket takes without blocking.
     /// Returns `Ok(true)` when the queue is empty, `Ok(false)` (and sets
     /// `blocked`) when the socket is full.
-    fn write_queue(&self, out: &mut Out) -> io::Result<bool> {
+    fn write_queue(&self, wr: &LinkWrite, out: &mut Out) -> io::Result<bool> {
         while !out.queue.is_empty() {
             let slices: Vec<IoSlice<'_>> = out
                 .queue
@@ -184,9 +191,9 @@ impl Sink {
                 .map(|p| IoSlice::new(&p.bytes.as_slice()[p.written..]))
                 .collect();
             let res = if slices.len() == 1 {
-                self.wr.try_write(&slices[0])
+                wr.try_write(&slices[0])
             } else {
-                self.wr.try_write_vectored(&slices)
+                wr.try_write_vectored(&slices)
             };
             drop(slices);
             let mut n = match res {
@@ -238,6 +245,9 @@ impl Sink {
 /// The flush task: takes over writing while the socket is full. Ends when the
 /// socket breaks, or when `done` is set and everything is written.
 async fn flush_replies(sink: Arc<Sink>, done: watch::Receiver<bool>) {
+    let Some(wr) = &sink.wr else {
+        return;
+    };
     loop {
         if sink.is_broken() {
             return;
@@ -253,14 +263,14 @@ async fn flush_replies(sink: Arc<Sink>, done: watch::Receiver<bool>) {
             sink.wake.notified().await;
             continue;
         }
-        if let Err(e) = sink.wr.writable().await {
+        if let Err(e) = wr.writable().await {
             sink.fail(e);
             return;
         }
         let mut out = lock(&sink.out);
         out.blocked = false;
         sink.take_incoming(&mut out);
-        if let Err(e) = sink.write_queue(&mut out) {
+        if let Err(e) = sink.write_queue(wr, &mut out) {
             drop(out);
             sink.fail(e);
             return;
@@ -269,6 +279,72 @@ async fn flush_replies(sink: Arc<Sink>, done: watch::Receiver<bool>) {
         // Replies that arrived while we held the lock.
         sink.pump();
     }
+}
+
+/// The flush task of a connection whose replies go through a stream (TLS):
+/// it is the only writer, takes whatever replies are queued and writes them
+/// in one vectored write (rustls packs them into as few records as it can).
+/// Ends when the stream breaks, or when `done` is set and everything is
+/// written.
+async fn flush_stream(
+    sink: Arc<Sink>,
+    done: watch::Receiver<bool>,
+    mut stream: Box<dyn AsyncWrite + Send + Unpin>,
+) {
+    let mut batch: Vec<Pending> = Vec::new();
+    loop {
+        if sink.is_broken() {
+            return;
+        }
+        batch.extend(lock(&sink.incoming).drain(..));
+        if batch.is_empty() {
+            if *done.borrow() {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            sink.wake.notified().await;
+            continue;
+        }
+        if let Err(e) = write_batch(&mut stream, &mut batch).await {
+            sink.fail(e);
+            return;
+        }
+        for p in batch.drain(..) {
+            sink.recycle(p.bytes);
+        }
+    }
+}
+
+async fn write_batch(
+    stream: &mut Box<dyn AsyncWrite + Send + Unpin>,
+    batch: &mut [Pending],
+) -> io::Result<()> {
+    let mut first = 0;
+    while first < batch.len() {
+        let slices: Vec<IoSlice<'_>> = batch[first..]
+            .iter()
+            .take(MAX_IOVECS)
+            .map(|p| IoSlice::new(&p.bytes.as_slice()[p.written..]))
+            .collect();
+        let mut n = stream.write_vectored(&slices).await?;
+        drop(slices);
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 && first < batch.len() {
+            let p = &mut batch[first];
+            let left = p.bytes.as_slice().len() - p.written;
+            if n >= left {
+                n -= left;
+                p.written += left;
+                first += 1;
+            } else {
+                p.written += n;
+                n = 0;
+            }
+        }
+    }
+    stream.flush().await
 }
 
 /// Buffers reused across requests, so a steady stream of same-sized requests
@@ -479,11 +555,19 @@ impl Conn {
     }
 }
 
+/// Where replies go: straight onto a socket, or through a stream (TLS).
+pub(crate) enum Wire {
+    /// Written without blocking by whichever thread has a reply.
+    Socket(LinkWrite),
+    /// Written by the connection's flush task only.
+    Stream(Box<dyn AsyncWrite + Send + Unpin>),
+}
+
 /// Runs the transmission phase until the client disconnects, breaks the
 /// protocol, or `stop` turns true; in-flight requests are answered first.
-pub(crate) async fn run(
-    mut rd: BufReader<OwnedReadHalf>,
-    wr: OwnedWriteHalf,
+pub(crate) async fn run<R: AsyncRead + Unpin>(
+    mut rd: BufReader<R>,
+    wire: Wire,
     export: Negotiated,
     config: &NbdConfig,
     mut stop: watch::Receiver<bool>,
@@ -493,6 +577,10 @@ pub(crate) async fn run(
         free: Mutex::new(Vec::new()),
         keep: max_in_flight,
     });
+    let (wr, stream) = match wire {
+        Wire::Socket(w) => (Some(w), None),
+        Wire::Stream(s) => (None, Some(s)),
+    };
     let sink = Arc::new(Sink {
         wr,
         incoming: Mutex::new(VecDeque::new()),
@@ -505,10 +593,17 @@ pub(crate) async fn run(
         bufs: Arc::clone(&bufs),
     });
     let (done_tx, done_rx) = watch::channel(false);
-    let flusher = tokio::spawn(tracing::Instrument::in_current_span(flush_replies(
-        Arc::clone(&sink),
-        done_rx,
-    )));
+    let flusher = match stream {
+        None => tokio::spawn(tracing::Instrument::in_current_span(flush_replies(
+            Arc::clone(&sink),
+            done_rx,
+        ))),
+        Some(stream) => tokio::spawn(tracing::Instrument::in_current_span(flush_stream(
+            Arc::clone(&sink),
+            done_rx,
+            stream,
+        ))),
+    };
     let conn = Arc::new(Conn {
         device: export.device,
         size: export.size,
@@ -535,7 +630,7 @@ pub(crate) async fn run(
 
     // If this future is dropped (the server aborting a connection that would
     // not drain), the workers and the flush task must still end.
-    let _guard = Abandon(Arc::clone(&conn));
+    let _guard = Abandon(Arc::clone(&conn), flusher.abort_handle());
 
     let result = read_requests(&mut rd, &conn, config, &slots, &bytes, &mut stop).await;
     if result.is_err() {
@@ -557,10 +652,13 @@ pub(crate) async fn run(
 }
 
 /// Ends a connection's workers and flush task when dropped.
-struct Abandon(Arc<Conn>);
+/// The flush task is aborted too: it may wait forever on a client that
+/// stopped reading, holding the socket (and under TLS the whole stream).
+struct Abandon(Arc<Conn>, tokio::task::AbortHandle);
 
 impl Drop for Abandon {
     fn drop(&mut self) {
+        self.1.abort();
         self.0.close_queue();
         let sink = &self.0.sink;
         if !sink.broken.swap(true, Ordering::AcqRel) {
@@ -574,8 +672,8 @@ impl Drop for Abandon {
     }
 }
 
-async fn read_requests(
-    rd: &mut BufReader<OwnedReadHalf>,
+async fn read_requests<R: AsyncRead + Unpin>(
+    rd: &mut BufReader<R>,
     conn: &Arc<Conn>,
     config: &NbdConfig,
     slots: &Arc<Semaphore>,

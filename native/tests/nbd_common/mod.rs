@@ -27,6 +27,19 @@ impl TestServer {
     }
 
     pub fn start_with(source: Arc<dyn ExportSource>, config: NbdConfig) -> TestServer {
+        TestServer::start_full(source, config, native::nbd::NbdTls::off())
+    }
+
+    /// A server with TLS settings.
+    pub fn start_tls(source: Arc<dyn ExportSource>, tls: native::nbd::NbdTls) -> TestServer {
+        TestServer::start_full(source, NbdConfig::default(), tls)
+    }
+
+    fn start_full(
+        source: Arc<dyn ExportSource>,
+        config: NbdConfig,
+        tls: native::nbd::NbdTls,
+    ) -> TestServer {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -35,7 +48,8 @@ impl TestServer {
         let server = rt
             .block_on(NbdServer::bind("127.0.0.1:0", source))
             .expect("bind 127.0.0.1:0")
-            .with_config(config);
+            .with_config(config)
+            .with_tls(tls);
         let addr = server.local_addr().expect("local_addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (done_tx, done) = std::sync::mpsc::channel();

@@ -248,7 +248,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("cannot open the imaging engine")?;
     tracing::info!(sets = engine.sets().len(), "imaging engine open");
 
-    let registry = providers::registry(&engine);
+    // NBD bound first: DS_Volume reports its real address.
+    let source: Arc<dyn ExportSource> = Arc::new(engine.clone());
+    let nbd = providers::nbd_reach::bind(&config, source)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let reach = nbd.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
+    let registry = providers::registry_with_nbd(&engine, reach);
     let state_dir = config.state_dir.clone();
     let cimom =
         tokio::task::spawn_blocking(move || cimom::Cimom::open(&state_dir, registry, &bundled()))
@@ -270,14 +276,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
 
     // NBD first, so that its port is known before clients see the CIM port.
-    let nbd_task = match config.nbd_listen {
-        Some(addr) => {
-            let source: Arc<dyn ExportSource> = Arc::new(engine.clone());
-            let server = native::nbd::NbdServer::bind(addr, source)
-                .await
-                .with_context(|| format!("cannot listen for NBD on {addr}"))?;
-            let bound = server.local_addr().context("NBD listener address")?;
-            eprintln!("cimomd: listening on nbd://{bound}");
+    let nbd_task = match nbd {
+        Some((server, reach)) => {
+            for uri in reach.uris("") {
+                eprintln!("cimomd: listening on {}", uri.trim_end_matches('/'));
+            }
             Some(tokio::spawn(server.run_until(stopped(stop_rx.clone()))))
         }
         None => None,

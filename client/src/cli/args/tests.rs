@@ -118,6 +118,12 @@ fn listings_and_status() {
     assert_eq!(ok(&["--json"]), Action::List(None));
     assert_eq!(ok(&["-g", "g", "-l"]), Action::List(Some("g".into())));
     assert_eq!(ok(&["-L"]), Action::ListOverflows);
+    assert_eq!(ok(&["-V"]), Action::ListVolumes(None));
+    assert_eq!(
+        ok(&["-V", "/v/m"]),
+        Action::ListVolumes(Some("/v/m".into()))
+    );
+    assert_eq!(err(&["-g", "g", "-V"]), UsageError::GroupNotAllowed);
     assert_eq!(ok(&["-G"]), Action::ListGroups);
     assert_eq!(ok(&["-g", "-L"]), Action::ListGroups);
     assert_eq!(ok(&["-i"]), Action::Status(Scope::All));
