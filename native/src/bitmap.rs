@@ -442,6 +442,7 @@ impl BitmapVol {
         // copy-on-writes share one journal commit instead of queueing.
         if sync {
             self.vol.sync()?;
+            crate::probe::bitmap_sync();
         }
         Ok(())
     }
@@ -454,7 +455,9 @@ impl BitmapVol {
             buf.extend_from_slice(&seal(bits.page_bytes(p), region, p));
         }
         self.vol.write_at(&buf, self.geo.region_off(region))?;
-        self.vol.sync()
+        self.vol.sync()?;
+        crate::probe::bitmap_sync();
+        Ok(())
     }
 
     /// Writes index pages from `map` and syncs.

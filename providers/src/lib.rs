@@ -24,7 +24,9 @@ pub mod convert;
 pub mod error;
 pub mod group;
 pub mod indication;
+pub mod metrics;
 pub mod overflow;
+pub mod service;
 pub mod set;
 pub mod volume;
 

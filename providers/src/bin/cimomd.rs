@@ -30,7 +30,7 @@ use cimom::config::{Args, Config};
 use cimom::BundledMof;
 use clap::{Parser, Subcommand};
 use native::{Engine, EngineConfig, ExportSource};
-use std::io::{BufRead, IsTerminal};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -151,17 +151,7 @@ fn chain(e: &anyhow::Error) -> String {
 }
 
 fn init_tracing(filter: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|e| {
-        eprintln!("cimomd: --log {filter:?} is not a valid filter ({e}); using info");
-        EnvFilter::new("info")
-    });
-    // Colours only on a terminal: logs redirected to a file stay plain text.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+    providers::service::init_logging(filter);
 }
 
 fn hash_password(user: Option<&str>) -> anyhow::Result<()> {
@@ -229,9 +219,19 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(mut config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("cannot create the state dir {}", config.state_dir.display()))?;
+    if config.https_listen.is_some() && config.tls.is_none() {
+        let pair = cimom::selfsigned::ensure(&config.state_dir)?;
+        let verb = if pair.created { "made" } else { "using" };
+        eprintln!(
+            "cimomd: {verb} self-signed certificate {} (SHA-256 fingerprint {})",
+            pair.files.cert.display(),
+            pair.fingerprint
+        );
+        config.tls = Some(pair.files);
+    }
     for root in &config.volume_roots {
         if !root.exists() {
             std::fs::create_dir_all(root)
@@ -283,9 +283,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
 
+    let metrics_task = match config.metrics_listen {
+        Some(addr) => {
+            let endpoint = cimom::metrics::Endpoint::bind(addr)
+                .await
+                .context("cannot start the metrics endpoint")?;
+            providers::metrics::install(&engine);
+            if let Some(a) = endpoint.local_addr() {
+                eprintln!("cimomd: metrics on http://{a}/metrics");
+            }
+            Some(tokio::spawn(endpoint.run(stopped(stop_rx.clone()))))
+        }
+        None => None,
+    };
     let server = cimom::server::Server::bind(&config, cimom.clone())
         .await
         .context("cannot start the CIM-XML endpoints")?;
+    let reload_task = tokio::spawn(providers::service::reload_on_sighup(
+        server.reloader(&config),
+    ));
     // After `bind`, which installs indication delivery: nothing published is lost.
     let forwarder = providers::indication::Forwarder::start(engine.clone(), cimom.handle())
         .context("cannot start the indication forwarder")?;
@@ -295,7 +311,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(a) = server.https_local_addr() {
         eprintln!("cimomd: listening on https://{a}");
     }
+    providers::service::ready(&format!("serving {} set(s)", engine.sets().len()));
+    let watchdog_task = tokio::spawn(providers::service::watchdog(engine.clone()));
     let served = server.run(stopped(stop_rx.clone())).await;
+    providers::service::stopping();
+    for task in [reload_task, watchdog_task] {
+        task.abort();
+    }
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
 
     // Whatever ended the HTTP side, stop everything else in order.
     let _ = stop_tx.send(true);
