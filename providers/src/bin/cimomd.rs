@@ -81,6 +81,10 @@ fn bundled() -> [BundledMof; 1] {
 }
 
 fn main() -> ExitCode {
+    if let Some(dir) = clidoc::requested() {
+        let code = clidoc::run(<Cli as clap::CommandFactory>::command(), "8", &dir);
+        return ExitCode::from(code as u8);
+    }
     let cli = Cli::parse();
     match cli.command {
         Some(Command::HashPassword { user }) => exit(hash_password(user.as_deref()), 1),
