@@ -156,6 +156,50 @@ mod tests {
         let e = s.locate(Error::Config(
             "--listen \"nonsense\" is not an address".into(),
         ));
-        assert!(e.to_string().starts_with("c.toml:2: key \"listen\""), "{e}");
+        assert!(e.to_string().contains("c.toml:2: key \"listen\""), "{e}");
+    }
+
+    /// The packaged `/etc/cimomd/cimomd.toml` documents every key (each long
+    /// flag but `--config`), parses, and keeps volumes under
+    /// `/var/lib/cimomd/volumes`; uncommenting every key still parses.
+    #[test]
+    fn packaged_config_has_every_key_and_parses() {
+        use clap::CommandFactory;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/cimomd.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.state_dir, PathBuf::from("/var/lib/cimomd"));
+        assert_eq!(
+            c.volume_roots,
+            vec![PathBuf::from("/var/lib/cimomd/volumes")]
+        );
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest)
+                    if rest.split('=').next().is_some_and(|k| {
+                        let k = k.trim();
+                        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                    }) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let src = Source::from_text(&path, &uncommented);
+        for arg in Args::command().get_arguments() {
+            let Some(key) = arg.get_long() else { continue };
+            if key == "config" || key == "help" || key == "version" {
+                continue;
+            }
+            assert!(
+                src.line_of(key).is_some(),
+                "{key} is not in {}",
+                path.display()
+            );
+        }
+        Config::from_toml(&uncommented).unwrap();
     }
 }

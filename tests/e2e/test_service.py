@@ -320,3 +320,60 @@ def test_sighup_reloads_users_without_dropping_connections_or_copies(tmp_path):
         assert p.proc.poll() is None
     finally:
         p.stop()
+
+
+def slow_set(tmp_path, conn, prefix, size=32 * MiB):
+    vols = tmp_path / "volumes"
+    m, s, b = (str(vols / f"{prefix}{n}") for n in ("m", "s", "b"))
+    for path, sz in ((m, size), (s, size), (b, MiB)):
+        with open(path, "wb") as f:
+            f.truncate(sz)
+    # 100 chunks (3.2 MiB) every 500 ms: about 5 s for 32 MiB.
+    return enable_slow_copy(conn, m, s, b, delay=50, units=100), s
+
+
+def test_iiadm_wait_progress_streams_lines_in_a_pipe_and_draws_a_bar_on_a_tty(tmp_path):
+    import pty
+    port, nbd_port = free_ports(2)
+    p = Proc(tmp_path, base_args(tmp_path, port, nbd_port), wait_port=port)
+    try:
+        conn = pywbem.WBEMConnection(f"http://127.0.0.1:{port}", default_namespace="root/cimv2", timeout=60)
+        setp, shadow = slow_set(tmp_path, conn, "pipe")
+        env = dict(os.environ, IIADM_URL=f"http://127.0.0.1:{port}")
+        w = subprocess.Popen([IIADM, "-w", shadow], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        first = w.stderr.readline()
+        # The first line arrives while the copy still runs, not at the end.
+        assert w.poll() is None, first
+        rest = w.stderr.read()
+        assert w.wait(timeout=120) == 0, rest
+        lines = [first.strip()] + rest.split("\n")[:-1]
+        pcts = [float(re.search(r": (\d+)% complete$", l).group(1)) for l in lines]
+        assert pcts == sorted(pcts) and pcts[-1] == 100 and len(pcts) <= 11, lines
+        assert len({int(x // 10) for x in pcts}) == len(pcts), "one line per 10 % step"
+        conn.DeleteInstance(setp)
+
+        # On a terminal: a live bar redrawn in place.
+        setp, shadow = slow_set(tmp_path, conn, "tty", size=16 * MiB)
+        primary, secondary = pty.openpty()
+        w = subprocess.Popen([IIADM, "-w", shadow], env=env, stdout=subprocess.DEVNULL,
+                             stderr=secondary, stdin=subprocess.DEVNULL)
+        os.close(secondary)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert w.wait(timeout=120) == 0
+        os.close(primary)
+        text = out.decode(errors="replace")
+        assert "100%" in text and "[" in text and "=" in text, text
+        assert "\r" in text or "\x1b[" in text, "redrawn in place"
+        assert "% complete" not in text, "no plain lines on a terminal"
+        conn.DeleteInstance(setp)
+    finally:
+        p.stop()
