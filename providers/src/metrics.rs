@@ -193,29 +193,35 @@ pub fn install(engine: &Engine) {
             "Open NBD connections",
             nbd.open.clone(),
         );
-        r.register(
-            "cimomd_nbd_connections_opened",
-            "NBD connections that entered transmission",
-            nbd.opened.clone(),
-        );
-        r.register("cimomd_nbd_reads", "NBD read requests", nbd.reads.clone());
-        r.register(
-            "cimomd_nbd_writes",
-            "NBD write requests",
-            nbd.writes.clone(),
-        );
-        r.register_with_unit(
-            "cimomd_nbd_read",
-            "Bytes read through NBD",
-            Unit::Bytes,
-            nbd.read_bytes.clone(),
-        );
-        r.register_with_unit(
-            "cimomd_nbd_written",
-            "Bytes written through NBD",
-            Unit::Bytes,
-            nbd.written_bytes.clone(),
-        );
+        // The per-export counters: (name, help, unit, family).
+        let counters = [
+            (
+                "cimomd_nbd_connections_opened",
+                "NBD connections that entered transmission",
+                None,
+                &nbd.opened,
+            ),
+            ("cimomd_nbd_reads", "NBD read requests", None, &nbd.reads),
+            ("cimomd_nbd_writes", "NBD write requests", None, &nbd.writes),
+            (
+                "cimomd_nbd_read",
+                "Bytes read through NBD",
+                Some(Unit::Bytes),
+                &nbd.read_bytes,
+            ),
+            (
+                "cimomd_nbd_written",
+                "Bytes written through NBD",
+                Some(Unit::Bytes),
+                &nbd.written_bytes,
+            ),
+        ];
+        for (name, help, unit, family) in counters {
+            match unit {
+                Some(unit) => r.register_with_unit(name, help, unit, family.clone()),
+                None => r.register(name, help, family.clone()),
+            }
+        }
         r.register_with_unit(
             "cimomd_nbd_request_duration",
             "Device time of NBD requests",

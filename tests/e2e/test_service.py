@@ -19,8 +19,9 @@ import pytest
 import pywbem
 from pywbem import Uint32
 
-from conftest import CIMOMD, IIADM, free_ports, wait_for_port
+from conftest import CIMOMD, IIADM, free_ports, stop_process, wait_for_port
 from iiset import enable_slow_copy
+from test_contract_iiadm import _in_pty
 
 MiB = 1 << 20
 
@@ -57,13 +58,7 @@ class Proc:
         raise AssertionError(f"no {pattern!r} in:\n{self.text()}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 
@@ -333,7 +328,6 @@ def slow_set(tmp_path, conn, prefix, size=32 * MiB):
 
 
 def test_iiadm_wait_progress_streams_lines_in_a_pipe_and_draws_a_bar_on_a_tty(tmp_path):
-    import pty
     port, nbd_port = free_ports(2)
     p = Proc(tmp_path, base_args(tmp_path, port, nbd_port), wait_port=port)
     try:
@@ -355,22 +349,8 @@ def test_iiadm_wait_progress_streams_lines_in_a_pipe_and_draws_a_bar_on_a_tty(tm
 
         # On a terminal: a live bar redrawn in place.
         setp, shadow = slow_set(tmp_path, conn, "tty", size=16 * MiB)
-        primary, secondary = pty.openpty()
-        w = subprocess.Popen([IIADM, "-w", shadow], env=env, stdout=subprocess.DEVNULL,
-                             stderr=secondary, stdin=subprocess.DEVNULL)
-        os.close(secondary)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(primary, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        assert w.wait(timeout=120) == 0
-        os.close(primary)
-        text = out.decode(errors="replace")
+        code, text = _in_pty([IIADM, "-w", shadow], env)
+        assert code == 0, text
         assert "100%" in text and "[" in text and "=" in text, text
         assert "\r" in text or "\x1b[" in text, "redrawn in place"
         assert "% complete" not in text, "no plain lines on a terminal"
