@@ -246,24 +246,29 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
 
     let engine_cfg =
         EngineConfig::new(config.state_dir.join("engine"), config.volume_roots.clone());
-    let engine = tokio::task::spawn_blocking(move || Engine::open(engine_cfg))
-        .await
+    // The engine and the repository open side by side (both mostly wait on
+    // the disk); the providers are registered once both are there.
+    let state_dir = config.state_dir.clone();
+    let (engine, cimom) = tokio::join!(
+        tokio::task::spawn_blocking(move || Engine::open(engine_cfg)),
+        tokio::task::spawn_blocking(move || {
+            let none = cimom::provider::ProviderRegistry::new();
+            cimom::Cimom::open(&state_dir, none, &bundled())
+        }),
+    );
+    let engine = engine
         .context("the engine start panicked")?
         .context("cannot open the imaging engine")?;
     tracing::info!(sets = engine.sets().len(), "imaging engine open");
-
-    let registry = providers::registry(&engine);
-    let state_dir = config.state_dir.clone();
-    let cimom =
-        tokio::task::spawn_blocking(move || cimom::Cimom::open(&state_dir, registry, &bundled()))
-            .await
-            .context("the repository start panicked")?
-            .with_context(|| {
-                format!(
-                    "cannot open the repository in {}",
-                    config.state_dir.display()
-                )
-            })?;
+    let cimom = cimom
+        .context("the repository start panicked")?
+        .with_context(|| {
+            format!(
+                "cannot open the repository in {}",
+                config.state_dir.display()
+            )
+        })?;
+    cimom.set_providers(providers::registry(&engine));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
