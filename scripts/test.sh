@@ -2,7 +2,8 @@
 # Runs every test of the project on a fresh machine of this kind.
 #
 # Installs what the tests need when it is missing (Debian: sblim-wbemcli,
-# libnbd-bin, qemu-utils, openssl; PyPI, in ./.venv: pywbem, pywbemtools, pytest), builds
+# libnbd-bin, qemu-utils, openssl, util-linux, man-db; PyPI, in ./.venv: pywbem, pywbemtools,
+# pytest, prometheus_client; cargo-nextest, cargo-deb), builds
 # the binaries, then runs the Rust tests (cargo nextest), the end-to-end tests
 # against a real cimomd (pytest, tests/e2e) and short fuzzing runs.
 #
@@ -21,6 +22,7 @@ command -v nbdcopy >/dev/null || need_apt+=(libnbd-bin)
 command -v qemu-io >/dev/null || need_apt+=(qemu-utils)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
+command -v man >/dev/null || need_apt+=(man-db)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -28,17 +30,22 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if [ ! -x .venv/bin/pytest ] || ! .venv/bin/python -c 'import pywbem, pywbemtools' 2>/dev/null; then
-  log "creating .venv with pywbem, pywbemtools, pytest"
+if [ ! -x .venv/bin/pytest ] || ! .venv/bin/python -c 'import pywbem, pywbemtools, prometheus_client' 2>/dev/null; then
+  log "creating .venv with pywbem, pywbemtools, pytest, prometheus_client"
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q pywbem pywbemtools pytest
+  .venv/bin/pip install -q pywbem pywbemtools pytest prometheus_client
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
 
 if ! command -v cargo-nextest >/dev/null; then
   log "installing cargo-nextest"
   cargo install --locked cargo-nextest
+fi
+# The package test (tests/e2e/test_package.py) runs scripts/package.sh.
+if ! command -v cargo-deb >/dev/null; then
+  log "installing cargo-deb"
+  cargo install --locked cargo-deb
 fi
 
 log "building the binaries"

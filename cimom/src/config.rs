@@ -32,17 +32,24 @@
 //! indication-queue = 1024
 //! indication-retries = 3
 //! indication-verify-tls = false
+//! metrics-listen = "127.0.0.1:9560" # or "off" (the default)
 //! ```
+//!
+//! A bad file (unknown key, wrong type, a `state-dir` or `volume-root` that
+//! exists but is not a directory) is refused with `FILE:LINE: key "KEY": …`
+//! ([`crate::config_check`]); `cimomd` exits 2 on it.
 
 use crate::nbd_settings::{parse_nbd_listen, NbdArgs, NbdListen, NbdSettings};
 use crate::Error;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Default plain HTTP endpoint.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5988";
+/// `--https-listen` given without a value.
+pub const DEFAULT_HTTPS_LISTEN: &str = "127.0.0.1:5989";
 /// Default NBD endpoint.
 pub const DEFAULT_NBD_LISTEN: &str = "127.0.0.1:10809";
 /// Default state directory.
@@ -61,10 +68,10 @@ pub struct Args {
     /// Plain HTTP CIM-XML endpoint, or `off` [default: 127.0.0.1:5988]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// HTTPS endpoint (WBEM convention: port 5989), or `off` [default: off]
-    #[arg(long, value_name = "ADDR")]
+    /// HTTPS endpoint, or `off` [default: off]; alone or without a port: port 5989 (WBEM)
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_HTTPS_LISTEN)]
     pub https_listen: Option<String>,
-    /// PEM certificate chain for HTTPS
+    /// PEM certificate chain for HTTPS [default: a self-signed one made in <state-dir>/tls]
     #[arg(long, value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for HTTPS
@@ -124,6 +131,9 @@ pub struct Args {
     /// Check HTTPS listeners' certificates against the web PKI roots
     #[arg(long)]
     pub indication_verify_tls: bool,
+    /// Prometheus text endpoint (GET /metrics), or `off` [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 impl Args {
@@ -167,6 +177,7 @@ struct FileConfig {
     indication_queue: Option<usize>,
     indication_retries: Option<u32>,
     indication_verify_tls: Option<bool>,
+    metrics_listen: Option<String>,
 }
 
 /// How clients authenticate.
@@ -273,6 +284,8 @@ pub struct Config {
     pub limits: Limits,
     /// Indication delivery.
     pub indications: IndicationConfig,
+    /// Prometheus endpoint (`None`: off).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -293,6 +306,7 @@ impl Default for Config {
             insecure: false,
             limits: Limits::default(),
             indications: IndicationConfig::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -307,6 +321,16 @@ pub fn parse_listen(flag: &str, text: &str) -> Result<Option<SocketAddr>, Error>
     let t = text.trim();
     if t.eq_ignore_ascii_case("off") || t.eq_ignore_ascii_case("none") {
         return Ok(None);
+    }
+    // HTTPS without a port: the WBEM port.
+    if flag == "https-listen" {
+        if let Ok(ip) = t
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            return Ok(Some(SocketAddr::new(ip, 5989)));
+        }
     }
     if let Ok(a) = t.parse::<SocketAddr>() {
         return Ok(Some(a));
@@ -337,11 +361,19 @@ impl Config {
     /// Merges the flags with the `--config` file (if any) and the defaults, and
     /// validates the result.
     pub fn from_args(args: &Args) -> Result<Config, Error> {
-        let file = match &args.config {
-            Some(path) => load_file(path)?,
-            None => FileConfig::default(),
+        let (file, source) = match &args.config {
+            Some(path) => {
+                let source = crate::config_check::Source::read(path)?;
+                (source.parse()?, Some(source))
+            }
+            None => (FileConfig::default(), None),
         };
-        Self::merge(args, file)
+        let config = Self::merge(args, file).map_err(|e| match &source {
+            Some(s) => s.locate(e),
+            None => e,
+        })?;
+        crate::config_check::check_dirs(&config, args, source.as_ref())?;
+        Ok(config)
     }
 
     /// Parses a TOML configuration text alone (no flags), for tests and tools.
@@ -367,14 +399,23 @@ impl Config {
         };
         let tls_cert = args.tls_cert.clone().or(file.tls_cert);
         let tls_key = args.tls_key.clone().or(file.tls_key);
-        let tls = match (https_listen, tls_cert.clone(), tls_key.clone()) {
-            (None, _, _) => None,
-            (Some(_), Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
-            (Some(_), _, _) => {
-                return Err(config_error(
-                    "--https-listen needs both --tls-cert and --tls-key (PEM files)",
-                ))
-            }
+        let tls =
+            match (https_listen, tls_cert.clone(), tls_key.clone()) {
+                (None, _, _) => None,
+                (Some(_), Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                // Neither: the server makes a self-signed pair (crate::selfsigned).
+                (Some(_), None, None) => None,
+                (Some(_), _, _) => return Err(config_error(
+                    "--https-listen needs both --tls-cert and --tls-key (PEM files), or neither",
+                )),
+            };
+        let metrics_listen = match args
+            .metrics_listen
+            .as_ref()
+            .or(file.metrics_listen.as_ref())
+        {
+            Some(t) => parse_listen("metrics-listen", t)?,
+            None => None,
         };
         let state_dir = args
             .state_dir
@@ -471,6 +512,7 @@ impl Config {
             insecure,
             limits,
             indications,
+            metrics_listen,
         };
         config.validate()?;
         Ok(config)
@@ -482,7 +524,8 @@ impl Config {
             return Err(config_error("--auth basic needs --users FILE"));
         }
         if self.auth == AuthMode::None && !self.insecure {
-            for addr in self.listen.iter().chain(self.https_listen.iter()) {
+            let endpoints = self.listen.iter().chain(&self.https_listen);
+            for addr in endpoints.chain(&self.metrics_listen) {
                 if !is_loopback(addr) {
                     return Err(config_error(format!(
                         "refusing --auth none on non-loopback address {addr}: \
@@ -490,11 +533,6 @@ impl Config {
                     )));
                 }
             }
-        }
-        if self.https_listen.is_some() && self.tls.is_none() {
-            return Err(config_error(
-                "--https-listen needs --tls-cert and --tls-key",
-            ));
         }
         let l = &self.limits;
         if l.max_request_bytes < 1024 {
@@ -531,15 +569,10 @@ impl Config {
     }
 }
 
-fn load_file(path: &Path) -> Result<FileConfig, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        config_error(format!(
-            "cannot read configuration file {}: {e}",
-            path.display()
-        ))
-    })?;
-    toml::from_str(&text)
-        .map_err(|e| config_error(format!("configuration file {}: {e}", path.display())))
+impl crate::config_check::Source {
+    fn parse(&self) -> Result<FileConfig, Error> {
+        self.deserialize()
+    }
 }
 
 #[cfg(test)]
@@ -595,8 +628,16 @@ mod tests {
     }
 
     #[test]
-    fn https_needs_cert_and_key() {
-        assert!(parse(&["--https-listen", "127.0.0.1:5989"]).is_err());
+    fn https_needs_cert_and_key_or_neither() {
+        assert!(parse(&["--https-listen", "127.0.0.1:5989"])
+            .unwrap()
+            .tls
+            .is_none());
+        assert!(parse(&["--https-listen", "127.0.0.1:5989", "--tls-cert", "c"]).is_err());
+        let c = parse(&["--listen", "off", "--https-listen"]).unwrap();
+        assert_eq!(c.https_listen, Some("127.0.0.1:5989".parse().unwrap()));
+        let c = parse(&["--https-listen", "::1"]).unwrap();
+        assert_eq!(c.https_listen, Some("[::1]:5989".parse().unwrap()));
         let c = parse(&[
             "--https-listen",
             "127.0.0.1:5989",

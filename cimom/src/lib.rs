@@ -5,7 +5,10 @@ pub mod provider;
 
 pub mod auth;
 pub mod config;
+pub mod config_check;
 pub mod indication;
+pub mod metrics;
+pub mod selfsigned;
 pub mod nbd_settings;
 pub mod server;
 

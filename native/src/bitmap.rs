@@ -401,6 +401,9 @@ pub(crate) struct BitmapVol {
 pub(crate) struct LoadReport {
     pub bad_shadow_pages: Vec<u64>,
     pub bad_copy_pages: Vec<u64>,
+    /// Some page failed its checksum and was rebuilt in memory (the bits
+    /// differ from the volume's until written back).
+    pub patched: bool,
 }
 
 impl BitmapVol {
@@ -442,6 +445,7 @@ impl BitmapVol {
         // copy-on-writes share one journal commit instead of queueing.
         if sync {
             self.vol.sync()?;
+            crate::probe::bitmap_sync();
         }
         Ok(())
     }
@@ -454,7 +458,9 @@ impl BitmapVol {
             buf.extend_from_slice(&seal(bits.page_bytes(p), region, p));
         }
         self.vol.write_at(&buf, self.geo.region_off(region))?;
-        self.vol.sync()
+        self.vol.sync()?;
+        crate::probe::bitmap_sync();
+        Ok(())
     }
 
     /// Writes index pages from `map` and syncs.
@@ -519,7 +525,9 @@ impl BitmapVol {
         let mut rep = LoadReport {
             bad_shadow_pages: self.load_bits(Region::Shadow, shd)?,
             bad_copy_pages: self.load_bits(Region::Copy, cpy)?,
+            patched: false,
         };
+        rep.patched = !rep.bad_shadow_pages.is_empty() || !rep.bad_copy_pages.is_empty();
         if independent {
             // Over-approximating differences is always safe for an independent set.
             for &p in &rep.bad_shadow_pages {

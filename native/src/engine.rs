@@ -155,13 +155,15 @@ impl Engine {
             for g in &conf.groups {
                 st.groups.insert(g.name.clone(), g.clone());
             }
+            let mut opened = Vec::with_capacity(conf.sets.len());
             for rec in &conf.sets {
-                if let Err(e) = eng.restore_set(&mut st, rec) {
+                if let Err(e) = eng.restore_set(&mut st, rec, &mut opened) {
                     tracing::warn!(set = %rec.shadow.display(), error = %e, "set restored offline");
                     st.offline
                         .insert(rec.shadow.clone(), (rec.clone(), e.to_string()));
                 }
             }
+            mark_opened(opened);
             // Boot resumes every set: an exported set that is not suspended
             // joins a local import of its shadow now (imaging.md §3.5, §5).
             let due: Vec<PathBuf> = st
@@ -353,7 +355,15 @@ impl Engine {
         })
     }
 
-    fn restore_set(&self, st: &mut St, rec: &SetRecord) -> Result<()> {
+    /// Brings back one configured set. Its header's new lifecycle and flags
+    /// are pushed on `opened` and written by [`mark_opened`], for all sets at
+    /// once, before the engine is used.
+    fn restore_set(
+        &self,
+        st: &mut St,
+        rec: &SetRecord,
+        opened: &mut Vec<(Arc<SetCore>, u32, u32)>,
+    ) -> Result<()> {
         let shadow_path = self.inner.roots.resolve(&rec.shadow)?;
         let bitmap_path = self.inner.roots.resolve(&rec.bitmap)?;
         let shadow = Arc::new(Volume::open(&shadow_path)?);
@@ -471,8 +481,10 @@ impl Engine {
         if !rep.bad_shadow_pages.is_empty() || !rep.bad_copy_pages.is_empty() {
             tracing::warn!(set = %shadow_path.display(), ?rep, "bitmap pages failed their checksum; set needs reset");
             fl |= flags::BMPOFFLINE;
-        } else if rep.bad_shadow_pages.is_empty() {
-            // Recovered pages were patched in memory; write them back.
+        } else if rep.patched || set.volatile {
+            // Recovered (or, for a volatile set, distrusted) pages were
+            // patched in memory; write them back. Pages that loaded intact
+            // are already what would be written.
             set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
             set.bmp.write_all_bits(Region::Copy, &set.cpy)?;
         }
@@ -491,14 +503,11 @@ impl Engine {
         // A volatile set's bitmaps were just written back whole: it starts
         // saved, CLEAN until its first bit changes.
         let saved = set.volatile && fl & flags::BMPOFFLINE == 0;
-        set.bmp.write_header(|h| {
-            h.lifecycle = if rec.suspended || saved {
-                bitmap::LIFE_CLEAN
-            } else {
-                bitmap::LIFE_DIRTY
-            };
-            h.flags = fl;
-        })?;
+        let lifecycle = if rec.suspended || saved {
+            bitmap::LIFE_CLEAN
+        } else {
+            bitmap::LIFE_DIRTY
+        };
         set.saved.store(saved, Ordering::Release);
         // An exported set and a local import of its shadow share the key:
         // the import is the active one, the exported set waits in `parked`.
@@ -525,6 +534,7 @@ impl Engine {
         } else {
             st.sets.insert(shadow_path, set.clone());
         }
+        opened.push((set, lifecycle, fl));
         Ok(())
     }
 
@@ -2595,4 +2605,32 @@ fn validate_set_name(name: &str, shadow: &Path) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Writes the headers of the sets just restored (lifecycle and flags, each
+/// made durable), in parallel: the syncs of different bitmap volumes overlap
+/// instead of queueing, so a start with a thousand sets takes a few sync
+/// latencies rather than a thousand. A set whose header cannot be written
+/// comes back offline (BMPOFFLINE), as a bitmap failure at run time does.
+fn mark_opened(opened: Vec<(Arc<SetCore>, u32, u32)>) {
+    const WORKERS: usize = 32;
+    if opened.is_empty() {
+        return;
+    }
+    let per = opened.len().div_ceil(WORKERS);
+    std::thread::scope(|scope| {
+        for part in opened.chunks(per) {
+            scope.spawn(move || {
+                for (set, lifecycle, fl) in part {
+                    let written = set.bmp.write_header(|h| {
+                        h.lifecycle = *lifecycle;
+                        h.flags = *fl;
+                    });
+                    if let Err(e) = written {
+                        set.go_offline(flags::BMPOFFLINE, &e);
+                    }
+                }
+            });
+        }
+    });
 }

@@ -48,6 +48,7 @@ pub mod nbd;
 #[cfg(test)]
 mod ordering_tests;
 mod overflow;
+pub mod probe;
 mod set;
 mod state;
 pub mod types;

@@ -540,6 +540,7 @@ impl SetCore {
             mv.read_at(&mut buf, c * CHUNK_SIZE)?;
             v.write_at(&buf, o)?;
             pend.data(&v);
+            crate::probe::cow_first_write();
         }
         Ok(true)
     }

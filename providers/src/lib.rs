@@ -24,8 +24,10 @@ pub mod convert;
 pub mod error;
 pub mod group;
 pub mod indication;
+pub mod metrics;
 pub mod nbd_reach;
 pub mod overflow;
+pub mod service;
 pub mod set;
 pub mod volume;
 

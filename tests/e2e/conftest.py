@@ -58,6 +58,17 @@ def wait_for_port(port, proc, timeout=60.0):
     raise RuntimeError(f"cimomd did not listen on port {port} within {timeout}s")
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=20):
+    """Sends `sig` to a running process and waits; kills it after `timeout` s."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Cimomd:
     """One cimomd process; `restart()` keeps the state dir and volumes."""
 
@@ -95,13 +106,8 @@ class Cimomd:
         wait_for_port(self.port, self.proc)
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc, sig)
         self.log.close()
 
     def restart(self, sig=signal.SIGTERM):

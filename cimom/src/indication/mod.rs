@@ -262,10 +262,12 @@ async fn worker(mut conn: deliver::Connection, mut rx: mpsc::Receiver<Bytes>, at
             match conn.send(body.clone()).await {
                 Ok(()) => {
                     tracing::debug!(attempt, "indication delivered");
+                    crate::metrics::global().indication(true);
                     break;
                 }
                 Err(deliver::Failure::Refused(e)) => {
                     tracing::warn!(error = %e, "listener refused the indication");
+                    crate::metrics::global().indication(false);
                     break;
                 }
                 Err(deliver::Failure::Transient(e)) if attempt < attempts => {
@@ -275,6 +277,7 @@ async fn worker(mut conn: deliver::Connection, mut rx: mpsc::Receiver<Bytes>, at
                 }
                 Err(deliver::Failure::Transient(e)) => {
                     tracing::warn!(attempts, error = %e, "indication dropped: the listener could not be reached");
+                    crate::metrics::global().indication(false);
                 }
             }
         }

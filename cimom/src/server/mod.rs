@@ -31,6 +31,8 @@ pub mod request;
 pub mod response;
 mod tls;
 
+pub use tls::acceptor as tls_acceptor;
+
 use crate::auth::{AuthFailure, Authenticator};
 use crate::config::Config;
 use crate::dispatch::{Cimom, RequestCtx};
@@ -48,7 +50,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
@@ -71,17 +73,21 @@ pub async fn serve(
 pub struct Server {
     shared: Arc<Shared>,
     http: Option<TcpListener>,
-    https: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
+    https: Option<(TcpListener, SharedTls)>,
     stop_tx: watch::Sender<bool>,
     stop_rx: watch::Receiver<bool>,
     /// Indication delivery, running from `bind` on.
     delivery: tokio::task::JoinHandle<()>,
 }
 
+/// The HTTPS acceptor, replaced on reload (open connections keep theirs).
+type SharedTls = Arc<RwLock<tokio_rustls::TlsAcceptor>>;
+
 /// What every connection task needs.
 struct Shared {
     cimom: Cimom,
-    auth: Authenticator,
+    /// Replaced on reload; requests in progress keep the one they started with.
+    auth: RwLock<Authenticator>,
     limits: crate::config::Limits,
     xml_limits: cim::xml::Limits,
     requests: Semaphore,
@@ -131,13 +137,13 @@ impl Server {
         let https = match (config.https_listen, &config.tls) {
             (Some(addr), Some(files)) => {
                 let acceptor = tls::acceptor(files)?;
-                Some((bind(addr).await?, acceptor))
+                Some((bind(addr).await?, Arc::new(RwLock::new(acceptor))))
             }
             _ => None,
         };
         let shared = Arc::new(Shared {
             cimom,
-            auth,
+            auth: RwLock::new(auth),
             limits: config.limits.clone(),
             xml_limits: config.xml_limits(),
             requests: Semaphore::new(config.limits.max_concurrent_requests),
@@ -156,6 +162,16 @@ impl Server {
             stop_rx,
             delivery,
         })
+    }
+
+    /// A handle that re-reads the users file and the TLS certificate and key
+    /// ([`Reloader::reload`], `systemctl reload` / SIGHUP) while serving.
+    pub fn reloader(&self, config: &Config) -> Reloader {
+        Reloader {
+            shared: Arc::clone(&self.shared),
+            tls: self.https.as_ref().map(|(_, t)| Arc::clone(t)),
+            config: config.clone(),
+        }
     }
 
     /// The bound plain HTTP address (with the real port when `:0` was asked).
@@ -207,10 +223,35 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
         .map_err(|source| Error::Listen { addr, source })
 }
 
+/// Re-reads credentials and certificates for a running [`Server`].
+pub struct Reloader {
+    shared: Arc<Shared>,
+    tls: Option<SharedTls>,
+    config: Config,
+}
+
+impl Reloader {
+    /// Loads the users file and the TLS files again and swaps them in for
+    /// new requests and connections; open connections and running operations
+    /// are not touched. On any error nothing is replaced.
+    pub fn reload(&self) -> Result<(), Error> {
+        let auth = Authenticator::from_config(&self.config)?;
+        let acceptor = match (&self.tls, &self.config.tls) {
+            (Some(_), Some(files)) => Some(tls::acceptor(files)?),
+            _ => None,
+        };
+        *self.shared.auth.write().unwrap_or_else(|e| e.into_inner()) = auth;
+        if let (Some(slot), Some(a)) = (&self.tls, acceptor) {
+            *slot.write().unwrap_or_else(|e| e.into_inner()) = a;
+        }
+        Ok(())
+    }
+}
+
 /// Accepts connections until told to stop, then waits for them to drain.
 async fn accept_loop(
     listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<SharedTls>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -244,16 +285,15 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let span = tracing::debug_span!("connection", %peer, tls = tls.is_some());
-        let task = connection(
-            stream,
-            tls.clone(),
-            http.clone(),
-            Arc::clone(&shared),
-            stop.clone(),
-        );
+        let tls = tls
+            .as_ref()
+            .map(|t| t.read().unwrap_or_else(|e| e.into_inner()).clone());
+        let counted = crate::metrics::global().connection();
+        let task = connection(stream, tls, http.clone(), Arc::clone(&shared), stop.clone());
         tokio::spawn(
             async move {
                 task.await;
+                drop(counted);
                 drop(permit);
             }
             .instrument(span),
@@ -323,7 +363,11 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         user = field::Empty,
     );
     let started = std::time::Instant::now();
-    let resp = process(shared, req).instrument(span.clone()).await;
+    let mut outcome = Outcome::default();
+    let resp = process(shared, req, &mut outcome)
+        .instrument(span.clone())
+        .await;
+    outcome.record(&resp, started.elapsed());
     let _enter = span.enter();
     tracing::debug!(
         status = resp.status().as_u16(),
@@ -333,14 +377,50 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     resp
 }
 
-async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+/// What a request was and how it ended, for [`crate::metrics`].
+#[derive(Default)]
+struct Outcome {
+    op: String,
+    cim_error: Option<&'static str>,
+}
+
+impl Outcome {
+    fn failed<T>(&mut self, result: &Result<T, CimError>) {
+        if let Err(e) = result {
+            self.cim_error = Some(e.status.name());
+        }
+    }
+
+    fn record(&self, resp: &Response<Body>, took: Duration) {
+        let metrics = crate::metrics::global();
+        if !metrics.enabled() {
+            return;
+        }
+        let http_status;
+        let status = match self.cim_error {
+            Some(name) => name,
+            None if resp.status() == StatusCode::OK => "OK",
+            None => {
+                http_status = format!("HTTP_{}", resp.status().as_u16());
+                &http_status
+            }
+        };
+        metrics.request(&self.op, status, took);
+    }
+}
+
+async fn process(shared: &Shared, req: Request<Incoming>, outcome: &mut Outcome) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let framing = match request::check_head(&parts.method, parts.uri.path(), &parts.headers) {
         Ok(f) => f,
         Err(e) => return reject(e),
     };
-    let user = match shared
+    let auth = shared
         .auth
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let user = match auth
         .check(
             parts
                 .headers
@@ -416,6 +496,8 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             span.record("id", id.as_str());
             span.record("op", method.as_str());
             tracing::debug!(error = %error, "operation refused");
+            outcome.op = method.clone();
+            outcome.cim_error = Some(error.status.name());
             out = Vec::with_capacity(1024);
             response::encode_imethod(&id, &method, Err(error), &mut out);
         }
@@ -448,6 +530,8 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                     if let Err(e) = &result {
                         tracing::debug!(error = %e, "operation failed");
                     }
+                    outcome.op = name.to_owned();
+                    outcome.failed(&result);
                     out = shared.buffer_for(name);
                     response::encode_imethod(&msg.id, name, result, &mut out);
                     shared.remember_size(name, out.len());
@@ -466,6 +550,8 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                     if let Err(e) = &result {
                         tracing::debug!(error = %e, "method failed");
                     }
+                    outcome.op = method.as_str().to_owned();
+                    outcome.failed(&result);
                     out = Vec::with_capacity(4096);
                     response::encode_method(&msg.id, method, result, &mut out);
                 }

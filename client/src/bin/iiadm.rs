@@ -2,6 +2,9 @@
 //! [`client::cli`]. Exit status: 0 success, 1 the operation failed, 2 bad usage.
 
 fn main() {
+    if let Some(dir) = clidoc::requested() {
+        std::process::exit(clidoc::run(client::cli::doc::command(), "1", &dir));
+    }
     // Diagnostics only when asked for (`IIADM_LOG=debug`); stdout stays clean.
     if let Ok(filter) = std::env::var("IIADM_LOG") {
         let _ = tracing_subscriber::fmt()

@@ -3,6 +3,7 @@
 //! to the process; tests drive [`run_capture`] (or [`run::run_async`]) instead.
 
 pub mod args;
+pub mod doc;
 pub mod output;
 pub mod run;
 

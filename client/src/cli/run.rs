@@ -208,23 +208,33 @@ async fn follow(io: &mut Io<'_>, label: &str, wait: impl AsyncWait) -> crate::Re
         }
         r
     } else {
+        // One line per 10 % step keeps logs readable; each is written as it
+        // happens (the progress callback must be Send, the writer is not,
+        // so lines cross a channel).
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let mut last: i64 = -1;
-        let mut lines = Vec::new();
-        let r = wait
-            .run(|p| {
-                // One line per 10 % step keeps logs readable.
-                let step = (p.clamp(0.0, 100.0) / 10.0).floor() as i64;
-                if step != last {
-                    last = step;
-                    lines.push(format!(
-                        "{label}: {}% complete",
-                        (p.clamp(0.0, 100.0)).floor()
-                    ));
+        let run = wait.run(move |p| {
+            let step = (p.clamp(0.0, 100.0) / 10.0).floor() as i64;
+            if step != last {
+                last = step;
+                let _ = tx.send(format!(
+                    "{label}: {}% complete",
+                    p.clamp(0.0, 100.0).floor()
+                ));
+            }
+        });
+        tokio::pin!(run);
+        let r = loop {
+            tokio::select! {
+                r = &mut run => break r,
+                Some(line) = rx.recv() => {
+                    let _ = writeln!(io.err, "{line}");
+                    let _ = io.err.flush();
                 }
-            })
-            .await;
-        for l in lines {
-            let _ = writeln!(io.err, "{l}");
+            }
+        };
+        while let Ok(line) = rx.try_recv() {
+            let _ = writeln!(io.err, "{line}");
         }
         r
     }

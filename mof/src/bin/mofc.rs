@@ -82,6 +82,10 @@ fn compile(c: &Common) -> Result<Compiled, ExitCode> {
 }
 
 fn main() -> ExitCode {
+    if let Some(dir) = clidoc::requested() {
+        let code = clidoc::run(<Cli as clap::CommandFactory>::command(), "1", &dir);
+        return ExitCode::from(code as u8);
+    }
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Check { common, quiet } => {

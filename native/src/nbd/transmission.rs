@@ -402,6 +402,8 @@ struct Conn {
     max_workers: usize,
     /// Moving average of device call time, in nanoseconds.
     avg_call_ns: AtomicU64,
+    /// Per-export metrics (crate::probe), when installed.
+    probe: Option<Arc<dyn crate::probe::ExportProbe>>,
 }
 
 impl Conn {
@@ -504,6 +506,7 @@ impl Conn {
         let dev = &*self.device;
         let fua = req.flags & CMD_FLAG_FUA != 0;
         let len = req.length as usize;
+        let started = std::time::Instant::now();
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| match req.kind {
             CMD_READ => {
                 let mut buf = self.bufs.get();
@@ -535,6 +538,13 @@ impl Conn {
             ))),
         }));
         self.bufs.put(payload);
+        if let Some(p) = &self.probe {
+            p.request(
+                crate::probe::NbdOp::of(req.kind),
+                len as u64,
+                started.elapsed(),
+            );
+        }
         match outcome {
             Ok(Ok(Some(buf))) => self.sink.send(ReplyBytes::Data(buf), permits),
             Ok(Ok(None)) => self.reply(req.cookie, 0, permits),
@@ -620,6 +630,7 @@ pub(crate) async fn run<R: AsyncRead + Unpin>(
         work: Condvar::new(),
         max_workers: config.workers_per_connection.max(1),
         avg_call_ns: AtomicU64::new(0),
+        probe: crate::probe::export_opened(&export.name),
     });
     let slots = Arc::new(Semaphore::new(max_in_flight));
     let budget = config

@@ -30,7 +30,7 @@ use cimom::config::{Args, Config};
 use cimom::BundledMof;
 use clap::{Parser, Subcommand};
 use native::{Engine, EngineConfig, ExportSource};
-use std::io::{BufRead, IsTerminal};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -81,6 +81,10 @@ fn bundled() -> [BundledMof; 1] {
 }
 
 fn main() -> ExitCode {
+    if let Some(dir) = clidoc::requested() {
+        let code = clidoc::run(<Cli as clap::CommandFactory>::command(), "8", &dir);
+        return ExitCode::from(code as u8);
+    }
     let cli = Cli::parse();
     match cli.command {
         Some(Command::HashPassword { user }) => exit(hash_password(user.as_deref()), 1),
@@ -151,17 +155,7 @@ fn chain(e: &anyhow::Error) -> String {
 }
 
 fn init_tracing(filter: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|e| {
-        eprintln!("cimomd: --log {filter:?} is not a valid filter ({e}); using info");
-        EnvFilter::new("info")
-    });
-    // Colours only on a terminal: logs redirected to a file stay plain text.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+    providers::service::init_logging(filter);
 }
 
 fn hash_password(user: Option<&str>) -> anyhow::Result<()> {
@@ -229,9 +223,19 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(mut config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("cannot create the state dir {}", config.state_dir.display()))?;
+    if config.https_listen.is_some() && config.tls.is_none() {
+        let pair = cimom::selfsigned::ensure(&config.state_dir)?;
+        let verb = if pair.created { "made" } else { "using" };
+        eprintln!(
+            "cimomd: {verb} self-signed certificate {} (SHA-256 fingerprint {})",
+            pair.files.cert.display(),
+            pair.fingerprint
+        );
+        config.tls = Some(pair.files);
+    }
     for root in &config.volume_roots {
         if !root.exists() {
             std::fs::create_dir_all(root)
@@ -242,11 +246,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let engine_cfg =
         EngineConfig::new(config.state_dir.join("engine"), config.volume_roots.clone());
-    let engine = tokio::task::spawn_blocking(move || Engine::open(engine_cfg))
-        .await
+    // The engine and the repository open side by side (both mostly wait on
+    // the disk); the providers are registered once both are there.
+    let state_dir = config.state_dir.clone();
+    let (engine, cimom) = tokio::join!(
+        tokio::task::spawn_blocking(move || Engine::open(engine_cfg)),
+        tokio::task::spawn_blocking(move || {
+            let none = cimom::provider::ProviderRegistry::new();
+            cimom::Cimom::open(&state_dir, none, &bundled())
+        }),
+    );
+    let engine = engine
         .context("the engine start panicked")?
         .context("cannot open the imaging engine")?;
     tracing::info!(sets = engine.sets().len(), "imaging engine open");
+    let cimom = cimom
+        .context("the repository start panicked")?
+        .with_context(|| {
+            format!(
+                "cannot open the repository in {}",
+                config.state_dir.display()
+            )
+        })?;
 
     // NBD bound first: DS_Volume reports its real address.
     let source: Arc<dyn ExportSource> = Arc::new(engine.clone());
@@ -254,18 +275,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(anyhow::Error::msg)?;
     let reach = nbd.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
-    let registry = providers::registry_with_nbd(&engine, reach);
-    let state_dir = config.state_dir.clone();
-    let cimom =
-        tokio::task::spawn_blocking(move || cimom::Cimom::open(&state_dir, registry, &bundled()))
-            .await
-            .context("the repository start panicked")?
-            .with_context(|| {
-                format!(
-                    "cannot open the repository in {}",
-                    config.state_dir.display()
-                )
-            })?;
+    cimom.set_providers(providers::registry_with_nbd(&engine, reach));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
@@ -286,9 +296,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
 
+    let metrics_task = match config.metrics_listen {
+        Some(addr) => {
+            let endpoint = cimom::metrics::Endpoint::bind(addr)
+                .await
+                .context("cannot start the metrics endpoint")?;
+            providers::metrics::install(&engine);
+            if let Some(a) = endpoint.local_addr() {
+                eprintln!("cimomd: metrics on http://{a}/metrics");
+            }
+            Some(tokio::spawn(endpoint.run(stopped(stop_rx.clone()))))
+        }
+        None => None,
+    };
     let server = cimom::server::Server::bind(&config, cimom.clone())
         .await
         .context("cannot start the CIM-XML endpoints")?;
+    let reload_task = tokio::spawn(providers::service::reload_on_sighup(
+        server.reloader(&config),
+    ));
     // After `bind`, which installs indication delivery: nothing published is lost.
     let forwarder = providers::indication::Forwarder::start(engine.clone(), cimom.handle())
         .context("cannot start the indication forwarder")?;
@@ -298,7 +324,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(a) = server.https_local_addr() {
         eprintln!("cimomd: listening on https://{a}");
     }
+    providers::service::ready(&format!("serving {} set(s)", engine.sets().len()));
+    let watchdog_task = tokio::spawn(providers::service::watchdog(engine.clone()));
     let served = server.run(stopped(stop_rx.clone())).await;
+    providers::service::stopping();
+    for task in [reload_task, watchdog_task] {
+        task.abort();
+    }
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
 
     // Whatever ended the HTTP side, stop everything else in order.
     let _ = stop_tx.send(true);
