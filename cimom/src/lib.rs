@@ -8,8 +8,8 @@ pub mod config;
 pub mod config_check;
 pub mod indication;
 pub mod metrics;
-pub mod selfsigned;
 pub mod nbd_settings;
+pub mod selfsigned;
 pub mod server;
 
 pub mod bundled;
