@@ -27,7 +27,7 @@
 
 pub mod request;
 pub mod response;
-mod tls;
+pub mod tls;
 
 use crate::auth::{AuthFailure, Authenticator};
 use crate::config::Config;
