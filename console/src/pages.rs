@@ -352,7 +352,7 @@ pub fn login_page(error: Option<&str>) -> Markup {
 fn dialogs() -> Markup {
     html! {
         dialog #newset aria-labelledby="newset-title" {
-            form #newset-form method="dialog" {
+            form #newset-form method="dialog" novalidate {
                 h2 #newset-title { "New Set" }
                 label { "Host " select name="host" .host-pick required {} }
                 fieldset { legend { "Type" }
@@ -374,7 +374,7 @@ fn dialogs() -> Markup {
             }
         }
         dialog #newgroup aria-labelledby="newgroup-title" {
-            form #newgroup-form method="dialog" {
+            form #newgroup-form method="dialog" novalidate {
                 h2 #newgroup-title { "New Group" }
                 label { "Host " select name="host" .host-pick required {} }
                 label { "Name " input name="name" required maxlength="200"; }
@@ -510,7 +510,7 @@ fn set_properties(v: &HostView, s: &SetInfo, hosts: &[HostView]) -> Markup {
                     button type="button" data-action="update" data-dir="to-master" { "Update to Master" }
                     button type="button" data-action="abort" { "Abort" }
                 }
-                form.copyopts data-post="copy-parameters" {
+                form.copyopts data-post="copy-parameters" novalidate {
                     h3 { "Copy Options" }
                     label { "Delay (10 ms ticks, 2–10000) " input name="delay" type="number" min="2" max="10000" required value=(s.copy_delay); }
                     label { "Units (chunks, 100–60000) " input name="units" type="number" min="100" max="60000" required value=(s.copy_units); }
@@ -518,7 +518,7 @@ fn set_properties(v: &HostView, s: &SetInfo, hosts: &[HostView]) -> Markup {
                 }
             }
             section #pane-config role="tabpanel" aria-labelledby="tab-config" hidden {
-                form data-post="rename" {
+                form data-post="rename" novalidate {
                     label { "Name " input name="name" required maxlength="200" value=(s.name); }
                     button type="submit" { "Rename" }
                 }
@@ -534,8 +534,8 @@ fn set_properties(v: &HostView, s: &SetInfo, hosts: &[HostView]) -> Markup {
                     button type="button" data-action="detach" { "Detach overflow" }
                 }
                 form data-post="join" { label { "Bitmap for Join " input name="bitmap" placeholder="(none)"; } button type="submit" { "Join" } }
-                form data-post="attach" { label { "Overflow volume " input name="overflow" required; } button type="submit" { "Attach overflow" } }
-                form.move data-move=(v.name) data-shadow=(s.shadow) {
+                form data-post="attach" novalidate { label { "Overflow volume " input name="overflow" required; } button type="submit" { "Attach overflow" } }
+                form.move data-move=(v.name) data-shadow=(s.shadow) novalidate {
                     h3 { "Export → Import on another host" }
                     label { "Target host " select name="to" required {
                         @for h in hosts.iter().filter(|h| h.name != v.name) { option value=(h.name) { (h.name) } }
