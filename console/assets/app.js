@@ -294,6 +294,27 @@ function openDialog(d) {
   d.showModal();
 }
 
+// New Set and New Group: post the form to the chosen host, show the host's error.
+function wireCreate(dlg, kind, adjust) {
+  const form = $('form', dlg);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = formJson(form);
+    const host = body.host;
+    delete body.host;
+    adjust(body);
+    try {
+      clearError(dlg);
+      validate(form);
+      await api('POST', `/api/v1/hosts/${enc(host)}/${kind}`, body);
+      dlg.close();
+      toast(`${kind === 'sets' ? 'set' : 'group'} ${body.name || body.shadow} created on ${host}`);
+    } catch (err) {
+      showError(dlg, err);
+    }
+  });
+}
+
 function wireDialogs() {
   for (const d of $$('dialog')) {
     d.addEventListener('close', () => opener?.focus?.());
@@ -309,39 +330,10 @@ function wireDialogs() {
   });
   nsf.elements.host.addEventListener('change', () => loadVolumes(nsf).catch((e) => showError(ns, e)));
   nsf.addEventListener('change', () => newSetHints(nsf));
-  nsf.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const body = formJson(nsf);
-    const host = body.host;
-    delete body.host;
-    if ($('#overflow-pane').hidden) delete body.overflow;
-    try {
-      clearError(ns);
-      validate(nsf);
-      await api('POST', `/api/v1/hosts/${enc(host)}/sets`, body);
-      ns.close();
-      toast(`set ${body.name || body.shadow} created on ${host}`);
-    } catch (err) {
-      showError(ns, err);
-    }
-  });
+  wireCreate(ns, 'sets', (body) => { if ($('#overflow-pane').hidden) delete body.overflow; });
   const ng = $('#newgroup');
-  const ngf = $('#newgroup-form');
   $('#new-group').addEventListener('click', () => { hostPickers(ng); openDialog(ng); });
-  ngf.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const body = formJson(ngf);
-    const host = body.host;
-    delete body.host;
-    try {
-      clearError(ng);
-      await api('POST', `/api/v1/hosts/${enc(host)}/groups`, body);
-      ng.close();
-      toast(`group ${body.name} created on ${host}`);
-    } catch (err) {
-      showError(ng, err);
-    }
-  });
+  wireCreate(ng, 'groups', () => {});
   wireProps();
 }
 

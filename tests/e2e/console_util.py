@@ -60,10 +60,10 @@ class PinnedCimomd(Cimomd):
 class Iimgr:
     """One iimgr process on a free loopback port."""
 
-    def __init__(self, base: Path, hosts, extra_args=(), users=None):
+    def __init__(self, base: Path, hosts, extra_args=(), users=None, toml=""):
         base.mkdir(parents=True, exist_ok=True)
         self.base = base
-        lines = []
+        lines = [toml]
         for name, url, tags in hosts:
             lines += ["[[host]]", f"name = {json.dumps(name)}", f"url = {json.dumps(url)}",
                       f"tags = {json.dumps(list(tags))}", ""]

@@ -5,7 +5,9 @@ scenario leaves a screenshot of its end state in $CONSOLE_SHOTS."""
 import json
 import re
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -347,3 +349,58 @@ def test_access_login_csrf_limits_and_escaping(browser_page, host1, tmp_path):
         shot(page, "6-access")
     finally:
         mgr.stop()
+
+
+def bad_host(kind):
+    """A loopback server that hangs (accepts, never answers) or answers garbage."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            held.append(c)
+            if kind == "garbage":
+                try:
+                    c.recv(65536)
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n<garbage>")
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.getsockname()[1]}"
+
+
+def test_a_hanging_or_garbage_host_costs_only_its_rows(browser_page, host1, tmp_path):
+    page = browser_page
+    hang, hang_url = bad_host("hang")
+    junk, junk_url = bad_host("garbage")
+    mgr = Iimgr(tmp_path / "mgr", [("good", host1.url, []), ("hangs", hang_url, []), ("junk", junk_url, [])],
+                toml="host-timeout = 2\n")
+    try:
+        mgr.wait_host_live("good")
+        assert iiadm(host1, "-e", "dep", host1.volume("gm", MiB), host1.volume("gs", MiB),
+                     host1.volume("gb", MiB), "fine").returncode == 0
+        t0 = time.time()
+        open_console(page, mgr)
+        assert time.time() - t0 < 5, "the page does not wait for the bad hosts"
+        row_of(page, "fine").wait_for(timeout=5000)
+        for name in ("hangs", "junk"):
+            page.locator(f"tbody[data-host='{name}']").get_by_text(re.compile("unreachable since")).wait_for(timeout=10000)
+        # The good host stays live: a change still arrives at once.
+        assert iiadm(host1, "-s", "fine").returncode == 0
+        row_of(page, "fine").get_by_role("cell", name="suspended", exact=True).wait_for(timeout=3000)
+        api = ApiSession(mgr.url)
+        st, body = api.call("GET", "/api/v1/hosts/hangs/volumes")
+        assert st == 504, (st, body)
+        assert api.call("GET", "/api/v1/hosts/good/groups/nope")[0] == 404
+        shot(page, "7-bad-hosts")
+    finally:
+        mgr.stop()
+        hang.close()
+        junk.close()
