@@ -109,7 +109,7 @@ async function refreshDialog(rowId) {
 
 function connect() {
   if (!$('#sets')) return;
-  const es = new EventSource('/api/v1/events');
+  const es = new EventSource(`/api/v1/events?since=${$('#table').dataset.since}`);
   es.addEventListener('row', (e) => {
     const d = JSON.parse(e.data);
     swap(d.id, d.html);

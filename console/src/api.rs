@@ -37,7 +37,7 @@
 //! | GET, POST | `/hosts/{h}/overflows` | `{path}` | list; initialise |
 //! | DELETE | `/hosts/{h}/overflows/{path}` | | delete |
 //! | GET | `/hosts/{h}/volumes` | | `DS_Volume`s with capacity and usedBy |
-//! | GET | `/events` | | server-sent events (see [`crate::events`]) |
+//! | GET | `/events?since=N` | | server-sent events after id N or `Last-Event-ID` (see [`crate::events`]) |
 //! | GET | `/openapi.json` | | this table as OpenAPI 3 |
 
 use crate::events::{parse_last_event_id, Resume};
@@ -130,6 +130,10 @@ fn direction(v: &Json) -> Result<Direction, Error> {
             "direction {d:?} must be to-shadow or to-master"
         ))),
     }
+}
+
+fn wait_timeout(v: &Json) -> Result<Option<Duration>, Error> {
+    Ok(opt_u32(v, "timeoutSeconds")?.map(|s| Duration::from_secs(s.into())))
 }
 
 fn set_handle(host: &Host, name: &str) -> Result<SetHandle, Error> {
@@ -290,10 +294,7 @@ async fn host_route(host: &Host, m: &Method, seg: &[&str], req: &Req) -> R {
                 "join" => h.join(field(&b, "bitmap")?).await?,
                 "attach" => h.attach_overflow(field(&b, "overflow")?).await?,
                 "rename" => h.rename(field(&b, "name")?).await?,
-                "wait" => {
-                    let t = opt_u32(&b, "timeoutSeconds")?.map(|s| Duration::from_secs(s.into()));
-                    h.wait(t).await?
-                }
+                "wait" => h.wait(wait_timeout(&b)?).await?,
                 "copy-parameters" => {
                     let d = opt_u32(&b, "delay")?
                         .ok_or_else(|| Error::BadRequest("field delay is missing".into()))?;
@@ -374,10 +375,7 @@ async fn host_route(host: &Host, m: &Method, seg: &[&str], req: &Req) -> R {
                 "lock" => gh.lock().await?,
                 "unlock" => gh.unlock().await?,
                 "rename" => gh.rename(field(&b, "name")?).await?,
-                "wait" => {
-                    let t = opt_u32(&b, "timeoutSeconds")?.map(|s| Duration::from_secs(s.into()));
-                    gh.wait(t).await?
-                }
+                "wait" => gh.wait(wait_timeout(&b)?).await?,
                 a => return Err(Error::NotFound(format!("no group action {a}"))),
             }
             ok()
@@ -432,7 +430,14 @@ pub fn raw_properties(inst: &cim::Instance) -> Vec<(String, String)> {
 }
 
 fn events(app: &Arc<App>, req: &Req) -> Response<Body> {
-    let last = parse_last_event_id(req.header("last-event-id"));
+    // A reconnecting EventSource sends Last-Event-ID; a fresh page passes the
+    // journal id its table was rendered at as `?since=N`, so nothing between
+    // the render and the connection is lost.
+    let since = req
+        .query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("since="));
+    let last = parse_last_event_id(req.header("last-event-id")).or(parse_last_event_id(since));
     let (resume, rx) = app.registry.journal.resume(last);
     let mut first = String::from("retry: 1000\n\n");
     match resume {

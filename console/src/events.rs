@@ -10,16 +10,21 @@
 //!
 //! ```text
 //! id: 42
-//! event: row            (row | rows | remove | host | refresh)
+//! event: row            (row | rows | remove | overflows | refresh)
 //! data: {"id":"…","html":"<tr …>…</tr>"}
 //!
 //! ```
 //!
-//! * `row` — replace (or insert into its host's body) one `<tr>` by its id;
-//! * `rows` — replace a host's whole `<tbody>` (structure changed);
+//! * `row` — replace one `<tr>` (a set or group) by its id;
+//! * `rows` — replace a host's whole `<tbody>` (sets or groups came or went,
+//!   membership, reachability or "degraded" changed), or append a new one;
 //! * `remove` — drop the element with this id;
-//! * `host` — a host's status line changed (reachable, degraded);
-//! * `refresh` — reload the table.
+//! * `overflows` — a host's overflow volumes changed (`id` is its `<tbody>`);
+//! * `refresh` — reload the table (a host was added, or the client is too far
+//!   behind).
+//!
+//! A page passes the id its table was rendered at as `?since=N`, so the
+//! first connection resumes like a reconnection with `Last-Event-ID`.
 //!
 //! Data is JSON on one line, so the `data:` field never needs splitting.
 

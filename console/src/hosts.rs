@@ -321,16 +321,19 @@ impl Registry {
             .ok_or_else(|| Error::NotFound(format!("host {name} is not known to iimgr")))
     }
 
-    /// Every host's view, by name.
-    pub fn views(&self) -> Vec<HostView> {
-        let hosts: Vec<Arc<Host>> = self
-            .hosts
+    /// Every host, by name (a copy of the list: no lock is held afterwards).
+    fn all(&self) -> Vec<Arc<Host>> {
+        self.hosts
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .values()
             .cloned()
-            .collect();
-        hosts.iter().map(|h| h.view()).collect()
+            .collect()
+    }
+
+    /// Every host's view, by name.
+    pub fn views(&self) -> Vec<HostView> {
+        self.all().iter().map(|h| h.view()).collect()
     }
 
     fn publish(&self, old: &HostView, new: &HostView) {
@@ -354,14 +357,7 @@ impl Registry {
 
     /// Marks announced hosts whose heartbeats stopped (called every second).
     fn sweep_heartbeats(&self) {
-        let hosts: Vec<Arc<Host>> = self
-            .hosts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for h in hosts {
+        for h in self.all() {
             let hb = *h.heartbeat.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((last, every)) = hb {
                 if last.elapsed() > every * MISSED_HEARTBEATS {

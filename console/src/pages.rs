@@ -349,6 +349,22 @@ pub fn login_page(error: Option<&str>) -> Markup {
     )
 }
 
+/// The four copy/update buttons and Abort (menu items when `role` is given).
+fn copy_buttons(role: Option<&str>) -> Markup {
+    const OPS: [(&str, Option<&str>, &str); 5] = [
+        ("copy", Some("to-shadow"), "Copy to Shadow"),
+        ("update", Some("to-shadow"), "Update to Shadow"),
+        ("copy", Some("to-master"), "Copy to Master"),
+        ("update", Some("to-master"), "Update to Master"),
+        ("abort", None, "Abort"),
+    ];
+    html! {
+        @for (action, dir, label) in OPS {
+            button type="button" role=[role] data-action=(action) data-dir=[dir] { (label) }
+        }
+    }
+}
+
 fn dialogs() -> Markup {
     html! {
         dialog #newset aria-labelledby="newset-title" {
@@ -395,11 +411,7 @@ fn dialogs() -> Markup {
             }
         }
         div #menu role="menu" hidden aria-label="Set actions" {
-            button role="menuitem" data-action="copy" data-dir="to-shadow" { "Copy to Shadow" }
-            button role="menuitem" data-action="update" data-dir="to-shadow" { "Update to Shadow" }
-            button role="menuitem" data-action="copy" data-dir="to-master" { "Copy to Master" }
-            button role="menuitem" data-action="update" data-dir="to-master" { "Update to Master" }
-            button role="menuitem" data-action="abort" { "Abort" }
+            (copy_buttons(Some("menuitem")))
             button role="menuitem" data-action="suspend" { "Suspend" }
             button role="menuitem" data-action="resume" { "Resume" }
             button role="menuitem" data-action="delete" { "Delete" }
@@ -409,7 +421,7 @@ fn dialogs() -> Markup {
     }
 }
 
-fn main_page(hosts: &[HostView], req: &Req) -> Markup {
+fn main_page(hosts: &[HostView], req: &Req, event_id: u64) -> Markup {
     let mut tags: Vec<&String> = hosts.iter().flat_map(|h| h.tags.iter()).collect();
     tags.sort();
     tags.dedup();
@@ -428,7 +440,7 @@ fn main_page(hosts: &[HostView], req: &Req) -> Markup {
                 " " button type="button" #new-set { "New Set" }
                 " " button type="button" #new-group { "New Group" }
             }
-            div #table { (table(hosts)) }
+            div #table data-since=(event_id) { (table(hosts)) }
             (dialogs())
         },
     )
@@ -504,11 +516,7 @@ fn set_properties(v: &HostView, s: &SetInfo, hosts: &[HostView]) -> Markup {
                     dt { "Operation" } dd { @if running(s) { (s.state) " " } (bar(&format!("{} completed", s.name), s.percent_completed)) }
                 }
                 div.buttons {
-                    button type="button" data-action="copy" data-dir="to-shadow" { "Copy to Shadow" }
-                    button type="button" data-action="update" data-dir="to-shadow" { "Update to Shadow" }
-                    button type="button" data-action="copy" data-dir="to-master" { "Copy to Master" }
-                    button type="button" data-action="update" data-dir="to-master" { "Update to Master" }
-                    button type="button" data-action="abort" { "Abort" }
+                    (copy_buttons(None))
                 }
                 form.copyopts data-post="copy-parameters" novalidate {
                     h3 { "Copy Options" }
@@ -571,11 +579,7 @@ fn group_properties(v: &HostView, g: &GroupRow) -> Markup {
             }
             div.buttons {
                 button type="button" data-action="add" { "Add…" }
-                button type="button" data-action="copy" data-dir="to-shadow" { "Copy to Shadow" }
-                button type="button" data-action="update" data-dir="to-shadow" { "Update to Shadow" }
-                button type="button" data-action="copy" data-dir="to-master" { "Copy to Master" }
-                button type="button" data-action="update" data-dir="to-master" { "Update to Master" }
-                button type="button" data-action="abort" { "Abort" }
+                (copy_buttons(None))
                 button type="button" data-action="delete" { "Delete group" }
             }
             p.error role="alert" {}
@@ -634,7 +638,12 @@ pub async fn route(app: &Arc<App>, req: &Req) -> Response<Body> {
     let seg: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     let reg = &app.registry;
     match seg.as_slice() {
-        [] => page(main_page(&reg.views(), req)),
+        [] => {
+            // The id first, then the views: events after it may repeat what
+            // the table shows, never miss what it does not.
+            let id = reg.journal.last_id();
+            page(main_page(&reg.views(), req, id))
+        }
         ["overflows"] => page(overflows_page(&reg.views(), req)),
         ["ui", "table"] => page(table(&reg.views())),
         ["ui", "hosts", h, rest @ ..] => {

@@ -8,7 +8,6 @@ target/console-screenshots), which is not committed.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -84,15 +83,7 @@ class Iimgr:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+    stop = Cimomd.stop  # SIGTERM, a grace period, then SIGKILL; closes the log
 
     def wait_host_live(self, name, timeout=30):
         """Waits until the host answers through iimgr (its live view is up)."""
