@@ -369,6 +369,7 @@ function wireProps() {
     const t = { kind: box.dataset.host ? 'group' : 'set', name: '', base: box.dataset.base, host: box.dataset.host };
     t.name = $('h2', box).textContent.replace(/^[^:]*: /, '');
     if (b.dataset.action === 'add') return openAvailable(t);
+    if (b.dataset.action === 'member') return openProps({ kind: 'set', host: t.host, name: b.dataset.set });
     if (b.dataset.action === 'remove') {
       try { await api('POST', `${t.base}/remove`, { sets: [b.dataset.set] }); } catch (err) { showError(box, err); }
       return;

@@ -573,7 +573,11 @@ fn group_properties(v: &HostView, g: &GroupRow) -> Markup {
                     tr data-set=(s.shadow) {
                         td { (s.name) } td { (s.state) } td { (s.status) } td { (pct(s.percent_synchronized)) }
                         td { (s.overflow.as_deref().unwrap_or("—")) }
-                        td { button type="button" data-action="remove" data-set=(s.shadow) aria-label=(format!("Remove {}", s.name)) { "Remove" } }
+                        td {
+                            button type="button" data-action="member" data-set=(s.shadow) aria-label=(format!("Properties of member {}", s.name)) { "Properties" }
+                            " "
+                            button type="button" data-action="remove" data-set=(s.shadow) aria-label=(format!("Remove {}", s.name)) { "Remove" }
+                        }
                     }
                 } }
             }

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import CIMOMD, IIADM, Cimomd
-from console_util import (MiB, TOKEN, ApiSession, Iimgr, PinnedCimomd, chromium_path, fill, http,
+from console_util import (IIMGR, MiB, ApiSession, Iimgr, PinnedCimomd, chromium_path, fill, http,
                           nbd_bytes, seg, shot, CHROMIUM_FLAGS)
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -148,6 +148,12 @@ def test_groups_available_sets_and_group_update(browser_page, host1, mgr):
     props.get_by_role("button", name="Update to Shadow").click()
     page.get_by_role("status").filter(has_text="update to-shadow on g1: done").wait_for()
     assert props.locator("p.error").text_content() == ""
+    members.get_by_role("button", name="Properties of member ind1").click()
+    props.get_by_role("heading", name="Set Properties: ind1").wait_for()
+    page.keyboard.press("Escape")
+    props.wait_for(state="hidden")
+    page.get_by_role("button", name="Properties of group g1").click()
+    members = props.get_by_role("table", name="Members")
     members.get_by_role("button", name="Remove ind1").click()
     props.get_by_role("table", name="Members").get_by_role("cell", name="ind1", exact=True).wait_for(state="detached")
     assert s.call("GET", "/api/v1/hosts/h1/groups/g1")[1]["members"] == []
@@ -170,6 +176,16 @@ def test_pushed_state_reaches_the_open_page_without_reload(browser_page, host1, 
     row_of(page, "appeared").wait_for(timeout=5000)
     assert iiadm(host1, "-d", s2).returncode == 0
     row_of(page, "appeared").wait_for(state="detached", timeout=5000)
+    # The row's action menu, by keyboard: Actions → Resume.
+    row.get_by_role("button", name="Actions for pushed").focus()
+    page.keyboard.press("Enter")
+    menu = page.get_by_role("menu", name="Set actions")
+    menu.get_by_role("menuitem", name="Resume").wait_for()
+    for _ in range(6):  # Copy/Update x2, Abort, Suspend: Resume is the seventh item
+        page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.textContent") == "Resume"
+    page.keyboard.press("Enter")
+    row.get_by_role("cell", name="idle", exact=True).wait_for(timeout=3000)
     assert page.evaluate("window.__marker") == "kept", "the page was reloaded"
     shot(page, "3-pushed-state")
 
@@ -404,3 +420,43 @@ def test_a_hanging_or_garbage_host_costs_only_its_rows(browser_page, host1, tmp_
         mgr.stop()
         hang.close()
         junk.close()
+
+
+def test_tls_cookie_is_secure_and_open_listen_needs_login(host1, tmp_path):
+    import ssl
+    import urllib.error
+    import urllib.request
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True, timeout=60)
+    line = subprocess.run([CIMOMD, "hash-password", "admin"], input="pa55word\n",
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+    users = tmp_path / "users"
+    users.write_text(line)
+    from conftest import free_ports
+    port = free_ports(1)[0]
+    mgr = Iimgr(tmp_path / "mgr", [("h1", host1.url, [])], users=users,
+                extra_args=["--https-listen", f"127.0.0.1:{port}", "--tls-cert", str(cert), "--tls-key", str(key)])
+    try:
+        ctx = ssl.create_default_context(cafile=str(cert))
+        ctx.check_hostname = False
+        req = urllib.request.Request(f"https://127.0.0.1:{port}/login", data=b"user=admin&password=pa55word",
+                                     method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a, **k):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=ctx))
+        try:
+            opener.open(req, timeout=30)
+            raise AssertionError("expected a 303 to /")
+        except urllib.error.HTTPError as e:
+            assert e.code == 303
+            c = e.headers["Set-Cookie"]
+        assert "HttpOnly" in c and "SameSite=Strict" in c and "Secure" in c, c
+    finally:
+        mgr.stop()
+    # Without --users, a non-loopback address needs --insecure.
+    r = subprocess.run([IIMGR, "--listen", "0.0.0.0:0"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "loopback" in r.stderr, r.stderr
