@@ -14,7 +14,7 @@ import pytest
 
 from conftest import CIMOMD, IIADM, Cimomd
 from console_util import (IIMGR, MiB, ApiSession, Iimgr, PinnedCimomd, chromium_path, fill, http,
-                          nbd_bytes, seg, shot, CHROMIUM_FLAGS)
+                          nbd_bytes, shot, CHROMIUM_FLAGS)
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -222,10 +222,10 @@ def test_bad_input_is_shown_and_changes_nothing(browser_page, host1, mgr):
     props.get_by_role("button", name="Apply copy options").click()
     props.get_by_role("alert").filter(has_text="must be between 2 and 10000").wait_for()
     api = ApiSession(mgr.url)
-    st = api.call("GET", f"/api/v1/hosts/h1/sets/opts")[1]
+    st = api.call("GET", "/api/v1/hosts/h1/sets/opts")[1]
     assert (st["copy_delay"], st["copy_units"]) != (1, 50)
     # The API refuses the same values on its own.
-    r = api.call("POST", f"/api/v1/hosts/h1/sets/opts/copy-parameters", {"delay": 1, "units": 50})
+    r = api.call("POST", "/api/v1/hosts/h1/sets/opts/copy-parameters", {"delay": 1, "units": 50})
     assert r[0] == 400 and "outside 2-10000" in r[1]["error"]
     shot(page, "4-copy-options")
     # The page keeps working.
