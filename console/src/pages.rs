@@ -688,11 +688,10 @@ pub async fn route(app: &Arc<App>, req: &Req) -> Response<Body> {
                 Ok(i) => crate::api::raw_properties(&i),
                 Err(e) => vec![("error".into(), e.to_string())],
             };
-            let assoc: Vec<String> = c
-                .associator_names(&set.path, None, None)
-                .await
-                .map(|v| v.iter().map(|p| p.to_string()).collect())
-                .unwrap_or_default();
+            let assoc: Vec<String> = match c.associator_names(&set.path, None, None).await {
+                Ok(v) => v.iter().map(|p| p.to_string()).collect(),
+                Err(e) => vec![format!("(associations unavailable: {e})")],
+            };
             page(raw_page(&v, &set, &props, &assoc, req))
         }
         _ => not_found(format!("no page /{}", seg.join("/"))),
