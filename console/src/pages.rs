@@ -222,6 +222,11 @@ pub fn table(hosts: &[HostView]) -> Markup {
     html! {
         table #sets {
             caption { "Sets and groups of every host" }
+            colgroup {
+                @for c in ["c-host", "c-name", "c-type", "c-state", "c-status", "c-sync", "c-done", "c-ovl", "c-act"] {
+                    col class=(c);
+                }
+            }
             thead { tr {
                 th scope="col" { "Host" } th scope="col" { "Name" } th scope="col" { "Type" }
                 th scope="col" { "State" } th scope="col" { "Status" } th scope="col" { "% synchronized" }
