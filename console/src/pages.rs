@@ -120,6 +120,7 @@ fn host_status(v: &HostView) -> Markup {
             span.badge.ok { "● live" }
         }
         @if v.announced { " " span.tag { "registered" } }
+        @if let Some(ver) = &v.version { " " span.tag { "cimomd " (ver) } }
         @for t in &v.tags { " " span.tag { (t) } }
     }
 }
@@ -547,7 +548,15 @@ fn set_properties(v: &HostView, s: &SetInfo, hosts: &[HostView]) -> Markup {
                     button type="button" data-action="detach" { "Detach overflow" }
                 }
                 form data-post="join" { label { "Bitmap for Join " input name="bitmap" placeholder="(none)"; } button type="submit" { "Join" } }
-                form data-post="attach" novalidate { label { "Overflow volume " input name="overflow" required; } button type="submit" { "Attach overflow" } }
+                form data-post="attach" novalidate {
+                    label { "Overflow volume " select name="overflow" required {
+                        option value="" { "— choose —" }
+                        @for o in &v.overflows {
+                            option value=(o.path) { (o.path) " — " (size(o.capacity)) ", " (o.attached_sets) " attached" }
+                        }
+                    } }
+                    button type="submit" { "Attach overflow" }
+                }
                 form.move data-move=(v.name) data-shadow=(s.shadow) novalidate {
                     h3 { "Export → Import on another host" }
                     label { "Target host " select name="to" required {
@@ -589,7 +598,13 @@ fn group_properties(v: &HostView, g: &GroupRow) -> Markup {
             div.buttons {
                 button type="button" data-action="add" { "Add…" }
                 (copy_buttons(None))
+                button type="button" data-action="lock" { "Lock" }
+                button type="button" data-action="unlock" { "Unlock" }
                 button type="button" data-action="delete" { "Delete group" }
+            }
+            form data-post="rename" novalidate {
+                label { "New group name " input name="name" required maxlength="200" value=(g.name); }
+                button type="submit" { "Rename group" }
             }
             p.error role="alert" {}
             div.buttons { button type="button" .cancel { "Close" } }

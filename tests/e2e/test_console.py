@@ -157,6 +157,14 @@ def test_groups_available_sets_and_group_update(browser_page, host1, mgr):
     members.get_by_role("button", name="Remove ind1").click()
     props.get_by_role("table", name="Members").get_by_role("cell", name="ind1", exact=True).wait_for(state="detached")
     assert s.call("GET", "/api/v1/hosts/h1/groups/g1")[1]["members"] == []
+    props.get_by_role("button", name="Lock", exact=True).click()
+    page.get_by_role("status").filter(has_text="lock on g1: done").wait_for()
+    props.get_by_role("button", name="Unlock").click()
+    page.get_by_role("status").filter(has_text="unlock on g1: done").wait_for()
+    props.get_by_label("New group name").fill("g2")
+    props.get_by_role("button", name="Rename group").click()
+    page.get_by_role("button", name="Properties of group g2").wait_for()
+    assert s.call("GET", "/api/v1/hosts/h1/groups/g1")[0] == 404
     shot(page, "2-groups")
 
 
@@ -202,6 +210,12 @@ def test_bad_input_is_shown_and_changes_nothing(browser_page, host1, mgr):
     dlg.get_by_label("Shadow volume").select_option(s)
     dlg.get_by_label("Bitmap volume").select_option(b)
     assert "smaller than the master" in dlg.locator("#newset-hints").inner_text()
+    overflow = dlg.get_by_label("Overflow volume")
+    assert not overflow.is_visible(), "no overflow pane for an independent set"
+    dlg.get_by_label("Dependent", exact=True).check()
+    overflow.wait_for()
+    dlg.get_by_label("Independent").check()
+    overflow.wait_for(state="hidden")
     dlg.get_by_role("button", name="Create").click()
     alert = dlg.get_by_role("alert")
     alert.filter(has_text="too small").wait_for()
