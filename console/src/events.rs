@@ -1,8 +1,9 @@
 //! The change journal behind `GET /api/v1/events` (server-sent events).
 //!
 //! Every change gets the next id (1, 2, …) and is kept in a ring of the last
-//! [`JOURNAL_LEN`] events. A browser that reconnects with `Last-Event-ID: N`
-//! gets every event after `N` when the ring still holds them, otherwise one
+//! [`JOURNAL_LEN`] events and at most [`JOURNAL_BYTES`] of data. A browser
+//! that reconnects with `Last-Event-ID: N` gets every event after `N` when the
+//! ring still holds them, otherwise one
 //! `refresh` event telling it to reload its table (it is too far behind, or
 //! the server restarted and counts from 1 again).
 //!
@@ -34,6 +35,9 @@ use tokio::sync::broadcast;
 
 /// Events kept for resume.
 pub const JOURNAL_LEN: usize = 4096;
+/// Bytes of event data kept for resume: a `rows` event of a big host is large,
+/// so the ring is bounded by size as well as by count.
+pub const JOURNAL_BYTES: usize = 8 * 1024 * 1024;
 
 /// One journal entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,49 +77,73 @@ pub enum Resume {
 
 /// The journal and its broadcast channel.
 pub struct Journal {
-    ring: Mutex<(u64, VecDeque<Event>)>,
+    ring: Mutex<Ring>,
     tx: broadcast::Sender<Event>,
     capacity: usize,
+    max_bytes: usize,
+}
+
+struct Ring {
+    /// Id of the newest event.
+    last: u64,
+    events: VecDeque<Event>,
+    /// Sum of the kept events' data lengths.
+    bytes: usize,
 }
 
 impl Default for Journal {
     fn default() -> Self {
-        Journal::new(JOURNAL_LEN)
+        Journal::new(JOURNAL_LEN, JOURNAL_BYTES)
     }
 }
 
 impl Journal {
-    /// A journal keeping `capacity` events.
-    pub fn new(capacity: usize) -> Journal {
-        let (tx, _) = broadcast::channel(capacity.max(16));
+    /// A journal keeping at most `capacity` events and `max_bytes` of data
+    /// (the newest event is always kept).
+    pub fn new(capacity: usize, max_bytes: usize) -> Journal {
+        let (tx, _) = broadcast::channel(capacity.clamp(16, 1024));
         Journal {
-            ring: Mutex::new((0, VecDeque::with_capacity(capacity))),
+            ring: Mutex::new(Ring {
+                last: 0,
+                events: VecDeque::new(),
+                bytes: 0,
+            }),
             tx,
             capacity: capacity.max(1),
+            max_bytes,
         }
     }
 
     /// Appends an event and sends it to every live stream.
     pub fn push(&self, kind: &'static str, data: String) -> u64 {
         let mut g = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        g.0 += 1;
+        g.last += 1;
         let ev = Event {
-            id: g.0,
+            id: g.last,
             kind,
             data,
         };
-        if g.1.len() == self.capacity {
-            g.1.pop_front();
+        g.bytes += ev.data.len();
+        g.events.push_back(ev.clone());
+        while g.events.len() > self.capacity || (g.bytes > self.max_bytes && g.events.len() > 1) {
+            if let Some(old) = g.events.pop_front() {
+                g.bytes -= old.data.len();
+            }
         }
-        g.1.push_back(ev.clone());
         // Sent under the lock so that the order of ids is the order of delivery.
         let _ = self.tx.send(ev);
-        g.0
+        g.last
     }
 
     /// The id of the newest event (0 when none).
     pub fn last_id(&self) -> u64 {
-        self.ring.lock().unwrap_or_else(|e| e.into_inner()).0
+        self.ring.lock().unwrap_or_else(|e| e.into_inner()).last
+    }
+
+    /// Events and bytes kept.
+    pub fn kept(&self) -> (usize, usize) {
+        let g = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        (g.events.len(), g.bytes)
     }
 
     /// Subscribes, and says what a client that saw up to `last` missed. The
@@ -123,14 +151,14 @@ impl Journal {
     pub fn resume(&self, last: Option<u64>) -> (Resume, broadcast::Receiver<Event>) {
         let g = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         let rx = self.tx.subscribe();
-        let newest = g.0;
+        let newest = g.last;
         let r = match last {
             None => Resume::Events(Vec::new()),
             Some(n) if n == newest => Resume::Events(Vec::new()),
             Some(n) if n > newest => Resume::Refresh,
-            Some(n) => match g.1.front() {
+            Some(n) => match g.events.front() {
                 Some(first) if first.id <= n + 1 => {
-                    Resume::Events(g.1.iter().filter(|e| e.id > n).cloned().collect())
+                    Resume::Events(g.events.iter().filter(|e| e.id > n).cloned().collect())
                 }
                 _ => Resume::Refresh,
             },
@@ -150,7 +178,7 @@ mod tests {
 
     #[test]
     fn resume_gives_the_missed_events_in_order() {
-        let j = Journal::new(8);
+        let j = Journal::new(8, 1 << 20);
         for i in 0..5 {
             j.push("row", format!("{{\"n\":{i}}}"));
         }
@@ -164,7 +192,7 @@ mod tests {
 
     #[test]
     fn too_far_behind_or_from_the_future_refreshes() {
-        let j = Journal::new(4);
+        let j = Journal::new(4, 1 << 20);
         for _ in 0..10 {
             j.push("row", "{}".into());
         }
@@ -175,13 +203,27 @@ mod tests {
 
     #[tokio::test]
     async fn live_events_follow_the_resumed_ones() {
-        let j = Journal::new(4);
+        let j = Journal::new(4, 1 << 20);
         j.push("row", "{}".into());
         let (_, mut rx) = j.resume(Some(1));
         j.push("remove", "{\"id\":\"x\"}".into());
         let e = rx.recv().await.unwrap();
         assert_eq!((e.id, e.kind), (2, "remove"));
         assert_eq!(e.to_sse(), "id: 2\nevent: remove\ndata: {\"id\":\"x\"}\n\n");
+    }
+
+    #[test]
+    fn the_ring_is_bounded_by_bytes_too() {
+        let j = Journal::new(100, 1000);
+        for _ in 0..10 {
+            j.push("rows", "x".repeat(300));
+        }
+        let (n, bytes) = j.kept();
+        assert!(n == 3 && bytes == 900, "{n} events, {bytes} bytes");
+        assert_eq!(j.resume(Some(5)).0, Resume::Refresh, "event 6 was dropped");
+        assert!(matches!(j.resume(Some(7)).0, Resume::Events(v) if v.len() == 3));
+        j.push("rows", "y".repeat(5000));
+        assert_eq!(j.kept().0, 1, "the newest event is always kept");
     }
 
     #[test]
