@@ -438,6 +438,8 @@ fn take_snapshot(reg: &Registry, host: &Host, view: &LiveView, degraded: bool) {
 
 /// The watcher of one host: see the module documentation.
 async fn watch(reg: std::sync::Weak<Registry>, host: Arc<Host>) {
+    // A host that is down when watching starts is retried after 1, 2, 4, 5, 5… s.
+    let mut backoff = Duration::from_secs(1);
     loop {
         let Some(r) = reg.upgrade() else { return };
         let opts = LiveOptions {
@@ -451,7 +453,8 @@ async fn watch(reg: std::sync::Weak<Registry>, host: Arc<Host>) {
             Ok(Err(e)) => {
                 r.update(&host, |v| mark_unreachable(v, e.to_string()));
                 drop(r);
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
             }
             Err(_) => {
