@@ -16,7 +16,9 @@
 //! The first post is the registration, the following ones are heartbeats; the
 //! server marks a host that misses three unreachable. A refused post (bad
 //! token: 401) or an unreachable server is logged and retried at the next
-//! beat: announcing never stops the object manager. Plain `http://` URLs only.
+//! beat: announcing never stops the object manager. An `https://` URL is
+//! verified against `--announce-ca-file` (or the web PKI roots), so the token
+//! never travels in the clear to a management server elsewhere.
 
 use crate::Error;
 use bytes::Bytes;
@@ -43,6 +45,9 @@ pub struct AnnounceArgs {
     /// Seconds between heartbeats [default: 30]
     #[arg(long, value_name = "SECS", requires = "announce")]
     pub announce_interval: Option<u64>,
+    /// PEM CA bundle that signs an https:// management server [default: web PKI roots]
+    #[arg(long, value_name = "PEM", requires = "announce")]
+    pub announce_ca_file: Option<PathBuf>,
 }
 
 /// A validated announcement plan.
@@ -50,6 +55,8 @@ pub struct AnnounceArgs {
 pub struct Announcer {
     /// `host:port` of the management server.
     authority: String,
+    /// TLS to the management server (`https://`), with its trust roots.
+    tls: Option<Tls>,
     /// Path prefix of the management server URL (without trailing slash).
     prefix: String,
     token: String,
@@ -76,11 +83,15 @@ impl Announcer {
         let Some(url) = &a.announce else {
             return Ok(None);
         };
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            Error::Config(format!(
-                "--announce {url:?}: only http:// URLs are supported"
-            ))
-        })?;
+        let (rest, tls) = if let Some(r) = url.strip_prefix("https://") {
+            (r, Some(Tls::new(a.announce_ca_file.clone())?))
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (r, None)
+        } else {
+            return Err(Error::Config(format!(
+                "--announce {url:?}: give an http:// or https:// URL"
+            )));
+        };
         let (authority, prefix) = match rest.split_once('/') {
             Some((h, p)) => (h.to_owned(), format!("/{}", p.trim_end_matches('/'))),
             None => (rest.to_owned(), String::new()),
@@ -116,6 +127,7 @@ impl Announcer {
         })
         .to_string();
         Ok(Some(Announcer {
+            tls,
             authority,
             prefix,
             token,
@@ -133,10 +145,25 @@ impl Announcer {
         .await
         .map_err(|_| "connect timed out".to_owned())?
         .map_err(|e| e.to_string())?;
-        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
+        let mut send = match &self.tls {
+            None => handshake(stream).await?,
+            Some(tls) => {
+                let host = self
+                    .authority
+                    .rsplit_once(':')
+                    .map_or(self.authority.as_str(), |(h, _)| h);
+                let name = rustls::pki_types::ServerName::try_from(
+                    host.trim_matches(['[', ']']).to_owned(),
+                )
+                .map_err(|e| format!("server name {host:?}: {e}"))?;
+                let stream =
+                    tokio::time::timeout(Duration::from_secs(10), tls.0.connect(name, stream))
+                        .await
+                        .map_err(|_| "TLS handshake timed out".to_owned())?
+                        .map_err(|e| format!("TLS: {e}"))?;
+                handshake(stream).await?
+            }
+        };
         let req = http::Request::post(format!("{}/api/v1/announce", self.prefix))
             .header(http::header::HOST, &self.authority)
             .header(
@@ -178,6 +205,68 @@ impl Announcer {
                 }
             }
         }
+    }
+}
+
+async fn handshake<S>(
+    stream: S,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    Ok(send)
+}
+
+/// The TLS client side of an `https://` announce URL.
+#[derive(Clone)]
+struct Tls(tokio_rustls::TlsConnector);
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls")
+    }
+}
+
+/// Announcers compare by what they send; the connector has no identity.
+impl PartialEq for Tls {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Tls {}
+
+impl Tls {
+    /// Trusts the certificates of `ca_file`, or the web PKI roots without one.
+    fn new(ca_file: Option<PathBuf>) -> Result<Tls, Error> {
+        let mut roots = rustls::RootCertStore::empty();
+        match ca_file {
+            Some(f) => {
+                let bad =
+                    |e: &dyn std::fmt::Display| Error::Config(format!("{}: {e}", f.display()));
+                let file = std::fs::File::open(&f).map_err(|e| bad(&e))?;
+                for c in rustls_pemfile::certs(&mut std::io::BufReader::new(file)) {
+                    roots.add(c.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+                }
+                if roots.is_empty() {
+                    return Err(bad(&"holds no certificate"));
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Config(format!("TLS client setup: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Tls(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+            config,
+        ))))
     }
 }
 
@@ -231,7 +320,10 @@ mod tests {
             "empty token"
         );
         std::fs::write(&t, "tok\n").unwrap();
-        assert!(Announcer::from_args(&args("https://m:1", &t), url.clone()).is_err());
+        assert!(Announcer::from_args(&args("ftp://m:1", &t), url.clone()).is_err());
+        assert!(Announcer::from_args(&args("https://m:1", &t), url.clone())
+            .unwrap()
+            .is_some_and(|a| a.tls.is_some()));
         assert!(
             Announcer::from_args(&args("http://m:1", &t), None).is_err(),
             "no CIM URL"

@@ -440,9 +440,19 @@ def test_tls_cookie_is_secure_and_open_listen_needs_login(host1, tmp_path):
     import ssl
     import urllib.error
     import urllib.request
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True, timeout=60)
+    # A test CA and a server certificate for 127.0.0.1 signed by it.
+    key, cert, ca, ca_key = (tmp_path / n for n in ("key.pem", "cert.pem", "ca.pem", "ca.key"))
+    ext = tmp_path / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    for cmd in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "1",
+         "-subj", "/CN=iimgr test CA"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", tmp_path / "req.csr",
+         "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", tmp_path / "req.csr", "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "1", "-extfile", ext],
+    ):
+        subprocess.run(["openssl", *map(str, cmd)], check=True, capture_output=True, timeout=60)
     line = subprocess.run([CIMOMD, "hash-password", "admin"], input="pa55word\n",
                           capture_output=True, text=True, timeout=60, check=True).stdout
     users = tmp_path / "users"
@@ -452,7 +462,7 @@ def test_tls_cookie_is_secure_and_open_listen_needs_login(host1, tmp_path):
     mgr = Iimgr(tmp_path / "mgr", [("h1", host1.url, [])], users=users,
                 extra_args=["--https-listen", f"127.0.0.1:{port}", "--tls-cert", str(cert), "--tls-key", str(key)])
     try:
-        ctx = ssl.create_default_context(cafile=str(cert))
+        ctx = ssl.create_default_context(cafile=str(ca))
         ctx.check_hostname = False
         req = urllib.request.Request(f"https://127.0.0.1:{port}/login", data=b"user=admin&password=pa55word",
                                      method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -469,6 +479,18 @@ def test_tls_cookie_is_secure_and_open_listen_needs_login(host1, tmp_path):
             assert e.code == 303
             c = e.headers["Set-Cookie"]
         assert "HttpOnly" in c and "SameSite=Strict" in c and "Secure" in c, c
+        # A host registers over HTTPS, verifying iimgr's certificate.
+        h = Cimomd(tmp_path / "tlshost", ["--announce", f"https://127.0.0.1:{port}", "--announce-token-file",
+                                          str(mgr.token_file), "--announce-ca-file", str(ca),
+                                          "--announce-name", "tlshost", "--announce-interval", "1"])
+        try:
+            deadline = time.time() + 15
+            while "registered with the management server" not in h.log_text() and time.time() < deadline:
+                time.sleep(0.1)
+            assert "registered with the management server" in h.log_text(), h.log_text()
+            assert "tlshost" in mgr.log_path.read_text()
+        finally:
+            h.stop()
     finally:
         mgr.stop()
     # Without --users, a non-loopback address needs --insecure.
