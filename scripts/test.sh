@@ -2,8 +2,8 @@
 # Runs every test of the project on a fresh machine of this kind.
 #
 # Installs what the tests need when it is missing (Debian: sblim-wbemcli,
-# libnbd-bin, qemu-utils, openssl, util-linux, man-db; PyPI, in ./.venv: pywbem, pywbemtools,
-# pytest, prometheus_client; cargo-nextest, cargo-deb), builds
+# libnbd-bin, qemu-utils, openssl, util-linux, man-db, chromium; PyPI, in ./.venv:
+# pywbem, pywbemtools, pytest, prometheus_client, playwright; cargo-nextest, cargo-deb), builds
 # the binaries, then runs the Rust tests (cargo nextest), the end-to-end tests
 # against a real cimomd (pytest, tests/e2e) and short fuzzing runs.
 #
@@ -23,6 +23,8 @@ command -v qemu-io >/dev/null || need_apt+=(qemu-utils)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v man >/dev/null || need_apt+=(man-db)
+# The console tests drive Debian's chromium through Playwright (never a browser download).
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -35,6 +37,10 @@ if [ ! -x .venv/bin/pytest ] || ! .venv/bin/python -c 'import pywbem, pywbemtool
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q pywbem pywbemtools pytest prometheus_client
+fi
+if ! .venv/bin/python -c 'import playwright' 2>/dev/null; then
+  log "installing playwright (the Python driver only; tests use Debian's chromium)"
+  .venv/bin/pip install -q playwright
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
 

@@ -146,7 +146,7 @@ impl Args {
 /// The `--config` file: the same keys as [`Args`], kebab-case.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct FileConfig {
+pub(crate) struct FileConfig {
     listen: Option<String>,
     https_listen: Option<String>,
     tls_cert: Option<PathBuf>,

@@ -3,6 +3,7 @@
 
 pub mod provider;
 
+pub mod announce;
 pub mod auth;
 pub mod config;
 pub mod config_check;

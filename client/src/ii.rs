@@ -425,10 +425,25 @@ impl IiHost {
 
     /// Enables a set (`CreateInstance DS_IISet`, `iiadm -e`).
     pub async fn create_set(&self, spec: &SetSpec) -> Result<SetHandle> {
-        let path = self
-            .client
-            .create_instance(&self.namespace, spec.to_instance())
-            .await?;
+        self.enable(spec, spec.to_instance()).await
+    }
+
+    /// Enables a set whose copy throttle is set from the start, so that the
+    /// initial full copy of an independent set already runs at `params`.
+    pub async fn create_set_throttled(
+        &self,
+        spec: &SetSpec,
+        params: CopyParams,
+    ) -> Result<SetHandle> {
+        let inst = spec
+            .to_instance()
+            .with("copyDelay", CimType::Uint32, Value::Uint32(params.delay))
+            .with("copyUnits", CimType::Uint32, Value::Uint32(params.units));
+        self.enable(spec, inst).await
+    }
+
+    async fn enable(&self, spec: &SetSpec, inst: Instance) -> Result<SetHandle> {
+        let path = self.client.create_instance(&self.namespace, inst).await?;
         let shadow = path
             .key_str("shadowVolume")
             .unwrap_or(&spec.shadow)

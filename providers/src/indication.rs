@@ -10,6 +10,9 @@
 //! | `SetModified` (state, 25/50/75 % milestones, properties), `CopyFinished`, `GroupModified`, `OverflowModified` | `CIM_InstModification` | the instance now; `PreviousInstance` the last one seen |
 //! | `SetError`, or a set whose `status` becomes `"error"` | `CIM_AlertIndication` (once per entry into the error status) | — |
 //!
+//! While a copy or update runs, the set's instance is also compared every
+//! [`PROGRESS_EVERY`] and a `CIM_InstModification` published when it changed,
+//! so listeners see progress at least once a second.
 //! State changes, progress milestones and copy ends are always published (so a
 //! copy end may follow its state change with the same instance); other
 //! modifications only when something a client can see changed.
@@ -34,6 +37,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// While a copy or update runs, its set's progress is indicated this often
+/// (the engine itself only reports 25 % milestones).
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
 /// The namespace indications are published in.
 pub const INDICATION_NAMESPACE: &str = "root/cimv2";
 
@@ -55,11 +62,16 @@ impl Forwarder {
             .name("ii-indications".into())
             .spawn(move || {
                 state.prime();
+                let mut last_tick = std::time::Instant::now();
                 while !flag.load(Ordering::Relaxed) {
                     match rx.recv_timeout(Duration::from_millis(250)) {
                         Ok(ev) => state.handle(ev),
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                    if last_tick.elapsed() >= PROGRESS_EVERY {
+                        last_tick = std::time::Instant::now();
+                        state.progress_tick();
                     }
                 }
             })?;
@@ -282,6 +294,14 @@ impl<S: Sink> State<S> {
             }
         } else {
             self.alerted.remove(&info.shadow);
+        }
+    }
+
+    /// Publishes a modification for every set whose copy or update is
+    /// running and whose instance changed since the last one published.
+    pub fn progress_tick(&mut self) {
+        for s in self.engine.sets().into_iter().filter(|s| s.copy_active) {
+            self.set_changed(s.shadow, true);
         }
     }
 

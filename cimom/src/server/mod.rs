@@ -29,7 +29,7 @@
 
 pub mod request;
 pub mod response;
-mod tls;
+pub mod tls;
 
 pub use tls::acceptor as tls_acceptor;
 

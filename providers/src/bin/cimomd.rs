@@ -2,7 +2,8 @@
 //! imaging engine and its NBD export (interface.md §1). Glue only.
 //!
 //! ```text
-//! cimomd [FLAGS]                                   serve (flags: cimom::config::Args)
+//! cimomd [FLAGS]                                   serve (flags: cimom::config::Args,
+//!                                                  cimom::announce::AnnounceArgs)
 //! cimomd [FLAGS] load-mof [--namespace NS] FILES…  compile MOF into <state-dir>'s repository
 //! cimomd hash-password [USER]                      read a password on stdin, print a users-file line
 //! ```
@@ -46,6 +47,8 @@ use tokio::sync::watch;
 struct Cli {
     #[command(flatten)]
     args: Args,
+    #[command(flatten)]
+    announce: cimom::announce::AnnounceArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -117,7 +120,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            exit(runtime.block_on(serve(config)), 1)
+            exit(runtime.block_on(serve(config, cli.announce)), 1)
         }
     }
 }
@@ -223,7 +226,7 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-async fn serve(mut config: Config) -> anyhow::Result<()> {
+async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("cannot create the state dir {}", config.state_dir.display()))?;
     if config.https_listen.is_some() && config.tls.is_none() {
@@ -324,6 +327,11 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     if let Some(a) = server.https_local_addr() {
         eprintln!("cimomd: listening on https://{a}");
     }
+    let announcer = cimom::announce::Announcer::from_args(
+        &announce,
+        server.local_addr().map(|a| format!("http://{a}")),
+    )?
+    .map(|a| tokio::spawn(a.run()));
     providers::service::ready(&format!("serving {} set(s)", engine.sets().len()));
     let watchdog_task = tokio::spawn(providers::service::watchdog(engine.clone()));
     let served = server.run(stopped(stop_rx.clone())).await;
@@ -333,6 +341,9 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     }
     if let Some(task) = metrics_task {
         task.abort();
+    }
+    if let Some(a) = announcer {
+        a.abort();
     }
 
     // Whatever ended the HTTP side, stop everything else in order.
