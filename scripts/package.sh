@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds the Debian package of cimomd, iiadm and mofc with cargo-deb:
+# Builds the Debian package of cimomd, iiadm, mofc and iimgr with cargo-deb:
 #   target/debian/cimomd_<version>-1_<arch>.deb
 #
-# Steps: build the three binaries (PROFILE, default release; tests use dev),
-# generate the man pages and bash/zsh/fish completions from their clap
+# Steps: build the four binaries in one cargo run (PROFILE, default release;
+# tests use dev), generate the man pages and bash/zsh/fish completions from their clap
 # definitions (`<binary> --generate-docs DIR`, crate clidoc), gzip the pages,
 # then `cargo deb --no-build`. The package's contents are declared in
 # providers/Cargo.toml ([package.metadata.deb]) and packaging/.
@@ -16,10 +16,11 @@ case "$PROFILE" in dev) DIR=debug ;; *) DIR=$PROFILE ;; esac
 if ! command -v cargo-deb >/dev/null; then
   cargo install --locked cargo-deb
 fi
-cargo build --profile "$PROFILE" -p providers --bin cimomd -p client --bin iiadm -p mof --bin mofc
+cargo build --profile "$PROFILE" -p providers --bin cimomd -p client --bin iiadm -p mof --bin mofc \
+  -p iiconsole --bin iimgr
 DOCS=target/package-docs
 rm -rf "$DOCS"
-for b in cimomd iiadm mofc; do
+for b in cimomd iiadm mofc iimgr; do
   "target/$DIR/$b" --generate-docs "$DOCS"
 done
 gzip -9n "$DOCS"/man/*

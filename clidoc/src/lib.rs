@@ -1,8 +1,8 @@
 //! Man pages and shell completions generated from a command's clap
 //! definition, so the documentation cannot drift from the parser.
 //!
-//! Each binary (`cimomd`, `iiadm`, `mofc`) answers a hidden first argument
-//! `--generate-docs DIR` ([`requested`]) by writing ([`generate`]):
+//! Each binary (`cimomd`, `iiadm`, `mofc`, `iimgr`) answers a hidden first
+//! argument `--generate-docs DIR` ([`requested`]) by writing ([`generate`]):
 //!
 //! ```text
 //! DIR/man/NAME.SECTION                     roff (clap_mangen)

@@ -326,6 +326,70 @@ mod tests {
         assert!(Config::from_parts(&insecure, None).is_ok());
     }
 
+    /// `packaging/console.toml` (installed as `/etc/iimgr/console.toml`)
+    /// parses as shipped, and with its `#key = value` lines uncommented it
+    /// sets every key: the destructuring below stops compiling when a key is
+    /// added, so the packaged file cannot silently fall behind.
+    #[test]
+    fn packaged_config_has_every_key_and_parses() {
+        use clap::CommandFactory;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/console.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let c = Config::from_parts(&Args::default(), Some(&text)).unwrap();
+        assert_eq!(c.listen, Some(DEFAULT_LISTEN.parse().unwrap()));
+        assert!(c.https_listen.is_none() && c.users.is_none() && !c.insecure);
+        assert_eq!(c.hosts.len(), 1);
+        assert_eq!(c.hosts[0].url, "http://127.0.0.1:5988");
+        let all: String = text
+            .lines()
+            .map(|l| {
+                let key = l.strip_prefix('#').filter(|rest| {
+                    rest.split_once(" = ").is_some_and(|(k, _)| {
+                        k.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-')
+                    })
+                });
+                format!("{}\n", key.unwrap_or(l))
+            })
+            .collect();
+        for arg in Args::command().get_arguments() {
+            let Some(key) = arg.get_long() else { continue };
+            if !matches!(key, "config" | "help" | "version") {
+                assert!(all.contains(&format!("\n{key} = ")), "{key} missing");
+            }
+        }
+        let FileConfig {
+            listen,
+            https_listen,
+            tls_cert,
+            tls_key,
+            users,
+            insecure,
+            announce_token_file,
+            indication_listen,
+            max_request_bytes,
+            host_timeout,
+            log,
+            hosts,
+        } = toml::from_str(&all).unwrap();
+        assert!(listen.is_some() && https_listen.is_some() && tls_cert.is_some());
+        assert!(tls_key.is_some() && users.is_some() && insecure.is_some());
+        assert!(announce_token_file.is_some() && indication_listen.is_some());
+        assert!(max_request_bytes.is_some() && host_timeout.is_some() && log.is_some());
+        let [HostEntry {
+            name,
+            url,
+            user,
+            password_file,
+            ca_file,
+            tags,
+        }] = &hosts[..]
+        else {
+            panic!("one [[host]] expected: {hosts:?}")
+        };
+        assert!(!name.is_empty() && !url.is_empty() && !tags.is_empty());
+        assert!(user.is_some() && password_file.is_some() && ca_file.is_some());
+    }
+
     #[test]
     fn token_file_needs_a_token() {
         let dir = tempfile::tempdir().unwrap();

@@ -3,8 +3,12 @@ PROFILE=dev to reuse the test build), its file list and permissions checked
 with dpkg-deb, installed with `dpkg -i` into a scratch root (maintainer
 scripts run chrootless with DPKG_ROOT), then the unit's ExecStart line run
 from that root with NOTIFY_SOCKET pointing at a test socket: READY=1 arrives
-and pywbem and the packaged iiadm talk to it. The man pages render with
-`man -l` and the bash completions load."""
+and pywbem and the packaged iiadm talk to it; iimgr.service's ExecStart line
+is run the same way against that cimomd and serves its console and API. The
+man pages render with `man -l` and the bash completions load."""
+import contextlib
+import json
+import urllib.request
 import os
 import re
 import shlex
@@ -29,8 +33,15 @@ EXPECTED = {
     "usr/bin/cimomd": 0o755,
     "usr/bin/iiadm": 0o755,
     "usr/bin/mofc": 0o755,
+    "usr/bin/iimgr": 0o755,
     "etc/cimomd/cimomd.toml": 0o644,
     "lib/systemd/system/cimomd.service": 0o644,
+    "etc/iimgr/console.toml": 0o644,
+    "lib/systemd/system/iimgr.service": 0o644,
+    "usr/share/man/man8/iimgr.8.gz": 0o644,
+    "usr/share/bash-completion/completions/iimgr": 0o644,
+    "usr/share/zsh/vendor-completions/_iimgr": 0o644,
+    "usr/share/fish/vendor_completions.d/iimgr.fish": 0o644,
     "usr/share/cimomd/mof/DS_II.mof": 0o644,
     "usr/share/cimomd/mof/qualifiers.mof": 0o644,
     "usr/share/man/man8/cimomd.8.gz": 0o644,
@@ -102,22 +113,39 @@ def test_install_creates_user_state_dir_and_conffile(installed):
         assert st.st_uid == uid and stat.S_IMODE(st.st_mode) == 0o750, (d, st)
     status = (root / "var/lib/dpkg/status").read_text()
     assert "Status: install ok installed" in status
-    assert "/etc/cimomd/cimomd.toml" in status.split("Conffiles:")[1]
+    conffiles = status.split("Conffiles:")[1]
+    assert "/etc/cimomd/cimomd.toml" in conffiles and "/etc/iimgr/console.toml" in conffiles
     unit = (root / "lib/systemd/system/cimomd.service").read_text()
     for line in ("Type=notify", "ProtectSystem=strict", "ReadWritePaths=/var/lib/cimomd",
                  "NoNewPrivileges=yes", "PrivateTmp=yes", "CapabilityBoundingSet=\n", "User=cimomd",
                  "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID"):
         assert line in unit, line
+    # iimgr: its own user (not cimomd's, which owns the volumes), no home.
+    user = [l.split(":") for l in (root / "etc/passwd").read_text().splitlines() if l.startswith("iimgr:")]
+    assert user and int(user[0][2]) < 1000 and user[0][6].endswith("nologin"), user
+    assert not (root / user[0][5].lstrip("/")).exists()
+    unit = (root / "lib/systemd/system/iimgr.service").read_text()
+    for line in ("Type=exec", "User=iimgr", "After=network-online.target cimomd.service",
+                 "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "CapabilityBoundingSet=\n",
+                 "RestartPreventExitStatus=2", "ExecStart=/usr/bin/iimgr --config /etc/iimgr/console.toml"):
+        assert line in unit, line
+    assert "ReadWritePaths" not in unit and "Wants=cimomd" not in unit
 
 
-def test_unit_exec_start_reports_ready_and_serves(installed, tmp_path):
-    root = installed
-    unit = (root / "lib/systemd/system/cimomd.service").read_text()
+def unit_argv(root, name):
+    """The ExecStart line of a packaged unit, rooted in the scratch root."""
+    unit = (root / "lib/systemd/system" / name).read_text()
     exec_start = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1)
-    # The unit's command, rooted in the scratch root; the state and volume
-    # paths of the packaged config point at the host's /var/lib/cimomd, so
-    # they are redirected, as are the ports (tests run side by side).
-    argv = [str(root) + a if a.startswith(("/usr/", "/etc/")) else a for a in shlex.split(exec_start)]
+    return [str(root) + a if a.startswith(("/usr/", "/etc/")) else a for a in shlex.split(exec_start)]
+
+
+@contextlib.contextmanager
+def packaged_cimomd(root, tmp_path):
+    """Runs cimomd.service's command until READY=1; yields its port. The
+    state and volume paths of the packaged config point at the host's
+    /var/lib/cimomd, so they are redirected, as are the ports (tests run side
+    by side)."""
+    argv = unit_argv(root, "cimomd.service")
     port, nbd_port = free_ports(2)
     state = root / "var/lib/cimomd"
     argv += ["--state-dir", str(state), "--volume-root", str(state / "volumes"),
@@ -132,6 +160,18 @@ def test_unit_exec_start_reports_ready_and_serves(installed, tmp_path):
         started = time.time()
         while "READY=1" not in sock.recv(4096).decode().split("\n"):
             assert time.time() - started < 60
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        sock.close()
+
+
+def test_unit_exec_start_reports_ready_and_serves(installed, tmp_path):
+    root = installed
+    state = root / "var/lib/cimomd"
+    with packaged_cimomd(root, tmp_path) as port:
         conn = pywbem.WBEMConnection(f"http://127.0.0.1:{port}", default_namespace="root/cimv2", timeout=60)
         assert conn.GetClass("DS_IISet").classname == "DS_IISet"
         vols = state / "volumes"
@@ -151,15 +191,48 @@ def test_unit_exec_start_reports_ready_and_serves(installed, tmp_path):
         r = subprocess.run([iiadm, "-e", "ind", str(outside), str(vols / "s2"), str(vols / "b2")],
                            env=env, capture_output=True, text=True, timeout=60)
         assert r.returncode == 1, r
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
-        sock.close()
+
+
+def test_iimgr_unit_serves_the_packaged_cimomd(installed, tmp_path):
+    """iimgr.service's command with the packaged console.toml, whose [[host]]
+    "local" is the packaged cimomd (only its port is moved to the test's), on
+    a free loopback port: the host goes live and the console shows it."""
+    root = installed
+    conf = root / "etc/iimgr/console.toml"
+    shipped = conf.read_text()
+    assert 'url = "http://127.0.0.1:5988"' in shipped
+    with packaged_cimomd(root, tmp_path) as port:
+        conf.write_text(shipped.replace("http://127.0.0.1:5988", f"http://127.0.0.1:{port}"))
+        mgr_port, = free_ports(1)
+        argv = unit_argv(root, "iimgr.service") + ["--listen", f"127.0.0.1:{mgr_port}"]
+        log = open(tmp_path / "iimgr.log", "wb")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{mgr_port}"
+        try:
+            deadline, hosts = time.time() + 60, []
+            while time.time() < deadline:
+                assert proc.poll() is None, (tmp_path / "iimgr.log").read_text()
+                try:
+                    with urllib.request.urlopen(base + "/api/v1/hosts", timeout=10) as r:
+                        hosts = json.load(r)
+                    if hosts and hosts[0]["reachable"]:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.2)
+            assert [(h["name"], h["reachable"]) for h in hosts] == [("local", True)], hosts
+            with urllib.request.urlopen(base + "/", timeout=10) as r:
+                assert r.status == 200 and "text/html" in r.headers["Content-Type"]
+                assert "local" in r.read().decode()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.close()
+            conf.write_text(shipped)
 
 
 @pytest.mark.parametrize("page", ["usr/share/man/man8/cimomd.8.gz", "usr/share/man/man1/iiadm.1.gz",
-                                  "usr/share/man/man1/mofc.1.gz"])
+                                  "usr/share/man/man1/mofc.1.gz", "usr/share/man/man8/iimgr.8.gz"])
 def test_man_pages_render(installed, page):
     if shutil.which("man") is None:
         pytest.skip("man is not installed")
@@ -174,9 +247,11 @@ def test_man_pages_render(installed, page):
         assert "--ca-file" in r.stdout
     if "cimomd" in page:
         assert "--metrics-listen" in r.stdout and "--https-listen" in r.stdout
+    if "iimgr" in page:
+        assert "--announce-token-file" in r.stdout and "--users" in r.stdout
 
 
-@pytest.mark.parametrize("name", ["iiadm", "cimomd", "mofc"])
+@pytest.mark.parametrize("name", ["iiadm", "cimomd", "mofc", "iimgr"])
 def test_bash_completions_load(installed, name):
     script = installed / "usr/share/bash-completion/completions" / name
     r = subprocess.run(["bash", "-c", f'source "{script}" && complete -p {name}'],

@@ -7,7 +7,8 @@
 //!
 //! Prints `iimgr: listening on http://ADDR` per endpoint (with the real port
 //! when port 0 was asked). Exit status 2 on bad flags or configuration, 1 on
-//! a runtime failure.
+//! a runtime failure. `iimgr --generate-docs DIR` writes iimgr(8) and the
+//! shell completions (crate `clidoc`).
 
 use clap::Parser;
 use iiconsole::config::{Args, Config};
@@ -17,6 +18,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
+    if let Some(dir) = clidoc::requested() {
+        let code = clidoc::run(<Args as clap::CommandFactory>::command(), "8", &dir);
+        return ExitCode::from(code as u8);
+    }
     let args = Args::parse();
     let config = match Config::from_args(&args) {
         Ok(c) => c,
