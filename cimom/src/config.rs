@@ -119,6 +119,12 @@ pub struct Args {
     /// Check HTTPS listeners' certificates against the web PKI roots
     #[arg(long)]
     pub indication_verify_tls: bool,
+    /// Resolved classes kept in memory at most; others are read from the repository when asked for [default: 128]
+    #[arg(long, value_name = "N")]
+    pub class_cache: Option<usize>,
+    /// Bytes of rendered class answers (GetClass, EnumerateClasses, EnumerateClassNames) kept at most [default: 8388608]
+    #[arg(long, value_name = "BYTES")]
+    pub class_answer_cache_bytes: Option<usize>,
 }
 
 impl Args {
@@ -153,6 +159,8 @@ struct FileConfig {
     indication_queue: Option<usize>,
     indication_retries: Option<u32>,
     indication_verify_tls: Option<bool>,
+    class_cache: Option<usize>,
+    class_answer_cache_bytes: Option<usize>,
 }
 
 /// How clients authenticate.
@@ -257,6 +265,8 @@ pub struct Config {
     pub limits: Limits,
     /// Indication delivery.
     pub indications: IndicationConfig,
+    /// Bounds of the schema caches.
+    pub caches: crate::CacheBounds,
 }
 
 impl Default for Config {
@@ -276,6 +286,7 @@ impl Default for Config {
             insecure: false,
             limits: Limits::default(),
             indications: IndicationConfig::default(),
+            caches: crate::CacheBounds::default(),
         }
     }
 }
@@ -434,6 +445,11 @@ impl Config {
             insecure,
             limits,
             indications,
+            caches: crate::CacheBounds::from_flags(
+                args.class_cache.or(file.class_cache),
+                args.class_answer_cache_bytes
+                    .or(file.class_answer_cache_bytes),
+            ),
         };
         config.validate()?;
         Ok(config)

@@ -40,6 +40,7 @@ mod class_ops;
 pub(crate) mod filter;
 pub(crate) mod instance_ops;
 pub(crate) mod query_ops;
+pub(crate) mod rendered;
 pub(crate) mod route;
 
 use crate::error::Error;
@@ -116,6 +117,13 @@ pub struct CimomOptions {
     pub max_pull_contexts: usize,
     /// `SystemName` of the object manager (default: the host name).
     pub system_name: Option<String>,
+    /// Resolved classes kept in memory at most (default
+    /// [`crate::repository::DEFAULT_CLASS_CACHE`]); others are resolved from
+    /// the store when asked for.
+    pub class_cache: usize,
+    /// Bytes of rendered class answers kept at most (default
+    /// [`rendered::DEFAULT_CLASS_ANSWER_CACHE_BYTES`]).
+    pub class_answer_cache_bytes: usize,
 }
 
 impl Default for CimomOptions {
@@ -127,6 +135,46 @@ impl Default for CimomOptions {
             pull_max_timeout: Duration::from_secs(600),
             max_pull_contexts: 256,
             system_name: None,
+            class_cache: crate::repository::DEFAULT_CLASS_CACHE,
+            class_answer_cache_bytes: rendered::DEFAULT_CLASS_ANSWER_CACHE_BYTES,
+        }
+    }
+}
+
+/// Bounds of the schema caches (`--class-cache`, `--class-answer-cache-bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheBounds {
+    /// Resolved classes kept in memory at most.
+    pub class_cache: usize,
+    /// Bytes of rendered class answers kept at most.
+    pub class_answer_cache_bytes: usize,
+}
+
+impl Default for CacheBounds {
+    fn default() -> Self {
+        CacheBounds {
+            class_cache: crate::repository::DEFAULT_CLASS_CACHE,
+            class_answer_cache_bytes: rendered::DEFAULT_CLASS_ANSWER_CACHE_BYTES,
+        }
+    }
+}
+
+impl CacheBounds {
+    /// The given bounds, defaults for those not given.
+    pub fn from_flags(class_cache: Option<usize>, answer_bytes: Option<usize>) -> CacheBounds {
+        let d = CacheBounds::default();
+        CacheBounds {
+            class_cache: class_cache.unwrap_or(d.class_cache),
+            class_answer_cache_bytes: answer_bytes.unwrap_or(d.class_answer_cache_bytes),
+        }
+    }
+
+    /// [`CimomOptions`] with these bounds.
+    pub fn options(self) -> CimomOptions {
+        CimomOptions {
+            class_cache: self.class_cache,
+            class_answer_cache_bytes: self.class_answer_cache_bytes,
+            ..CimomOptions::default()
         }
     }
 }
@@ -145,6 +193,7 @@ pub(crate) struct Inner {
     pub(crate) options: CimomOptions,
     pub(crate) system_name: String,
     pub(crate) subscriptions_tx: tokio::sync::watch::Sender<u64>,
+    pub(crate) rendered: rendered::RenderedClasses,
 }
 
 impl Cimom {
@@ -172,7 +221,10 @@ impl Cimom {
             path: state_dir.to_owned(),
             source,
         })?;
-        let repo = Repository::open(&state_dir.join(crate::repository::FILE_NAME))?;
+        let repo = Repository::open_with(
+            &state_dir.join(crate::repository::FILE_NAME),
+            options.class_cache,
+        )?;
         let mut all: Vec<BundledMof> = crate::bundled::OBJECT_MANAGER_MOF.to_vec();
         all.extend_from_slice(bundled);
         for b in &all {
@@ -189,6 +241,7 @@ impl Cimom {
                 providers: RwLock::new(registry),
                 pulls: PullContexts::new(options.max_pull_contexts),
                 sink: RwLock::new(None),
+                rendered: rendered::RenderedClasses::new(options.class_answer_cache_bytes),
                 options,
                 system_name,
                 subscriptions_tx,
@@ -300,6 +353,31 @@ impl Cimom {
             ns = %call.namespace,
         );
         self.dispatch(ctx, call).instrument(span).await
+    }
+
+    /// [`Cimom::handle_imethod`] for a server about to write the answer as
+    /// CIM-XML: class reads may come back as [`Response::Rendered`], from
+    /// the rendered-answer cache.
+    pub async fn handle_imethod_rendered(
+        &self,
+        ctx: &RequestCtx,
+        call: IMethodCall,
+    ) -> Result<Response, CimError> {
+        let span = tracing::debug_span!(
+            "cim_request",
+            id = %ctx.message_id,
+            op = call.operation.name(),
+            ns = %call.namespace,
+        );
+        async {
+            let ns = self.inner.repo.resolve_namespace(&call.namespace)?;
+            if let Some(r) = rendered::answer(self, &ns, &call.operation).await {
+                return r;
+            }
+            self.dispatch(ctx, call).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Serves an extrinsic method call: checks the class and method exist and

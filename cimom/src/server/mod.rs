@@ -410,6 +410,7 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     };
     drop(bytes);
     let mut out;
+    let mut rest = None;
     match decoded {
         Decoded::Refused { id, method, error } => {
             let span = tracing::Span::current();
@@ -438,7 +439,7 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                     }
                     let result = match tokio::time::timeout(
                         timeout,
-                        shared.cimom.handle_imethod(&ctx, call),
+                        shared.cimom.handle_imethod_rendered(&ctx, call),
                     )
                     .await
                     {
@@ -449,7 +450,7 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                         tracing::debug!(error = %e, "operation failed");
                     }
                     out = shared.buffer_for(name);
-                    response::encode_imethod(&msg.id, name, result, &mut out);
+                    rest = response::encode_imethod(&msg.id, name, result, &mut out);
                     shared.remember_size(name, out.len());
                 }
                 MessageBody::MethodCall(call) => {
@@ -480,7 +481,7 @@ async fn process(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             }
         }
     }
-    response::cim_response(&framing, out)
+    response::cim_response_with(&framing, out, rest)
 }
 
 fn reject(e: RequestError) -> Response<Body> {

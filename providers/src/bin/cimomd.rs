@@ -200,6 +200,11 @@ fn load_mof(state_dir: &Path, namespace: &str, files: &[PathBuf]) -> anyhow::Res
     let report = cimom
         .load_mof(namespace, files)
         .with_context(|| format!("cannot compile into namespace {namespace}"))?;
+    // A load commits once per declaration; compacting returns the pages those
+    // commits left behind (the file shrinks several times over).
+    drop(cimom);
+    cimom::repository::compact(&state_dir.join(cimom::repository::FILE_NAME))
+        .with_context(|| format!("cannot compact the repository in {}", state_dir.display()))?;
     println!(
         "cimomd: loaded into {namespace}: {} qualifier(s), {} class(es) created, {} modified, {} instance(s)",
         report.qualifiers, report.classes_created, report.classes_modified, report.instances
@@ -250,16 +255,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let registry = providers::registry(&engine);
     let state_dir = config.state_dir.clone();
-    let cimom =
-        tokio::task::spawn_blocking(move || cimom::Cimom::open(&state_dir, registry, &bundled()))
-            .await
-            .context("the repository start panicked")?
-            .with_context(|| {
-                format!(
-                    "cannot open the repository in {}",
-                    config.state_dir.display()
-                )
-            })?;
+    let options = config.caches.options();
+    let cimom = tokio::task::spawn_blocking(move || {
+        cimom::Cimom::open_with_options(&state_dir, registry, &bundled(), options)
+    })
+    .await
+    .context("the repository start panicked")?
+    .with_context(|| {
+        format!(
+            "cannot open the repository in {}",
+            config.state_dir.display()
+        )
+    })?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);

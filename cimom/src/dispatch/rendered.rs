@@ -1,0 +1,266 @@
+//! Rendered answers of the class operations (GetClass, EnumerateClasses,
+//! EnumerateClassNames): the CIM-XML inside `IRETURNVALUE`, cached per
+//! namespace, operation, class and flags, so that a repeated request is one
+//! lookup and one copy into the response buffer.
+//!
+//! Invalidation: every entry is valid for one value of the repository's
+//! schema generation ([`Repository::schema_generation`]), which every class,
+//! qualifier-declaration and namespace change bumps under the repository's
+//! write lock. A lookup that sees a newer generation drops every entry, and
+//! an answer rendered while the generation moved is not installed, so the
+//! request after a schema change never gets an answer from before it.
+//!
+//! Bounds: the entries' bytes stay under `--class-answer-cache-bytes`
+//! (least recently used evicted first; an answer larger than the bound is not
+//! kept, but shared with identical requests while it is being sent).
+//! Enumerations are rendered one at a time on a blocking thread, and the
+//! server sends a rendered answer without copying it into each response: many
+//! concurrent enumerations of the whole schema hold one copy of the answer,
+//! not one each.
+
+use super::{filter, Cimom};
+use crate::repository::Repository;
+use cim::ops::{Operation, Response};
+use cim::{CimError, CimName};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Default bound of the rendered class answers (bytes).
+pub const DEFAULT_CLASS_ANSWER_CACHE_BYTES: usize = 8 << 20;
+
+/// The cache; one per object manager.
+pub(crate) struct RenderedClasses {
+    bound: usize,
+    state: Mutex<State>,
+    /// One enumeration rendered at a time (see the module docs).
+    render: tokio::sync::Semaphore,
+}
+
+#[derive(Default)]
+struct State {
+    generation: u64,
+    bytes: usize,
+    tick: u64,
+    entries: HashMap<String, (Arc<Vec<u8>>, u64)>,
+    /// Answers too large to keep, by key, while some response still sends
+    /// them: a concurrent identical request shares the copy instead of
+    /// rendering its own (dead ones are pruned on every insert).
+    in_flight: HashMap<String, std::sync::Weak<Vec<u8>>>,
+}
+
+impl RenderedClasses {
+    pub(crate) fn new(bound: usize) -> RenderedClasses {
+        RenderedClasses {
+            bound,
+            state: Mutex::new(State::default()),
+            render: tokio::sync::Semaphore::new(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, generation: u64, key: &str) -> Option<Arc<Vec<u8>>> {
+        let mut s = self.lock();
+        if s.generation != generation {
+            s.entries.clear();
+            s.in_flight.clear();
+            s.bytes = 0;
+            s.generation = generation;
+            return None;
+        }
+        s.tick += 1;
+        let tick = s.tick;
+        if let Some((b, t)) = s.entries.get_mut(key) {
+            *t = tick;
+            return Some(b.clone());
+        }
+        s.in_flight.get(key).and_then(std::sync::Weak::upgrade)
+    }
+
+    /// Installs an answer rendered at `generation` unless the schema moved
+    /// since or it does not fit.
+    fn put(&self, repo: &Repository, generation: u64, key: String, body: Arc<Vec<u8>>) {
+        let len = body.len();
+        let mut s = self.lock();
+        if s.generation != generation || repo.schema_generation() != generation {
+            return;
+        }
+        if len > self.bound {
+            s.in_flight.retain(|_, w| w.strong_count() > 0);
+            s.in_flight.insert(key, Arc::downgrade(&body));
+            return;
+        }
+        while s.bytes + len > self.bound {
+            let Some(oldest) = s
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((b, _)) = s.entries.remove(&oldest) {
+                s.bytes -= b.len();
+            }
+        }
+        s.tick += 1;
+        let tick = s.tick;
+        s.bytes += len;
+        if let Some((old, _)) = s.entries.insert(key, (body, tick)) {
+            s.bytes -= old.len();
+        }
+    }
+}
+
+/// The cache key of a class read, or `None` for any other operation.
+fn key_of(ns: &str, op: &Operation) -> Option<String> {
+    let lc = |n: &Option<CimName>| n.as_ref().map(CimName::to_lowercase).unwrap_or_default();
+    Some(match op {
+        Operation::GetClass {
+            class_name,
+            local_only,
+            include_qualifiers,
+            include_class_origin,
+            property_list,
+        } => {
+            let props = property_list.as_ref().map(|l| {
+                l.iter()
+                    .map(|p| p.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+            format!(
+                "{ns}\0gc\0{}\0{}{}{}\0{props:?}",
+                class_name.to_lowercase(),
+                *local_only as u8,
+                *include_qualifiers as u8,
+                *include_class_origin as u8
+            )
+        }
+        Operation::EnumerateClasses {
+            class_name,
+            deep_inheritance,
+            local_only,
+            include_qualifiers,
+            include_class_origin,
+        } => format!(
+            "{ns}\0ec\0{}\0{}{}{}{}",
+            lc(class_name),
+            *deep_inheritance as u8,
+            *local_only as u8,
+            *include_qualifiers as u8,
+            *include_class_origin as u8
+        ),
+        Operation::EnumerateClassNames {
+            class_name,
+            deep_inheritance,
+        } => format!("{ns}\0ecn\0{}\0{}", lc(class_name), *deep_inheritance as u8),
+        _ => return None,
+    })
+}
+
+/// Renders the `IRETURNVALUE` content of a class read.
+fn render(repo: &Repository, ns: &str, op: &Operation) -> Result<Vec<u8>, CimError> {
+    let mut out = Vec::new();
+    match op {
+        Operation::GetClass {
+            class_name,
+            local_only,
+            include_qualifiers,
+            include_class_origin,
+            property_list,
+        } => {
+            let c = repo.class(ns, class_name.as_str())?;
+            let shaped = filter::class(
+                &c,
+                *local_only,
+                *include_qualifiers,
+                *include_class_origin,
+                property_list.as_deref(),
+            );
+            cim::xml::write_class(&shaped, &mut out);
+        }
+        Operation::EnumerateClasses {
+            class_name,
+            deep_inheritance,
+            local_only,
+            include_qualifiers,
+            include_class_origin,
+        } => {
+            let names = repo.subclass_names(
+                ns,
+                class_name.as_ref().map(CimName::as_str),
+                *deep_inheritance,
+            )?;
+            // One resolved class at a time: the working set stays bounded.
+            for n in names {
+                let Some(c) = repo.get_class(ns, n.as_str()) else {
+                    continue;
+                };
+                let shaped = filter::class(
+                    &c,
+                    *local_only,
+                    *include_qualifiers,
+                    *include_class_origin,
+                    None,
+                );
+                cim::xml::write_class(&shaped, &mut out);
+            }
+        }
+        Operation::EnumerateClassNames {
+            class_name,
+            deep_inheritance,
+        } => {
+            for n in repo.subclass_names(
+                ns,
+                class_name.as_ref().map(CimName::as_str),
+                *deep_inheritance,
+            )? {
+                cim::xml::write_class_name(&n, &mut out);
+            }
+        }
+        _ => unreachable!("key_of admits class reads only"),
+    }
+    Ok(out)
+}
+
+/// Serves a class read from the cache (rendering and caching it on a miss),
+/// or `None` when `op` is not a class read.
+pub(crate) async fn answer(
+    cimom: &Cimom,
+    ns: &str,
+    op: &Operation,
+) -> Option<Result<Response, CimError>> {
+    let key = key_of(ns, op)?;
+    let inner = cimom.inner();
+    let cache = &inner.rendered;
+    let generation = inner.repo.schema_generation();
+    if let Some(b) = cache.get(generation, &key) {
+        return Some(Ok(Response::Rendered(b)));
+    }
+    if matches!(op, Operation::GetClass { .. }) {
+        return Some(render(&inner.repo, ns, op).map(|b| {
+            let b = Arc::new(b);
+            cache.put(&inner.repo, generation, key, b.clone());
+            Response::Rendered(b)
+        }));
+    }
+    let _permit = cache.render.acquire().await.ok();
+    // Rendered by the request that held the permit before us?
+    let generation = inner.repo.schema_generation();
+    if let Some(b) = cache.get(generation, &key) {
+        return Some(Ok(Response::Rendered(b)));
+    }
+    let c = cimom.clone();
+    let (ns, op) = (ns.to_owned(), op.clone());
+    let rendered = tokio::task::spawn_blocking(move || render(&c.inner().repo, &ns, &op))
+        .await
+        .unwrap_or_else(|e| Err(CimError::failed(format!("rendering failed: {e}"))));
+    Some(rendered.map(|b| {
+        let b = Arc::new(b);
+        cache.put(&inner.repo, generation, key, b.clone());
+        Response::Rendered(b)
+    }))
+}
