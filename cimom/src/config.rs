@@ -125,6 +125,9 @@ pub struct Args {
     /// Bytes of rendered class answers (GetClass, EnumerateClasses, EnumerateClassNames) kept at most [default: 8388608]
     #[arg(long, value_name = "BYTES")]
     pub class_answer_cache_bytes: Option<usize>,
+    /// Bytes of rendered EnumerateInstances answers of stored instances kept at most [default: 8388608]
+    #[arg(long, value_name = "BYTES")]
+    pub instance_answer_cache_bytes: Option<usize>,
 }
 
 impl Args {
@@ -161,6 +164,7 @@ struct FileConfig {
     indication_verify_tls: Option<bool>,
     class_cache: Option<usize>,
     class_answer_cache_bytes: Option<usize>,
+    instance_answer_cache_bytes: Option<usize>,
 }
 
 /// How clients authenticate.
@@ -445,11 +449,23 @@ impl Config {
             insecure,
             limits,
             indications,
-            caches: crate::CacheBounds::from_flags(
-                args.class_cache.or(file.class_cache),
-                args.class_answer_cache_bytes
-                    .or(file.class_answer_cache_bytes),
-            ),
+            caches: {
+                let d = crate::CacheBounds::default();
+                crate::CacheBounds {
+                    class_cache: args
+                        .class_cache
+                        .or(file.class_cache)
+                        .unwrap_or(d.class_cache),
+                    class_answer_cache_bytes: args
+                        .class_answer_cache_bytes
+                        .or(file.class_answer_cache_bytes)
+                        .unwrap_or(d.class_answer_cache_bytes),
+                    instance_answer_cache_bytes: args
+                        .instance_answer_cache_bytes
+                        .or(file.instance_answer_cache_bytes)
+                        .unwrap_or(d.instance_answer_cache_bytes),
+                }
+            },
         };
         config.validate()?;
         Ok(config)

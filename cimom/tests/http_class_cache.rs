@@ -219,3 +219,102 @@ async fn tiny_cache_bounds_give_the_same_answers_as_the_defaults() {
     small.stop().await;
     usual.stop().await;
 }
+
+fn instance_xml(id: &str, label: &str) -> String {
+    format!(
+        "<INSTANCE CLASSNAME=\"T_Item\"><PROPERTY NAME=\"Id\" TYPE=\"string\"><VALUE>{id}</VALUE>\
+         </PROPERTY><PROPERTY NAME=\"Label\" TYPE=\"string\"><VALUE>{label}</VALUE></PROPERTY></INSTANCE>"
+    )
+}
+
+fn instance_name_xml(id: &str) -> String {
+    format!(
+        "<INSTANCENAME CLASSNAME=\"T_Item\"><KEYBINDING NAME=\"Id\">\
+         <KEYVALUE VALUETYPE=\"string\">{id}</KEYVALUE></KEYBINDING></INSTANCENAME>"
+    )
+}
+
+/// EnumerateInstances of T_Item twice (the second from the cache).
+async fn items(c: &mut Client) -> String {
+    let params = classname_param("ClassName", "T_Item");
+    let a = c.imethod("EnumerateInstances", CIMV2, &params).await;
+    let b = c.imethod("EnumerateInstances", CIMV2, &params).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body, b.body, "a cached enumeration differs");
+    a.body
+}
+
+#[tokio::test]
+async fn cached_instance_enumerations_see_every_write_at_once() {
+    let s = TestServer::start(|_, _| {}).await;
+    let mut c = Client::connect(s.addr).await;
+    ok(
+        &mut c,
+        "CreateClass",
+        &class_param(
+            "NewClass",
+            "<CLASS NAME=\"T_Item\"><PROPERTY NAME=\"Id\" TYPE=\"string\"><QUALIFIER NAME=\"Key\" \
+             TYPE=\"boolean\"><VALUE>TRUE</VALUE></QUALIFIER></PROPERTY>\
+             <PROPERTY NAME=\"Label\" TYPE=\"string\"/></CLASS>",
+        ),
+    )
+    .await;
+    assert!(!items(&mut c).await.contains("VALUE.NAMEDINSTANCE"));
+    ok(
+        &mut c,
+        "CreateInstance",
+        &class_param("NewInstance", &instance_xml("a", "first")),
+    )
+    .await;
+    assert!(items(&mut c).await.contains("first"));
+    ok(
+        &mut c,
+        "CreateInstance",
+        &class_param("NewInstance", &instance_xml("b", "second")),
+    )
+    .await;
+    let both = items(&mut c).await;
+    assert!(both.contains("first") && both.contains("second"), "{both}");
+    let modified = format!(
+        "<VALUE.NAMEDINSTANCE>{}{}</VALUE.NAMEDINSTANCE>",
+        instance_name_xml("a"),
+        instance_xml("a", "changed")
+    );
+    ok(
+        &mut c,
+        "ModifyInstance",
+        &class_param("ModifiedInstance", &modified),
+    )
+    .await;
+    let after = items(&mut c).await;
+    assert!(
+        after.contains("changed") && !after.contains("first"),
+        "{after}"
+    );
+    ok(
+        &mut c,
+        "DeleteInstance",
+        &class_param("InstanceName", &instance_name_xml("b")),
+    )
+    .await;
+    let after = items(&mut c).await;
+    assert!(
+        !after.contains("second") && after.contains("changed"),
+        "{after}"
+    );
+    // A subclass created later adds its instances to the deep enumeration.
+    ok(
+        &mut c,
+        "CreateClass",
+        &class_param(
+            "NewClass",
+            "<CLASS NAME=\"T_SubItem\" SUPERCLASS=\"T_Item\"/>",
+        ),
+    )
+    .await;
+    let sub = instance_xml("c", "of the subclass")
+        .replace("CLASSNAME=\"T_Item\"", "CLASSNAME=\"T_SubItem\"");
+    ok(&mut c, "CreateInstance", &class_param("NewInstance", &sub)).await;
+    assert!(items(&mut c).await.contains("of the subclass"));
+    s.stop().await;
+}

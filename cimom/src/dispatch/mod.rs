@@ -124,6 +124,9 @@ pub struct CimomOptions {
     /// Bytes of rendered class answers kept at most (default
     /// [`rendered::DEFAULT_CLASS_ANSWER_CACHE_BYTES`]).
     pub class_answer_cache_bytes: usize,
+    /// Bytes of rendered static-instance enumerations kept at most (default
+    /// [`rendered::DEFAULT_INSTANCE_ANSWER_CACHE_BYTES`]).
+    pub instance_answer_cache_bytes: usize,
 }
 
 impl Default for CimomOptions {
@@ -137,43 +140,41 @@ impl Default for CimomOptions {
             system_name: None,
             class_cache: crate::repository::DEFAULT_CLASS_CACHE,
             class_answer_cache_bytes: rendered::DEFAULT_CLASS_ANSWER_CACHE_BYTES,
+            instance_answer_cache_bytes: rendered::DEFAULT_INSTANCE_ANSWER_CACHE_BYTES,
         }
     }
 }
 
-/// Bounds of the schema caches (`--class-cache`, `--class-answer-cache-bytes`).
+/// Bounds of the schema and answer caches (`--class-cache`,
+/// `--class-answer-cache-bytes`, `--instance-answer-cache-bytes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheBounds {
     /// Resolved classes kept in memory at most.
     pub class_cache: usize,
     /// Bytes of rendered class answers kept at most.
     pub class_answer_cache_bytes: usize,
+    /// Bytes of rendered static-instance enumerations kept at most.
+    pub instance_answer_cache_bytes: usize,
 }
 
 impl Default for CacheBounds {
     fn default() -> Self {
+        let o = CimomOptions::default();
         CacheBounds {
-            class_cache: crate::repository::DEFAULT_CLASS_CACHE,
-            class_answer_cache_bytes: rendered::DEFAULT_CLASS_ANSWER_CACHE_BYTES,
+            class_cache: o.class_cache,
+            class_answer_cache_bytes: o.class_answer_cache_bytes,
+            instance_answer_cache_bytes: o.instance_answer_cache_bytes,
         }
     }
 }
 
 impl CacheBounds {
-    /// The given bounds, defaults for those not given.
-    pub fn from_flags(class_cache: Option<usize>, answer_bytes: Option<usize>) -> CacheBounds {
-        let d = CacheBounds::default();
-        CacheBounds {
-            class_cache: class_cache.unwrap_or(d.class_cache),
-            class_answer_cache_bytes: answer_bytes.unwrap_or(d.class_answer_cache_bytes),
-        }
-    }
-
     /// [`CimomOptions`] with these bounds.
     pub fn options(self) -> CimomOptions {
         CimomOptions {
             class_cache: self.class_cache,
             class_answer_cache_bytes: self.class_answer_cache_bytes,
+            instance_answer_cache_bytes: self.instance_answer_cache_bytes,
             ..CimomOptions::default()
         }
     }
@@ -193,7 +194,8 @@ pub(crate) struct Inner {
     pub(crate) options: CimomOptions,
     pub(crate) system_name: String,
     pub(crate) subscriptions_tx: tokio::sync::watch::Sender<u64>,
-    pub(crate) rendered: rendered::RenderedClasses,
+    pub(crate) rendered: rendered::RenderedAnswers,
+    pub(crate) rendered_instances: rendered::RenderedAnswers,
 }
 
 impl Cimom {
@@ -241,7 +243,10 @@ impl Cimom {
                 providers: RwLock::new(registry),
                 pulls: PullContexts::new(options.max_pull_contexts),
                 sink: RwLock::new(None),
-                rendered: rendered::RenderedClasses::new(options.class_answer_cache_bytes),
+                rendered: rendered::RenderedAnswers::new(options.class_answer_cache_bytes),
+                rendered_instances: rendered::RenderedAnswers::new(
+                    options.instance_answer_cache_bytes,
+                ),
                 options,
                 system_name,
                 subscriptions_tx,
@@ -256,6 +261,7 @@ impl Cimom {
             .providers
             .write()
             .unwrap_or_else(|e| e.into_inner()) = registry;
+        self.inner.rendered_instances.clear();
     }
 
     /// Registers (or replaces) one provider.
@@ -265,6 +271,7 @@ impl Cimom {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .register(name, entry);
+        self.inner.rendered_instances.clear();
     }
 
     /// The handle providers get ([`CimomServices`]): `publish_indication`
@@ -371,7 +378,7 @@ impl Cimom {
         );
         async {
             let ns = self.inner.repo.resolve_namespace(&call.namespace)?;
-            if let Some(r) = rendered::answer(self, &ns, &call.operation).await {
+            if let Some(r) = rendered::answer(self, ctx, &ns, &call.operation).await {
                 return r;
             }
             self.dispatch(ctx, call).await

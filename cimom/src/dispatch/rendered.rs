@@ -1,16 +1,21 @@
 //! Rendered answers of the class operations (GetClass, EnumerateClasses,
-//! EnumerateClassNames): the CIM-XML inside `IRETURNVALUE`, cached per
-//! namespace, operation, class and flags, so that a repeated request is one
-//! lookup and one copy into the response buffer.
+//! EnumerateClassNames) and of EnumerateInstances of classes whose instances
+//! are stored in the repository: the CIM-XML inside `IRETURNVALUE`, cached
+//! per namespace, operation, class and flags, so that a repeated request is
+//! one lookup, sent without a copy.
 //!
 //! Invalidation: every entry is valid for one value of the repository's
 //! schema generation ([`Repository::schema_generation`]), which every class,
 //! qualifier-declaration and namespace change bumps under the repository's
-//! write lock. A lookup that sees a newer generation drops every entry, and
+//! write lock, and instance enumerations also on the static-instance
+//! generation ([`Repository::instance_generation`]), which every committed
+//! instance write bumps; a change of the provider registry drops them all.
+//! A lookup that sees a newer generation drops every entry, and
 //! an answer rendered while the generation moved is not installed, so the
 //! request after a schema change never gets an answer from before it.
 //!
-//! Bounds: the entries' bytes stay under `--class-answer-cache-bytes`
+//! Bounds: the entries' bytes stay under `--class-answer-cache-bytes` and
+//! `--instance-answer-cache-bytes`
 //! (least recently used evicted first; an answer larger than the bound is not
 //! kept, but shared with identical requests while it is being sent).
 //! Enumerations are rendered one at a time on a blocking thread, and the
@@ -18,7 +23,7 @@
 //! concurrent enumerations of the whole schema hold one copy of the answer,
 //! not one each.
 
-use super::{filter, Cimom};
+use super::{filter, instance_ops, route, Cimom, RequestCtx};
 use crate::repository::Repository;
 use cim::ops::{Operation, Response};
 use cim::{CimError, CimName};
@@ -27,9 +32,15 @@ use std::sync::{Arc, Mutex};
 
 /// Default bound of the rendered class answers (bytes).
 pub const DEFAULT_CLASS_ANSWER_CACHE_BYTES: usize = 8 << 20;
+/// Default bound of the rendered static-instance enumerations (bytes).
+pub const DEFAULT_INSTANCE_ANSWER_CACHE_BYTES: usize = 8 << 20;
 
-/// The cache; one per object manager.
-pub(crate) struct RenderedClasses {
+/// What an answer depends on: the schema generation and, for instance
+/// enumerations, the static-instance generation (0 for class reads).
+type Generation = (u64, u64);
+
+/// The cache; one per object manager and kind of answer.
+pub(crate) struct RenderedAnswers {
     bound: usize,
     state: Mutex<State>,
     /// One enumeration rendered at a time (see the module docs).
@@ -38,7 +49,7 @@ pub(crate) struct RenderedClasses {
 
 #[derive(Default)]
 struct State {
-    generation: u64,
+    generation: Generation,
     bytes: usize,
     tick: u64,
     entries: HashMap<String, (Arc<Vec<u8>>, u64)>,
@@ -48,9 +59,9 @@ struct State {
     in_flight: HashMap<String, std::sync::Weak<Vec<u8>>>,
 }
 
-impl RenderedClasses {
-    pub(crate) fn new(bound: usize) -> RenderedClasses {
-        RenderedClasses {
+impl RenderedAnswers {
+    pub(crate) fn new(bound: usize) -> RenderedAnswers {
+        RenderedAnswers {
             bound,
             state: Mutex::new(State::default()),
             render: tokio::sync::Semaphore::new(1),
@@ -61,7 +72,7 @@ impl RenderedClasses {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn get(&self, generation: u64, key: &str) -> Option<Arc<Vec<u8>>> {
+    fn get(&self, generation: Generation, key: &str) -> Option<Arc<Vec<u8>>> {
         let mut s = self.lock();
         if s.generation != generation {
             s.entries.clear();
@@ -81,10 +92,10 @@ impl RenderedClasses {
 
     /// Installs an answer rendered at `generation` unless the schema moved
     /// since or it does not fit.
-    fn put(&self, repo: &Repository, generation: u64, key: String, body: Arc<Vec<u8>>) {
+    fn put(&self, now: Generation, generation: Generation, key: String, body: Arc<Vec<u8>>) {
         let len = body.len();
         let mut s = self.lock();
-        if s.generation != generation || repo.schema_generation() != generation {
+        if s.generation != generation || now != generation {
             return;
         }
         if len > self.bound {
@@ -227,29 +238,34 @@ fn render(repo: &Repository, ns: &str, op: &Operation) -> Result<Vec<u8>, CimErr
 }
 
 /// Serves a class read from the cache (rendering and caching it on a miss),
-/// or `None` when `op` is not a class read.
+/// or an enumeration of static instances, or `None` for any other operation.
 pub(crate) async fn answer(
     cimom: &Cimom,
+    ctx: &RequestCtx,
     ns: &str,
     op: &Operation,
 ) -> Option<Result<Response, CimError>> {
+    if matches!(op, Operation::EnumerateInstances { .. }) {
+        return instances(cimom, ctx, ns, op).await;
+    }
     let key = key_of(ns, op)?;
     let inner = cimom.inner();
     let cache = &inner.rendered;
-    let generation = inner.repo.schema_generation();
+    let now = || (inner.repo.schema_generation(), 0);
+    let generation = now();
     if let Some(b) = cache.get(generation, &key) {
         return Some(Ok(Response::Rendered(b)));
     }
     if matches!(op, Operation::GetClass { .. }) {
         return Some(render(&inner.repo, ns, op).map(|b| {
             let b = Arc::new(b);
-            cache.put(&inner.repo, generation, key, b.clone());
+            cache.put(now(), generation, key, b.clone());
             Response::Rendered(b)
         }));
     }
     let _permit = cache.render.acquire().await.ok();
     // Rendered by the request that held the permit before us?
-    let generation = inner.repo.schema_generation();
+    let generation = now();
     if let Some(b) = cache.get(generation, &key) {
         return Some(Ok(Response::Rendered(b)));
     }
@@ -260,7 +276,94 @@ pub(crate) async fn answer(
         .unwrap_or_else(|e| Err(CimError::failed(format!("rendering failed: {e}"))));
     Some(rendered.map(|b| {
         let b = Arc::new(b);
-        cache.put(&inner.repo, generation, key, b.clone());
+        cache.put(now(), generation, key, b.clone());
         Response::Rendered(b)
     }))
+}
+
+/// EnumerateInstances of a class whose instances (its own and its
+/// subclasses') all come from the repository: the rendered answer, cached
+/// per class and flags until the next schema change or static-instance
+/// write. Classes served by providers are answered as usual (`None`).
+async fn instances(
+    cimom: &Cimom,
+    ctx: &RequestCtx,
+    ns: &str,
+    op: &Operation,
+) -> Option<Result<Response, CimError>> {
+    let Operation::EnumerateInstances {
+        class_name,
+        local_only: _,
+        deep_inheritance,
+        include_qualifiers,
+        include_class_origin,
+        property_list,
+    } = op
+    else {
+        return None;
+    };
+    let inner = cimom.inner();
+    let cache = &inner.rendered_instances;
+    let props = property_list.as_ref().map(|l| {
+        l.iter()
+            .map(|p| p.to_lowercase())
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    let key = format!(
+        "{ns}\0{}\0{}{}{}\0{props:?}",
+        class_name.to_lowercase(),
+        *deep_inheritance as u8,
+        *include_qualifiers as u8,
+        *include_class_origin as u8
+    );
+    let now = || {
+        (
+            inner.repo.schema_generation(),
+            inner.repo.instance_generation(),
+        )
+    };
+    let generation = now();
+    if let Some(b) = cache.get(generation, &key) {
+        return Some(Ok(Response::Rendered(b)));
+    }
+    // Only when every class visited is served by the repository.
+    let class = match inner.repo.class_for_instances(ns, class_name.as_str()) {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e)),
+    };
+    let classes = match route::class_and_subclasses(cimom, ns, &class) {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e)),
+    };
+    if !classes
+        .iter()
+        .all(|c| matches!(route::source_of(cimom, ns, c), route::Source::Repository))
+    {
+        return None;
+    }
+    let shaped = match instance_ops::handle(cimom, ctx, ns, op.clone()).await {
+        Ok(Response::SharedNamedInstances(v)) => v,
+        Ok(other) => return Some(Ok(other)),
+        Err(e) => return Some(Err(e)),
+    };
+    let mut out = Vec::new();
+    for i in &shaped {
+        cim::xml::write_value_named_instance(i, &mut out);
+    }
+    drop(shaped);
+    let b = Arc::new(out);
+    cache.put(now(), generation, key, b.clone());
+    Some(Ok(Response::Rendered(b)))
+}
+
+impl RenderedAnswers {
+    /// Drops every answer (the provider registry changed, so which classes
+    /// the repository serves may have).
+    pub(crate) fn clear(&self) {
+        let mut s = self.lock();
+        s.entries.clear();
+        s.in_flight.clear();
+        s.bytes = 0;
+    }
 }

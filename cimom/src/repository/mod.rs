@@ -817,6 +817,12 @@ impl Repository {
         })
     }
 
+    /// The counter every committed static-instance write bumps: a rendered
+    /// enumeration of stored instances is still right while it holds its value.
+    pub fn instance_generation(&self) -> u64 {
+        self.lock_instance_cache().generation
+    }
+
     /// The counter every schema change bumps (classes, qualifier
     /// declarations, namespaces): an answer rendered at one value is still
     /// right while the counter holds it.
