@@ -34,8 +34,10 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The repository file inside the state directory.
 pub const FILE_NAME: &str = "repository.redb";
-/// redb page cache size.
-const CACHE_BYTES: usize = 8 << 20;
+/// redb page cache size: small, since the class index and the answer caches
+/// serve the hot paths and every cached page is resident memory (the start-up
+/// scan of the class records would otherwise fill a larger one for good).
+const CACHE_BYTES: usize = 1 << 20;
 /// Upper bound on the encoded bytes of the instances kept decoded in the
 /// instance cache (decoded they take a few times this), so that it stays
 /// within the object manager's memory budget.
