@@ -145,6 +145,16 @@ impl Default for CimomOptions {
     }
 }
 
+/// The tracing span of one intrinsic operation.
+fn request_span(ctx: &RequestCtx, call: &IMethodCall) -> tracing::Span {
+    tracing::debug_span!(
+        "cim_request",
+        id = %ctx.message_id,
+        op = call.operation.name(),
+        ns = %call.namespace,
+    )
+}
+
 /// Bounds of the schema and answer caches (`--class-cache`,
 /// `--class-answer-cache-bytes`, `--instance-answer-cache-bytes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,12 +363,7 @@ impl Cimom {
         ctx: &RequestCtx,
         call: IMethodCall,
     ) -> Result<Response, CimError> {
-        let span = tracing::debug_span!(
-            "cim_request",
-            id = %ctx.message_id,
-            op = call.operation.name(),
-            ns = %call.namespace,
-        );
+        let span = request_span(ctx, &call);
         self.dispatch(ctx, call).instrument(span).await
     }
 
@@ -370,12 +375,7 @@ impl Cimom {
         ctx: &RequestCtx,
         call: IMethodCall,
     ) -> Result<Response, CimError> {
-        let span = tracing::debug_span!(
-            "cim_request",
-            id = %ctx.message_id,
-            op = call.operation.name(),
-            ns = %call.namespace,
-        );
+        let span = request_span(ctx, &call);
         async {
             let ns = self.inner.repo.resolve_namespace(&call.namespace)?;
             if let Some(r) = rendered::answer(self, ctx, &ns, &call.operation).await {

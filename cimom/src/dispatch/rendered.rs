@@ -23,7 +23,7 @@
 //! concurrent enumerations of the whole schema hold one copy of the answer,
 //! not one each.
 
-use super::{filter, instance_ops, route, Cimom, RequestCtx};
+use super::{class_ops, instance_ops, route, Cimom, RequestCtx};
 use crate::repository::Repository;
 use cim::ops::{Operation, Response};
 use cim::{CimError, CimName};
@@ -125,6 +125,16 @@ impl RenderedAnswers {
     }
 }
 
+/// The part of a cache key for a `PropertyList` (none and empty differ).
+fn props_key(list: &Option<Vec<CimName>>) -> Option<String> {
+    list.as_ref().map(|l| {
+        l.iter()
+            .map(|p| p.to_lowercase())
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
 /// The cache key of a class read, or `None` for any other operation.
 fn key_of(ns: &str, op: &Operation) -> Option<String> {
     let lc = |n: &Option<CimName>| n.as_ref().map(CimName::to_lowercase).unwrap_or_default();
@@ -136,12 +146,7 @@ fn key_of(ns: &str, op: &Operation) -> Option<String> {
             include_class_origin,
             property_list,
         } => {
-            let props = property_list.as_ref().map(|l| {
-                l.iter()
-                    .map(|p| p.to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            });
+            let props = props_key(property_list);
             format!(
                 "{ns}\0gc\0{}\0{}{}{}\0{props:?}",
                 class_name.to_lowercase(),
@@ -175,65 +180,10 @@ fn key_of(ns: &str, op: &Operation) -> Option<String> {
 /// Renders the `IRETURNVALUE` content of a class read.
 fn render(repo: &Repository, ns: &str, op: &Operation) -> Result<Vec<u8>, CimError> {
     let mut out = Vec::new();
-    match op {
-        Operation::GetClass {
-            class_name,
-            local_only,
-            include_qualifiers,
-            include_class_origin,
-            property_list,
-        } => {
-            let c = repo.class(ns, class_name.as_str())?;
-            let shaped = filter::class(
-                &c,
-                *local_only,
-                *include_qualifiers,
-                *include_class_origin,
-                property_list.as_deref(),
-            );
-            cim::xml::write_class(&shaped, &mut out);
-        }
-        Operation::EnumerateClasses {
-            class_name,
-            deep_inheritance,
-            local_only,
-            include_qualifiers,
-            include_class_origin,
-        } => {
-            let names = repo.subclass_names(
-                ns,
-                class_name.as_ref().map(CimName::as_str),
-                *deep_inheritance,
-            )?;
-            // One resolved class at a time: the working set stays bounded.
-            for n in names {
-                let Some(c) = repo.get_class(ns, n.as_str()) else {
-                    continue;
-                };
-                let shaped = filter::class(
-                    &c,
-                    *local_only,
-                    *include_qualifiers,
-                    *include_class_origin,
-                    None,
-                );
-                cim::xml::write_class(&shaped, &mut out);
-            }
-        }
-        Operation::EnumerateClassNames {
-            class_name,
-            deep_inheritance,
-        } => {
-            for n in repo.subclass_names(
-                ns,
-                class_name.as_ref().map(CimName::as_str),
-                *deep_inheritance,
-            )? {
-                cim::xml::write_class_name(&n, &mut out);
-            }
-        }
-        _ => unreachable!("key_of admits class reads only"),
-    }
+    class_ops::visit(repo, ns, op, |item| match item {
+        class_ops::Item::Class(c) => cim::xml::write_class(&c, &mut out),
+        class_ops::Item::Name(n) => cim::xml::write_class_name(&n, &mut out),
+    })?;
     Ok(out)
 }
 
@@ -304,12 +254,7 @@ async fn instances(
     };
     let inner = cimom.inner();
     let cache = &inner.rendered_instances;
-    let props = property_list.as_ref().map(|l| {
-        l.iter()
-            .map(|p| p.to_lowercase())
-            .collect::<Vec<_>>()
-            .join(",")
-    });
+    let props = props_key(property_list);
     let key = format!(
         "{ns}\0{}\0{}{}{}\0{props:?}",
         class_name.to_lowercase(),
