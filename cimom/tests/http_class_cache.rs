@@ -234,13 +234,25 @@ fn instance_name_xml(id: &str) -> String {
     )
 }
 
-/// EnumerateInstances of T_Item twice (the second from the cache).
+/// EnumerateInstances of T_Item twice (the second from the cache), and
+/// checks that EnumerateInstanceNames (cached too) names the same instances.
 async fn items(c: &mut Client) -> String {
     let params = classname_param("ClassName", "T_Item");
     let a = c.imethod("EnumerateInstances", CIMV2, &params).await;
     let b = c.imethod("EnumerateInstances", CIMV2, &params).await;
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.body, b.body, "a cached enumeration differs");
+    let names = c.imethod("EnumerateInstanceNames", CIMV2, &params).await;
+    let again = c.imethod("EnumerateInstanceNames", CIMV2, &params).await;
+    assert_eq!(names.body, again.body, "cached names differ");
+    let count = |s: &str, what: &str| s.matches(what).count();
+    assert_eq!(
+        count(&a.body, "<VALUE.NAMEDINSTANCE>"),
+        count(&names.body, "<INSTANCENAME "),
+        "{}\n{}",
+        a.body,
+        names.body
+    );
     a.body
 }
 

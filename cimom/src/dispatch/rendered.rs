@@ -1,6 +1,6 @@
 //! Rendered answers of the class operations (GetClass, EnumerateClasses,
-//! EnumerateClassNames) and of EnumerateInstances of classes whose instances
-//! are stored in the repository: the CIM-XML inside `IRETURNVALUE`, cached
+//! EnumerateClassNames) and of EnumerateInstances and EnumerateInstanceNames
+//! of classes whose instances are stored in the repository: the CIM-XML inside `IRETURNVALUE`, cached
 //! per namespace, operation, class and flags, so that a repeated request is
 //! one lookup, sent without a copy.
 //!
@@ -195,7 +195,10 @@ pub(crate) async fn answer(
     ns: &str,
     op: &Operation,
 ) -> Option<Result<Response, CimError>> {
-    if matches!(op, Operation::EnumerateInstances { .. }) {
+    if matches!(
+        op,
+        Operation::EnumerateInstances { .. } | Operation::EnumerateInstanceNames { .. }
+    ) {
         return instances(cimom, ctx, ns, op).await;
     }
     let key = key_of(ns, op)?;
@@ -231,37 +234,45 @@ pub(crate) async fn answer(
     }))
 }
 
-/// EnumerateInstances of a class whose instances (its own and its
-/// subclasses') all come from the repository: the rendered answer, cached
-/// per class and flags until the next schema change or static-instance
-/// write. Classes served by providers are answered as usual (`None`).
+/// EnumerateInstances or EnumerateInstanceNames of a class whose instances
+/// (its own and its subclasses') all come from the repository: the rendered
+/// answer, cached per operation, class and flags until the next schema
+/// change or static-instance write. Classes served by providers are answered
+/// as usual (`None`).
 async fn instances(
     cimom: &Cimom,
     ctx: &RequestCtx,
     ns: &str,
     op: &Operation,
 ) -> Option<Result<Response, CimError>> {
-    let Operation::EnumerateInstances {
-        class_name,
-        local_only: _,
-        deep_inheritance,
-        include_qualifiers,
-        include_class_origin,
-        property_list,
-    } = op
-    else {
-        return None;
+    let key = match op {
+        Operation::EnumerateInstances {
+            class_name,
+            local_only: _,
+            deep_inheritance,
+            include_qualifiers,
+            include_class_origin,
+            property_list,
+        } => format!(
+            "{ns}\0ei\0{}\0{}{}{}\0{:?}",
+            class_name.to_lowercase(),
+            *deep_inheritance as u8,
+            *include_qualifiers as u8,
+            *include_class_origin as u8,
+            props_key(property_list)
+        ),
+        Operation::EnumerateInstanceNames { class_name } => {
+            format!("{ns}\0ein\0{}", class_name.to_lowercase())
+        }
+        _ => return None,
+    };
+    let class_name = match op {
+        Operation::EnumerateInstances { class_name, .. }
+        | Operation::EnumerateInstanceNames { class_name } => class_name,
+        _ => return None,
     };
     let inner = cimom.inner();
     let cache = &inner.rendered_instances;
-    let props = props_key(property_list);
-    let key = format!(
-        "{ns}\0{}\0{}{}{}\0{props:?}",
-        class_name.to_lowercase(),
-        *deep_inheritance as u8,
-        *include_qualifiers as u8,
-        *include_class_origin as u8
-    );
     let now = || {
         (
             inner.repo.schema_generation(),
@@ -287,16 +298,17 @@ async fn instances(
     {
         return None;
     }
-    let shaped = match instance_ops::handle(cimom, ctx, ns, op.clone()).await {
-        Ok(Response::SharedNamedInstances(v)) => v,
+    let mut out = Vec::new();
+    match instance_ops::handle(cimom, ctx, ns, op.clone()).await {
+        Ok(Response::SharedNamedInstances(v)) => v
+            .iter()
+            .for_each(|i| cim::xml::write_value_named_instance(i, &mut out)),
+        Ok(Response::InstanceNames(v)) => v
+            .iter()
+            .for_each(|p| cim::xml::write_instance_name(p, &mut out)),
         Ok(other) => return Some(Ok(other)),
         Err(e) => return Some(Err(e)),
-    };
-    let mut out = Vec::new();
-    for i in &shaped {
-        cim::xml::write_value_named_instance(i, &mut out);
     }
-    drop(shaped);
     let b = Arc::new(out);
     cache.put(now(), generation, key, b.clone());
     Some(Ok(Response::Rendered(b)))
