@@ -31,7 +31,8 @@ pub struct Body {
 }
 
 impl Body {
-    fn of(parts: impl IntoIterator<Item = Bytes>) -> Body {
+    /// A body of these buffers, sent in order.
+    pub(crate) fn of(parts: impl IntoIterator<Item = Bytes>) -> Body {
         Body {
             parts: parts.into_iter().filter(|b| !b.is_empty()).collect(),
         }
