@@ -646,4 +646,19 @@ mod tests {
         assert_eq!(l.max_depth, 20);
         assert_eq!(l.max_bytes, 2048);
     }
+
+    #[test]
+    fn cache_bounds_from_flags_and_file() {
+        assert_eq!(parse(&[]).unwrap().caches, crate::CacheBounds::default());
+        let c = parse(&["--class-cache", "7", "--instance-answer-cache-bytes", "0"]).unwrap();
+        assert_eq!(c.caches.class_cache, 7);
+        assert_eq!(c.caches.instance_answer_cache_bytes, 0);
+        let d = crate::CacheBounds::default();
+        assert_eq!(
+            c.caches.class_answer_cache_bytes,
+            d.class_answer_cache_bytes
+        );
+        let c = Config::from_toml("class-answer-cache-bytes = 1024\n").unwrap();
+        assert_eq!(c.caches.class_answer_cache_bytes, 1024);
+    }
 }
