@@ -366,6 +366,9 @@ pub enum Response {
     Pull(PullResult),
     /// EnumerationCount: the count, or `None` when unknown (NULL).
     Count(Option<u64>),
+    /// The content of `IRETURNVALUE` already rendered as CIM-XML (a server's
+    /// cached answer), written as is; a reader never produces it.
+    Rendered(std::sync::Arc<Vec<u8>>),
 }
 
 /// `IMETHODRESPONSE`: the answer to an intrinsic operation.

@@ -1,173 +1,182 @@
 #!/usr/bin/env bash
-# http_bench.sh -- CIM-XML over HTTP throughput and latency of cimomd, measured
-# with wrk and the shared wrk_cimxml.lua script, side by side with any other
-# CIM server found on this machine (SFCB's sfcbd, OpenPegasus' cimserver).
+# http_bench.sh -- the object manager with what users load: the whole DMTF CIM
+# 2.41 schema in root/cimv2 plus 1,000 PERF_Scratch instances (~1.8 MB per
+# EnumerateInstances), measured with wrk and the shared wrk_cimxml.lua, side by
+# side with OpenPegasus when OPENPEGASUS_URL names a running one (start it with
+# ../shared/tools/openpegasus/, see the README), in the same run.
 #
-# Operations: GetClass, EnumerateClassNames (deep, whole namespace),
-# EnumerateInstances and EnumerateInstanceNames of Bench_Item, a class with
-# BENCH_INSTANCES (default 1000) static instances of ~1 KB of CIM-XML each (~1 MB
-# per EnumerateInstances response), loaded with `cimomd load-mof`.
-# Also reports the server's resident memory idle and after the runs.
+# Figures: GetClass CIM_ComputerSystem (LocalOnly=false), EnumerateClassNames
+# (deep, whole namespace), EnumerateInstances and EnumerateInstanceNames of
+# PERF_Scratch: req/s, median of RUNS runs alternating between the servers;
+# resident memory after the load, idle after a restart (cimomd) and after the
+# runs; the repository's size on disk; `mofc check` of the schema (time, peak RSS).
+# Without OPENPEGASUS_URL it prints absolute figures and says that no ratio was
+# measured: it never compares against a constant.
 #
 # Usage: cimom/benches/http_bench.sh            (from anywhere in the checkout)
-# Env:   DURATION=10s CONNECTIONS=16 THREADS=2 BENCH_INSTANCES=1000 PORT=15988
-#        (PORT defaults to a free ephemeral port)
-#        WRK_LUA=path/to/wrk_cimxml.lua   CIMOMD=path/to/cimomd (skip the build)
-# Goals (issue #4): GetClass >= 11000 req/s with p50 <= 1.2 ms; EnumerateInstances
-# (1000 instances, 1 MB) >= 300 req/s; RSS <= 12 MB idle, <= 56 MB after the runs.
+# Env:   DURATION=8s CONNECTIONS=16 THREADS=2 RUNS=3
+#        OPENPEGASUS_URL=http://127.0.0.1:15990  (its PID is found from the port,
+#        or give OPENPEGASUS_PID; OPENPEGASUS_REPOSITORY: its repository directory)
+#        MOF_CORPUS (default ../shared/corpus)  SHARED_TOOLS (default ../shared/tools)
+#        CIMOMD=path/to/cimomd MOFC=path/to/mofc (skip the build)
+# Goals (issue #14): idle RSS <= 12 MB, after the runs <= 40 MB; GetClass and
+# EnumerateClassNames >= 3x OpenPegasus, EnumerateInstances >= 25x; repository
+# <= 12 MB; mofc check <= 0.15 s and <= 24 MB.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-8s}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
-BENCH_INSTANCES=${BENCH_INSTANCES:-1000}
-# A free loopback port unless PORT is given (another cimomd may hold 5988/15988).
-PORT=${PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-LUA=${WRK_LUA:-}
-for c in "$LUA" "$ROOT/../shared/tools/wrk_cimxml.lua"; do
-  if [ -n "$c" ] && [ -f "$c" ]; then LUA=$c; break; fi
-done
+RUNS=${RUNS:-3}
+CORPUS=${MOF_CORPUS:-$ROOT/../shared/corpus}
+TOOLS=${SHARED_TOOLS:-$ROOT/../shared/tools}
+SCHEMA=$CORPUS/cim-schema/2.41.0/CIM_Schema.mof
+LUA=$TOOLS/wrk_cimxml.lua
+LOADER=$TOOLS/openpegasus/perf_scratch.py
+PY=$ROOT/.venv/bin/python
+[ -x "$PY" ] || PY=python3
+
 if ! command -v wrk >/dev/null; then
   echo "http_bench: wrk is not installed (apt-get install -y wrk); skipped"; exit 0
 fi
-if [ -z "$LUA" ] || [ ! -f "$LUA" ]; then
-  echo "http_bench: wrk_cimxml.lua not found (set WRK_LUA); skipped"; exit 0
+for f in "$SCHEMA" "$LUA" "$LOADER"; do
+  [ -f "$f" ] || { echo "http_bench: $f not found (set MOF_CORPUS / SHARED_TOOLS)"; exit 1; }
+done
+if [ -z "${CIMOMD:-}" ] || [ -z "${MOFC:-}" ]; then
+  (cd "$ROOT" && cargo build --release -q -p providers --bin cimomd -p mof --bin mofc)
 fi
-
-if [ -z "${CIMOMD:-}" ]; then
-  (cd "$ROOT" && cargo build --release -q -p providers --bin cimomd)
-  CIMOMD=$ROOT/target/release/cimomd
-fi
+CIMOMD=${CIMOMD:-$ROOT/target/release/cimomd}
+MOFC=${MOFC:-$ROOT/target/release/mofc}
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/http_bench.XXXXXX")
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-# GetClass target: the bundled schema has no CIM_ComputerSystem, so the bench
-# MOF declares one shaped like DMTF's (CIM_System + CIM_ComputerSystem
-# properties, Description qualifiers, one method) so that responses have a
-# realistic size and the class name matches what other servers are asked.
-{
-  echo 'class CIM_ComputerSystem : CIM_EnabledLogicalElement {'
-  for p in CreationClassName Name; do
-    echo "  [Key, MaxLen(256), Description(\"$p: key of the system; together with the other key it identifies the instance within the namespace. $(printf 'Lorem ipsum dolor sit amet. %.0s' 1 2 3)\")] string $p;"
-  done
-  for p in NameFormat PrimaryOwnerName PrimaryOwnerContact PrimaryOwnerPager SecondaryOwnerName SecondaryOwnerContact; do
-    echo "  [Description(\"$p of the computer system. $(printf 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. %.0s' 1 2 3 4)\"), MaxLen(256)] string $p;"
-  done
-  for p in Roles OtherIdentifyingInfo IdentifyingDescriptions OtherDedicatedDescriptions; do
-    echo "  [Description(\"$p: an array property. $(printf 'Sed do eiusmod tempor incididunt ut labore. %.0s' 1 2 3 4)\")] string $p[];"
-  done
-  echo '  [Description("Dedicated roles."), ValueMap{"0","1","2","3","4","5","6","7","8","9","10"}, Values{"Not Dedicated","Unknown","Other","Storage","Router","Switch","Layer 3 Switch","Central Office Switch","Hub","Access Server","Firewall"}] uint16 Dedicated[];'
-  echo '  [Description("Reset capability."), ValueMap{"1","2","3","4","5"}, Values{"Other","Unknown","Disabled","Enabled","Not Implemented"}] uint16 ResetCapability;'
-  echo '  [Description("Power management capabilities."), ValueMap{"0","1","2","3","4","5","6","7"}, Values{"Unknown","Not Supported","Disabled","Enabled","Power Saving Modes Entered Automatically","Power State Settable","Power Cycling Supported","Timed Power On Supported"}] uint16 PowerManagementCapabilities[];'
-  echo '  [Description("Sets the power state.")] uint32 SetPowerState([IN, Description("The new state.")] uint32 PowerState, [IN, Description("When.")] datetime Time);'
-  echo '};'
-} > "$TMP/cs.mof"
-if ! "$CIMOMD" load-mof --state-dir "$TMP/state" --namespace root/cimv2 "$TMP/cs.mof" >/dev/null 2>"$TMP/cs.err"; then
-  echo "http_bench: note: CIM_ComputerSystem not loaded ($(head -c 300 "$TMP/cs.err")); GetClass uses Bench_Item"
-fi
-
-# ~1 KB of CIM-XML per instance (~1 MB per EnumerateInstances response):
-# a key, four 60-character strings and four numbers/flags/dates.
-{
-  echo 'class Bench_Item {'
-  echo '  [Key] string Id;'
-  for p in A B C D; do echo "  string Text$p;"; done
-  echo '  uint64 Size; uint32 Count; boolean Flag; datetime Stamp;'
-  echo '};'
-  filler=$(printf 'x%.0s' $(seq 1 60))
-  for i in $(seq 1 "$BENCH_INSTANCES"); do
-    printf 'instance of Bench_Item { Id = "item-%05d";' "$i"
-    for p in A B C D; do printf ' Text%s = "%s";' "$p" "$filler"; done
-    printf ' Size = %d; Count = %d; Flag = true; Stamp = "20261122030000.000000+000"; };\n' $((i * 4096)) "$i"
-  done
-} > "$TMP/bench.mof"
-"$CIMOMD" load-mof --state-dir "$TMP/state" --namespace root/cimv2 "$TMP/bench.mof" >/dev/null
-
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
 wait_port() {
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 200); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     sleep 0.1
   done
   return 1
 }
-
-# One wrk run: prints "req/s p50_ms p99_ms bytes_per_response errors".
-run_wrk() { # url op class
-  local out rps p50 p99 bpr errs
-  out=$(CIM_OP=$2 CIM_NS=root/cimv2 CIM_CLASS=$3 CIM_CHECK=${CIM_CHECK:-} \
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$LUA" "$1" 2>&1)
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  p50=$(grep -o 'latency_p50_ms [0-9.]*' <<<"$out" | awk '{print $2}')
-  p99=$(grep -o 'latency_p99_ms [0-9.]*' <<<"$out" | awk '{print $2}')
-  bpr=$(grep -o 'bytes/resp [0-9.]*' <<<"$out" | awk '{print $2}')
-  errs=$(awk '/Non-2xx/ {print $NF} /Socket errors/ {print "sock"}' <<<"$out" | tr '\n' ' ')
-  echo "${rps:-0} ${p50:-0} ${p99:-0} ${bpr:-0} ${errs:-0}"
-}
-
-# Pick the GetClass target: CIM_ComputerSystem when the schema has it.
-gc_class() {
-  local body='<?xml version="1.0" encoding="utf-8" ?><CIM CIMVERSION="2.0" DTDVERSION="2.0"><MESSAGE ID="1" PROTOCOLVERSION="1.0"><SIMPLEREQ><IMETHODCALL NAME="GetClass"><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/><NAMESPACE NAME="cimv2"/></LOCALNAMESPACEPATH><IPARAMVALUE NAME="ClassName"><CLASSNAME NAME="CIM_ComputerSystem"/></IPARAMVALUE></IMETHODCALL></SIMPLEREQ></MESSAGE></CIM>'
-  if curl -s -X POST -H 'CIMOperation: MethodCall' -H 'CIMMethod: GetClass' -H 'CIMObject: root/cimv2' \
-       -H 'Content-Type: application/xml' --data "$body" "$1" 2>/dev/null | grep -q '<CLASS '; then
-    echo CIM_ComputerSystem
-  else
-    echo Bench_Item
+start_cimomd() {
+  "$CIMOMD" --state-dir "$TMP/state" --listen "127.0.0.1:$PORT" --nbd-listen off --log warn \
+    >>"$TMP/cimomd.log" 2>&1 &
+  PID=$!
+  if ! wait_port "$PORT" || ! kill -0 "$PID" 2>/dev/null; then
+    echo "cimomd did not start:"; cat "$TMP/cimomd.log"; exit 1
   fi
 }
+stop_cimomd() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
 
-"$CIMOMD" --state-dir "$TMP/state" --listen "127.0.0.1:$PORT" --nbd-listen off --log warn \
-  >"$TMP/cimomd.log" 2>&1 &
-PID=$!
-if ! wait_port "$PORT" || ! kill -0 "$PID" 2>/dev/null; then
-  echo "cimomd did not start:"; cat "$TMP/cimomd.log"; exit 1
-fi
+# `mofc check` of the schema: wall time and peak RSS.
+/usr/bin/time -f '%e %M' -o "$TMP/mofc.time" "$MOFC" check "$SCHEMA" >/dev/null 2>&1 || true
+read -r mofc_s mofc_kb <"$TMP/mofc.time"
+
+# The same data as in OpenPegasus: the schema, then PERF_Scratch over CIM-XML.
+"$CIMOMD" load-mof --state-dir "$TMP/state" --namespace root/cimv2 "$SCHEMA" >/dev/null 2>"$TMP/load-mof.log"
+PORT=${PORT:-$(free_port)}
+start_cimomd
+"$PY" "$LOADER" "http://127.0.0.1:$PORT" >"$TMP/load.log" 2>&1 || { cat "$TMP/load.log"; exit 1; }
+loaded=$(rss_kb "$PID")
+stop_cimomd
+repo_kb=$(du -k "$TMP/state/repository.redb" | cut -f1)
+start_cimomd
 sleep 1
-URL=http://127.0.0.1:$PORT/cimom
-GC=$(gc_class "$URL")
 idle=$(rss_kb "$PID")
-echo "GetClass target: $GC"
-printf '%-26s %12s %9s %9s %11s  %s\n' "cimomd ($CONNECTIONS conns, $DURATION)" "req/s" "p50 ms" "p99 ms" "bytes/resp" "non-2xx"
-declare -A RPS P50
-for spec in "GetClass $GC" "EnumerateClassNames -" "EnumerateInstances Bench_Item" "EnumerateInstanceNames Bench_Item"; do
+URL=http://127.0.0.1:$PORT/cimom
+
+OP_URL=${OPENPEGASUS_URL:+${OPENPEGASUS_URL%/}/cimom}
+OP_PID=${OPENPEGASUS_PID:-}
+if [ -n "$OP_URL" ] && [ -z "$OP_PID" ]; then
+  op_port=${OPENPEGASUS_URL##*:}; op_port=${op_port%%/*}
+  OP_PID=$(ss -ltnpH "sport = :$op_port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
+fi
+if [ -n "$OP_URL" ]; then
+  "$PY" "$LOADER" "${OPENPEGASUS_URL%/}" >"$TMP/load_op.log" 2>&1 || { cat "$TMP/load_op.log"; exit 1; }
+  op_loaded=$([ -n "$OP_PID" ] && rss_kb "$OP_PID" || echo 0)
+fi
+
+# One wrk run: "req/s p50_ms bytes_per_response cim_errors". The answers are
+# checked for CIM errors once per server and operation (check_answer) rather
+# than inside wrk, whose per-response Lua scan of a 1.8 MB body would make the
+# client, not the server, the bottleneck on 2 cores.
+run_wrk() { # url op class
+  local out
+  out=$(CIM_OP=$2 CIM_NS=root/cimv2 CIM_CLASS=$3 \
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$LUA" "$1" 2>&1)
+  awk '/^Requests\/sec:/ {r=$2} /cim_errors/ {e=$2}
+       /latency_p50_ms/ {for (i=1;i<=NF;i++) {if ($i=="latency_p50_ms") p=$(i+1); if ($i=="bytes/resp") b=$(i+1)}}
+       END {printf "%s %s %s %s\n", r+0, p+0, b+0, e+0}' <<<"$out"
+}
+# One request as wrk sends it; prints 1 when the answer is no CIM-XML or carries an ERROR.
+check_answer() { # url op class
+  local params
+  case $2 in
+    GetClass) params="<IPARAMVALUE NAME=\"ClassName\"><CLASSNAME NAME=\"$3\"/></IPARAMVALUE><IPARAMVALUE NAME=\"LocalOnly\"><VALUE>FALSE</VALUE></IPARAMVALUE>" ;;
+    EnumerateClassNames) params='<IPARAMVALUE NAME="DeepInheritance"><VALUE>TRUE</VALUE></IPARAMVALUE>' ;;
+    *) params="<IPARAMVALUE NAME=\"ClassName\"><CLASSNAME NAME=\"$3\"/></IPARAMVALUE>" ;;
+  esac
+  curl -s -H 'Content-Type: application/xml; charset="utf-8"' -H 'CIMOperation: MethodCall' \
+    -H "CIMMethod: $2" -H 'CIMObject: root%2Fcimv2' --data-binary \
+    "<?xml version=\"1.0\" encoding=\"utf-8\" ?><CIM CIMVERSION=\"2.0\" DTDVERSION=\"2.0\"><MESSAGE ID=\"1\" PROTOCOLVERSION=\"1.0\"><SIMPLEREQ><IMETHODCALL NAME=\"$2\"><LOCALNAMESPACEPATH><NAMESPACE NAME=\"root\"/><NAMESPACE NAME=\"cimv2\"/></LOCALNAMESPACEPATH>$params</IMETHODCALL></SIMPLEREQ></MESSAGE></CIM>" \
+    "$1" | awk '/<ERROR/ {bad=1} /<IRETURNVALUE>|<IMETHODRESPONSE/ {ok=1} END {print (ok && !bad) ? 0 : 1}'
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+verdict() { awk -v r="$1" -v g="$2" -v le="${3:-}" 'BEGIN { if (r == "n/a") print "n/a"; else if (le == "") print (r >= g ? "yes" : "NO"); else print (r <= g ? "yes" : "NO") }'; }
+
+echo "data: DMTF 2.41 in root/cimv2 + 1,000 PERF_Scratch; wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $RUNS"
+if [ -z "$OP_URL" ]; then
+  echo "OPENPEGASUS_URL is not set: absolute figures only, no ratio was measured"
+fi
+printf '%-24s %12s %9s %11s %14s %9s %8s %s\n' op "cimomd r/s" "p50 ms" "bytes/resp" "OpenPegasus r/s" "p50 ms" ratio "goal met"
+for spec in "GetClass CIM_ComputerSystem 3" "EnumerateClassNames - 3" "EnumerateInstances PERF_Scratch 25" "EnumerateInstanceNames PERF_Scratch -"; do
   set -- $spec
-  read -r rps p50 p99 bpr errs < <(run_wrk "$URL" "$1" "$2")
-  RPS[$1]=$rps; P50[$1]=$p50
-  printf '%-26s %12s %9s %9s %11s  %s\n' "$1" "$rps" "$p50" "$p99" "$bpr" "$errs"
+  op=$1 cls=$2 goal=$3 as=() ap=() bs=() bp=() bytes=0
+  errs=$(check_answer "$URL" "$op" "$cls")
+  if [ -n "$OP_URL" ] && [ "$(check_answer "$OP_URL" "$op" "$cls")" != 0 ]; then
+    echo "  (OpenPegasus answered $op with a CIM error)"
+  fi
+  for _ in $(seq 1 "$RUNS"); do
+    read -r r p b _ < <(run_wrk "$URL" "$op" "$cls"); as+=("$r"); ap+=("$p"); bytes=$b
+    if [ -n "$OP_URL" ]; then
+      read -r r p _ e < <(run_wrk "$OP_URL" "$op" "$cls"); bs+=("$r"); bp+=("$p")
+    fi
+  done
+  ma=$(median "${as[@]}"); pa=$(median "${ap[@]}")
+  if [ -n "$OP_URL" ]; then
+    mb=$(median "${bs[@]}"); pb=$(median "${bp[@]}"); rt=$(ratio "$ma" "$mb")
+    met=$([ "$goal" = - ] && echo "(no goal)" || verdict "$rt" "$goal")
+  else
+    mb=-; pb=-; rt=-; met="(no ratio measured)"
+  fi
+  [ "$errs" != 0 ] && met="$met; cimomd answered with a CIM error"
+  printf '%-24s %12s %9s %11s %14s %9s %8s %s\n' "$op" "$ma" "$pa" "$bytes" "$mb" "$pb" "$rt" "$met"
 done
 after=$(rss_kb "$PID")
-printf 'RSS: idle %d KiB (%.1f MiB), after the runs %d KiB (%.1f MiB)\n' "$idle" "$(echo "$idle/1024" | bc -l)" "$after" "$(echo "$after/1024" | bc -l)"
+stop_cimomd
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo
-echo "against the goals (ratio > 1 is better than the goal):"
-echo "  GetClass req/s / 11000          = $(ratio "${RPS[GetClass]}" 11000)"
-echo "  1.2 ms / GetClass p50           = $(ratio 1.2 "${P50[GetClass]}")"
-echo "  EnumerateInstances req/s / 300  = $(ratio "${RPS[EnumerateInstances]}" 300)"
-echo "  12 MiB / idle RSS               = $(ratio 12288 "$idle")"
-echo "  56 MiB / RSS after the runs     = $(ratio 57344 "$after")"
-kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
-
-# Side by side: another CIM server on this machine, if any (same wrk script).
-# It is not started here (its set-up differs per product); run it yourself
-# and give its URL as OTHER_URL (e.g. http://127.0.0.1:5988/cimom).
-other=""
-for b in sfcbd cimserver owcimomd; do command -v "$b" >/dev/null && other=$b && break; done
-if [ -z "${OTHER_URL:-}" ]; then
-  echo
-  if [ -z "$other" ]; then
-    echo "no other CIM server (sfcbd, cimserver, owcimomd) is installed on this machine: nothing to compare with"
+echo "memory and size (goal, met):"
+printf '  cimomd RSS after the load          %s\n' "$(mib "$loaded")"
+printf '  cimomd RSS idle (restarted)         %-10s <= 12 MB  %s\n' "$(mib "$idle")" "$(verdict "$idle" 12288 le)"
+printf '  cimomd RSS after the runs           %-10s <= 40 MB  %s\n' "$(mib "$after")" "$(verdict "$after" 40960 le)"
+printf '  cimomd repository on disk           %-10s <= 12 MB  %s\n' "$(mib "$repo_kb")" "$(verdict "$repo_kb" 12288 le)"
+printf '  mofc check of 2.41: time            %-10s <= 0.15 s %s\n' "${mofc_s} s" "$(verdict "$mofc_s" 0.15 le)"
+printf '  mofc check of 2.41: peak RSS        %-10s <= 24 MB  %s\n' "$(mib "$mofc_kb")" "$(verdict "$mofc_kb" 24576 le)"
+if [ -n "$OP_URL" ]; then
+  if [ -n "$OP_PID" ]; then
+    printf '  OpenPegasus RSS after the load     %s\n' "$(mib "$op_loaded")"
+    printf '  OpenPegasus RSS after the runs     %s\n' "$(mib "$(rss_kb "$OP_PID")")"
   else
-    echo "$other is installed: start it and rerun with OTHER_URL=http://127.0.0.1:PORT/cimom for a side-by-side run"
+    echo "  OpenPegasus RSS: its PID was not found (set OPENPEGASUS_PID)"
   fi
-  exit 0
+  if [ -n "${OPENPEGASUS_REPOSITORY:-}" ] && [ -d "$OPENPEGASUS_REPOSITORY" ]; then
+    printf '  OpenPegasus repository on disk     %s\n' "$(mib "$(du -sk "$OPENPEGASUS_REPOSITORY" | cut -f1)")"
+  fi
 fi
-echo
-echo "side by side with ${other:-the server at} $OTHER_URL (GetClass CIM_ComputerSystem, root/cimv2):"
-for op in GetClass EnumerateClassNames; do
-  read -r rps p50 p99 bpr errs < <(run_wrk "$OTHER_URL" "$op" CIM_ComputerSystem)
-  printf '  %-24s %s req/s p50 %s ms  -> cimomd/other = %s\n' "$op" "$rps" "$p50" "$(ratio "${RPS[$op]}" "$rps")"
-done

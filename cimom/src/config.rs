@@ -134,6 +134,15 @@ pub struct Args {
     /// Prometheus text endpoint (GET /metrics), or `off` [default: off]
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
+    /// Resolved classes kept in memory at most; others are read from the repository when asked for [default: 128]
+    #[arg(long, value_name = "N")]
+    pub class_cache: Option<usize>,
+    /// Bytes of rendered class answers (GetClass, EnumerateClasses, EnumerateClassNames) kept at most [default: 8388608]
+    #[arg(long, value_name = "BYTES")]
+    pub class_answer_cache_bytes: Option<usize>,
+    /// Bytes of rendered EnumerateInstances answers of stored instances kept at most [default: 8388608]
+    #[arg(long, value_name = "BYTES")]
+    pub instance_answer_cache_bytes: Option<usize>,
 }
 
 impl Args {
@@ -178,6 +187,9 @@ pub(crate) struct FileConfig {
     indication_retries: Option<u32>,
     indication_verify_tls: Option<bool>,
     metrics_listen: Option<String>,
+    class_cache: Option<usize>,
+    class_answer_cache_bytes: Option<usize>,
+    instance_answer_cache_bytes: Option<usize>,
 }
 
 /// How clients authenticate.
@@ -286,6 +298,8 @@ pub struct Config {
     pub indications: IndicationConfig,
     /// Prometheus endpoint (`None`: off).
     pub metrics_listen: Option<SocketAddr>,
+    /// Bounds of the schema caches.
+    pub caches: crate::CacheBounds,
 }
 
 impl Default for Config {
@@ -307,6 +321,7 @@ impl Default for Config {
             limits: Limits::default(),
             indications: IndicationConfig::default(),
             metrics_listen: None,
+            caches: crate::CacheBounds::default(),
         }
     }
 }
@@ -513,6 +528,23 @@ impl Config {
             limits,
             indications,
             metrics_listen,
+            caches: {
+                let d = crate::CacheBounds::default();
+                crate::CacheBounds {
+                    class_cache: args
+                        .class_cache
+                        .or(file.class_cache)
+                        .unwrap_or(d.class_cache),
+                    class_answer_cache_bytes: args
+                        .class_answer_cache_bytes
+                        .or(file.class_answer_cache_bytes)
+                        .unwrap_or(d.class_answer_cache_bytes),
+                    instance_answer_cache_bytes: args
+                        .instance_answer_cache_bytes
+                        .or(file.instance_answer_cache_bytes)
+                        .unwrap_or(d.instance_answer_cache_bytes),
+                }
+            },
         };
         config.validate()?;
         Ok(config)
@@ -694,5 +726,20 @@ mod tests {
         let l = c.xml_limits();
         assert_eq!(l.max_depth, 20);
         assert_eq!(l.max_bytes, 2048);
+    }
+
+    #[test]
+    fn cache_bounds_from_flags_and_file() {
+        assert_eq!(parse(&[]).unwrap().caches, crate::CacheBounds::default());
+        let c = parse(&["--class-cache", "7", "--instance-answer-cache-bytes", "0"]).unwrap();
+        assert_eq!(c.caches.class_cache, 7);
+        assert_eq!(c.caches.instance_answer_cache_bytes, 0);
+        let d = crate::CacheBounds::default();
+        assert_eq!(
+            c.caches.class_answer_cache_bytes,
+            d.class_answer_cache_bytes
+        );
+        let c = Config::from_toml("class-answer-cache-bytes = 1024\n").unwrap();
+        assert_eq!(c.caches.class_answer_cache_bytes, 1024);
     }
 }

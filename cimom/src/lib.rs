@@ -21,7 +21,9 @@ pub mod pull;
 pub mod repository;
 pub mod wql;
 
-pub use dispatch::{BundledMof, Cimom, CimomOptions, IndicationSink, LoadReport, RequestCtx};
+pub use dispatch::{
+    BundledMof, CacheBounds, Cimom, CimomOptions, IndicationSink, LoadReport, RequestCtx,
+};
 pub use error::Error;
 pub use interop::Subscription;
 pub use server::serve;

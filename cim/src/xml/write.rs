@@ -1231,6 +1231,7 @@ fn response(out: &mut Vec<u8>, r: &Response) {
     raw(out, "<IRETURNVALUE>");
     match r {
         Response::Empty => {}
+        Response::Rendered(b) => out.extend_from_slice(b),
         Response::Class(c) => write_class(c, out),
         Response::Classes(cs) => cs.iter().for_each(|c| write_class(c, out)),
         Response::ClassNames(ns) => ns.iter().for_each(|n| write_class_name(n, out)),

@@ -212,9 +212,8 @@ pub(crate) async fn references(
     check_class(cimom, ns, &t.result_class, "result class")?;
     let ns_name = repo.namespace_name(ns);
     let assoc_classes: Vec<Arc<Class>> = repo
-        .all_classes(ns)
+        .associations_reaching(ns, object_class.name.as_str())?
         .into_iter()
-        .filter(|c| c.is_association())
         .filter(|c| {
             t.assoc_class
                 .as_ref()
@@ -405,9 +404,8 @@ fn class_level_targets(
     check_class(cimom, ns, &t.assoc_class, "association class")?;
     check_class(cimom, ns, &t.result_class, "result class")?;
     let assocs: Vec<Arc<Class>> = repo
-        .all_classes(ns)
+        .associations_reaching(ns, object.class_name.as_str())?
         .into_iter()
-        .filter(|c| c.is_association())
         .filter(|c| {
             t.assoc_class
                 .as_ref()

@@ -9,67 +9,41 @@
 //! more request per subclass.
 
 use super::{filter, Cimom};
+use crate::repository::Repository;
 use cim::ops::{Operation, Response};
 use cim::{CimError, CimName, StatusCode};
 
 pub(super) fn handle(cimom: &Cimom, ns: &str, op: Operation) -> Result<Response, CimError> {
     let repo = &cimom.inner().repo;
     match op {
-        Operation::GetClass {
-            class_name,
-            local_only,
-            include_qualifiers,
-            include_class_origin,
-            property_list,
-        } => {
-            let c = repo.class(ns, class_name.as_str())?;
-            Ok(Response::Class(filter::class(
-                &c,
-                local_only,
-                include_qualifiers,
-                include_class_origin,
-                property_list.as_deref(),
-            )))
+        op @ Operation::GetClass { .. } => {
+            let mut class = None;
+            visit(repo, ns, &op, |item| {
+                if let Item::Class(c) = item {
+                    class = Some(c);
+                }
+            })?;
+            class
+                .map(Response::Class)
+                .ok_or_else(|| CimError::failed("GetClass produced no class"))
         }
-        Operation::EnumerateClasses {
-            class_name,
-            deep_inheritance,
-            local_only,
-            include_qualifiers,
-            include_class_origin,
-        } => {
-            let classes = repo.subclasses(
-                ns,
-                class_name.as_ref().map(CimName::as_str),
-                deep_inheritance,
-            )?;
-            Ok(Response::Classes(
-                classes
-                    .iter()
-                    .map(|c| {
-                        filter::class(
-                            c,
-                            local_only,
-                            include_qualifiers,
-                            include_class_origin,
-                            None,
-                        )
-                    })
-                    .collect(),
-            ))
+        op @ Operation::EnumerateClasses { .. } => {
+            let mut classes = Vec::new();
+            visit(repo, ns, &op, |item| {
+                if let Item::Class(c) = item {
+                    classes.push(c);
+                }
+            })?;
+            Ok(Response::Classes(classes))
         }
-        Operation::EnumerateClassNames {
-            class_name,
-            deep_inheritance,
-        } => {
-            let classes = repo.subclasses(
-                ns,
-                class_name.as_ref().map(CimName::as_str),
-                deep_inheritance,
-            )?;
-            Ok(Response::ClassNames(
-                classes.iter().map(|c| c.name.clone()).collect(),
-            ))
+        op @ Operation::EnumerateClassNames { .. } => {
+            let mut names = Vec::new();
+            visit(repo, ns, &op, |item| {
+                if let Item::Name(n) = item {
+                    names.push(n);
+                }
+            })?;
+            Ok(Response::ClassNames(names))
         }
         Operation::CreateClass { new_class } => {
             check_qualifiers(cimom, ns, &new_class)?;
@@ -107,6 +81,82 @@ pub(super) fn handle(cimom: &Cimom, ns: &str, op: Operation) -> Result<Response,
             other.name()
         ))),
     }
+}
+
+/// One item of a class read's answer.
+pub(super) enum Item {
+    /// A class shaped by the request's flags (GetClass, EnumerateClasses).
+    Class(cim::Class),
+    /// A class name (EnumerateClassNames).
+    Name(CimName),
+}
+
+/// Produces the answer of a class read (GetClass, EnumerateClasses,
+/// EnumerateClassNames) item by item, resolving one class at a time, so
+/// that a renderer never holds the whole schema; other operations produce
+/// nothing.
+pub(super) fn visit(
+    repo: &Repository,
+    ns: &str,
+    op: &Operation,
+    mut f: impl FnMut(Item),
+) -> Result<(), CimError> {
+    match op {
+        Operation::GetClass {
+            class_name,
+            local_only,
+            include_qualifiers,
+            include_class_origin,
+            property_list,
+        } => {
+            let c = repo.class(ns, class_name.as_str())?;
+            f(Item::Class(filter::class(
+                &c,
+                *local_only,
+                *include_qualifiers,
+                *include_class_origin,
+                property_list.as_deref(),
+            )));
+        }
+        Operation::EnumerateClasses {
+            class_name,
+            deep_inheritance,
+            local_only,
+            include_qualifiers,
+            include_class_origin,
+        } => {
+            let names = repo.subclass_names(
+                ns,
+                class_name.as_ref().map(CimName::as_str),
+                *deep_inheritance,
+            )?;
+            for n in names {
+                if let Some(c) = repo.get_class(ns, n.as_str()) {
+                    f(Item::Class(filter::class(
+                        &c,
+                        *local_only,
+                        *include_qualifiers,
+                        *include_class_origin,
+                        None,
+                    )));
+                }
+            }
+        }
+        Operation::EnumerateClassNames {
+            class_name,
+            deep_inheritance,
+        } => {
+            for n in repo.subclass_names(
+                ns,
+                class_name.as_ref().map(CimName::as_str),
+                *deep_inheritance,
+            )? {
+                f(Item::Name(n));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Refuses qualifiers that are not declared in the namespace (as OpenPegasus

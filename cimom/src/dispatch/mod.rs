@@ -40,6 +40,7 @@ mod class_ops;
 pub(crate) mod filter;
 pub(crate) mod instance_ops;
 pub(crate) mod query_ops;
+pub(crate) mod rendered;
 pub(crate) mod route;
 
 use crate::error::Error;
@@ -116,6 +117,16 @@ pub struct CimomOptions {
     pub max_pull_contexts: usize,
     /// `SystemName` of the object manager (default: the host name).
     pub system_name: Option<String>,
+    /// Resolved classes kept in memory at most (default
+    /// [`crate::repository::DEFAULT_CLASS_CACHE`]); others are resolved from
+    /// the store when asked for.
+    pub class_cache: usize,
+    /// Bytes of rendered class answers kept at most (default
+    /// [`rendered::DEFAULT_CLASS_ANSWER_CACHE_BYTES`]).
+    pub class_answer_cache_bytes: usize,
+    /// Bytes of rendered static-instance enumerations kept at most (default
+    /// [`rendered::DEFAULT_INSTANCE_ANSWER_CACHE_BYTES`]).
+    pub instance_answer_cache_bytes: usize,
 }
 
 impl Default for CimomOptions {
@@ -127,6 +138,54 @@ impl Default for CimomOptions {
             pull_max_timeout: Duration::from_secs(600),
             max_pull_contexts: 256,
             system_name: None,
+            class_cache: crate::repository::DEFAULT_CLASS_CACHE,
+            class_answer_cache_bytes: rendered::DEFAULT_CLASS_ANSWER_CACHE_BYTES,
+            instance_answer_cache_bytes: rendered::DEFAULT_INSTANCE_ANSWER_CACHE_BYTES,
+        }
+    }
+}
+
+/// The tracing span of one intrinsic operation.
+fn request_span(ctx: &RequestCtx, call: &IMethodCall) -> tracing::Span {
+    tracing::debug_span!(
+        "cim_request",
+        id = %ctx.message_id,
+        op = call.operation.name(),
+        ns = %call.namespace,
+    )
+}
+
+/// Bounds of the schema and answer caches (`--class-cache`,
+/// `--class-answer-cache-bytes`, `--instance-answer-cache-bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheBounds {
+    /// Resolved classes kept in memory at most.
+    pub class_cache: usize,
+    /// Bytes of rendered class answers kept at most.
+    pub class_answer_cache_bytes: usize,
+    /// Bytes of rendered static-instance enumerations kept at most.
+    pub instance_answer_cache_bytes: usize,
+}
+
+impl Default for CacheBounds {
+    fn default() -> Self {
+        let o = CimomOptions::default();
+        CacheBounds {
+            class_cache: o.class_cache,
+            class_answer_cache_bytes: o.class_answer_cache_bytes,
+            instance_answer_cache_bytes: o.instance_answer_cache_bytes,
+        }
+    }
+}
+
+impl CacheBounds {
+    /// [`CimomOptions`] with these bounds.
+    pub fn options(self) -> CimomOptions {
+        CimomOptions {
+            class_cache: self.class_cache,
+            class_answer_cache_bytes: self.class_answer_cache_bytes,
+            instance_answer_cache_bytes: self.instance_answer_cache_bytes,
+            ..CimomOptions::default()
         }
     }
 }
@@ -145,6 +204,8 @@ pub(crate) struct Inner {
     pub(crate) options: CimomOptions,
     pub(crate) system_name: String,
     pub(crate) subscriptions_tx: tokio::sync::watch::Sender<u64>,
+    pub(crate) rendered: rendered::RenderedAnswers,
+    pub(crate) rendered_instances: rendered::RenderedAnswers,
 }
 
 impl Cimom {
@@ -172,7 +233,10 @@ impl Cimom {
             path: state_dir.to_owned(),
             source,
         })?;
-        let repo = Repository::open(&state_dir.join(crate::repository::FILE_NAME))?;
+        let repo = Repository::open_with(
+            &state_dir.join(crate::repository::FILE_NAME),
+            options.class_cache,
+        )?;
         let mut all: Vec<BundledMof> = crate::bundled::OBJECT_MANAGER_MOF.to_vec();
         all.extend_from_slice(bundled);
         for b in &all {
@@ -189,6 +253,10 @@ impl Cimom {
                 providers: RwLock::new(registry),
                 pulls: PullContexts::new(options.max_pull_contexts),
                 sink: RwLock::new(None),
+                rendered: rendered::RenderedAnswers::new(options.class_answer_cache_bytes),
+                rendered_instances: rendered::RenderedAnswers::new(
+                    options.instance_answer_cache_bytes,
+                ),
                 options,
                 system_name,
                 subscriptions_tx,
@@ -203,6 +271,7 @@ impl Cimom {
             .providers
             .write()
             .unwrap_or_else(|e| e.into_inner()) = registry;
+        self.inner.rendered_instances.clear();
     }
 
     /// Registers (or replaces) one provider.
@@ -212,6 +281,7 @@ impl Cimom {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .register(name, entry);
+        self.inner.rendered_instances.clear();
     }
 
     /// The handle providers get ([`CimomServices`]): `publish_indication`
@@ -293,13 +363,28 @@ impl Cimom {
         ctx: &RequestCtx,
         call: IMethodCall,
     ) -> Result<Response, CimError> {
-        let span = tracing::debug_span!(
-            "cim_request",
-            id = %ctx.message_id,
-            op = call.operation.name(),
-            ns = %call.namespace,
-        );
+        let span = request_span(ctx, &call);
         self.dispatch(ctx, call).instrument(span).await
+    }
+
+    /// [`Cimom::handle_imethod`] for a server about to write the answer as
+    /// CIM-XML: class reads may come back as [`Response::Rendered`], from
+    /// the rendered-answer cache.
+    pub async fn handle_imethod_rendered(
+        &self,
+        ctx: &RequestCtx,
+        call: IMethodCall,
+    ) -> Result<Response, CimError> {
+        let span = request_span(ctx, &call);
+        async {
+            let ns = self.inner.repo.resolve_namespace(&call.namespace)?;
+            if let Some(r) = rendered::answer(self, ctx, &ns, &call.operation).await {
+                return r;
+            }
+            self.dispatch(ctx, call).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Serves an extrinsic method call: checks the class and method exist and

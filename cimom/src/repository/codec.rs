@@ -765,6 +765,18 @@ pub fn decode_class(b: &[u8]) -> Result<Class, DecodeError> {
     r.end()?;
     Ok(c)
 }
+/// Decodes only the head of a class record for the class index: name,
+/// superclass and the class's own `Association` qualifier when it declares
+/// one (the rest is decoded when the class is resolved).
+pub fn decode_class_head(b: &[u8]) -> Result<(CimName, Option<String>, Option<bool>), DecodeError> {
+    let mut r = Reader::record(b)?;
+    let name = r.name()?;
+    let superclass = r.opt_str()?;
+    let qs = r.qualifiers()?;
+    use cim::QualifierList;
+    let association = qs.find("Association").map(|_| qs.is_true("Association"));
+    Ok((name, superclass, association))
+}
 /// Encodes an instance record.
 pub fn encode_instance(i: &Instance) -> Vec<u8> {
     let mut w = Writer::record();

@@ -1,6 +1,6 @@
 //! The persistent repository: namespaces, qualifier declarations, classes and
 //! static instances in one redb file in the state directory, with an
-//! in-memory cache of resolved classes.
+//! in-memory class index and a bounded working set of resolved classes.
 //!
 //! The on-disk layout is documented in `FORMAT.md` (included below). Every
 //! public write is one redb write transaction (copy-on-write B-trees with a
@@ -9,8 +9,12 @@
 //! cache's write lock, so readers never see a class the store does not hold.
 //!
 //! Classes are stored as *declarations* (what the class itself declares) and
-//! resolved on load ([`resolve`]); the cache keeps one resolved
-//! `Arc<Class>` per class, shared by every reader.
+//! resolved when asked for ([`resolve`]); the index (name, superclass,
+//! association flag, subclasses) answers hierarchy walks without resolving,
+//! and a bounded working set keeps recently used resolved classes as shared
+//! `Arc<Class>`es. A resolved DMTF class carries every inherited element
+//! with its qualifier text, so holding all of them took ~80 MB for the 2.41
+//! schema, against ~10 MB for the whole file on disk.
 //!
 //! Decoded static instances are cached too, per (namespace, class), so that
 //! repeated enumerations skip the store and the decoder ([`InstanceCache`]).
@@ -23,7 +27,9 @@ pub mod codec;
 pub mod resolve;
 
 use crate::error::Error;
-use cim::{CimError, CimName, Class, Instance, ObjectPath, QualifierDecl, StatusCode};
+use cim::{
+    CimError, CimName, Class, Instance, ObjectPath, QualifierDecl, QualifierList, StatusCode,
+};
 use redb::{Database, ReadableTable, TableDefinition};
 use resolve::Decls;
 use std::collections::{BTreeMap, HashMap};
@@ -32,8 +38,10 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The repository file inside the state directory.
 pub const FILE_NAME: &str = "repository.redb";
-/// redb page cache size.
-const CACHE_BYTES: usize = 8 << 20;
+/// redb page cache size: small, since the class index and the answer caches
+/// serve the hot paths and every cached page is resident memory (the start-up
+/// scan of the class records would otherwise fill a larger one for good).
+const CACHE_BYTES: usize = 1 << 20;
 /// Upper bound on the encoded bytes of the instances kept decoded in the
 /// instance cache (decoded they take a few times this), so that it stays
 /// within the object manager's memory budget.
@@ -62,17 +70,52 @@ pub fn namespace_key(ns: &str) -> String {
     }
 }
 
+/// What the index keeps of a class: enough to walk the hierarchy without
+/// decoding or resolving it.
+struct ClassEntry {
+    /// The class name as declared.
+    name: CimName,
+    /// Lowercase superclass name.
+    superclass: Option<String>,
+    /// The class's own `Association` qualifier, when it declares one
+    /// (otherwise it inherits its superclass's).
+    association: Option<bool>,
+}
+
+/// An association class's reference properties: lowercase target class of
+/// each (`None`: untyped reference).
+type AssocRefs = Vec<(String, Vec<Option<String>>)>;
+
 #[derive(Default)]
 struct NsCache {
     /// The namespace as first spelled.
     name: String,
-    classes: HashMap<String, Arc<Class>>,
+    /// The class index by lowercase name; resolved classes live in the
+    /// bounded [`ClassCache`] and are rebuilt from the store on a miss.
+    classes: HashMap<String, ClassEntry>,
     /// Direct subclasses by lowercase superclass name (sorted for stable output).
     children: HashMap<String, Vec<String>>,
     qualifiers: BTreeMap<String, QualifierDecl>,
+    /// The reference targets of every association class, computed on the
+    /// first association traversal and dropped on any schema change, so
+    /// traversals resolve only the associations that can reach an object.
+    assoc_refs: std::sync::OnceLock<AssocRefs>,
 }
 
 impl NsCache {
+    /// True when class `k` is an association (its own or inherited qualifier).
+    fn is_association(&self, k: &str) -> bool {
+        let mut cur = self.classes.get(k);
+        for _ in 0..256 {
+            let Some(e) = cur else { return false };
+            if let Some(a) = e.association {
+                return a;
+            }
+            cur = e.superclass.as_ref().and_then(|s| self.classes.get(s));
+        }
+        false
+    }
+
     fn decls(&self) -> Decls {
         self.qualifiers
             .iter()
@@ -104,6 +147,60 @@ impl NsCache {
         out
     }
 }
+
+/// The bounded working set of resolved classes, least recently used
+/// evicted first. Resolved classes carry every inherited element with its
+/// qualifier text (a deep DMTF class takes tens of kilobytes), so holding all
+/// of them would cost far more than the schema's size on disk.
+struct ClassCache {
+    /// Resolved classes at most.
+    bound: usize,
+    tick: u64,
+    /// By (namespace key, lowercase class name): the class and its last use.
+    entries: HashMap<(String, String), (Arc<Class>, u64)>,
+}
+
+impl ClassCache {
+    fn get(&mut self, ns: &str, class: &str) -> Option<Arc<Class>> {
+        self.tick += 1;
+        let tick = self.tick;
+        // Borrowed lookup without building the owned key.
+        self.entries
+            .iter_mut()
+            .find(|((n, c), _)| n == ns && c == class)
+            .map(|(_, (c, t))| {
+                *t = tick;
+                c.clone()
+            })
+    }
+
+    fn put(&mut self, ns: &str, class: &str, c: Arc<Class>) {
+        if self.bound == 0 {
+            return;
+        }
+        self.tick += 1;
+        if self.entries.len() >= self.bound {
+            if let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone())
+            {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.entries
+            .insert((ns.to_owned(), class.to_owned()), (c, self.tick));
+    }
+
+    /// Forgets every class of a namespace (a schema change there).
+    fn forget_namespace(&mut self, ns: &str) {
+        self.entries.retain(|(n, _), _| n != ns);
+    }
+}
+
+/// Default bound of the resolved-class working set (classes).
+pub const DEFAULT_CLASS_CACHE: usize = 128;
 
 /// Decoded stored instances of one class, shared by every reader.
 pub type SharedInstances = Arc<Vec<Arc<Instance>>>;
@@ -153,6 +250,12 @@ impl InstanceCache {
 pub struct Repository {
     db: Database,
     cache: RwLock<HashMap<String, NsCache>>,
+    /// Resolved classes; locked only while holding `cache` (read or write),
+    /// so a writer's invalidation and a reader's install never interleave.
+    resolved: std::sync::Mutex<ClassCache>,
+    /// Bumped under `cache`'s write lock by every schema change (class,
+    /// qualifier declaration, namespace); rendered-answer caches compare it.
+    schema_generation: std::sync::atomic::AtomicU64,
     instance_cache: std::sync::Mutex<InstanceCache>,
     /// While set, commits skip the fsync (redb `Durability::None`); the next
     /// durable commit persists them. Used while loading bundled MOF, whose
@@ -201,13 +304,78 @@ fn reference_targets(inst: &Instance) -> Vec<String> {
     out
 }
 
+/// Compacts the repository file (no object manager may have it open): gives
+/// back the free pages that many small commits leave, e.g. after a MOF load.
+pub fn compact(path: &Path) -> Result<(), Error> {
+    let mut db = redb::Builder::new()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)
+        .map_err(|e| Error::Open {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    db.compact().map_err(|e| Error::store("compact", e))?;
+    Ok(())
+}
+
 fn ref_key(ns: &str, target: &str, inst_key: &str) -> String {
     format!("{ns}{SEP}{target}{SEP}{inst_key}")
 }
 
+/// Lowercase names of the classes below `class` (see [`Repository::subclass_names`]).
+fn subclass_keys(
+    nc: &NsCache,
+    ns: &str,
+    class: Option<&str>,
+    deep: bool,
+) -> Result<Vec<String>, CimError> {
+    Ok(match class {
+        Some(c) => {
+            let k = c.to_ascii_lowercase();
+            if !nc.classes.contains_key(&k) {
+                return Err(CimError::new(
+                    StatusCode::InvalidClass,
+                    format!("class {c} does not exist in namespace {ns}"),
+                ));
+            }
+            if deep {
+                nc.descendants(&k)
+            } else {
+                nc.children.get(&k).cloned().unwrap_or_default()
+            }
+        }
+        None => {
+            let mut roots: Vec<String> = nc
+                .classes
+                .iter()
+                .filter(|(_, c)| c.superclass.is_none())
+                .map(|(k, _)| k.clone())
+                .collect();
+            roots.sort();
+            if deep {
+                let mut all = Vec::new();
+                for r in roots {
+                    let d = nc.descendants(&r);
+                    all.push(r);
+                    all.extend(d);
+                }
+                all
+            } else {
+                roots
+            }
+        }
+    })
+}
+
 impl Repository {
-    /// Opens or creates the repository file and loads the class cache.
+    /// Opens or creates the repository file and loads the class index, with
+    /// the default bound of the resolved-class cache.
     pub fn open(path: &Path) -> Result<Repository, Error> {
+        Repository::open_with(path, DEFAULT_CLASS_CACHE)
+    }
+
+    /// [`Repository::open`] holding at most `class_cache` resolved classes.
+    pub fn open_with(path: &Path, class_cache: usize) -> Result<Repository, Error> {
         // A small page cache: the class cache answers schema reads, and the
         // object manager must stay within its memory budget.
         let db = redb::Builder::new()
@@ -254,6 +422,12 @@ impl Repository {
         let repo = Repository {
             db,
             cache: RwLock::new(HashMap::new()),
+            resolved: std::sync::Mutex::new(ClassCache {
+                bound: class_cache,
+                tick: 0,
+                entries: HashMap::new(),
+            }),
+            schema_generation: Default::default(),
             instance_cache: Default::default(),
             bulk: std::sync::atomic::AtomicUsize::new(0),
         };
@@ -289,55 +463,45 @@ impl Repository {
                 c.qualifiers.insert(d.name.to_lowercase(), d);
             }
         }
-        // Declarations by namespace, then resolve parents first.
-        let mut decls: HashMap<String, HashMap<String, Class>> = HashMap::new();
+        // The class index: name and superclass of every class (the head of
+        // its record); classes are resolved on demand.
         let t = rtx
             .open_table(CLASSES)
             .map_err(|e| Error::store("load", e))?;
         for row in t.iter().map_err(|e| Error::store("load", e))? {
             let (k, v) = row.map_err(|e| Error::store("load", e))?;
             let key = k.value();
-            let c = codec::decode_class(v.value()).map_err(|e| corrupt(key, e))?;
+            let (name, superclass, association) =
+                codec::decode_class_head(v.value()).map_err(|e| corrupt(key, e))?;
             let (ns, _) = key.split_once(SEP).unwrap_or((key, ""));
-            decls
-                .entry(ns.to_owned())
-                .or_default()
-                .insert(c.name.to_lowercase(), c);
-        }
-        for (ns, mut classes) in decls {
-            let Some(nc) = cache.get_mut(&ns) else {
+            let Some(nc) = cache.get_mut(ns) else {
                 continue;
             };
-            let qd = nc.decls();
-            // Repeatedly resolve classes whose superclass is resolved.
-            while !classes.is_empty() {
-                let ready: Vec<String> = classes
-                    .iter()
-                    .filter(|(_, c)| match &c.superclass {
-                        None => true,
-                        Some(s) => nc.classes.contains_key(&s.to_lowercase()),
-                    })
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                if ready.is_empty() {
-                    let k = classes.keys().next().cloned().unwrap_or_default();
-                    return Err(Error::Corrupt {
-                        key: format!("{ns}/{k}"),
-                        reason: "superclass missing from the repository".into(),
-                    });
-                }
-                for k in ready {
-                    let c = classes.remove(&k).expect("listed above");
-                    let sup = c
-                        .superclass
-                        .as_ref()
-                        .and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
-                    let r = resolve::resolve(&c, sup.as_deref(), &qd);
-                    if let Some(s) = &c.superclass {
-                        nc.add_child(&s.to_lowercase(), &k);
-                    }
-                    nc.classes.insert(k, Arc::new(r));
-                }
+            let lk = name.to_lowercase();
+            let superclass = superclass.map(|s| s.to_ascii_lowercase());
+            if let Some(s) = &superclass {
+                nc.add_child(s, &lk);
+            }
+            nc.classes.insert(
+                lk,
+                ClassEntry {
+                    name,
+                    superclass,
+                    association,
+                },
+            );
+        }
+        for (ns, nc) in &cache {
+            if let Some((k, e)) = nc.classes.iter().find(|(_, e)| {
+                e.superclass
+                    .as_ref()
+                    .is_some_and(|s| !nc.classes.contains_key(s))
+            }) {
+                let _ = e;
+                return Err(Error::Corrupt {
+                    key: format!("{ns}/{k}"),
+                    reason: "superclass missing from the repository".into(),
+                });
             }
         }
         *self.write_cache() = cache;
@@ -399,12 +563,13 @@ impl Repository {
             Ok(())
         })?;
         cache.insert(
-            k,
+            k.clone(),
             NsCache {
                 name,
                 ..Default::default()
             },
         );
+        self.schema_changed(&k);
         Ok(())
     }
 
@@ -441,6 +606,7 @@ impl Repository {
         })
         .map_err(cim_err)?;
         cache.remove(&k);
+        self.schema_changed(&k);
         // Cached (empty) lists carry the namespace's spelling.
         let mut ic = self.lock_instance_cache();
         let stale: Vec<String> = ic
@@ -543,6 +709,8 @@ impl Repository {
         })
         .map_err(cim_err)?;
         nc.qualifiers.insert(decl.name.to_lowercase(), decl);
+        nc.assoc_refs = Default::default();
+        self.schema_changed(ns);
         Ok(())
     }
 
@@ -563,17 +731,79 @@ impl Repository {
         })
         .map_err(cim_err)?;
         nc.qualifiers.remove(&lk);
+        nc.assoc_refs = Default::default();
+        self.schema_changed(ns);
         Ok(())
     }
 
     // ----- classes -----
 
-    /// A resolved class, shared.
+    /// A resolved class, shared (from the working set, or resolved from the
+    /// store and its superclass chain).
     pub fn get_class(&self, ns: &str, name: &str) -> Option<Arc<Class>> {
-        self.read_cache()
-            .get(ns)
-            .and_then(|n| n.classes.get(&name.to_ascii_lowercase()))
-            .cloned()
+        let cache = self.read_cache();
+        let nc = cache.get(ns)?;
+        match self.resolved_in(ns, nc, &name.to_ascii_lowercase()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(ns, class = name, error = %e, "cannot read class");
+                None
+            }
+        }
+    }
+
+    fn lock_resolved(&self) -> std::sync::MutexGuard<'_, ClassCache> {
+        self.resolved.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The resolved class `k` (lowercase) of namespace `ns`, whose index the
+    /// caller holds locked: the working set's copy, or the declarations of
+    /// the class and its uncached ancestors read from the store and resolved
+    /// top down (each cached on the way).
+    fn resolved_in(&self, ns: &str, nc: &NsCache, k: &str) -> Result<Option<Arc<Class>>, Error> {
+        if !nc.classes.contains_key(k) {
+            return Ok(None);
+        }
+        if let Some(c) = self.lock_resolved().get(ns, k) {
+            return Ok(Some(c));
+        }
+        let mut chain = vec![k.to_owned()];
+        let mut base: Option<Arc<Class>> = None;
+        while let Some(sup) = nc
+            .classes
+            .get(chain.last().expect("never empty"))
+            .and_then(|e| e.superclass.clone())
+        {
+            if chain.len() > 256 || chain.contains(&sup) {
+                return Err(Error::Corrupt {
+                    key: format!("{ns}/{k}"),
+                    reason: "superclass chain does not end".into(),
+                });
+            }
+            if let Some(c) = self.lock_resolved().get(ns, &sup) {
+                base = Some(c);
+                break;
+            }
+            chain.push(sup);
+        }
+        let rtx = self.begin_read("read class")?;
+        let t = open_read(&rtx, CLASSES, "read class")?;
+        let qd = nc.decls();
+        for c in chain.iter().rev() {
+            let key = class_key(ns, c);
+            let rec = t
+                .get(key.as_str())
+                .map_err(|e| Error::store("read class", e))?
+                .ok_or_else(|| Error::Corrupt {
+                    key: key.replace(SEP, "/"),
+                    reason: "class in the index but not in the store".into(),
+                })?;
+            let decl = codec::decode_class(rec.value()).map_err(|e| corrupt(&key, e))?;
+            let r = Arc::new(resolve::resolve(&decl, base.as_deref(), &qd));
+            self.lock_resolved().put(ns, c, r.clone());
+            base = Some(r);
+        }
+        Ok(base)
     }
 
     /// A resolved class, or `CIM_ERR_NOT_FOUND` naming it.
@@ -593,6 +823,27 @@ impl Repository {
         })
     }
 
+    /// The counter every committed static-instance write bumps: a rendered
+    /// enumeration of stored instances is still right while it holds its value.
+    pub fn instance_generation(&self) -> u64 {
+        self.lock_instance_cache().generation
+    }
+
+    /// The counter every schema change bumps (classes, qualifier
+    /// declarations, namespaces): an answer rendered at one value is still
+    /// right while the counter holds it.
+    pub fn schema_generation(&self) -> u64 {
+        self.schema_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Records a schema change of namespace `ns` (call with `cache` write-locked).
+    fn schema_changed(&self, ns: &str) {
+        self.lock_resolved().forget_namespace(ns);
+        self.schema_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     /// True when `sub` is `sup` or one of its subclasses.
     pub fn is_a(&self, ns: &str, sub: &str, sup: &str) -> bool {
         let cache = self.read_cache();
@@ -610,13 +861,86 @@ impl Repository {
             if hops > 256 {
                 return false;
             }
-            cur = nc
-                .classes
-                .get(&c)
-                .and_then(|k| k.superclass.as_ref())
-                .map(CimName::to_lowercase);
+            cur = nc.classes.get(&c).and_then(|k| k.superclass.clone());
         }
         false
+    }
+
+    /// The association classes having a reference property that can point
+    /// at an instance of `object_class` (its class or an ancestor, or an
+    /// untyped reference), resolved. `CIM_ERR_INVALID_NAMESPACE` when the
+    /// namespace does not exist.
+    pub fn associations_reaching(
+        &self,
+        ns: &str,
+        object_class: &str,
+    ) -> Result<Vec<Arc<Class>>, CimError> {
+        let cache = self.read_cache();
+        let nc = cache.get(ns).ok_or_else(|| no_namespace(ns))?;
+        let refs = match nc.assoc_refs.get() {
+            Some(r) => r,
+            None => {
+                let mut keys: Vec<&String> =
+                    nc.classes.keys().filter(|k| nc.is_association(k)).collect();
+                keys.sort();
+                let mut all = AssocRefs::new();
+                for k in keys {
+                    let Some(c) = self.resolved_in(ns, nc, k).map_err(cim_err)? else {
+                        continue;
+                    };
+                    let targets = c
+                        .properties
+                        .iter()
+                        .filter_map(|p| match &p.ty {
+                            cim::CimType::Reference(t) => {
+                                Some(t.as_ref().map(CimName::to_lowercase))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    all.push((k.clone(), targets));
+                }
+                nc.assoc_refs.get_or_init(|| all)
+            }
+        };
+        let mut ancestors = Vec::new();
+        let mut cur = Some(object_class.to_ascii_lowercase());
+        while let Some(c) = cur {
+            if ancestors.len() > 256 || ancestors.contains(&c) {
+                break;
+            }
+            cur = nc.classes.get(&c).and_then(|e| e.superclass.clone());
+            ancestors.push(c);
+        }
+        let mut out = Vec::new();
+        for (k, targets) in refs {
+            let reaches = targets
+                .iter()
+                .any(|t| t.as_ref().is_none_or(|t| ancestors.contains(t)));
+            if reaches {
+                if let Some(c) = self.resolved_in(ns, nc, k).map_err(cim_err)? {
+                    out.push(c);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Names (as declared) of the classes below `class` (or the root classes
+    /// when `None`): direct subclasses only, or every descendant when `deep`.
+    /// Parents come before their children. From the index: nothing is resolved.
+    pub fn subclass_names(
+        &self,
+        ns: &str,
+        class: Option<&str>,
+        deep: bool,
+    ) -> Result<Vec<CimName>, CimError> {
+        let cache = self.read_cache();
+        let nc = cache.get(ns).ok_or_else(|| no_namespace(ns))?;
+        Ok(subclass_keys(nc, ns, class, deep)?
+            .iter()
+            .filter_map(|k| nc.classes.get(k).map(|e| e.name.clone()))
+            .collect())
     }
 
     /// The classes below `class` (or the root classes when `None`): direct
@@ -630,46 +954,13 @@ impl Repository {
     ) -> Result<Vec<Arc<Class>>, CimError> {
         let cache = self.read_cache();
         let nc = cache.get(ns).ok_or_else(|| no_namespace(ns))?;
-        let names: Vec<String> = match class {
-            Some(c) => {
-                let k = c.to_ascii_lowercase();
-                if !nc.classes.contains_key(&k) {
-                    return Err(CimError::new(
-                        StatusCode::InvalidClass,
-                        format!("class {c} does not exist in namespace {ns}"),
-                    ));
-                }
-                if deep {
-                    nc.descendants(&k)
-                } else {
-                    nc.children.get(&k).cloned().unwrap_or_default()
-                }
+        let mut out = Vec::new();
+        for k in subclass_keys(nc, ns, class, deep)? {
+            if let Some(c) = self.resolved_in(ns, nc, &k).map_err(cim_err)? {
+                out.push(c);
             }
-            None => {
-                let mut roots: Vec<String> = nc
-                    .classes
-                    .iter()
-                    .filter(|(_, c)| c.superclass.is_none())
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                roots.sort();
-                if deep {
-                    let mut all = Vec::new();
-                    for r in roots {
-                        let d = nc.descendants(&r);
-                        all.push(r);
-                        all.extend(d);
-                    }
-                    all
-                } else {
-                    roots
-                }
-            }
-        };
-        Ok(names
-            .iter()
-            .filter_map(|n| nc.classes.get(n).cloned())
-            .collect())
+        }
+        Ok(out)
     }
 
     /// Every class of a namespace (parents before children).
@@ -695,15 +986,19 @@ impl Repository {
         }
         let sup = match &decl.superclass {
             None => None,
-            Some(s) => Some(nc.classes.get(&s.to_lowercase()).cloned().ok_or_else(|| {
-                CimError::new(
-                    StatusCode::InvalidSuperclass,
-                    format!(
-                        "superclass {s} of class {} does not exist in namespace {ns}",
-                        decl.name
-                    ),
-                )
-            })?),
+            Some(s) => Some(
+                self.resolved_in(ns, nc, &s.to_lowercase())
+                    .map_err(cim_err)?
+                    .ok_or_else(|| {
+                        CimError::new(
+                            StatusCode::InvalidSuperclass,
+                            format!(
+                                "superclass {s} of class {} does not exist in namespace {ns}",
+                                decl.name
+                            ),
+                        )
+                    })?,
+            ),
         };
         let resolved = resolve::resolve(&decl, sup.as_deref(), &nc.decls());
         let key = class_key(ns, decl.name.as_str());
@@ -717,7 +1012,20 @@ impl Repository {
         if let Some(s) = &decl.superclass {
             nc.add_child(&s.to_lowercase(), &k);
         }
-        nc.classes.insert(k, Arc::new(resolved));
+        nc.classes.insert(
+            k.clone(),
+            ClassEntry {
+                name: decl.name.clone(),
+                superclass: decl.superclass.as_ref().map(CimName::to_lowercase),
+                association: decl
+                    .qualifiers
+                    .find("Association")
+                    .map(|_| decl.qualifiers.is_true("Association")),
+            },
+        );
+        nc.assoc_refs = Default::default();
+        self.schema_changed(ns);
+        self.lock_resolved().put(ns, &k, Arc::new(resolved));
         Ok(())
     }
 
@@ -736,13 +1044,18 @@ impl Repository {
         let mut cache = self.write_cache();
         let nc = cache.get_mut(ns).ok_or_else(|| no_namespace(ns))?;
         let k = decl.name.to_lowercase();
-        let old = nc.classes.get(&k).cloned().ok_or_else(|| {
-            CimError::not_found(format!(
-                "class {} does not exist in namespace {ns}",
-                decl.name
-            ))
-        })?;
-        if old.superclass != decl.superclass {
+        let old_super = nc
+            .classes
+            .get(&k)
+            .ok_or_else(|| {
+                CimError::not_found(format!(
+                    "class {} does not exist in namespace {ns}",
+                    decl.name
+                ))
+            })?
+            .superclass
+            .clone();
+        if old_super != decl.superclass.as_ref().map(CimName::to_lowercase) {
             return Err(CimError::new(
                 StatusCode::InvalidSuperclass,
                 format!(
@@ -773,10 +1086,12 @@ impl Repository {
             }
         }
         let qd = nc.decls();
-        let sup = decl
-            .superclass
-            .as_ref()
-            .and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
+        let sup = match &decl.superclass {
+            Some(s) => self
+                .resolved_in(ns, nc, &s.to_lowercase())
+                .map_err(cim_err)?,
+            None => None,
+        };
         let resolved = Arc::new(resolve::resolve(&decl, sup.as_deref(), &qd));
         let key = class_key(ns, decl.name.as_str());
         let rec = codec::encode_class(&decl);
@@ -786,19 +1101,17 @@ impl Repository {
             Ok(())
         })
         .map_err(cim_err)?;
-        nc.classes.insert(k.clone(), resolved);
-        // Propagate to subclasses: re-resolve each from its declaration.
-        for d in nc.descendants(&k) {
-            let Some(cur) = nc.classes.get(&d).cloned() else {
-                continue;
-            };
-            let sup = cur
-                .superclass
-                .as_ref()
-                .and_then(|s| nc.classes.get(&s.to_lowercase()).cloned());
-            let r = resolve::resolve(&resolve::declaration_of(&cur), sup.as_deref(), &qd);
-            nc.classes.insert(d, Arc::new(r));
+        if let Some(e) = nc.classes.get_mut(&k) {
+            e.association = decl
+                .qualifiers
+                .find("Association")
+                .map(|_| decl.qualifiers.is_true("Association"));
         }
+        // Subclasses are resolved again from their declarations on their
+        // next use.
+        nc.assoc_refs = Default::default();
+        self.schema_changed(ns);
+        self.lock_resolved().put(ns, &k, resolved);
         Ok(())
     }
 
@@ -809,9 +1122,14 @@ impl Repository {
         let mut cache = self.write_cache();
         let nc = cache.get_mut(ns).ok_or_else(|| no_namespace(ns))?;
         let k = name.to_ascii_lowercase();
-        let old = nc.classes.get(&k).cloned().ok_or_else(|| {
-            CimError::not_found(format!("class {name} does not exist in namespace {ns}"))
-        })?;
+        let old_super = nc
+            .classes
+            .get(&k)
+            .ok_or_else(|| {
+                CimError::not_found(format!("class {name} does not exist in namespace {ns}"))
+            })?
+            .superclass
+            .clone();
         if nc.children.get(&k).is_some_and(|c| !c.is_empty()) {
             return Err(CimError::new(
                 StatusCode::ClassHasChildren,
@@ -836,11 +1154,13 @@ impl Repository {
             Ok(())
         })
         .map_err(cim_err)?;
-        if let Some(s) = &old.superclass {
-            nc.remove_child(&s.to_lowercase(), &k);
+        if let Some(s) = &old_super {
+            nc.remove_child(s, &k);
         }
         nc.children.remove(&k);
         nc.classes.remove(&k);
+        nc.assoc_refs = Default::default();
+        self.schema_changed(ns);
         self.lock_instance_cache()
             .invalidate(&instance_prefix(ns, name));
         Ok(())

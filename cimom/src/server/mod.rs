@@ -490,6 +490,7 @@ async fn process(shared: &Shared, req: Request<Incoming>, outcome: &mut Outcome)
     };
     drop(bytes);
     let mut out;
+    let mut rest = None;
     match decoded {
         Decoded::Refused { id, method, error } => {
             let span = tracing::Span::current();
@@ -520,7 +521,7 @@ async fn process(shared: &Shared, req: Request<Incoming>, outcome: &mut Outcome)
                     }
                     let result = match tokio::time::timeout(
                         timeout,
-                        shared.cimom.handle_imethod(&ctx, call),
+                        shared.cimom.handle_imethod_rendered(&ctx, call),
                     )
                     .await
                     {
@@ -533,7 +534,7 @@ async fn process(shared: &Shared, req: Request<Incoming>, outcome: &mut Outcome)
                     outcome.op = name.to_owned();
                     outcome.failed(&result);
                     out = shared.buffer_for(name);
-                    response::encode_imethod(&msg.id, name, result, &mut out);
+                    rest = response::encode_imethod(&msg.id, name, result, &mut out);
                     shared.remember_size(name, out.len());
                 }
                 MessageBody::MethodCall(call) => {
@@ -566,7 +567,7 @@ async fn process(shared: &Shared, req: Request<Incoming>, outcome: &mut Outcome)
             }
         }
     }
-    response::cim_response(&framing, out)
+    response::cim_response_with(&framing, out, rest)
 }
 
 fn reject(e: RequestError) -> Response<Body> {

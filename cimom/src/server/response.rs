@@ -21,21 +21,84 @@ use cim::ops::{
 use cim::{CimError, CimName};
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Response, StatusCode};
-use http_body_util::Full;
 
-/// The body type of every response.
-pub type Body = Full<Bytes>;
+/// The body of every response: one or a few buffers sent in order, so that
+/// a cached answer ([`CimResponse::Rendered`]) goes out between its own head
+/// and tail without being copied into each response.
+#[derive(Debug, Default)]
+pub struct Body {
+    parts: std::collections::VecDeque<Bytes>,
+}
+
+impl Body {
+    /// A body of these buffers, sent in order.
+    pub(crate) fn of(parts: impl IntoIterator<Item = Bytes>) -> Body {
+        Body {
+            parts: parts.into_iter().filter(|b| !b.is_empty()).collect(),
+        }
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(
+            self.parts
+                .pop_front()
+                .map(|b| Ok(http_body::Frame::data(b))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.parts.iter().map(|b| b.len() as u64).sum())
+    }
+}
+
+/// A cached answer shared by every response that sends it.
+struct SharedAnswer(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedAnswer {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// What follows the head of an answer rendered around a cached
+/// `IRETURNVALUE` content: that content, then the document's tail.
+pub struct SharedTail {
+    middle: Bytes,
+    tail: Vec<u8>,
+}
 
 /// `Content-Type` of CIM-XML responses.
 pub const CIMXML_CONTENT_TYPE: &str = "application/xml; charset=\"utf-8\"";
 
-/// Renders an `IMETHODRESPONSE` document.
+/// Renders an `IMETHODRESPONSE` document into `out`; for a cached answer
+/// only its head, returning the rest (see [`cim_response_with`]).
 pub fn encode_imethod(
     id: &str,
     name: &str,
     result: Result<CimResponse, CimError>,
     out: &mut Vec<u8>,
-) {
+) -> Option<SharedTail> {
+    if let Ok(CimResponse::Rendered(b)) = result {
+        cim::xml::write_imethod_response_head(id, name, out);
+        let mut tail = Vec::with_capacity(64);
+        cim::xml::write_imethod_response_tail(&mut tail);
+        return Some(SharedTail {
+            middle: Bytes::from_owner(SharedAnswer(b)),
+            tail,
+        });
+    }
     let msg = Message {
         id: id.to_owned(),
         protocol_version: "1.0".into(),
@@ -45,6 +108,7 @@ pub fn encode_imethod(
         }),
     };
     cim::xml::write_message(&msg, out);
+    None
 }
 
 /// Renders a `METHODRESPONSE` document.
@@ -64,7 +128,21 @@ pub fn encode_method(
 
 /// A `200 OK` CIM-XML response around a rendered document.
 pub fn cim_response(framing: &Framing, body: Vec<u8>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    cim_response_with(framing, body, None)
+}
+
+/// [`cim_response`] of a document whose head is `body` and whose rest, when
+/// given, is a cached answer and the tail ([`encode_imethod`]).
+pub fn cim_response_with(
+    framing: &Framing,
+    body: Vec<u8>,
+    rest: Option<SharedTail>,
+) -> Response<Body> {
+    let parts = match rest {
+        None => Body::of([Bytes::from(body)]),
+        Some(r) => Body::of([Bytes::from(body), r.middle, Bytes::from(r.tail)]),
+    };
+    let mut resp = Response::new(parts);
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(CIMXML_CONTENT_TYPE));
     match &framing.mpost_ns {
@@ -83,7 +161,7 @@ pub fn cim_response(framing: &Framing, body: Vec<u8>) -> Response<Body> {
 
 /// An HTTP-level failure response.
 pub fn error_response(e: &RequestError) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(format!("{}\n", e.detail))));
+    let mut resp = Response::new(Body::of([Bytes::from(format!("{}\n", e.detail))]));
     *resp.status_mut() = e.status;
     let h = resp.headers_mut();
     h.insert(

@@ -43,8 +43,13 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut config, dir.path());
-        let cimom =
-            Cimom::open(&config.state_dir, ProviderRegistry::new(), &[]).expect("open cimom");
+        let cimom = Cimom::open_with_options(
+            &config.state_dir,
+            ProviderRegistry::new(),
+            &[],
+            config.caches.options(),
+        )
+        .expect("open cimom");
         let server = cimom::server::Server::bind(&config, cimom.clone())
             .await
             .expect("bind");

@@ -197,6 +197,11 @@ fn load_mof(state_dir: &Path, namespace: &str, files: &[PathBuf]) -> anyhow::Res
     let report = cimom
         .load_mof(namespace, files)
         .with_context(|| format!("cannot compile into namespace {namespace}"))?;
+    // A load commits once per declaration; compacting returns the pages those
+    // commits left behind (the file shrinks several times over).
+    drop(cimom);
+    cimom::repository::compact(&state_dir.join(cimom::repository::FILE_NAME))
+        .with_context(|| format!("cannot compact the repository in {}", state_dir.display()))?;
     println!(
         "cimomd: loaded into {namespace}: {} qualifier(s), {} class(es) created, {} modified, {} instance(s)",
         report.qualifiers, report.classes_created, report.classes_modified, report.instances
@@ -252,11 +257,12 @@ async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> a
     // The engine and the repository open side by side (both mostly wait on
     // the disk); the providers are registered once both are there.
     let state_dir = config.state_dir.clone();
+    let options = config.caches.options();
     let (engine, cimom) = tokio::join!(
         tokio::task::spawn_blocking(move || Engine::open(engine_cfg)),
         tokio::task::spawn_blocking(move || {
             let none = cimom::provider::ProviderRegistry::new();
-            cimom::Cimom::open(&state_dir, none, &bundled())
+            cimom::Cimom::open_with_options(&state_dir, none, &bundled(), options)
         }),
     );
     let engine = engine

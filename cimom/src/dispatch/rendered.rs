@@ -1,0 +1,326 @@
+//! Rendered answers of the class operations (GetClass, EnumerateClasses,
+//! EnumerateClassNames) and of EnumerateInstances and EnumerateInstanceNames
+//! of classes whose instances are stored in the repository: the CIM-XML inside `IRETURNVALUE`, cached
+//! per namespace, operation, class and flags, so that a repeated request is
+//! one lookup, sent without a copy.
+//!
+//! Invalidation: every entry is valid for one value of the repository's
+//! schema generation ([`Repository::schema_generation`]), which every class,
+//! qualifier-declaration and namespace change bumps under the repository's
+//! write lock, and instance enumerations also on the static-instance
+//! generation ([`Repository::instance_generation`]), which every committed
+//! instance write bumps; a change of the provider registry drops them all.
+//! A lookup that sees a newer generation drops every entry, and
+//! an answer rendered while the generation moved is not installed, so the
+//! request after a schema change never gets an answer from before it.
+//!
+//! Bounds: the entries' bytes stay under `--class-answer-cache-bytes` and
+//! `--instance-answer-cache-bytes`
+//! (least recently used evicted first; an answer larger than the bound is not
+//! kept, but shared with identical requests while it is being sent).
+//! Enumerations are rendered one at a time on a blocking thread, and the
+//! server sends a rendered answer without copying it into each response: many
+//! concurrent enumerations of the whole schema hold one copy of the answer,
+//! not one each.
+
+use super::{class_ops, instance_ops, route, Cimom, RequestCtx};
+use crate::repository::Repository;
+use cim::ops::{Operation, Response};
+use cim::{CimError, CimName};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Default bound of the rendered class answers (bytes).
+pub const DEFAULT_CLASS_ANSWER_CACHE_BYTES: usize = 8 << 20;
+/// Default bound of the rendered static-instance enumerations (bytes).
+pub const DEFAULT_INSTANCE_ANSWER_CACHE_BYTES: usize = 8 << 20;
+
+/// What an answer depends on: the schema generation and, for instance
+/// enumerations, the static-instance generation (0 for class reads).
+type Generation = (u64, u64);
+
+/// The cache; one per object manager and kind of answer.
+pub(crate) struct RenderedAnswers {
+    bound: usize,
+    state: Mutex<State>,
+    /// One enumeration rendered at a time (see the module docs).
+    render: tokio::sync::Semaphore,
+}
+
+#[derive(Default)]
+struct State {
+    generation: Generation,
+    bytes: usize,
+    tick: u64,
+    entries: HashMap<String, (Arc<Vec<u8>>, u64)>,
+    /// Answers too large to keep, by key, while some response still sends
+    /// them: a concurrent identical request shares the copy instead of
+    /// rendering its own (dead ones are pruned on every insert).
+    in_flight: HashMap<String, std::sync::Weak<Vec<u8>>>,
+}
+
+impl RenderedAnswers {
+    pub(crate) fn new(bound: usize) -> RenderedAnswers {
+        RenderedAnswers {
+            bound,
+            state: Mutex::new(State::default()),
+            render: tokio::sync::Semaphore::new(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, generation: Generation, key: &str) -> Option<Arc<Vec<u8>>> {
+        let mut s = self.lock();
+        if s.generation != generation {
+            s.entries.clear();
+            s.in_flight.clear();
+            s.bytes = 0;
+            s.generation = generation;
+            return None;
+        }
+        s.tick += 1;
+        let tick = s.tick;
+        if let Some((b, t)) = s.entries.get_mut(key) {
+            *t = tick;
+            return Some(b.clone());
+        }
+        s.in_flight.get(key).and_then(std::sync::Weak::upgrade)
+    }
+
+    /// Installs an answer rendered at `generation` unless the schema moved
+    /// since or it does not fit.
+    fn put(&self, now: Generation, generation: Generation, key: String, body: Arc<Vec<u8>>) {
+        let len = body.len();
+        let mut s = self.lock();
+        if s.generation != generation || now != generation {
+            return;
+        }
+        if len > self.bound {
+            s.in_flight.retain(|_, w| w.strong_count() > 0);
+            s.in_flight.insert(key, Arc::downgrade(&body));
+            return;
+        }
+        while s.bytes + len > self.bound {
+            let Some(oldest) = s
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((b, _)) = s.entries.remove(&oldest) {
+                s.bytes -= b.len();
+            }
+        }
+        s.tick += 1;
+        let tick = s.tick;
+        s.bytes += len;
+        if let Some((old, _)) = s.entries.insert(key, (body, tick)) {
+            s.bytes -= old.len();
+        }
+    }
+}
+
+/// The part of a cache key for a `PropertyList` (none and empty differ).
+fn props_key(list: &Option<Vec<CimName>>) -> Option<String> {
+    list.as_ref().map(|l| {
+        l.iter()
+            .map(|p| p.to_lowercase())
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+/// The cache key of a class read, or `None` for any other operation.
+fn key_of(ns: &str, op: &Operation) -> Option<String> {
+    let lc = |n: &Option<CimName>| n.as_ref().map(CimName::to_lowercase).unwrap_or_default();
+    Some(match op {
+        Operation::GetClass {
+            class_name,
+            local_only,
+            include_qualifiers,
+            include_class_origin,
+            property_list,
+        } => {
+            let props = props_key(property_list);
+            format!(
+                "{ns}\0gc\0{}\0{}{}{}\0{props:?}",
+                class_name.to_lowercase(),
+                *local_only as u8,
+                *include_qualifiers as u8,
+                *include_class_origin as u8
+            )
+        }
+        Operation::EnumerateClasses {
+            class_name,
+            deep_inheritance,
+            local_only,
+            include_qualifiers,
+            include_class_origin,
+        } => format!(
+            "{ns}\0ec\0{}\0{}{}{}{}",
+            lc(class_name),
+            *deep_inheritance as u8,
+            *local_only as u8,
+            *include_qualifiers as u8,
+            *include_class_origin as u8
+        ),
+        Operation::EnumerateClassNames {
+            class_name,
+            deep_inheritance,
+        } => format!("{ns}\0ecn\0{}\0{}", lc(class_name), *deep_inheritance as u8),
+        _ => return None,
+    })
+}
+
+/// Renders the `IRETURNVALUE` content of a class read.
+fn render(repo: &Repository, ns: &str, op: &Operation) -> Result<Vec<u8>, CimError> {
+    let mut out = Vec::new();
+    class_ops::visit(repo, ns, op, |item| match item {
+        class_ops::Item::Class(c) => cim::xml::write_class(&c, &mut out),
+        class_ops::Item::Name(n) => cim::xml::write_class_name(&n, &mut out),
+    })?;
+    Ok(out)
+}
+
+/// Serves a class read from the cache (rendering and caching it on a miss),
+/// or an enumeration of static instances, or `None` for any other operation.
+pub(crate) async fn answer(
+    cimom: &Cimom,
+    ctx: &RequestCtx,
+    ns: &str,
+    op: &Operation,
+) -> Option<Result<Response, CimError>> {
+    if matches!(
+        op,
+        Operation::EnumerateInstances { .. } | Operation::EnumerateInstanceNames { .. }
+    ) {
+        return instances(cimom, ctx, ns, op).await;
+    }
+    let key = key_of(ns, op)?;
+    let inner = cimom.inner();
+    let cache = &inner.rendered;
+    let now = || (inner.repo.schema_generation(), 0);
+    let generation = now();
+    if let Some(b) = cache.get(generation, &key) {
+        return Some(Ok(Response::Rendered(b)));
+    }
+    if matches!(op, Operation::GetClass { .. }) {
+        return Some(render(&inner.repo, ns, op).map(|b| {
+            let b = Arc::new(b);
+            cache.put(now(), generation, key, b.clone());
+            Response::Rendered(b)
+        }));
+    }
+    let _permit = cache.render.acquire().await.ok();
+    // Rendered by the request that held the permit before us?
+    let generation = now();
+    if let Some(b) = cache.get(generation, &key) {
+        return Some(Ok(Response::Rendered(b)));
+    }
+    let c = cimom.clone();
+    let (ns, op) = (ns.to_owned(), op.clone());
+    let rendered = tokio::task::spawn_blocking(move || render(&c.inner().repo, &ns, &op))
+        .await
+        .unwrap_or_else(|e| Err(CimError::failed(format!("rendering failed: {e}"))));
+    Some(rendered.map(|b| {
+        let b = Arc::new(b);
+        cache.put(now(), generation, key, b.clone());
+        Response::Rendered(b)
+    }))
+}
+
+/// EnumerateInstances or EnumerateInstanceNames of a class whose instances
+/// (its own and its subclasses') all come from the repository: the rendered
+/// answer, cached per operation, class and flags until the next schema
+/// change or static-instance write. Classes served by providers are answered
+/// as usual (`None`).
+async fn instances(
+    cimom: &Cimom,
+    ctx: &RequestCtx,
+    ns: &str,
+    op: &Operation,
+) -> Option<Result<Response, CimError>> {
+    let key = match op {
+        Operation::EnumerateInstances {
+            class_name,
+            local_only: _,
+            deep_inheritance,
+            include_qualifiers,
+            include_class_origin,
+            property_list,
+        } => format!(
+            "{ns}\0ei\0{}\0{}{}{}\0{:?}",
+            class_name.to_lowercase(),
+            *deep_inheritance as u8,
+            *include_qualifiers as u8,
+            *include_class_origin as u8,
+            props_key(property_list)
+        ),
+        Operation::EnumerateInstanceNames { class_name } => {
+            format!("{ns}\0ein\0{}", class_name.to_lowercase())
+        }
+        _ => return None,
+    };
+    let class_name = match op {
+        Operation::EnumerateInstances { class_name, .. }
+        | Operation::EnumerateInstanceNames { class_name } => class_name,
+        _ => return None,
+    };
+    let inner = cimom.inner();
+    let cache = &inner.rendered_instances;
+    let now = || {
+        (
+            inner.repo.schema_generation(),
+            inner.repo.instance_generation(),
+        )
+    };
+    let generation = now();
+    if let Some(b) = cache.get(generation, &key) {
+        return Some(Ok(Response::Rendered(b)));
+    }
+    // Only when every class visited is served by the repository.
+    let class = match inner.repo.class_for_instances(ns, class_name.as_str()) {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e)),
+    };
+    let classes = match route::class_and_subclasses(cimom, ns, &class) {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e)),
+    };
+    if !classes
+        .iter()
+        .all(|c| matches!(route::source_of(cimom, ns, c), route::Source::Repository))
+    {
+        return None;
+    }
+    let mut out = Vec::new();
+    match instance_ops::handle(cimom, ctx, ns, op.clone()).await {
+        Ok(Response::SharedNamedInstances(v)) => v
+            .iter()
+            .for_each(|i| cim::xml::write_value_named_instance(i, &mut out)),
+        Ok(Response::InstanceNames(v)) => v
+            .iter()
+            .for_each(|p| cim::xml::write_instance_name(p, &mut out)),
+        Ok(other) => return Some(Ok(other)),
+        Err(e) => return Some(Err(e)),
+    }
+    let b = Arc::new(out);
+    cache.put(now(), generation, key, b.clone());
+    Some(Ok(Response::Rendered(b)))
+}
+
+impl RenderedAnswers {
+    /// Drops every answer (the provider registry changed, so which classes
+    /// the repository serves may have).
+    pub(crate) fn clear(&self) {
+        let mut s = self.lock();
+        s.entries.clear();
+        s.in_flight.clear();
+        s.bytes = 0;
+    }
+}
