@@ -9,13 +9,17 @@ const collapsed = new Set();
 let menuRow = null;
 let opener = null;
 
+// Where a set or group lives, under /api/v1/ and /ui/.
+const path = (t) => `hosts/${enc(t.host)}/${t.kind}s/${enc(t.name)}`;
+const parse = (html) => {
+  const t = document.createElement('template');
+  t.innerHTML = html.trim();
+  return t.content;
+};
+
 async function api(method, url, body) {
-  const init = { method, headers: { 'X-CSRF-Token': csrf } };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const r = await fetch(url, init);
+  const headers = { 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' };
+  const r = await fetch(url, { method, headers, body: body && JSON.stringify(body) });
   const text = await r.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { error: text }; }
@@ -30,46 +34,54 @@ async function fragment(url) {
 }
 
 function toast(msg) {
-  const t = $('#toast');
-  if (t) t.textContent = msg;
+  $('#toast').textContent = msg;
 }
 
+// Shows an error in root's `p.error` (or the toast); '' clears it.
 function showError(root, e) {
   const p = root && $('p.error', root);
-  if (p) p.textContent = e.message ?? String(e);
-  else toast(e.message ?? String(e));
+  const msg = e ? e.message ?? String(e) : '';
+  if (p) p.textContent = msg;
+  else if (msg) toast(msg);
 }
 
-function clearError(root) {
-  const p = root && $('p.error', root);
-  if (p) p.textContent = '';
+// Runs fn with root's error cleared first; a failure is shown in root.
+async function attempt(root, fn) {
+  try {
+    showError(root, '');
+    return await fn();
+  } catch (e) {
+    showError(root, e);
+  }
 }
 
-function confirmDialog(text) {
+// Asks `text`. With `act`, Yes runs it and the dialog stays open with the
+// host's error if it fails. Resolves true when done (or confirmed).
+function confirmDialog(text, act) {
   const d = $('#confirm');
   $('#confirm-text').textContent = text;
+  $('form', d).onsubmit = (e) => {
+    if (!act || e.submitter?.value !== 'yes') return;
+    e.preventDefault();
+    attempt(d, async () => { await act(); d.close('yes'); });
+  };
   return new Promise((resolve) => {
     d.addEventListener('close', () => resolve(d.returnValue === 'yes'), { once: true });
     d.returnValue = '';
-    d.showModal();
+    openDialog(d);
   });
 }
-
-// ---- table: filter, group expansion, swaps ----
 
 function applyView() {
   const f = $('#filter')?.value ?? '';
   for (const tb of $$('#sets tbody')) {
-    let show = true;
-    if (f.startsWith('host:')) show = tb.dataset.host === f.slice(5);
-    if (f.startsWith('tag:')) show = (tb.dataset.tags || '').split(' ').includes(f.slice(4));
-    tb.hidden = !show;
+    const tags = (tb.dataset.tags || '').split(' ');
+    tb.hidden = f.startsWith('host:') ? tb.dataset.host !== f.slice(5) : f.startsWith('tag:') && !tags.includes(f.slice(4));
   }
   for (const g of $$('#sets tr.group')) {
     const closed = collapsed.has(g.id);
     $('.expand', g)?.setAttribute('aria-expanded', String(!closed));
-    const tb = g.closest('tbody');
-    for (const m of $$('tr.member', tb)) {
+    for (const m of $$('tr.member', g.closest('tbody'))) {
       if (m.dataset.group === g.dataset.groupname) m.hidden = closed;
     }
   }
@@ -77,12 +89,9 @@ function applyView() {
 
 function swap(id, html) {
   const old = document.getElementById(id);
-  const t = document.createElement('template');
-  t.innerHTML = html.trim();
-  const node = t.content.firstElementChild;
+  const node = parse(html).firstElementChild;
   if (!node) return;
-  const focused = document.activeElement;
-  const refocus = old && old.contains(focused) && focused.getAttribute('aria-label');
+  const refocus = old?.contains(document.activeElement) && document.activeElement.getAttribute('aria-label');
   if (old) old.replaceWith(node);
   else if (node.tagName === 'TBODY') $('#sets')?.append(node);
   else return;
@@ -90,10 +99,8 @@ function swap(id, html) {
   applyView();
 }
 
-async function refreshTable() {
-  const t = $('#table');
-  if (!t) return;
-  t.innerHTML = await fragment('/ui/table');
+async function reload(root, url) {
+  root.innerHTML = await fragment(url);
   applyView();
 }
 
@@ -101,74 +108,57 @@ async function refreshDialog(rowId) {
   const d = $('#props');
   const box = $('.propsdlg', d);
   if (!d.open || !box || box.dataset.row !== rowId) return;
-  const t = document.createElement('template');
-  t.innerHTML = await fragment(d.dataset.src);
-  const fresh = $$('.live', t.content);
+  const t = parse(await fragment(d.dataset.src));
+  const nb = $('.propsdlg', t);
+  // A renamed group answers at a new address: take the whole dialog.
+  if (nb && nb.dataset.base !== box.dataset.base) return box.replaceWith(nb);
+  const fresh = $$('.live', t);
   $$('.live', box).forEach((el, i) => fresh[i] && el.replaceWith(fresh[i]));
 }
 
+// The main table follows row swaps; the overflow page re-reads its table.
 function connect() {
-  if (!$('#sets')) return;
-  const es = new EventSource(`/api/v1/events?since=${$('#table').dataset.since}`);
-  es.addEventListener('row', (e) => {
-    const d = JSON.parse(e.data);
-    swap(d.id, d.html);
-    refreshDialog(d.id).catch(() => {});
-  });
-  es.addEventListener('rows', (e) => {
-    const d = JSON.parse(e.data);
-    swap(d.id, d.html);
-    const box = $('#props .propsdlg');
-    if (box) refreshDialog(box.dataset.row).catch(() => {});
-  });
-  es.addEventListener('remove', (e) => document.getElementById(JSON.parse(e.data).id)?.remove());
-  es.addEventListener('refresh', () => refreshTable().catch(() => {}));
+  const root = $('#table') ?? $('#ovf');
+  if (!root) return;
+  const es = new EventSource(`/api/v1/events?since=${root.dataset.since}`);
+  const on = (name, fn) => es.addEventListener(name, (e) => fn(JSON.parse(e.data || '{}')));
+  if (root.id === 'ovf') return ['overflows', 'rows', 'refresh'].forEach((n) => on(n, () => reload(root, '/ui/overflows').catch(() => {})));
+  for (const n of ['row', 'rows']) {
+    on(n, (d) => {
+      swap(d.id, d.html);
+      refreshDialog(n === 'rows' ? $('#props .propsdlg')?.dataset.row : d.id).catch(() => {});
+    });
+  }
+  on('remove', (d) => document.getElementById(d.id)?.remove());
+  on('refresh', () => reload(root, '/ui/table').catch(() => {}));
 }
 
-// ---- actions ----
-
 function target(row) {
-  const host = row.dataset.host;
-  if (row.dataset.groupname !== undefined) {
-    return { kind: 'group', host, name: row.dataset.groupname,
-      base: `/api/v1/hosts/${enc(host)}/groups/${enc(row.dataset.groupname)}` };
-  }
-  return { kind: 'set', host, name: row.dataset.set,
-    base: `/api/v1/hosts/${enc(host)}/sets/${enc(row.dataset.set)}` };
+  const group = row.dataset.groupname !== undefined;
+  const t = { kind: group ? 'group' : 'set', host: row.dataset.host, name: group ? row.dataset.groupname : row.dataset.set };
+  return { ...t, base: `/api/v1/${path(t)}` };
 }
 
 async function runAction(t, action, dir, root) {
   if (action === 'properties') return openProps(t);
-  if (dir === 'to-master') {
-    const q = t.kind === 'group'
-      ? 'Overwrite every master in this group with its shadow volume?'
-      : 'Overwrite master with shadow volume?';
-    if (!(await confirmDialog(q))) return;
+  const group = t.kind === 'group';
+  const done = () => toast(`${action} ${dir ?? ''} on ${t.name}: done`);
+  if (action === 'delete') {
+    const q = group ? `Delete group ${t.name}? Its sets stay enabled.` : `Disable the set ${t.name}? The shadow keeps its data.`;
+    if (!(await confirmDialog(q, () => api('DELETE', t.base)))) return;
+    root?.closest('dialog')?.close();
+    return done();
   }
-  try {
-    clearError(root);
-    if (action === 'delete') {
-      const q = t.kind === 'group'
-        ? `Delete group ${t.name}? Its sets stay enabled.`
-        : `Disable the set ${t.name}? The shadow keeps its data.`;
-      if (!(await confirmDialog(q))) return;
-      await api('DELETE', t.base);
-      if (root) root.closest('dialog')?.close();
-    } else {
-      await api('POST', `${t.base}/${action}`, dir ? { direction: dir } : {});
-    }
-    toast(`${action} ${dir ?? ''} on ${t.name}: done`);
-  } catch (e) {
-    showError(root, e);
-  }
+  const q = group ? 'Overwrite every master in this group with its shadow volume?' : 'Overwrite master with shadow volume?';
+  if (dir === 'to-master' && !(await confirmDialog(q))) return;
+  await attempt(root, async () => { await api('POST', `${t.base}/${action}`, dir ? { direction: dir } : {}); done(); });
 }
 
 function openMenu(row, x, y) {
   const m = $('#menu');
   menuRow = row;
   opener = document.activeElement;
-  const isGroup = row.dataset.groupname !== undefined;
-  $('[data-action="delete"]', m).textContent = isGroup ? 'Delete group' : 'Delete';
+  $('[data-action="delete"]', m).textContent = row.dataset.groupname !== undefined ? 'Delete group' : 'Delete';
   m.hidden = false;
   m.style.left = `${x + window.scrollX}px`;
   m.style.top = `${y + window.scrollY}px`;
@@ -190,22 +180,17 @@ function wireMenu() {
     const b = e.target.closest('.menu-btn');
     if (b) {
       const r = b.getBoundingClientRect();
-      openMenu(b.closest('tr'), r.left, r.bottom);
-      e.stopPropagation();
-      return;
+      return openMenu(b.closest('tr'), r.left, r.bottom);
     }
-    const item = e.target.closest('#menu [data-action]');
-    if (item && menuRow) {
-      const t = target(menuRow);
+    // An item of the menu acts on the menu's row; a row's own button on its row.
+    const item = e.target.closest('#menu [data-action], #sets [data-action]');
+    const row = item && (item.closest('#menu') ? menuRow : item.closest('tr'));
+    if (row) {
       closeMenu();
-      runAction(t, item.dataset.action, item.dataset.dir);
-      return;
+      return runAction(target(row), item.dataset.action, item.dataset.dir);
     }
-    const rowBtn = e.target.closest('#sets [data-action]');
-    if (rowBtn) runAction(target(rowBtn.closest('tr')), rowBtn.dataset.action, rowBtn.dataset.dir);
-    const ex = e.target.closest('#sets .expand');
-    if (ex) {
-      const g = ex.closest('tr');
+    const g = e.target.closest('#sets .expand')?.closest('tr');
+    if (g) {
       collapsed.has(g.id) ? collapsed.delete(g.id) : collapsed.add(g.id);
       applyView();
     }
@@ -228,14 +213,11 @@ function wireMenu() {
   });
 }
 
-// ---- dialogs ----
-
 function formJson(form) {
   const o = {};
   for (const el of form.elements) {
-    if (!el.name || el.disabled || el.type === 'submit' || el.type === 'button') continue;
+    if (!el.name || el.disabled || el.value === '' || ['submit', 'button'].includes(el.type)) continue;
     if ((el.type === 'radio' || el.type === 'checkbox') && !el.checked) continue;
-    if (el.value === '') continue;
     const v = el.type === 'number' ? Number(el.value) : el.value;
     if (el.type === 'checkbox') (o[el.name] ??= []).push(v);
     else o[el.name] = v;
@@ -253,12 +235,12 @@ function validate(form) {
   }
 }
 
+// The host picker lists the hosts that answer now, keeping the choice.
 function hostPickers(dlg) {
-  const hosts = $$('#sets tbody').filter((tb) => !tb.classList.contains('down')).map((tb) => tb.dataset.host);
+  const hosts = $$('#sets tbody:not(.down)').map((tb) => tb.dataset.host);
   const sel = $('.host-pick', dlg);
   const cur = sel.value;
-  sel.replaceChildren(...hosts.map((h) => new Option(h, h)));
-  if (hosts.includes(cur)) sel.value = cur;
+  sel.replaceChildren(...hosts.map((h) => new Option(h, h, false, h === cur)));
 }
 
 function bitmapMinimum(masterBytes, compact) {
@@ -280,80 +262,87 @@ function newSetHints(form) {
   $('#newset-hints').textContent = hints.join(' ');
 }
 
+// Fills the form's volume pickers with the chosen host's DS_Volumes.
 async function loadVolumes(form) {
   const h = form.elements.host.value;
-  if (!h) return;
+  if (!h || !$('select.vol', form)) return;
   const html = await fragment(`/ui/hosts/${enc(h)}/volume-options`);
   for (const sel of $$('select.vol', form)) sel.innerHTML = html;
-  newSetHints(form);
+  if (form.elements.type) newSetHints(form);
 }
 
-function openDialog(d) {
-  opener = document.activeElement;
-  clearError(d);
+// Opens dialog d (focus returns to the opener on close), first loading
+// the fragment at `url` into it when given.
+async function openDialog(d, url) {
+  if (url) $('.content', d).innerHTML = await fragment(url);
+  if (d.open) return;
+  d.returnFocus = document.activeElement;
+  showError(d, '');
   d.showModal();
 }
 
-// New Set and New Group: post the form to the chosen host, show the host's error.
-function wireCreate(dlg, kind, adjust) {
+// A create dialog opened by button `btn`: posts its form to the chosen host
+// (under `kind`), shows the host's error in the dialog.
+function wireCreate(btn, dlg, kind, adjust = () => {}) {
   const form = $('form', dlg);
-  form.addEventListener('submit', async (e) => {
+  const vols = () => attempt(dlg, () => loadVolumes(form));
+  btn.addEventListener('click', () => {
+    if ($('#sets')) hostPickers(dlg);
+    openDialog(dlg);
+    vols();
+  });
+  form.elements.host.addEventListener('change', vols);
+  form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const body = formJson(form);
-    const host = body.host;
-    delete body.host;
+    const { host, ...body } = formJson(form);
     adjust(body);
-    try {
-      clearError(dlg);
+    attempt(dlg, async () => {
       validate(form);
       await api('POST', `/api/v1/hosts/${enc(host)}/${kind}`, body);
       dlg.close();
-      toast(`${kind === 'sets' ? 'set' : 'group'} ${body.name || body.shadow} created on ${host}`);
-    } catch (err) {
-      showError(dlg, err);
-    }
+      toast(`${body.name || body.shadow || body.path} created on ${host}`);
+    });
   });
 }
 
 function wireDialogs() {
   for (const d of $$('dialog')) {
-    d.addEventListener('close', () => opener?.focus?.());
+    d.addEventListener('close', () => d.returnFocus?.focus?.());
     d.addEventListener('click', (e) => { if (e.target.closest('.cancel')) d.close(); });
   }
-  const ns = $('#newset');
-  if (!ns) return;
-  const nsf = $('#newset-form');
-  $('#new-set').addEventListener('click', () => {
-    hostPickers(ns);
-    openDialog(ns);
-    loadVolumes(nsf).catch((e) => showError(ns, e));
-  });
-  nsf.elements.host.addEventListener('change', () => loadVolumes(nsf).catch((e) => showError(ns, e)));
-  nsf.addEventListener('change', () => newSetHints(nsf));
-  wireCreate(ns, 'sets', (body) => { if ($('#overflow-pane').hidden) delete body.overflow; });
-  const ng = $('#newgroup');
-  $('#new-group').addEventListener('click', () => { hostPickers(ng); openDialog(ng); });
-  wireCreate(ng, 'groups', () => {});
+  if ($('#ovf')) return wireOverflows();
+  if (!$('#newset')) return;
+  $('#newset-form').addEventListener('change', (e) => newSetHints(e.currentTarget));
+  wireCreate($('#new-set'), $('#newset'), 'sets', (body) => { if ($('#overflow-pane').hidden) delete body.overflow; });
+  wireCreate($('#new-group'), $('#newgroup'), 'groups');
   wireProps();
+}
+
+// The overflow-volumes page: initialise one from a volume picker; delete
+// one after confirmation; the host's error stays in the dialog.
+function wireOverflows() {
+  wireCreate($('#new-ovf'), $('#newovf'), 'overflows');
+  document.addEventListener('click', async (e) => {
+    const b = e.target.closest('[data-delovf]');
+    if (!b) return;
+    const [host, vol] = [b.closest('tbody').dataset.host, b.dataset.delovf];
+    const url = `/api/v1/hosts/${enc(host)}/overflows/${enc(vol)}`;
+    if (await confirmDialog(`Delete the overflow volume ${vol} on ${host}?`, () => api('DELETE', url))) toast(`overflow volume ${vol} deleted`);
+  });
 }
 
 async function openProps(t) {
   const d = $('#props');
-  const kind = t.kind === 'group' ? 'groups' : 'sets';
-  const src = `/ui/hosts/${enc(t.host)}/${kind}/${enc(t.name)}/properties`;
-  d.dataset.src = src;
-  $('.content', d).innerHTML = await fragment(src);
-  if (!d.open) openDialog(d);
+  d.dataset.src = `/ui/${path(t)}/properties`;
+  await openDialog(d, d.dataset.src);
   $('[role="tab"], button', d)?.focus();
 }
 
 function selectTab(tab) {
-  const list = tab.closest('[role="tablist"]');
-  for (const t of $$('[role="tab"]', list)) {
-    const on = t === tab;
-    t.setAttribute('aria-selected', String(on));
-    t.tabIndex = on ? 0 : -1;
-    document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
+  for (const t of $$('[role="tab"]', tab.closest('[role="tablist"]'))) {
+    t.setAttribute('aria-selected', String(t === tab));
+    t.tabIndex = t === tab ? 0 : -1;
+    document.getElementById(t.getAttribute('aria-controls')).hidden = t !== tab;
   }
   tab.focus();
 }
@@ -366,61 +355,41 @@ function wireProps() {
     const b = e.target.closest('[data-action]');
     const box = $('.propsdlg', d);
     if (!b || !box) return;
-    const t = { kind: box.dataset.host ? 'group' : 'set', name: '', base: box.dataset.base, host: box.dataset.host };
-    t.name = $('h2', box).textContent.replace(/^[^:]*: /, '');
-    if (b.dataset.action === 'add') return openAvailable(t);
+    const t = { kind: box.dataset.host ? 'group' : 'set', name: box.dataset.name, base: box.dataset.base, host: box.dataset.host };
+    if (b.dataset.action === 'add') return openDialog($('#available'), `/ui/${path(t)}/available`);
     if (b.dataset.action === 'member') return openProps({ kind: 'set', host: t.host, name: b.dataset.set });
-    if (b.dataset.action === 'remove') {
-      try { await api('POST', `${t.base}/remove`, { sets: [b.dataset.set] }); } catch (err) { showError(box, err); }
-      return;
-    }
+    if (b.dataset.action === 'remove') return attempt(box, () => api('POST', `${t.base}/remove`, { sets: [b.dataset.set] }));
     await runAction(t, b.dataset.action, b.dataset.dir, box);
   });
   d.addEventListener('keydown', (e) => {
     const tab = e.target.closest('[role="tab"]');
     if (!tab || !['ArrowLeft', 'ArrowRight'].includes(e.key)) return;
     const tabs = $$('[role="tab"]', tab.parentElement);
-    selectTab(tabs[(tabs.indexOf(tab) + 1) % tabs.length]);
+    selectTab(tabs[(tabs.indexOf(tab) + (e.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length]);
   });
-  d.addEventListener('submit', async (e) => {
+  // Forms in fragments post to their box's base (Available Sets: the form's own).
+  const submit = (e) => {
     const f = e.target;
-    const box = $('.propsdlg', d);
+    const box = f.closest('[data-base]');
     e.preventDefault();
-    try {
-      clearError(box);
+    attempt(box, async () => {
       validate(f);
+      const body = formJson(f);
       if (f.dataset.move !== undefined) {
-        const body = { from: f.dataset.move, shadow: f.dataset.shadow, ...formJson(f) };
-        await api('POST', '/api/v1/move', body);
-        toast(`shadow ${body.shadow} exported to ${body.to}`);
-      } else {
-        await api('POST', `${box.dataset.base}/${f.dataset.post}`, formJson(f));
-        toast(`${f.dataset.post}: done`);
+        await api('POST', '/api/v1/move', { from: f.dataset.move, shadow: f.dataset.shadow, ...body });
+        return toast(`shadow ${f.dataset.shadow} exported to ${body.to}`);
       }
-    } catch (err) {
-      showError(box, err);
-    }
-  });
-  const av = $('#available');
-  av.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const f = e.target;
-    try {
-      clearError(av);
-      const sets = formJson(f).sets ?? [];
-      if (!sets.length) throw new Error('Choose at least one set.');
-      await api('POST', `${f.dataset.base}/add`, { sets });
-      av.close();
-    } catch (err) {
-      showError(av, err);
-    }
-  });
-}
-
-async function openAvailable(t) {
-  const av = $('#available');
-  $('.content', av).innerHTML = await fragment(`/ui/hosts/${enc(t.host)}/groups/${enc(t.name)}/available`);
-  av.showModal();
+      await api('POST', `${box.dataset.base}/${f.dataset.post}`, body);
+      toast(`${f.dataset.post}: done`);
+      if (f.dataset.close !== undefined) f.closest('dialog').close();
+      if (f.dataset.post !== 'rename' || !box.dataset.host) return;
+      // Follow the renamed group (now, or when the host's change arrives).
+      d.dataset.src = `/ui/${path({ kind: 'group', host: box.dataset.host, name: body.name })}/properties`;
+      refreshDialog(box.dataset.row).catch(() => {});
+    });
+  };
+  d.addEventListener('submit', submit);
+  $('#available').addEventListener('submit', submit);
 }
 
 $('#filter')?.addEventListener('change', applyView);

@@ -25,7 +25,7 @@
 //! | POST | `/hosts/{h}/sets/{s}/attach` | `{overflow}` | attach an overflow volume |
 //! | POST | `/hosts/{h}/sets/{s}/rename` | `{name}` | rename |
 //! | POST | `/hosts/{h}/sets/{s}/copy-parameters` | `{delay: 2-10000, units: 100-60000}` | copy throttle |
-//! | GET | `/hosts/{h}/sets/{s}/raw` | | the CIM instance and its associated object paths |
+//! | GET | `/hosts/{h}/{sets,groups,overflows}/{name}/raw` | | the CIM instance and its associated object paths |
 //! | POST | `/hosts/{h}/import` | `{shadow, bitmap}` | import an exported shadow |
 //! | POST | `/move` | `{from, shadow, to, bitmap}` | export on `from`, import on `to` |
 //! | GET, POST | `/hosts/{h}/groups` | `{name, type?}` | list; create |
@@ -264,20 +264,7 @@ async fn host_route(host: &Host, m: &Method, seg: &[&str], req: &Req) -> R {
         }
         (&Method::GET, ["sets", s, "raw"]) => {
             let h = set_handle(host, s)?;
-            let inst = ii.client().get_instance(h.path()).await?;
-            let assoc = ii
-                .client()
-                .associator_names(h.path(), None, None)
-                .await
-                .unwrap_or_default();
-            Ok(json(
-                200,
-                &json!({
-                    "path": h.path().to_string(),
-                    "properties": raw_properties(&inst),
-                    "associated": assoc.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-                }),
-            ))
+            raw_json(ii.client(), h.path()).await
         }
         (&Method::POST, ["sets", s, action]) => {
             let h = set_handle(host, s)?;
@@ -331,6 +318,9 @@ async fn host_route(host: &Host, m: &Method, seg: &[&str], req: &Req) -> R {
                 Error::NotFound(format!("group {g} not found on host {}", v.name))
             })?;
             Ok(json(200, group))
+        }
+        (&Method::GET, ["groups", g, "raw"]) => {
+            raw_json(ii.client(), &group_object_path(host, g)?).await
         }
         (&Method::DELETE, ["groups", g]) => {
             ii.delete_group(g).await?;
@@ -386,6 +376,9 @@ async fn host_route(host: &Host, m: &Method, seg: &[&str], req: &Req) -> R {
             let o = ii.create_overflow(field(&b, "path")?).await?;
             Ok(json(201, &o))
         }
+        (&Method::GET, ["overflows", p, "raw"]) => {
+            raw_json(ii.client(), &overflow_object_path(host, p)?).await
+        }
         (&Method::DELETE, ["overflows", p]) => {
             ii.delete_overflow(p).await?;
             ok()
@@ -419,6 +412,58 @@ pub fn value_text(v: &cim::Value) -> String {
         V::DateTime(d) => d.to_string(),
         other => format!("{other:?}"),
     }
+}
+
+/// The object path of a group the host's view knows.
+pub fn group_object_path(host: &Host, g: &str) -> Result<cim::ObjectPath, Error> {
+    let v = host.view();
+    match v.group(g) {
+        Some(_) => Ok(host.ii.group(g).path().clone()),
+        None => Err(Error::NotFound(format!(
+            "group {g} not found on host {}",
+            v.name
+        ))),
+    }
+}
+
+/// The object path of an overflow volume the host's view knows.
+pub fn overflow_object_path(host: &Host, p: &str) -> Result<cim::ObjectPath, Error> {
+    let v = host.view();
+    match v.overflows.iter().find(|o| o.path == p) {
+        Some(o) => Ok(o.object_path.clone()),
+        None => Err(Error::NotFound(format!(
+            "overflow volume {p} not found on host {}",
+            v.name
+        ))),
+    }
+}
+
+/// An instance's properties (name, display text, in instance order) and the
+/// paths of its associated objects (or why they are unavailable).
+pub type RawView = (Vec<(String, String)>, Result<Vec<String>, String>);
+
+/// The read-only raw view of one instance, read through the client crate like
+/// everything else.
+pub async fn raw_view(c: &client::Client, path: &cim::ObjectPath) -> Result<RawView, Error> {
+    let inst = c.get_instance(path).await?;
+    let assoc = c
+        .associator_names(path, None, None)
+        .await
+        .map(|v| v.iter().map(|p| p.to_string()).collect())
+        .map_err(|e| e.to_string());
+    Ok((raw_properties(&inst), assoc))
+}
+
+async fn raw_json(c: &client::Client, path: &cim::ObjectPath) -> R {
+    let (props, assoc) = raw_view(c, path).await?;
+    Ok(json(
+        200,
+        &json!({
+            "path": path.to_string(),
+            "properties": props,
+            "associated": assoc.unwrap_or_default(),
+        }),
+    ))
 }
 
 /// Property name → display text, in instance order.

@@ -493,17 +493,31 @@ async fn follow(reg: &std::sync::Weak<Registry>, host: &Host, view: LiveView) {
             }
             _ = host.nudge.notified() => {
                 let _ = tokio::time::timeout(Duration::from_secs(10), view.refresh()).await;
+                drain(&mut events);
             }
             _ = tick.tick() => {
                 let running = view.sets().iter().any(|s| s.state == "copying" || s.state == "updating");
                 if running && view.is_connected() && last_event.elapsed() >= STALE_AFTER {
                     degraded = true;
                     let _ = tokio::time::timeout(Duration::from_secs(10), view.refresh()).await;
+                    drain(&mut events);
                 }
             }
         }
         let Some(r) = reg.upgrade() else { return };
         take_snapshot(&r, host, &view, degraded);
+    }
+}
+
+/// Drops the events our own re-read just reported: they are not
+/// indications, so they must not make a degraded host look live again.
+fn drain(events: &mut tokio::sync::broadcast::Receiver<LiveEvent>) {
+    use tokio::sync::broadcast::error::TryRecvError;
+    loop {
+        match events.try_recv() {
+            Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+            Err(_) => return,
+        }
     }
 }
 

@@ -2,9 +2,10 @@
 //! value, so a set named `<script>` renders as text), the embedded assets,
 //! and the row diffs streamed to browsers ([`diff_events`]).
 //!
-//! Pages: `/` (all sets and groups of all hosts), `/overflows`, `/raw/{h}/{set}`
-//! (read-only CIM instance and associations), `/login`. Fragments the script
-//! swaps in: `/ui/table`, `/ui/hosts/{h}/volume-options`,
+//! Pages: `/` (all sets and groups of all hosts), `/overflows`, `/raw/{h}/{set}`,
+//! `/raw/{h}/group/{g}`, `/raw/{h}/overflow/{path}` (read-only CIM instance
+//! and associations), `/login`. Fragments the script
+//! swaps in: `/ui/table`, `/ui/overflows`, `/ui/hosts/{h}/volume-options`,
 //! `/ui/hosts/{h}/sets/{s}/properties`, `/ui/hosts/{h}/groups/{g}/properties`,
 //! `/ui/hosts/{h}/groups/{g}/available`.
 //!
@@ -183,7 +184,7 @@ pub fn group_row(v: &HostView, g: &GroupRow) -> Markup {
             td { (v.name) }
             td.name {
                 button type="button" .expand aria-expanded="true" aria-label=(format!("Members of group {}", g.name)) { "▾" }
-                " " strong { (g.name) }
+                " " a href=(raw_href(&v.name, "group", &g.name)) title=(format!("group {}", g.name)) { strong { (g.name) } }
             }
             td { "group (" (g.group_type) ")" }
             td.state { (states.into_iter().collect::<Vec<_>>().join(", ")) }
@@ -371,6 +372,20 @@ fn copy_buttons(role: Option<&str>) -> Markup {
     }
 }
 
+/// The Yes/No question (deletes, to-master copies); a failed delete's
+/// error stays in it.
+fn confirm_dialog() -> Markup {
+    html! {
+        dialog #confirm aria-labelledby="confirm-text" {
+            form method="dialog" {
+                p #confirm-text {}
+                p.error role="alert" {}
+                div.buttons { button value="yes" { "Yes" } " " button value="no" autofocus { "No" } }
+            }
+        }
+    }
+}
+
 fn dialogs() -> Markup {
     html! {
         dialog #newset aria-labelledby="newset-title" {
@@ -410,12 +425,7 @@ fn dialogs() -> Markup {
         }
         dialog #props aria-label="Properties" { div.content {} }
         dialog #available aria-labelledby="available-title" { div.content {} }
-        dialog #confirm aria-labelledby="confirm-text" {
-            form method="dialog" {
-                p #confirm-text {}
-                div.buttons { button value="yes" { "Yes" } " " button value="no" autofocus { "No" } }
-            }
-        }
+        (confirm_dialog())
         div #menu role="menu" hidden aria-label="Set actions" {
             (copy_buttons(Some("menuitem")))
             button role="menuitem" data-action="suspend" { "Suspend" }
@@ -452,24 +462,50 @@ fn main_page(hosts: &[HostView], req: &Req, event_id: u64) -> Markup {
     )
 }
 
-fn overflows_page(hosts: &[HostView], req: &Req) -> Markup {
+/// The overflow volumes of every host (also the `/ui/overflows` fragment).
+pub fn overflows_table(hosts: &[HostView]) -> Markup {
+    html! {
+        table #ovf-table {
+            caption { "Overflow volumes of every host" }
+            thead { tr { th scope="col" { "Host" } th scope="col" { "Path" } th scope="col" { "Capacity" }
+                th scope="col" { "Used" } th scope="col" { "Attached sets" } th scope="col" { "Actions" } } }
+            @for h in hosts { tbody .down[!h.reachable] data-host=(h.name) {
+                @for o in &h.overflows { tr {
+                    td { (h.name) }
+                    td { a href=(raw_href(&h.name, "overflow", &o.path)) title="raw CIM instance" { (o.path) } }
+                    td { (size(o.capacity)) } td { (size(o.used_bytes)) }
+                    td { (o.attached_sets) " : "
+                        (h.sets.iter().filter(|s| s.overflow.as_deref() == Some(o.path.as_str())).map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")) }
+                    td { button type="button" data-delovf=(o.path) aria-label=(format!("Delete overflow volume {} on {}", o.path, h.name)) { "Delete" } }
+                } }
+            } }
+        }
+    }
+}
+
+fn overflows_page(hosts: &[HostView], req: &Req, event_id: u64) -> Markup {
     layout(
         "Overflow volumes",
         Some(&req.session.csrf),
         req.session.user.as_deref(),
         html! {
             h1 { "Overflow volumes" }
-            table {
-                thead { tr { th scope="col" { "Host" } th scope="col" { "Path" } th scope="col" { "Capacity" }
-                    th scope="col" { "Used" } th scope="col" { "Attached sets" } } }
-                @for h in hosts { tbody .down[!h.reachable] {
-                    @for o in &h.overflows { tr {
-                        td { (h.name) } td { (o.path) } td { (size(o.capacity)) } td { (size(o.used_bytes)) }
-                        td { (o.attached_sets) " : "
-                            (h.sets.iter().filter(|s| s.overflow.as_deref() == Some(o.path.as_str())).map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")) }
+            div.toolbar { button type="button" #new-ovf { "New Overflow Volume" } }
+            div #ovf data-since=(event_id) { (overflows_table(hosts)) }
+            dialog #newovf aria-labelledby="newovf-title" {
+                form #newovf-form method="dialog" novalidate {
+                    h2 #newovf-title { "New Overflow Volume" }
+                    label { "Host " select name="host" .host-pick required {
+                        @for h in hosts.iter().filter(|h| h.reachable) { option value=(h.name) { (h.name) } }
                     } }
-                } }
+                    label { "Volume " select name="path" .vol required {} }
+                    p.hint { "Initialising the volume overwrites it." }
+                    p.error role="alert" {}
+                    div.buttons { button type="submit" { "Initialise" } " " button type="button" .cancel { "Cancel" } }
+                }
             }
+            (confirm_dialog())
+            p #toast role="status" aria-live="polite" {}
         },
     )
 }
@@ -508,8 +544,8 @@ fn volume_options(vols: &[client::VolumeInfo]) -> Markup {
 fn set_properties(v: &HostView, s: &SetInfo, hosts: &[HostView]) -> Markup {
     let base = format!("/api/v1/hosts/{}/sets/{}", enc(&v.name), enc(&s.shadow));
     html! {
-        div.propsdlg data-base=(base) data-row=(set_id(&v.name, &s.shadow)) {
-            h2 { "Set Properties: " (s.name) }
+        div.propsdlg data-base=(base) data-row=(set_id(&v.name, &s.shadow)) data-name=(s.name) {
+            h2.live { "Set Properties: " (s.name) }
             div role="tablist" aria-label="Set properties" {
                 button role="tab" #tab-status aria-selected="true" aria-controls="pane-status" { "Status" }
                 button role="tab" #tab-config aria-selected="false" aria-controls="pane-config" tabindex="-1" { "Config" }
@@ -576,7 +612,7 @@ fn group_properties(v: &HostView, g: &GroupRow) -> Markup {
     let base = format!("/api/v1/hosts/{}/groups/{}", enc(&v.name), enc(&g.name));
     let (p, _) = group_progress(v, g);
     html! {
-        div.propsdlg data-base=(base) data-row=(group_id(&v.name, &g.name)) data-host=(v.name) {
+        div.propsdlg data-base=(base) data-row=(group_id(&v.name, &g.name)) data-host=(v.name) data-name=(g.name) {
             h2 { "Group Properties: " (g.name) }
             p { "Type: " (g.group_type) }
             p.live { "Progress: " (bar(&format!("group {} completed", g.name), p)) }
@@ -619,7 +655,7 @@ fn available_sets(v: &HostView, g: &GroupRow) -> Markup {
         .iter()
         .filter(|s| s.group.is_none() && (g.group_type.is_empty() || s.set_type == g.group_type));
     html! {
-        form.available data-base=(base) {
+        form.available data-base=(base) data-post="add" data-close {
             h2 #available-title { "Available Sets" }
             p { "Sets of type " (g.group_type) " in no group." }
             fieldset { legend { "Sets to add to " (g.name) }
@@ -631,11 +667,15 @@ fn available_sets(v: &HostView, g: &GroupRow) -> Markup {
     }
 }
 
+/// Link to the raw view of a group (`what` = `group`) or overflow volume.
+fn raw_href(host: &str, what: &str, name: &str) -> String {
+    format!("/raw/{}/{what}/{}", enc(host), enc(name))
+}
+
 fn raw_page(
-    v: &HostView,
-    s: &SetInfo,
-    props: &[(String, String)],
-    assoc: &[String],
+    title: &str,
+    path: &cim::ObjectPath,
+    raw: Result<crate::api::RawView, crate::Error>,
     req: &Req,
 ) -> Markup {
     layout(
@@ -643,15 +683,48 @@ fn raw_page(
         Some(&req.session.csrf),
         req.session.user.as_deref(),
         html! {
-            h1 { "DS_IISet " (s.name) " on " (v.name) }
-            p { "Read-only view of the CIM instance " code { (s.path.to_string()) } }
-            table { thead { tr { th scope="col" { "Property" } th scope="col" { "Value" } } }
-                tbody { @for (k, val) in props { tr { th scope="row" { (k) } td { (val) } } } } }
-            h2 { "Associated objects" }
-            ul { @for a in assoc { li { code { (a) } } } }
-            p { a href="/" { "Back to the sets" } }
+            h1 { (title) }
+            p { "Read-only view of the CIM instance " code { (path.to_string()) } }
+            @match raw {
+                Err(e) => p.error role="alert" { "The host did not answer: " (e) },
+                Ok((props, assoc)) => {
+                    table { thead { tr { th scope="col" { "Property" } th scope="col" { "Value" } } }
+                        tbody { @for (k, val) in &props { tr { th scope="row" { (k) } td { (val) } } } } }
+                    h2 { "Associated objects" }
+                    @match assoc {
+                        Ok(a) => ul { @for p in &a { li { code { (p) } } } },
+                        Err(e) => p { "(associations unavailable: " (e) ")" },
+                    }
+                }
+            }
+            p { a href="/" { "Back to the sets" } " · " a href="/overflows" { "Overflow volumes" } }
         },
     )
+}
+
+/// The raw view page of a set, group or overflow volume of a known host.
+async fn raw_route(app: &Arc<App>, req: &Req, h: &str, what: &str, name: &str) -> Response<Body> {
+    let Some(host) = app.registry.get(h) else {
+        return not_found(format!("host {h} is not known"));
+    };
+    let v = host.view();
+    let (title, path) = match what {
+        "set" => match v.set(name) {
+            Some(s) => (format!("DS_IISet {} on {}", s.name, v.name), s.path.clone()),
+            None => return not_found(format!("set {name} not found on host {h}")),
+        },
+        "group" => match crate::api::group_object_path(&host, name) {
+            Ok(p) => (format!("DS_IIGroup {name} on {}", v.name), p),
+            Err(e) => return not_found(e.to_string()),
+        },
+        "overflow" => match crate::api::overflow_object_path(&host, name) {
+            Ok(p) => (format!("DS_IIOverflowVol {name} on {}", v.name), p),
+            Err(e) => return not_found(e.to_string()),
+        },
+        _ => return not_found(format!("no raw view of a {what}")),
+    };
+    let raw = crate::api::raw_view(host.ii.client(), &path).await;
+    page(raw_page(&title, &path, raw, req))
 }
 
 /// Routes a page or fragment request.
@@ -668,7 +741,11 @@ pub async fn route(app: &Arc<App>, req: &Req) -> Response<Body> {
             let id = reg.journal.last_id();
             page(main_page(&reg.views(), req, id))
         }
-        ["overflows"] => page(overflows_page(&reg.views(), req)),
+        ["overflows"] => {
+            let id = reg.journal.last_id();
+            page(overflows_page(&reg.views(), req, id))
+        }
+        ["ui", "overflows"] => page(overflows_table(&reg.views())),
         ["ui", "table"] => page(table(&reg.views())),
         ["ui", "hosts", h, rest @ ..] => {
             let Some(host) = reg.get(h) else {
@@ -695,25 +772,8 @@ pub async fn route(app: &Arc<App>, req: &Req) -> Response<Body> {
                 _ => not_found("no such fragment".into()),
             }
         }
-        ["raw", h, s] => {
-            let Some(host) = reg.get(h) else {
-                return not_found(format!("host {h} is not known"));
-            };
-            let v = host.view();
-            let Some(set) = v.set(s).cloned() else {
-                return not_found(format!("set {s} not found on host {h}"));
-            };
-            let c = host.ii.client();
-            let props = match c.get_instance(&set.path).await {
-                Ok(i) => crate::api::raw_properties(&i),
-                Err(e) => vec![("error".into(), e.to_string())],
-            };
-            let assoc: Vec<String> = match c.associator_names(&set.path, None, None).await {
-                Ok(v) => v.iter().map(|p| p.to_string()).collect(),
-                Err(e) => vec![format!("(associations unavailable: {e})")],
-            };
-            page(raw_page(&v, &set, &props, &assoc, req))
-        }
+        ["raw", h, s] => raw_route(app, req, h, "set", s).await,
+        ["raw", h, what, name] => raw_route(app, req, h, what, name).await,
         _ => not_found(format!("no page /{}", seg.join("/"))),
     }
 }
@@ -809,6 +869,40 @@ mod tests {
             ev[0].1
         );
         assert!(diff_events(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn groups_and_overflow_volumes_link_to_their_raw_views() {
+        let mut v = host(vec![set("a", "/v/s")]);
+        v.groups.push(GroupRow {
+            name: "g <1>".into(),
+            group_type: "independent".into(),
+            members: vec![],
+        });
+        let g = group_row(&v, &v.groups[0]).into_string();
+        assert!(
+            g.contains("href=\"/raw/h%3C1%3E/group/g%20%3C1%3E\""),
+            "{g}"
+        );
+        v.overflows.push(client::OverflowInfo {
+            path: "/v/o\"x".into(),
+            capacity: 1 << 20,
+            used_bytes: 0,
+            attached_sets: 0,
+            total_attached_sets: None,
+            high_water_bytes: None,
+            object_path: cim::ObjectPath::class(Some("root/cimv2"), "DS_IIOverflowVol"),
+        });
+        let o = overflows_table(&[v]).into_string();
+        assert!(
+            o.contains("href=\"/raw/h%3C1%3E/overflow/%2Fv%2Fo%22x\""),
+            "{o}"
+        );
+        assert!(o.contains("data-delovf=\"/v/o&quot;x\""), "{o}");
+        assert!(
+            o.contains("aria-label=\"Delete overflow volume /v/o&quot;x on h&lt;1&gt;\""),
+            "{o}"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import CIMOMD, IIADM, Cimomd
 from console_util import (IIMGR, MiB, ApiSession, Iimgr, PinnedCimomd, chromium_path, fill, http,
-                          nbd_bytes, shot, CHROMIUM_FLAGS)
+                          nbd_bytes, seg, shot, CHROMIUM_FLAGS)
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -165,7 +165,25 @@ def test_groups_available_sets_and_group_update(browser_page, host1, mgr):
     props.get_by_role("button", name="Rename group").click()
     page.get_by_role("button", name="Properties of group g2").wait_for()
     assert s.call("GET", "/api/v1/hosts/h1/groups/g1")[0] == 404
+    # The open dialog follows the rename, and its actions reach the renamed group.
+    props.get_by_role("heading", name="Group Properties: g2").wait_for(timeout=5000)
+    assert props.get_by_label("New group name").input_value() == "g2"
+    props.get_by_role("button", name="Lock", exact=True).click()
+    page.get_by_role("status").filter(has_text="lock on g2: done").wait_for()
+    assert props.locator("p.error").text_content() == ""
     shot(page, "2-groups")
+    # For experts: the group row links to its raw CIM instance and associations.
+    page.keyboard.press("Escape")
+    props.wait_for(state="hidden")
+    page.get_by_role("link", name="g2", exact=True).click()
+    page.get_by_role("heading", name="DS_IIGroup g2 on h1").wait_for()
+    raw = page.get_by_role("table")
+    assert raw.get_by_role("row", name=re.compile(r"^groupName\s+g2$")).count() == 1
+    status, body = s.call("GET", "/api/v1/hosts/h1/groups/g2/raw")
+    assert status == 200 and ["groupName", "g2"] in body["properties"], body
+    assert "DS_IIGroup" in body["path"], body
+    assert s.call("GET", "/api/v1/hosts/h1/groups/nosuch/raw")[0] == 404
+    shot(page, "2-group-raw")
 
 
 def test_pushed_state_reaches_the_open_page_without_reload(browser_page, host1, mgr):
@@ -245,6 +263,109 @@ def test_bad_input_is_shown_and_changes_nothing(browser_page, host1, mgr):
     # The page keeps working.
     props.get_by_role("button", name="Close").click()
     assert page.get_by_role("button", name="New Set").is_enabled()
+
+
+def test_overflow_volumes_page_creates_and_deletes(browser_page, host1, mgr):
+    page = browser_page
+    ov = host1.volume("ov1", 16 * MiB)
+    page.goto(mgr.url + "/overflows")
+    page.get_by_role("heading", name="Overflow volumes").wait_for()
+    page.evaluate("window.__marker = 'kept'")
+    page.get_by_role("button", name="New Overflow Volume").click()
+    dlg = page.get_by_role("dialog", name="New Overflow Volume")
+    dlg.get_by_label("Volume").select_option(ov)
+    dlg.get_by_role("button", name="Initialise").click()
+    dlg.wait_for(state="hidden")
+    table = page.get_by_role("table", name="Overflow volumes of every host")
+    link = table.get_by_role("link", name=ov, exact=True)
+    link.wait_for(timeout=5000)
+    s = ApiSession(mgr.url)
+    assert [o["path"] for o in s.call("GET", "/api/v1/hosts/h1/overflows")[1]] == [ov]
+    # A volume too small to initialise: the host's error stays in the dialog.
+    tiny = host1.volume("tiny", 32 * 1024)
+    page.get_by_role("button", name="New Overflow Volume").click()
+    dlg.get_by_label("Volume").select_option(tiny)
+    dlg.get_by_role("button", name="Initialise").click()
+    dlg.get_by_role("alert").filter(has_text="too small").wait_for()
+    assert tiny in dlg.get_by_role("alert").inner_text()
+    assert dlg.is_visible()
+    shot(page, "overflow-create-refused")
+    dlg.get_by_role("button", name="Cancel").click()
+    assert [o["path"] for o in s.call("GET", "/api/v1/hosts/h1/overflows")[1]] == [ov]
+    # A compact dependent set spills into it; deleting the volume then fails
+    # with the host's error in the dialog, and the volume stays.
+    m, sh, b = host1.volume("om", 4 * MiB), host1.volume("os", MiB), host1.volume("ob", MiB)
+    status, body = s.call("POST", "/api/v1/hosts/h1/sets", {
+        "type": "dependent", "master": m, "shadow": sh, "bitmap": b, "overflow": ov, "name": "spill"})
+    assert status == 201, body
+    table.get_by_role("cell", name=re.compile(r"1 : spill")).wait_for(timeout=5000)
+    table.get_by_role("button", name=f"Delete overflow volume {ov} on h1").click()
+    confirm = page.get_by_role("dialog", name=f"Delete the overflow volume {ov} on h1?")
+    confirm.get_by_role("button", name="Yes").click()
+    confirm.get_by_role("alert").filter(has_text="attached").wait_for()
+    assert ov in confirm.get_by_role("alert").inner_text()
+    shot(page, "overflow-delete-refused")
+    confirm.get_by_role("button", name="No").click()
+    assert [o["path"] for o in s.call("GET", "/api/v1/hosts/h1/overflows")[1]] == [ov]
+    # For experts: the raw instance, with the attached set among its associations.
+    link.click()
+    page.get_by_role("heading", name=f"DS_IIOverflowVol {ov} on h1").wait_for()
+    assert page.get_by_role("listitem").filter(has_text="DS_IISet").count() >= 1
+    status, body = s.call("GET", f"/api/v1/hosts/h1/overflows/{seg(ov)}/raw")
+    assert status == 200 and any("DS_IISet" in a for a in body["associated"]), body
+    page.go_back()
+    # Detached, it can go.
+    assert s.call("POST", f"/api/v1/hosts/h1/sets/{seg(sh)}/detach")[0] == 200
+    table.get_by_role("cell", name=re.compile(r"^0 :\s*$")).wait_for(timeout=5000)
+    table.get_by_role("button", name=f"Delete overflow volume {ov} on h1").click()
+    confirm.get_by_role("button", name="Yes").click()
+    confirm.wait_for(state="hidden")
+    link.wait_for(state="detached", timeout=5000)
+    assert s.call("GET", "/api/v1/hosts/h1/overflows")[1] == []
+    page.get_by_role("status").filter(has_text=f"overflow volume {ov} deleted").wait_for()
+    shot(page, "overflow-page")
+
+
+def test_indications_stop_and_rows_follow_by_polling(browser_page, host1, mgr):
+    page = browser_page
+    m = host1.volume("dm", 64 * MiB)
+    fill(m, 64 * MiB)
+    s, b = host1.volume("ds", 64 * MiB), host1.volume("db", MiB)
+    open_console(page, mgr)
+    host_line = page.locator("#sets tbody[data-host='h1'] tr.hostrow")
+    host_line.filter(has_text="● live").wait_for()
+    # Indications stop: the host's subscription for iimgr's listener goes away.
+    interop = host1.conn("interop")
+    subs = interop.EnumerateInstanceNames("CIM_IndicationSubscription")
+    assert subs, "iimgr subscribed to the host"
+    for p in subs:
+        interop.DeleteInstance(p)
+    api = ApiSession(mgr.url)
+    status, body = api.call("POST", "/api/v1/hosts/h1/sets", {
+        "type": "independent", "master": m, "shadow": s, "bitmap": b, "name": "polled",
+        "copyDelay": 60, "copyUnits": 100})
+    assert status == 201, body
+    row = row_of(page, "polled")
+    row.wait_for(timeout=5000)
+    host_line.filter(has_text="live updates degraded").wait_for(timeout=8000)
+    seen, flaps = set(), 0
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        cells = row.get_by_role("cell").all_inner_texts()
+        if len(cells) > 6:
+            if cells[3] == "idle" and cells[5] == "100 %":
+                break
+            seen.add(cells[6].split("%")[0].strip())
+        if "live updates degraded" not in host_line.inner_text():
+            flaps += 1
+        time.sleep(0.2)
+    cells = row.get_by_role("cell").all_inner_texts()
+    assert cells[3] == "idle" and cells[5] == "100 %", cells
+    assert len(seen) >= 3, f"rows kept updating by polling: {seen}"
+    assert flaps == 0, "the host looked live again without indications"
+    assert "live updates degraded" in host_line.inner_text()
+    assert page.evaluate("window.__marker") == "kept"
+    shot(page, "degraded-polling")
 
 
 def test_two_hosts_move_kill_restart_and_announce(browser_page, tmp_path):
