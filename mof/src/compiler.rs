@@ -11,8 +11,13 @@ use crate::parser::{find_unterminated_string, parse_production, resync, Rule};
 use crate::{MofSink, Options};
 use cim::{CimName, Class, Instance, ObjectPath, QualifierDecl};
 use pest::iterators::Pair;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How many declared classes stay resolved at once (superclasses are revisited
+/// mostly while their subclasses are near in the input).
+const RESOLVED_WORKING_SET: usize = 32;
 
 /// A position in a source file: which file (index into `Compiler::files`) and byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,9 +48,21 @@ impl FileCtx<'_> {
 }
 
 /// A class known to the compiler: declared in the input or fetched from the resolver.
+///
+/// A declared class keeps only its own declarations (`local`); its resolved
+/// form (every inherited feature with its qualifier text) lives in a bounded
+/// working set and is recomputed from `local` and the superclass's resolved
+/// form when needed, so that compiling a whole schema does not hold every
+/// class resolved at once.
 pub(crate) struct ClassEntry {
     pub ns: u32,
-    pub class: Class,
+    /// Own declarations (`None` for a class from the repository).
+    pub local: Option<Class>,
+    /// The superclass it was resolved against (`None` when it had none or it was undefined).
+    pub sup: Option<usize>,
+    /// The resolved class: always present for a class from the repository,
+    /// while in the working set for a declared one.
+    pub resolved: Option<Arc<Class>>,
     /// From the repository (not emitted again).
     pub external: bool,
     /// Had errors: never emitted, but kept so that subclasses do not cascade errors.
@@ -81,6 +98,7 @@ pub struct Compiler<'a> {
     pub(crate) sink: &'a mut dyn MofSink,
     pub(crate) diags: Diagnostics,
     pub(crate) emit_on_error: bool,
+    pub(crate) deliver_as_checked: bool,
     pub(crate) files: Vec<SourceFile>,
     pub(crate) include_stack: Vec<FileKey>,
     pub(crate) namespaces: Vec<String>,
@@ -88,6 +106,8 @@ pub struct Compiler<'a> {
     pub(crate) current_ns: u32,
     pub(crate) qualifiers: HashMap<(u32, CimName), QualifierDecl>,
     pub(crate) classes: Vec<ClassEntry>,
+    /// Declared classes currently resolved, oldest first (see [`ClassEntry`]).
+    pub(crate) working_set: VecDeque<usize>,
     pub(crate) class_index: HashMap<(u32, CimName), usize>,
     pub(crate) aliases: HashMap<String, ObjectPath>,
     /// `file:line:col` where each alias (lowercased) was defined.
@@ -118,6 +138,7 @@ impl<'a> Compiler<'a> {
             sink,
             diags: Diagnostics::default(),
             emit_on_error: false,
+            deliver_as_checked: false,
             files: Vec::new(),
             include_stack: Vec::new(),
             namespaces: vec![ns],
@@ -125,6 +146,7 @@ impl<'a> Compiler<'a> {
             current_ns: 0,
             qualifiers: HashMap::new(),
             classes: Vec::new(),
+            working_set: VecDeque::new(),
             class_index: HashMap::new(),
             aliases: HashMap::new(),
             alias_sites: HashMap::new(),
@@ -207,6 +229,12 @@ impl<'a> Compiler<'a> {
         if errors > 0 && !self.emit_on_error {
             return self.diags;
         }
+        self.deliver();
+        self.diags
+    }
+
+    /// Hands the queued declarations to the sink, in order.
+    fn deliver(&mut self) {
         for item in std::mem::take(&mut self.items) {
             let (res, at) = match item {
                 Item::Namespace(ns) => (self.sink.namespace(&self.namespaces[ns as usize]), None),
@@ -215,16 +243,13 @@ impl<'a> Compiler<'a> {
                     Some(at),
                 ),
                 Item::Class(i) => {
-                    let e = &mut self.classes[i];
+                    let e = &self.classes[i];
                     if e.failed || e.external {
                         continue;
                     }
-                    let c = std::mem::replace(&mut e.class, Class::new("", None));
-                    let at = e.at;
-                    (
-                        self.sink.class(&self.namespaces[e.ns as usize], c),
-                        Some(at),
-                    )
+                    let (ns, at) = (e.ns as usize, e.at);
+                    let c = self.resolved(i);
+                    (self.sink.class_ref(&self.namespaces[ns], &c), Some(at))
                 }
                 Item::Instance(ns, inst, at) => (
                     self.sink.instance(&self.namespaces[ns as usize], *inst),
@@ -239,7 +264,6 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
-        self.diags
     }
 
     fn add_file(&mut self, path: &Path, kept_text: Option<String>) -> u32 {
@@ -248,6 +272,15 @@ impl<'a> Compiler<'a> {
             kept_text,
         });
         (self.files.len() - 1) as u32
+    }
+
+    /// Deliver each declaration as soon as it is checked instead of in
+    /// [`Compiler::finish`]: the sink may then receive declarations of a
+    /// compilation that fails later (a reference to a class never declared),
+    /// so this suits sinks that only inspect (`mofc check`), not a repository
+    /// load. It saves resolving the classes a second time.
+    pub fn deliver_as_checked(&mut self, yes: bool) {
+        self.deliver_as_checked = yes;
     }
 
     pub(crate) fn too_many_errors(&self) -> bool {
@@ -277,6 +310,9 @@ impl<'a> Compiler<'a> {
                         base: off,
                     };
                     self.production(&f, pair, depth);
+                    if self.deliver_as_checked {
+                        self.deliver();
+                    }
                     off += end.max(1);
                 }
                 Err(e) => {
@@ -494,7 +530,9 @@ impl<'a> Compiler<'a> {
         };
         self.classes.push(ClassEntry {
             ns,
-            class: found,
+            local: None,
+            sup: None,
+            resolved: Some(Arc::new(found)),
             external: true,
             failed: false,
             at: SrcPos { file: 0, pos: 0 },
@@ -502,6 +540,35 @@ impl<'a> Compiler<'a> {
         let i = self.classes.len() - 1;
         self.class_index.insert(key, i);
         Some(i)
+    }
+
+    /// The resolved form of class `i`, from the working set or recomputed
+    /// (its superclass first). Recomputing repeats a resolution that already
+    /// succeeded or already reported its errors, so errors are not reported again.
+    pub(crate) fn resolved(&mut self, i: usize) -> Arc<Class> {
+        if let Some(c) = &self.classes[i].resolved {
+            return c.clone();
+        }
+        let sup = self.classes[i].sup.map(|s| self.resolved(s));
+        let local = self.classes[i]
+            .local
+            .clone()
+            .expect("a class without a resolved form is declared here");
+        let (class, _) = crate::resolve::resolve(local, sup.as_deref());
+        self.keep_resolved(i, class)
+    }
+
+    /// Puts class `i`'s resolved form into the working set, evicting the oldest.
+    pub(crate) fn keep_resolved(&mut self, i: usize, class: Class) -> Arc<Class> {
+        let class = Arc::new(class);
+        self.classes[i].resolved = Some(class.clone());
+        self.working_set.push_back(i);
+        if self.working_set.len() > RESOLVED_WORKING_SET {
+            if let Some(old) = self.working_set.pop_front() {
+                self.classes[old].resolved = None;
+            }
+        }
+        class
     }
 
     /// Like pywbem: a class that is nowhere else may be in a file named after

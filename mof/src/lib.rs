@@ -17,7 +17,10 @@
 //! declaration); each production is lowered straight from the pest pairs into
 //! the model (`lower`), checked against the qualifier declarations, and
 //! resolved against its already-resolved superclass through a name → index map
-//! (`resolve`), then queued. [`Compiler::finish`] runs the checks that need
+//! (`resolve`), then queued. The compiler keeps each class's own declarations
+//! and only a small working set of resolved classes (a resolved class repeats
+//! every inherited qualifier text), resolving a class again when it is needed
+//! after leaving the set; so checking a whole schema holds about one copy of it. [`Compiler::finish`] runs the checks that need
 //! the whole input (reference classes declared later) and then delivers the
 //! queue to the sink — only when there are no errors, so that loading into a
 //! repository is all-or-nothing.
@@ -105,6 +108,12 @@ pub trait MofSink {
     fn qualifier_decl(&mut self, ns: &str, q: QualifierDecl) -> Result<(), CimError>;
     /// A resolved class.
     fn class(&mut self, ns: &str, c: Class) -> Result<(), CimError>;
+    /// A resolved class, lent: the compiler keeps classes it may still need
+    /// (as superclasses) and lends them; override this when the class is only
+    /// read, to save the copy.
+    fn class_ref(&mut self, ns: &str, c: &Class) -> Result<(), CimError> {
+        self.class(ns, c.clone())
+    }
     /// An instance, with its `path` set from its key properties.
     fn instance(&mut self, ns: &str, i: Instance) -> Result<(), CimError>;
     /// An existing class the MOF may derive from or refer to (consulted before

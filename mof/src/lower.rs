@@ -565,11 +565,11 @@ impl Compiler<'_> {
                     )
             })
         };
-        let sup_class = sup_idx.map(|i| &self.classes[i].class);
+        let sup_class = sup_idx.map(|i| self.resolved(i));
         if kind == Element::Class {
-            if says("Association") || sup_class.is_some_and(|c| c.is_association()) {
+            if says("Association") || sup_class.as_ref().is_some_and(|c| c.is_association()) {
                 kind = Element::Association;
-            } else if says("Indication") || sup_class.is_some_and(|c| c.is_indication()) {
+            } else if says("Indication") || sup_class.as_ref().is_some_and(|c| c.is_indication()) {
                 kind = Element::Indication;
             }
         }
@@ -763,8 +763,8 @@ impl Compiler<'_> {
             }
         }
 
-        let sup_class = sup_idx.map(|i| &self.classes[i].class);
-        let (class, errors) = resolve(local, sup_class);
+        let sup_class = sup_idx.map(|i| self.resolved(i));
+        let (class, errors) = resolve(local.clone(), sup_class.as_deref());
         for (where_, e) in errors {
             let pos = match where_ {
                 At::Class => name_pos,
@@ -776,7 +776,7 @@ impl Compiler<'_> {
         }
 
         if let Some(p) = previous {
-            if self.classes[p].class != class {
+            if *self.resolved(p) != class {
                 self.error(f, name_pos, Error::DuplicateClass(name.to_owned()));
             }
             return;
@@ -784,12 +784,15 @@ impl Compiler<'_> {
         self.announce(ns);
         self.classes.push(ClassEntry {
             ns,
-            class,
+            local: Some(local),
+            sup: sup_idx,
+            resolved: None,
             external: false,
             failed,
             at,
         });
         let idx = self.classes.len() - 1;
+        self.keep_resolved(idx, class);
         self.class_index.insert((ns, class_name.clone()), idx);
         self.items.push(Item::Class(idx));
         // Reference classes may be declared later in the input: check now if
@@ -894,8 +897,8 @@ impl Compiler<'_> {
             }
         }
         let class_idx = class_idx?;
-        // Instances are rare; a copy keeps the borrow checker out of the loop below.
-        let class = self.classes[class_idx].class.clone();
+        // A shared handle keeps the borrow checker out of the loop below.
+        let class = self.resolved(class_idx);
         let mut inst = Instance::new(class.name.clone());
         for pv in values {
             let mut quals = None;

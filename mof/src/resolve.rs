@@ -13,8 +13,9 @@
 //! * Association rules: an association has at least two references and does
 //!   not derive from a non-association.
 //!
-//! Because classes arrive superclass-first, each class is resolved once, in
-//! one pass, against a superclass that is already complete.
+//! Because classes arrive superclass-first, each class is resolved in one
+//! pass against a superclass that is already complete (the compiler resolves
+//! it again, from the same declarations, when it has left its working set).
 
 use crate::diag::Error;
 use cim::{Class, Method, Property, Qualifier, QualifierList, Value};

@@ -593,3 +593,53 @@ fn classes_load_from_files_named_after_them_and_identical_redefinitions_pass() {
     // explicit second include of CIM_Base.mof is identical and accepted.
     assert_eq!(names, ["Mine", "CIM_Base", "CIM_Peer", "CIM_Link"]);
 }
+
+/// Classes leave the compiler's bounded working set of resolved classes and
+/// are resolved again when a later subclass, instance, repeated definition or
+/// the final delivery needs them: the result must not depend on that.
+#[test]
+fn classes_far_apart_in_the_input_resolve_the_same() {
+    let mut text = String::from(
+        "[Description(\"base\")] class Base { [Key, Description(\"the key\")] string K; uint32 N = 7; };\n\
+         class Mid : Base { [Override(\"N\")] uint32 N = 8; string M; };\n",
+    );
+    for i in 0..200 {
+        text.push_str(&format!("class Filler{i} : Mid {{ string F{i}; }};\n"));
+    }
+    text.push_str("class Leaf : Mid { string L; };\n");
+    text.push_str("class Mid : Base { [Override(\"N\")] uint32 N = 8; string M; };\n");
+    text.push_str("instance of Leaf { K = \"k\"; N = 9; L = \"l\"; };\n");
+    let c = ok(&text);
+    let leaf = c.class("Leaf").unwrap();
+    let names: Vec<&str> = leaf.properties.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["K", "N", "M", "L"]);
+    assert_eq!(default_of(&c, "Leaf", "N"), Value::Uint32(8));
+    let k = leaf.property("K").unwrap();
+    assert!(k.propagated);
+    assert_eq!(k.class_origin.as_ref().unwrap().as_str(), "Base");
+    assert_eq!(
+        k.qualifiers.find("Description").unwrap().value,
+        Value::String("the key".into())
+    );
+    assert_eq!(
+        leaf.qualifiers.find("Description").unwrap().value,
+        Value::String("base".into())
+    );
+    // Every filler, delivered long after Mid left the working set, is whole.
+    for i in [0, 100, 199] {
+        let f = c.class(&format!("Filler{i}")).unwrap();
+        assert_eq!(f.properties.len(), 4, "Filler{i}");
+    }
+    assert_eq!(c.classes.len(), 203);
+    assert_eq!(c.instances.len(), 1);
+    // A different redefinition of a class long out of the working set is still refused.
+    let changed = text.replace(
+        "class Mid : Base { [Override(\"N\")] uint32 N = 8; string M; };\ninstance",
+        "class Mid : Base { string Other; };\ninstance",
+    );
+    let errs = errors(&changed);
+    assert!(
+        format!("{errs}").contains("class \"Mid\" is already defined"),
+        "{errs}"
+    );
+}

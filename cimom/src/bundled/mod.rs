@@ -111,11 +111,14 @@ impl mof::MofSink for RepoSink<'_> {
         Ok(())
     }
     fn class(&mut self, ns: &str, c: Class) -> Result<(), CimError> {
+        self.class_ref(ns, &c)
+    }
+    fn class_ref(&mut self, ns: &str, c: &Class) -> Result<(), CimError> {
         let ns = self.ns(ns)?;
-        match self.repo.create_class(&ns, &c) {
+        match self.repo.create_class(&ns, c) {
             Ok(()) => self.report.classes_created += 1,
             Err(e) if e.status == StatusCode::AlreadyExists => {
-                self.repo.modify_class(&ns, &c, false)?;
+                self.repo.modify_class(&ns, c, false)?;
                 self.report.classes_modified += 1;
             }
             Err(e) => return Err(e),
