@@ -71,6 +71,13 @@ fn body<'a>(all: &'a [(&'static str, String)], label: &str) -> &'a str {
     &all.iter().find(|(l, _)| *l == label).expect("label").1
 }
 
+/// Asserts that each labelled answer contains `needle` after the step `after`.
+fn all_contain(all: &[(&'static str, String)], labels: &[&str], needle: &str, after: &str) {
+    for label in labels {
+        assert!(body(all, label).contains(needle), "{label} after {after}");
+    }
+}
+
 async fn ok(c: &mut Client, op: &str, params: &str) {
     let r = c.imethod(op, CIMV2, params).await;
     assert_eq!(r.status, 200, "{op}: {r:?}");
@@ -110,17 +117,17 @@ async fn every_cached_class_read_sees_each_schema_change_at_once() {
     )
     .await;
     let created = read_all(&mut c).await;
-    for label in [
-        "EnumerateClasses deep with qualifiers",
-        "EnumerateClasses deep without qualifiers",
-        "EnumerateClassNames deep",
-        "EnumerateClassNames of T_Base",
-    ] {
-        assert!(
-            body(&created, label).contains("\"T_Sub\""),
-            "{label} after CreateClass"
-        );
-    }
+    all_contain(
+        &created,
+        &[
+            "EnumerateClasses deep with qualifiers",
+            "EnumerateClasses deep without qualifiers",
+            "EnumerateClassNames deep",
+            "EnumerateClassNames of T_Base",
+        ],
+        "\"T_Sub\"",
+        "CreateClass",
+    );
     assert!(body(&created, "GetClass T_Sub").contains("NAME=\"Extra\""));
 
     // ModifyClass of the base: the class and its subclass show the new property.
@@ -136,17 +143,17 @@ async fn every_cached_class_read_sees_each_schema_change_at_once() {
     )
     .await;
     let modified = read_all(&mut c).await;
-    for label in [
-        "GetClass T_Base",
-        "GetClass T_Sub",
-        "EnumerateClasses deep with qualifiers",
-        "EnumerateClasses deep without qualifiers",
-    ] {
-        assert!(
-            body(&modified, label).contains("NAME=\"Added\""),
-            "{label} after ModifyClass"
-        );
-    }
+    all_contain(
+        &modified,
+        &[
+            "GetClass T_Base",
+            "GetClass T_Sub",
+            "EnumerateClasses deep with qualifiers",
+            "EnumerateClasses deep without qualifiers",
+        ],
+        "NAME=\"Added\"",
+        "ModifyClass",
+    );
     assert!(body(&modified, "EnumerateClasses deep with qualifiers").contains("the base, modified"));
 
     // DeleteClass: gone from every answer.
@@ -176,12 +183,12 @@ async fn every_cached_class_read_sees_each_schema_change_at_once() {
     let loaded = read_all(&mut c).await;
     assert!(body(&loaded, "GetClass T_Sub").contains("NAME=\"FromMof\""));
     assert!(body(&loaded, "GetClass T_Sub").contains("NAME=\"Added\""));
-    for label in ["EnumerateClassNames deep", "EnumerateClassNames of T_Base"] {
-        assert!(
-            body(&loaded, label).contains("\"T_Sub\""),
-            "{label} after the MOF load"
-        );
-    }
+    all_contain(
+        &loaded,
+        &["EnumerateClassNames deep", "EnumerateClassNames of T_Base"],
+        "\"T_Sub\"",
+        "the MOF load",
+    );
     s.stop().await;
 }
 
