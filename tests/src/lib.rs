@@ -5,6 +5,9 @@
 //! (`target/<profile>/cimomd`); the test command builds it first
 //! (`cargo build --workspace --bins`). The tests themselves live in `tests/tests/`.
 
+#[cfg(test)]
+mod tidy;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
