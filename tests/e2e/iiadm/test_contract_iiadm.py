@@ -215,6 +215,7 @@ def test_usage_errors_exit_2(env):
 
 def test_operation_failures_exit_1_naming_the_set(env):
     s, v = env
+    fails(s.iiadm("-e", "ind", "/etc/passwd", v["s"], v["b"]), "/etc/passwd")  # outside every root
     fails(s.iiadm("-d", v["s"]), v["s"])
     fails(s.iiadm("-i", v["s"]), v["s"])
     fails(s.iiadm("-u", "s", v["s"]), v["s"])
