@@ -48,7 +48,7 @@ if ! command -v cargo-nextest >/dev/null; then
   log "installing cargo-nextest"
   cargo install --locked cargo-nextest
 fi
-# The package test (tests/e2e/test_package.py) runs scripts/package.sh.
+# The package test (tests/e2e/service/test_package.py) runs scripts/package.sh.
 if ! command -v cargo-deb >/dev/null; then
   log "installing cargo-deb"
   cargo install --locked cargo-deb

@@ -1,8 +1,18 @@
 """Shared fixtures for the end-to-end tests: a real `cimomd` on free loopback
 ports with a temporary state dir and volume root, and clients pointed at it.
 
-The binaries come from the environment (`CIMOMD`, `IIADM`), defaulting to the
+The binaries come from the environment (`CIMOMD`, `IIADM`; `IIMGR` in
+console_util.py, `MOFC` in service/test_contract_cimomd.py), defaulting to the
 debug builds in `target/debug` (the test command builds them first).
+
+The suites live in one folder per area (cimom/, schema/, sets/,
+groups_overflow/, export_join/, nbd/, iiadm/, console/, service/), without
+`__init__.py`: pytest's default "prepend" import mode puts this directory on
+sys.path when it loads this file, so every suite imports the shared helpers
+beside it (this file, iiset.py, nbd_client.py, pty_util.py, console_util.py)
+by their bare names. Test module basenames are therefore unique across
+folders, and a folder gets no conftest.py of its own (a second "conftest"
+module would shadow this one for `from conftest import ...`).
 """
 import os
 import signal

@@ -8,7 +8,7 @@ import signal
 from pywbem import CIMInstance, Uint32
 
 from iiset import call, enable, enable_slow_copy
-from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
+from nbd_client import CMD_READ, CMD_WRITE, open_export
 
 MiB = 1 << 20
 KiB = 1 << 10

@@ -8,7 +8,7 @@ import pytest
 from pywbem import CIMError, CIMInstance, Uint32
 
 from iiset import call, enable, group_path, ovol_path
-from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
+from nbd_client import CMD_READ, CMD_WRITE, open_export
 
 MiB = 1 << 20
 KiB = 1 << 10

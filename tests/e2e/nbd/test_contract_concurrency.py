@@ -9,7 +9,7 @@ import threading
 from pywbem import CIMInstance, CIMInstanceName, Uint32
 
 from iiset import call
-from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
+from nbd_client import CMD_READ, CMD_WRITE, open_export
 
 MiB = 1 << 20
 KiB = 1 << 10

@@ -111,6 +111,7 @@ def test_associations(cimomd, assoc, refs):
     cls = cimomd.conn().GetClass(assoc, IncludeQualifiers=True, LocalOnly=False)
     assert cls.qualifiers["Association"].value is True
     assert cls.qualifiers["Provider"].value == "IIAssociationProvider"
+    assert cls.qualifiers["Description"].value
     for name, target in refs.items():
         p = cls.properties[name]
         assert p.type == "reference" and p.reference_class == target
@@ -123,3 +124,4 @@ def test_associations(cimomd, assoc, refs):
 def test_provider_qualifiers(cimomd, classname, provider):
     cls = cimomd.conn().GetClass(classname, IncludeQualifiers=True)
     assert cls.qualifiers["Provider"].value == provider
+    assert cls.qualifiers["Description"].value

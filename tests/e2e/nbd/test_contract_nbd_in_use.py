@@ -8,7 +8,7 @@ import pytest
 from pywbem import CIMError, Uint32
 
 from iiset import call, enable
-from test_contract_nbd import open_export, vols
+from nbd_client import open_export, vols
 
 
 def refused(call, volume, what):

@@ -48,25 +48,6 @@ def wait(conn, path, secs=120):
     assert rv is True
 
 
-def test_classes_are_in_root_cimv2(cimomd):
-    conn = cimomd.conn()
-    for name in ("DS_IISet", "DS_IIGroup", "DS_IIOverflowVol", "DS_IIGroupSetAssoc",
-                 "DS_IISetOverflowVolAssoc", "DS_Volume"):
-        cls = conn.GetClass(name, IncludeQualifiers=True)
-        assert cls.classname == name
-        assert "Description" in cls.qualifiers and "Provider" in cls.qualifiers
-    cls = conn.GetClass("DS_IISet", IncludeQualifiers=True)
-    assert cls.qualifiers["Provider"].value == "IISetProvider"
-    assert cls.properties["shadowVolume"].qualifiers["Key"].value is True
-    assert cls.methods["importShadow"].qualifiers["Static"].value is True
-    for m in ("getName", "setName", "getPercentCompleted", "getPercentSynchronized", "getType",
-              "getMasterVolume", "getShadowVolume", "getBitmapVolume", "getOverflowVolume",
-              "copyMasterToShadow", "updateMasterToShadow", "copyShadowToMaster", "updateShadowToMaster",
-              "abort", "suspend", "resume", "reset", "waitForCompletion", "setCopyParameters",
-              "exportVolume", "joinVolume", "importShadow", "attachIIOverflowVolume", "detachOverflowVolume"):
-        assert m in cls.methods, m
-
-
 def test_set_life_cycle_and_getters(cimomd):
     conn = cimomd.conn()
     m, s, b = volumes(cimomd, "lc")
@@ -170,16 +151,23 @@ def test_copy_parameters_and_modify(cimomd):
     conn.DeleteInstance(p)
 
 
-def test_enable_failures(cimomd, tmp_path):
+def test_enable_failures(cimomd):
     conn = cimomd.conn()
     m, s, b = volumes(cimomd, "ef")
-    # Outside every root: access denied, and nothing is created.
-    outside = tmp_path / "outside.img"
+    # Outside every root: access denied, and nothing is created; also when
+    # named through a symlink or a `..` that leaves the root.
+    outside = cimomd.base / "ef-outside.img"  # beside the volume root, not in it
     outside.write_bytes(b"\0" * MiB)
     with pytest.raises(CIMError) as e:
         enable(conn, "dependent", str(outside), s, b)
     assert status_of(e) == CIM_ERR_ACCESS_DENIED
     assert str(outside) in e.value.status_description
+    link = cimomd.volume_root / "ef-escape"
+    link.symlink_to(outside)
+    for bad in (str(link), str(cimomd.volume_root / ".." / outside.name)):
+        with pytest.raises(CIMError) as e:
+            enable(conn, "dependent", bad, s, b)
+        assert status_of(e) == CIM_ERR_ACCESS_DENIED, bad
     assert not any(n["shadowVolume"] == s for n in conn.EnumerateInstanceNames("DS_IISet"))
     # Bad type, missing property.
     with pytest.raises(CIMError) as e:

@@ -6,7 +6,7 @@ import pytest
 from pywbem import CIMClassName, CIMError, Uint32
 
 from iiset import call, enable, set_path
-from test_contract_nbd import CMD_WRITE, open_export, vols
+from nbd_client import CMD_WRITE, open_export, vols
 
 KiB = 1 << 10
 CHUNK = 32 * KiB

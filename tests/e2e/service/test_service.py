@@ -21,7 +21,7 @@ from pywbem import Uint32
 
 from conftest import CIMOMD, IIADM, free_ports, stop_process, wait_for_port
 from iiset import enable_slow_copy
-from test_contract_iiadm import _in_pty
+from pty_util import in_pty
 
 MiB = 1 << 20
 
@@ -349,7 +349,7 @@ def test_iiadm_wait_progress_streams_lines_in_a_pipe_and_draws_a_bar_on_a_tty(tm
 
         # On a terminal: a live bar redrawn in place.
         setp, shadow = slow_set(tmp_path, conn, "tty", size=16 * MiB)
-        code, text = _in_pty([IIADM, "-w", shadow], env)
+        code, text = in_pty([IIADM, "-w", shadow], env)
         assert code == 0, text
         assert "100%" in text and "[" in text and "=" in text, text
         assert "\r" in text or "\x1b[" in text, "redrawn in place"

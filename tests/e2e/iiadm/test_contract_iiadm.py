@@ -11,7 +11,8 @@ from pywbem import CIMInstanceName
 
 from conftest import IIADM, Cimomd, free_port
 from iiset import ovol_path
-from test_contract_nbd import CMD_WRITE, open_export
+from nbd_client import CMD_WRITE, open_export
+from pty_util import in_pty
 
 MiB = 1 << 20
 NS = "root/cimv2"
@@ -214,6 +215,7 @@ def test_usage_errors_exit_2(env):
 
 def test_operation_failures_exit_1_naming_the_set(env):
     s, v = env
+    fails(s.iiadm("-e", "ind", "/etc/passwd", v["s"], v["b"]), "/etc/passwd")  # outside every root
     fails(s.iiadm("-d", v["s"]), v["s"])
     fails(s.iiadm("-i", v["s"]), v["s"])
     fails(s.iiadm("-u", "s", v["s"]), v["s"])
@@ -419,25 +421,6 @@ def test_join_without_foreign_bitmap(env):
     assert json.loads(ok(s.iiadm("--json", "-i", v["s"])))["state"] == "idle"
 
 
-def _in_pty(args, env):
-    import os
-    import pty
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env)
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        out += data
-    os.close(master)
-    return proc.wait(timeout=60), out.decode(errors="replace")
-
-
 def test_progress_bar_only_in_a_terminal(env):
     """§6: -w and copies started with -c/-u show a progress bar in a terminal;
     off a terminal stdout stays clean."""
@@ -448,9 +431,9 @@ def test_progress_bar_only_in_a_terminal(env):
     ok(s.iiadm("-w", big["s"]))
     ok(s.iiadm("-P", "20", "100", big["s"]))
     env_vars = dict(os.environ, IIADM_URL=s.url, TERM="xterm")
-    rc, out = _in_pty([IIADM, "-c", "s", big["s"]], env_vars)
+    rc, out = in_pty([IIADM, "-c", "s", big["s"]], env_vars)
     assert rc == 0, out
-    rc, out = _in_pty([IIADM, "-w", big["s"]], env_vars)
+    rc, out = in_pty([IIADM, "-w", big["s"]], env_vars)
     assert rc == 0, out
     assert "100%" in out and big["s"] in out
     ok(s.iiadm("-c", "s", big["s"]))

@@ -8,7 +8,7 @@ import signal
 from pywbem import Uint32
 
 from iiset import call, enable
-from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
+from nbd_client import CMD_READ, CMD_WRITE, open_export
 
 KiB = 1 << 10
 MiB = 1 << 20

@@ -7,7 +7,7 @@ from pywbem import CIMClassName, CIMError, CIMInstance, Uint32
 
 from conftest import Cimomd
 from iiset import call, NS, set_path
-from test_contract_nbd import CMD_READ, CMD_WRITE, open_export
+from nbd_client import CMD_READ, CMD_WRITE, open_export
 
 MiB = 1 << 20
 KiB = 1 << 10
