@@ -33,11 +33,7 @@ async fn overflow_volumes() {
     let m = f.volume("cm", 4 * MIB);
     let sh = f.volume("cs", MIB);
     let bm = f.volume("cb", 256 * 1024);
-    let inst = Instance::new("DS_IISet")
-        .with("masterVolume", CimType::String, Value::String(m.clone()))
-        .with("shadowVolume", CimType::String, Value::String(sh))
-        .with("bitmapVolume", CimType::String, Value::String(bm))
-        .with("setType", CimType::String, s("dependent"));
+    let inst = set_instance(m.clone(), sh, bm, "dependent");
     let sp = f
         .sets
         .create_instance(&f.ctx, &class("DS_IISet"), inst)

@@ -187,19 +187,12 @@ async fn set_life_cycle_and_methods() {
 async fn create_errors_and_modify_rules() {
     let f = Fixture::new();
     // Outside the roots, and escaping through `..`: ACCESS_DENIED.
-    let inst = Instance::new("DS_IISet")
-        .with("masterVolume", CimType::String, s("/etc/hostname"))
-        .with(
-            "shadowVolume",
-            CimType::String,
-            Value::String(f.volume("s", MIB)),
-        )
-        .with(
-            "bitmapVolume",
-            CimType::String,
-            Value::String(f.volume("b", 64 * 1024)),
-        )
-        .with("setType", CimType::String, s("dependent"));
+    let inst = set_instance(
+        "/etc/hostname".into(),
+        f.volume("s", MIB),
+        f.volume("b", 64 * 1024),
+        "dependent",
+    );
     let e = f
         .sets
         .create_instance(&f.ctx, &class("DS_IISet"), inst)
@@ -211,19 +204,12 @@ async fn create_errors_and_modify_rules() {
     let outside = f.root.parent().unwrap().join("outside.img");
     std::fs::write(&outside, vec![0u8; MIB as usize]).unwrap();
     let sneaky = format!("{}/../outside.img", f.root.display());
-    let inst = Instance::new("DS_IISet")
-        .with("masterVolume", CimType::String, Value::String(sneaky))
-        .with(
-            "shadowVolume",
-            CimType::String,
-            Value::String(f.volume("s", MIB)),
-        )
-        .with(
-            "bitmapVolume",
-            CimType::String,
-            Value::String(f.volume("b", 64 * 1024)),
-        )
-        .with("setType", CimType::String, s("dependent"));
+    let inst = set_instance(
+        sneaky,
+        f.volume("s", MIB),
+        f.volume("b", 64 * 1024),
+        "dependent",
+    );
     f.volume("m", MIB);
     assert_eq!(
         code(

@@ -61,13 +61,25 @@ impl Fixture {
         let root = root.canonicalize().unwrap();
         let state = dir.path().join("engine");
         let engine = Engine::open(EngineConfig::new(&state, vec![root.clone()])).unwrap();
-        let backend = Backend::new(engine.clone());
+        // Services that record the indications published.
         let ctx = ProviderContext {
             namespace: "root/cimv2".into(),
             user: None,
             cimom: CimomHandle::new(Arc::new(Services::default())),
             waiting: Default::default(),
         };
+        Fixture::over(dir, root, state, engine, ctx)
+    }
+
+    /// Every provider over `engine`, called with `ctx`.
+    fn over(
+        dir: tempfile::TempDir,
+        root: PathBuf,
+        state: PathBuf,
+        engine: Engine,
+        ctx: ProviderContext,
+    ) -> Fixture {
+        let backend = Backend::new(engine.clone());
         Fixture {
             _dir: dir,
             root,
@@ -100,19 +112,7 @@ impl Fixture {
         // is free only once the last one is gone.
         drop((sets, groups, overflows, assocs, volumes, engine));
         let engine = Engine::open(EngineConfig::new(&state, vec![root.clone()])).unwrap();
-        let backend = Backend::new(engine.clone());
-        Fixture {
-            _dir,
-            root,
-            state,
-            ctx,
-            sets: SetProvider::new(backend.clone()),
-            groups: GroupProvider::new(backend.clone()),
-            overflows: OverflowProvider::new(backend.clone()),
-            assocs: AssocProvider::new(backend.clone()),
-            volumes: VolumeProvider::new(backend),
-            engine,
-        }
+        Fixture::over(_dir, root, state, engine, ctx)
     }
 
     pub fn volume(&self, name: &str, size: u64) -> String {
@@ -134,23 +134,12 @@ impl Fixture {
         s: &str,
         b: &str,
     ) -> Result<ObjectPath, CimError> {
-        let inst = Instance::new("DS_IISet")
-            .with(
-                "masterVolume",
-                CimType::String,
-                Value::String(self.volume(m, MIB)),
-            )
-            .with(
-                "shadowVolume",
-                CimType::String,
-                Value::String(self.volume(s, MIB)),
-            )
-            .with(
-                "bitmapVolume",
-                CimType::String,
-                Value::String(self.volume(b, 64 * 1024)),
-            )
-            .with("setType", CimType::String, Value::String(kind.into()));
+        let inst = set_instance(
+            self.volume(m, MIB),
+            self.volume(s, MIB),
+            self.volume(b, 64 * 1024),
+            kind,
+        );
         self.sets
             .create_instance(&self.ctx, &class("DS_IISet"), inst)
             .await
@@ -194,6 +183,15 @@ impl Fixture {
             .get_instance(&self.ctx, &class("DS_IISet"), path)
             .await
     }
+}
+
+/// A `DS_IISet` to create from its three volumes and its type.
+pub fn set_instance(master: String, shadow: String, bitmap: String, kind: &str) -> Instance {
+    Instance::new("DS_IISet")
+        .with("masterVolume", CimType::String, Value::String(master))
+        .with("shadowVolume", CimType::String, Value::String(shadow))
+        .with("bitmapVolume", CimType::String, Value::String(bitmap))
+        .with("setType", CimType::String, s(kind))
 }
 
 pub fn class(name: &str) -> Class {
