@@ -35,7 +35,7 @@ run cargo run --release -p native --example engine_nbd_bench
 run cargo run --release -p native --example nbd_tls_bench
 [ -x cimom/benches/http_bench.sh ] && run cimom/benches/http_bench.sh
 # Issue 18: start to READY=1 (DMTF 2.41 + 1,000 sets) and metrics endpoint overhead.
-run .venv/bin/python providers/benches/service_bench.py
+run .venv/bin/python cimomd/benches/service_bench.py
 cargo build --release --bin iimgr --bin cimomd --bin iiadm
 run env CIMOMD=target/release/cimomd IIADM=target/release/iiadm IIMGR=target/release/iimgr \
   .venv/bin/python console/benches/console_bench.py

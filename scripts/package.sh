@@ -6,7 +6,7 @@
 # tests use dev), generate the man pages and bash/zsh/fish completions from their clap
 # definitions (`<binary> --generate-docs DIR`, crate clidoc), gzip the pages,
 # then `cargo deb --no-build`. The package's contents are declared in
-# providers/Cargo.toml ([package.metadata.deb]) and packaging/.
+# cimomd/Cargo.toml ([package.metadata.deb]) and packaging/.
 # Installs cargo-deb when missing. Prints the path of the .deb last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ case "$PROFILE" in dev) DIR=debug ;; *) DIR=$PROFILE ;; esac
 if ! command -v cargo-deb >/dev/null; then
   cargo install --locked cargo-deb
 fi
-cargo build --profile "$PROFILE" -p providers --bin cimomd -p client --bin iiadm -p mof --bin mofc \
+cargo build --profile "$PROFILE" -p cimomd --bin cimomd -p client --bin iiadm -p mof --bin mofc \
   -p iiconsole --bin iimgr
 DOCS=target/package-docs
 rm -rf "$DOCS"
@@ -25,7 +25,7 @@ for b in cimomd iiadm mofc iimgr; do
 done
 gzip -9n "$DOCS"/man/*
 mkdir -p target/debian
-args=(-p providers --no-build --profile "$PROFILE" -o target/debian/ --quiet)
+args=(-p cimomd --no-build --profile "$PROFILE" -o target/debian/ --quiet)
 # Debug builds are for tests: keep them quick to pack.
 [ "$PROFILE" = dev ] && args+=(--fast --strip)
 out=$(cargo deb "${args[@]}")

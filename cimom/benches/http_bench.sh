@@ -43,7 +43,7 @@ for f in "$SCHEMA" "$LUA" "$LOADER"; do
   [ -f "$f" ] || { echo "http_bench: $f not found (set MOF_CORPUS / SHARED_TOOLS)"; exit 1; }
 done
 if [ -z "${CIMOMD:-}" ] || [ -z "${MOFC:-}" ]; then
-  (cd "$ROOT" && cargo build --release -q -p providers --bin cimomd -p mof --bin mofc)
+  (cd "$ROOT" && cargo build --release -q -p cimomd --bin cimomd -p mof --bin mofc)
 fi
 CIMOMD=${CIMOMD:-$ROOT/target/release/cimomd}
 MOFC=${MOFC:-$ROOT/target/release/mofc}

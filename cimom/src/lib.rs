@@ -1,15 +1,14 @@
 //! The CIM object manager: repository, CIM-XML operations over HTTP(S), the
 //! provider API and indications.
 
-pub mod provider;
+/// The provider API, in its own crate so that providers build without the server.
+pub use cimom_provider as provider;
 
 pub mod announce;
 pub mod auth;
 pub mod config;
-pub mod config_check;
 pub mod indication;
 pub mod metrics;
-pub mod nbd_settings;
 pub mod selfsigned;
 pub mod server;
 

@@ -40,7 +40,7 @@ async fn ecn(c: &mut Client, auth: Option<&str>) -> Reply {
 
 #[tokio::test]
 async fn basic_auth_challenges_rejects_and_admits() {
-    let s = TestServer::start(with_auth).await;
+    let s = TestServer::start(|c, d| with_auth(c, d)).await;
     let mut c = Client::connect(s.addr).await;
     let r = ecn(&mut c, None).await;
     assert_eq!(r.status, 401);
@@ -69,8 +69,6 @@ async fn a_bad_users_file_stops_start_up() {
     std::fs::write(&path, "alice:plaintext-password\n").unwrap();
     let config = cimom::config::Config {
         listen: Some("127.0.0.1:0".parse().unwrap()),
-        nbd_listen: None,
-        state_dir: dir.path().to_owned(),
         auth: cimom::config::AuthMode::Basic,
         users_file: Some(path),
         ..Default::default()

@@ -44,6 +44,7 @@ pub mod error;
 pub mod format {}
 mod events;
 mod job_end;
+#[cfg(feature = "nbd")]
 pub mod nbd;
 #[cfg(test)]
 mod ordering_tests;

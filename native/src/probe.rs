@@ -24,6 +24,7 @@ pub enum NbdOp {
 
 impl NbdOp {
     /// From an NBD command type.
+    #[cfg(feature = "nbd")]
     pub fn of(kind: u16) -> NbdOp {
         match kind {
             crate::nbd::proto::CMD_READ => NbdOp::Read,
@@ -56,6 +57,7 @@ pub fn install(probe: Box<dyn Probe>) -> bool {
     PROBE.set(probe).is_ok()
 }
 
+#[cfg(feature = "nbd")]
 pub(crate) fn export_opened(export: &str) -> Option<Arc<dyn ExportProbe>> {
     PROBE.get().map(|p| p.export_opened(export))
 }

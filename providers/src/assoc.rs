@@ -21,7 +21,7 @@ use crate::convert::{
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use cim::{CimName, CimType, Class, Instance, ObjectPath, StatusCode, Value};
-use cimom::provider::{AssociationProvider, InstanceProvider, ProviderContext, ProviderResult};
+use cimom_provider::{AssociationProvider, InstanceProvider, ProviderContext, ProviderResult};
 use tracing::Instrument;
 
 /// The association provider.

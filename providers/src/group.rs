@@ -17,7 +17,7 @@ use crate::set::copy_method;
 use async_trait::async_trait;
 use cim::ops::{MethodResult, ParamValue};
 use cim::{CimName, CimType, Class, Instance, ObjectPath, Value};
-use cimom::provider::{InstanceProvider, MethodProvider, ProviderContext, ProviderResult};
+use cimom_provider::{InstanceProvider, MethodProvider, ProviderContext, ProviderResult};
 use native::{GroupInfo, SetKind};
 use tracing::Instrument;
 

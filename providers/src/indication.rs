@@ -27,7 +27,7 @@
 
 use crate::convert::{group_instance, overflow_instance, set_instance};
 use cim::{CimType, DateTime, Instance, Value};
-use cimom::provider::CimomHandle;
+use cimom_provider::CimomHandle;
 use native::{Engine, EngineEvent, SetChange};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;

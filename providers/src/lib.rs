@@ -1,8 +1,8 @@
 //! The Instant Image providers (`DS_IISet`, `DS_IIGroup`, `DS_IIOverflowVol`,
 //! the associations between them) and the storage-volume provider
 //! (`DS_Volume`), which translate CIM operations in `root/cimv2` into calls on
-//! the imaging engine ([`native::Engine`]), and the `cimomd` binary that hosts
-//! them.
+//! the imaging engine ([`native::Engine`]). They see the object manager only
+//! through its provider API (`cimom-provider`); `cimomd` hosts them.
 //!
 //! **Architecture invariant:** no XML, no HTTP, no state of its own — the
 //! truth lives in `native`; every answer is read from the engine at request
@@ -13,6 +13,7 @@
 //! * [`convert`] — engine snapshots ⇄ instances, paths and parameters.
 //! * [`set`], [`group`], [`overflow`], [`assoc`], [`volume`] — the providers.
 //! * [`indication`] — engine events to `CIM_Inst*` and `CIM_AlertIndication`.
+//! * [`nbd_reach`] — how `DS_Volume` describes the NBD export it is given.
 //!
 //! Use [`register`] to add every provider to a [`ProviderRegistry`] under the
 //! names the `Provider` qualifiers of [`DS_II_MOF`] give, and pass
@@ -24,16 +25,14 @@ pub mod convert;
 pub mod error;
 pub mod group;
 pub mod indication;
-pub mod metrics;
 pub mod nbd_reach;
 pub mod overflow;
-pub mod service;
 pub mod set;
 pub mod volume;
 
 pub use error::Error;
 
-use cimom::provider::{ProviderEntry, ProviderRegistry};
+use cimom_provider::{ProviderEntry, ProviderRegistry};
 use native::Engine;
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! How the volumes in use are reachable over NBD: the URIs `DS_Volume`
-//! reports in `nbdURIs`, and the guard in `nbdAccess`.
+//! reports in `nbdURIs`, and the guard in `nbdAccess`. The host (`cimomd`)
+//! binds the endpoint and describes it with an [`NbdReach`].
 //!
 //! URI forms (the NBD project's `doc/uri.md`; the export name is the
 //! volume's absolute path, so the URI path starts with two slashes):
@@ -11,102 +12,38 @@
 //! | TCP, TLS required | `nbds://HOST:PORT//vols/a.img` |
 //! | Unix socket | `nbd+unix:////vols/a.img?socket=/run/ii/nbd.sock` (`nbds+unix` with TLS) |
 
-use cimom::config::Config;
-use cimom::nbd_settings::{NbdListen, NbdSettings, NbdTlsMode};
-use native::nbd::{AllowList, ListenAddr, NbdServer, NbdTls, SocketAccess, TlsFiles, TlsMode};
-use native::ExportSource;
 use std::fmt::Write;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
-/// Binds the NBD server `config` asks for, with its TLS and socket settings:
-/// the server (not yet running) and its reach. `None` when NBD is off.
-/// Warns when the endpoint is beyond loopback without required TLS (which
-/// the configuration only allows with `--insecure`).
-pub async fn bind(
-    config: &Config,
-    source: Arc<dyn ExportSource>,
-) -> Result<Option<(NbdServer, NbdReach)>, String> {
-    let Some(listen) = &config.nbd_listen else {
-        return Ok(None);
-    };
-    let s = &config.nbd;
-    let tls = tls_of(s)?;
-    let addr = match listen {
-        NbdListen::Tcp(a) => ListenAddr::Tcp(*a),
-        NbdListen::Unix(p) => ListenAddr::Unix(p.clone()),
-    };
-    let gid = match &s.socket_group {
-        None => None,
-        Some(g) => Some(group_id(g)?),
-    };
-    let access = SocketAccess {
-        mode: Some(s.socket_mode),
-        gid,
-    };
-    let server = NbdServer::bind_to(&addr, &access, source)
-        .await
-        .map_err(|e| format!("cannot listen for NBD on {addr}: {e}"))?
-        .with_tls(tls);
-    let bound = match server.listen_addr().map_err(|e| e.to_string())? {
-        ListenAddr::Tcp(a) => NbdListen::Tcp(a),
-        ListenAddr::Unix(p) => NbdListen::Unix(p),
-    };
-    if let NbdListen::Tcp(a) = &bound {
-        if !cimom::config::is_loopback(a) && s.tls != NbdTlsMode::Require {
-            tracing::warn!(
-                addr = %a,
-                "NBD endpoint beyond loopback without required TLS (--insecure): \
-                 anyone who can reach it can read and write every volume in use"
-            );
+/// Where the NBD export listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NbdListen {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// A Unix-domain socket (absolute path).
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for NbdListen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NbdListen::Tcp(a) => write!(f, "{a}"),
+            NbdListen::Unix(p) => write!(f, "unix:{}", p.display()),
         }
     }
-    Ok(Some((server, NbdReach::new(Some(bound), s))))
 }
 
-fn tls_of(s: &NbdSettings) -> Result<NbdTls, String> {
-    let mode = match s.tls {
-        NbdTlsMode::Off => return Ok(NbdTls::off()),
-        NbdTlsMode::On => TlsMode::On,
-        NbdTlsMode::Require => TlsMode::Require,
-    };
-    let (Some(cert), Some(key)) = (&s.cert, &s.key) else {
-        return Err("NBD TLS needs a certificate and a key".into());
-    };
-    let mut allow = AllowList {
-        all: s.allow_all.clone(),
-        ..AllowList::default()
-    };
-    for (export, id) in &s.allow_export {
-        allow
-            .per_export
-            .entry(export.clone())
-            .or_default()
-            .push(id.clone());
-    }
-    let files = TlsFiles {
-        cert: cert.clone(),
-        key: key.clone(),
-        client_ca: s.ca.clone(),
-    };
-    NbdTls::from_files(mode, &files, allow).map_err(|e| e.to_string())
-}
-
-/// A group name or number to its id (names from /etc/group).
-fn group_id(group: &str) -> Result<u32, String> {
-    if let Ok(gid) = group.parse::<u32>() {
-        return Ok(gid);
-    }
-    let text = std::fs::read_to_string("/etc/group")
-        .map_err(|e| format!("--nbd-socket-group {group}: cannot read /etc/group: {e}"))?;
-    text.lines()
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let gid = f.nth(1)?.parse::<u32>().ok()?;
-            (name == group).then_some(gid)
-        })
-        .next()
-        .ok_or_else(|| format!("--nbd-socket-group {group}: no such group in /etc/group"))
+/// NBD TLS mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NbdTlsMode {
+    /// No TLS.
+    #[default]
+    Off,
+    /// TLS offered; plain text still accepted.
+    On,
+    /// TLS before anything else.
+    Require,
 }
 
 /// The NBD endpoint of this cimomd, as clients see it.
@@ -123,20 +60,6 @@ pub struct NbdReach {
 }
 
 impl NbdReach {
-    /// The reach of a bound endpoint with these settings.
-    pub fn new(listen: Option<NbdListen>, settings: &NbdSettings) -> NbdReach {
-        let socket = match &settings.socket_group {
-            Some(g) => format!("mode {:04o}, group {g}", settings.socket_mode),
-            None => format!("mode {:04o}", settings.socket_mode),
-        };
-        NbdReach {
-            listen,
-            tls: settings.tls,
-            verify_peer: settings.verify_peer,
-            socket,
-        }
-    }
-
     /// The URIs of one export (empty when NBD is off).
     pub fn uris(&self, export: &str) -> Vec<String> {
         let name = encode(export);
@@ -172,7 +95,8 @@ impl NbdReach {
         };
         match &self.listen {
             None => String::new(),
-            Some(NbdListen::Tcp(a)) if cimom::config::is_loopback(a) => {
+            // Canonical: an IPv4-mapped loopback address is loopback too.
+            Some(NbdListen::Tcp(a)) if a.ip().to_canonical().is_loopback() => {
                 format!("loopback TCP, {tls}")
             }
             Some(NbdListen::Tcp(_)) => format!("network TCP, {tls}"),

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use async_trait::async_trait;
 use cim::ops::{MethodResult, ParamValue};
 use cim::{CimName, Class, Instance, ObjectPath};
-use cimom::provider::{InstanceProvider, MethodProvider, ProviderContext, ProviderResult};
+use cimom_provider::{InstanceProvider, MethodProvider, ProviderContext, ProviderResult};
 use std::path::PathBuf;
 use tracing::Instrument;
 

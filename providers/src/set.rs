@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use async_trait::async_trait;
 use cim::ops::{MethodResult, ParamValue};
 use cim::{CimName, CimType, Class, Instance, ObjectPath, Value};
-use cimom::provider::{InstanceProvider, MethodProvider, ProviderContext, ProviderResult};
+use cimom_provider::{InstanceProvider, MethodProvider, ProviderContext, ProviderResult};
 use native::{flags, CopyMode, Direction, SetInfo, SetKind, SetSpec};
 use native::{MAX_COPY_DELAY, MAX_COPY_UNITS, MIN_COPY_DELAY, MIN_COPY_UNITS};
 use std::path::PathBuf;
@@ -316,7 +316,7 @@ impl SetProvider {
         target: &ObjectPath,
         method: &CimName,
         params: &[ParamValue],
-        waiting: &cimom::provider::Waiting,
+        waiting: &cimom_provider::Waiting,
     ) -> Result<MethodResult> {
         let m = method.as_str();
         let p = Params::new(m, params);

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::nbd_reach::NbdReach;
 use async_trait::async_trait;
 use cim::{CimType, Class, Instance, ObjectPath, Value};
-use cimom::provider::{InstanceProvider, ProviderContext, ProviderResult};
+use cimom_provider::{InstanceProvider, ProviderContext, ProviderResult};
 use native::{ExportSource, VolumeInfo};
 use std::path::PathBuf;
 

@@ -30,17 +30,42 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
 }
 
+/// What a test may adjust: the server's settings (reached through `Deref`),
+/// the state directory and the cache bounds of the object manager.
+pub struct TestConfig {
+    /// The server's settings.
+    pub server: Config,
+    /// Where the repository lives.
+    pub state_dir: std::path::PathBuf,
+    /// Bounds of the schema caches.
+    pub caches: cimom::CacheBounds,
+}
+
+impl std::ops::Deref for TestConfig {
+    type Target = Config;
+    fn deref(&self) -> &Config {
+        &self.server
+    }
+}
+
+impl std::ops::DerefMut for TestConfig {
+    fn deref_mut(&mut self) -> &mut Config {
+        &mut self.server
+    }
+}
+
 impl TestServer {
-    /// Starts a server with the defaults for tests (loopback, ephemeral port,
-    /// no NBD), adjusted by `tweak`.
-    pub async fn start(tweak: impl FnOnce(&mut Config, &std::path::Path)) -> TestServer {
+    /// Starts a server with the defaults for tests (loopback, ephemeral port),
+    /// adjusted by `tweak`.
+    pub async fn start(tweak: impl FnOnce(&mut TestConfig, &std::path::Path)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config {
-            listen: Some("127.0.0.1:0".parse().unwrap()),
-            nbd_listen: None,
+        let mut config = TestConfig {
+            server: Config {
+                listen: Some("127.0.0.1:0".parse().unwrap()),
+                ..Config::default()
+            },
             state_dir: dir.path().to_owned(),
-            volume_roots: vec![dir.path().join("volumes")],
-            ..Config::default()
+            caches: cimom::CacheBounds::default(),
         };
         tweak(&mut config, dir.path());
         let cimom = Cimom::open_with_options(
@@ -50,7 +75,7 @@ impl TestServer {
             config.caches.options(),
         )
         .expect("open cimom");
-        let server = cimom::server::Server::bind(&config, cimom.clone())
+        let server = cimom::server::Server::bind(&config.server, cimom.clone())
             .await
             .expect("bind");
         let addr = server

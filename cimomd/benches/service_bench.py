@@ -15,7 +15,7 @@
 
 Env: CIMOMD (default: target/release/cimomd, built when missing), MOF_CORPUS
 (default ../shared/corpus), SETS=1000, ROUNDS=5, WRK_DURATION=8s, WRK_LUA.
-Usage: .venv/bin/python providers/benches/service_bench.py
+Usage: .venv/bin/python cimomd/benches/service_bench.py
 """
 import os
 import shutil
@@ -48,7 +48,7 @@ def cimomd_binary():
     path = os.environ.get("CIMOMD")
     if path:
         return path
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "providers", "--bin", "cimomd"],
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "cimomd", "--bin", "cimomd"],
                    cwd=ROOT, check=True)
     return str(ROOT / "target" / "release" / "cimomd")
 

@@ -2,7 +2,7 @@
 //! imaging engine and its NBD export (interface.md §1). Glue only.
 //!
 //! ```text
-//! cimomd [FLAGS]                                   serve (flags: cimom::config::Args,
+//! cimomd [FLAGS]                                   serve (flags: cimomd::config::Args,
 //!                                                  cimom::announce::AnnounceArgs)
 //! cimomd [FLAGS] load-mof [--namespace NS] FILES…  compile MOF into <state-dir>'s repository
 //! cimomd hash-password [USER]                      read a password on stdin, print a users-file line
@@ -27,8 +27,8 @@
 //! flags or configuration.
 
 use anyhow::Context;
-use cimom::config::{Args, Config};
 use cimom::BundledMof;
+use cimomd::config::{Args, Config};
 use clap::{Parser, Subcommand};
 use native::{Engine, EngineConfig, ExportSource};
 use std::io::BufRead;
@@ -158,7 +158,7 @@ fn chain(e: &anyhow::Error) -> String {
 }
 
 fn init_tracing(filter: &str) {
-    providers::service::init_logging(filter);
+    cimomd::service::init_logging(filter);
 }
 
 fn hash_password(user: Option<&str>) -> anyhow::Result<()> {
@@ -234,7 +234,7 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("cannot create the state dir {}", config.state_dir.display()))?;
-    if config.https_listen.is_some() && config.tls.is_none() {
+    if config.server.https_listen.is_some() && config.server.tls.is_none() {
         let pair = cimom::selfsigned::ensure(&config.state_dir)?;
         let verb = if pair.created { "made" } else { "using" };
         eprintln!(
@@ -242,7 +242,7 @@ async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> a
             pair.files.cert.display(),
             pair.fingerprint
         );
-        config.tls = Some(pair.files);
+        config.server.tls = Some(pair.files);
     }
     for root in &config.volume_roots {
         if !root.exists() {
@@ -280,7 +280,7 @@ async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> a
 
     // NBD bound first: DS_Volume reports its real address.
     let source: Arc<dyn ExportSource> = Arc::new(engine.clone());
-    let nbd = providers::nbd_reach::bind(&config, source)
+    let nbd = cimomd::nbd::bind(&config, source)
         .await
         .map_err(anyhow::Error::msg)?;
     let reach = nbd.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
@@ -305,12 +305,12 @@ async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> a
         None => None,
     };
 
-    let metrics_task = match config.metrics_listen {
+    let metrics_task = match config.server.metrics_listen {
         Some(addr) => {
             let endpoint = cimom::metrics::Endpoint::bind(addr)
                 .await
                 .context("cannot start the metrics endpoint")?;
-            providers::metrics::install(&engine);
+            cimomd::metrics::install(&engine);
             if let Some(a) = endpoint.local_addr() {
                 eprintln!("cimomd: metrics on http://{a}/metrics");
             }
@@ -318,11 +318,11 @@ async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> a
         }
         None => None,
     };
-    let server = cimom::server::Server::bind(&config, cimom.clone())
+    let server = cimom::server::Server::bind(&config.server, cimom.clone())
         .await
         .context("cannot start the CIM-XML endpoints")?;
-    let reload_task = tokio::spawn(providers::service::reload_on_sighup(
-        server.reloader(&config),
+    let reload_task = tokio::spawn(cimomd::service::reload_on_sighup(
+        server.reloader(&config.server),
     ));
     // After `bind`, which installs indication delivery: nothing published is lost.
     let forwarder = providers::indication::Forwarder::start(engine.clone(), cimom.handle())
@@ -338,10 +338,10 @@ async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> a
         server.local_addr().map(|a| format!("http://{a}")),
     )?
     .map(|a| tokio::spawn(a.run()));
-    providers::service::ready(&format!("serving {} set(s)", engine.sets().len()));
-    let watchdog_task = tokio::spawn(providers::service::watchdog(engine.clone()));
+    cimomd::service::ready(&format!("serving {} set(s)", engine.sets().len()));
+    let watchdog_task = tokio::spawn(cimomd::service::watchdog(engine.clone()));
     let served = server.run(stopped(stop_rx.clone())).await;
-    providers::service::stopping();
+    cimomd::service::stopping();
     for task in [reload_task, watchdog_task] {
         task.abort();
     }

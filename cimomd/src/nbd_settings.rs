@@ -13,8 +13,8 @@
 //! `nbd-tls-allow = ["backup.example"]`, ...).
 
 use crate::config::parse_listen;
-use crate::Error;
-use std::net::SocketAddr;
+use cimom::Error;
+pub use providers::nbd_reach::{NbdListen, NbdTlsMode};
 use std::path::PathBuf;
 
 /// The NBD flags of `cimomd` (also the `--config` keys of the same names).
@@ -45,36 +45,6 @@ pub struct NbdArgs {
     /// Group of a `unix:` NBD socket, name or number [default: cimomd's group]
     #[arg(long, value_name = "GROUP")]
     pub nbd_socket_group: Option<String>,
-}
-
-/// Where the NBD export listens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NbdListen {
-    /// A TCP address.
-    Tcp(SocketAddr),
-    /// A Unix-domain socket (absolute path).
-    Unix(PathBuf),
-}
-
-impl std::fmt::Display for NbdListen {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NbdListen::Tcp(a) => write!(f, "{a}"),
-            NbdListen::Unix(p) => write!(f, "unix:{}", p.display()),
-        }
-    }
-}
-
-/// NBD TLS mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NbdTlsMode {
-    /// No TLS.
-    #[default]
-    Off,
-    /// TLS offered; plain text still accepted.
-    On,
-    /// TLS before anything else.
-    Require,
 }
 
 /// The validated NBD settings (besides the listen address).
@@ -262,7 +232,7 @@ pub fn merge(
         }
     }
     if let Some(NbdListen::Tcp(addr)) = listen {
-        if !crate::config::is_loopback(addr) && tls != NbdTlsMode::Require && !insecure {
+        if !cimom::config::is_loopback(addr) && tls != NbdTlsMode::Require && !insecure {
             return Err(config_error(format!(
                 "refusing --nbd-listen {addr} without TLS: an NBD endpoint beyond loopback \
                  serves every volume in use, readable and writable; give --nbd-tls require \

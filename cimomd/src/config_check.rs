@@ -10,7 +10,7 @@
 //! exits 2 on it.
 
 use crate::config::{Args, Config};
-use crate::Error;
+use cimom::Error;
 use std::path::{Path, PathBuf};
 
 /// A configuration file and its text, kept to locate keys in errors.
