@@ -10,12 +10,14 @@
 //!   current from `CIM_InstCreation`/`Deletion`/`Modification`.
 //! * [`fleet`] — [`Fleet`]: many hosts from a TOML file, `move_shadow`.
 //! * [`blocking`] — wrappers that own a runtime, for scripts.
-//! * [`cli`] — `iiadm`'s argument parser, output formats and runner.
+//! * `cli` — `iiadm`'s argument parser, output formats and runner (feature
+//!   `cli`, on by default; the library builds without it).
 //!
 //! **Architecture invariant:** depends on `cim` and an HTTP stack only; never on
 //! `cimom`, `providers` or `native`.
 
 pub mod blocking;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod conn;
 pub mod error;
