@@ -29,27 +29,23 @@
 //! MethodResponse` header and any `Content-Type` are accepted (sfcb and old
 //! Pegasus differ); a mismatched message id is an error.
 //!
-//! TLS uses rustls with the ring provider: the webpki roots, or a PEM CA
-//! bundle, or (for test setups only) no verification at all.
+//! The HTTP(S) transport and its certificate policy (the webpki roots, or a
+//! PEM CA bundle, or for test set-ups no verification at all) are
+//! [`crate::transport`]'s.
 
 use crate::error::{Error, Result};
+use crate::transport::{CertVerification, HttpTransport};
 use bytes::Bytes;
 use cim::ops::{
     IMethodCall, Message, MessageBody, MethodCall, MethodResult, Operation, ParamValue, Response,
 };
 use cim::ObjectPath;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::Uri;
-use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tracing::Instrument;
 
 /// The namespace of the Instant Image classes.
@@ -130,6 +126,16 @@ impl ClientConfig {
         self
     }
 
+    /// The certificate policy for `https` URLs: `no_verify`, else `ca_file`,
+    /// else the web PKI roots.
+    pub fn cert_verification(&self) -> CertVerification {
+        match (&self.ca_file, self.no_verify) {
+            (_, true) => CertVerification::AcceptAny,
+            (Some(path), false) => CertVerification::CaFile(path.clone()),
+            (None, false) => CertVerification::WebPkiRoots,
+        }
+    }
+
     /// Reads the password from the first line of a file (trailing newline dropped).
     pub fn with_password_file(mut self, path: &Path) -> Result<Self> {
         self.password = Some(read_password_file(path)?);
@@ -144,8 +150,6 @@ pub fn read_password_file(path: &Path) -> Result<String> {
     Ok(text.lines().next().unwrap_or("").to_owned())
 }
 
-type HyperClient = hyper_util::client::legacy::Client<TlsConnector, Full<Bytes>>;
-
 /// An async CIM-XML client for one server. Cheap to clone (shared connection pool).
 #[derive(Clone)]
 pub struct Client {
@@ -157,7 +161,7 @@ struct Inner {
     /// `scheme://authority/cimom`.
     endpoint: Uri,
     authorization: Option<String>,
-    http: HyperClient,
+    http: HttpTransport,
     next_id: AtomicU64,
 }
 
@@ -181,7 +185,7 @@ impl Client {
         let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
         let tls = match scheme.as_str() {
             "http" => None,
-            "https" => Some(build_tls_config(&config)?),
+            "https" => Some(config.cert_verification()),
             other => {
                 return Err(Error::Config(format!(
                     "bad URL {:?}: scheme {other} is not http or https",
@@ -208,17 +212,7 @@ impl Client {
             let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{pw}"));
             format!("Basic {token}")
         });
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(config.connect_timeout));
-        let connector = TlsConnector {
-            tcp,
-            tls: tls.map(|c| tokio_rustls::TlsConnector::from(Arc::new(c))),
-        };
-        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+        let http = HttpTransport::new(tls.as_ref(), config.connect_timeout)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
@@ -443,14 +437,15 @@ impl Client {
         let req = req
             .body(Full::new(Bytes::from(xml)))
             .map_err(|e| Error::Config(format!("cannot build request for {method}: {e}")))?;
-        let resp = self
-            .inner
-            .http
-            .request(req)
-            .await
-            .map_err(|e| self.transport(e))?;
-        let (parts, body) = resp.into_parts();
-        let collected = body.collect().await.map_err(|e| self.transport(e))?;
+        let (parts, collected) =
+            self.inner
+                .http
+                .send(req)
+                .await
+                .map_err(|reason| Error::Transport {
+                    url: self.inner.config.url.clone(),
+                    reason,
+                })?;
         // DSP0200 §7.4.1: a chunked response may end with a `CIMStatusCode`
         // trailer when the server failed after the headers went out
         // (OpenPegasus does this); the body is then incomplete.
@@ -471,21 +466,6 @@ impl Client {
             }
         }
         Ok((parts.status, parts.headers, collected.to_bytes()))
-    }
-
-    fn transport(&self, e: impl std::error::Error) -> Error {
-        // hyper's errors hide the interesting cause (connection refused, TLS) in the source chain.
-        let mut reason = e.to_string();
-        let mut src = e.source();
-        while let Some(s) = src {
-            reason.push_str(": ");
-            reason.push_str(&s.to_string());
-            src = s.source();
-        }
-        Error::Transport {
-            url: self.inner.config.url.clone(),
-            reason,
-        }
     }
 }
 
@@ -539,191 +519,6 @@ pub fn decode_percent(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn build_tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?;
-    let cfg = if config.no_verify {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-            .with_no_client_auth()
-    } else {
-        let mut roots = rustls::RootCertStore::empty();
-        match &config.ca_file {
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    Error::Tls(format!("cannot read CA bundle {}: {e}", path.display()))
-                })?;
-                let mut added = 0;
-                for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                    let cert = cert.map_err(|e| {
-                        Error::Tls(format!("bad certificate in {}: {e}", path.display()))
-                    })?;
-                    roots.add(cert).map_err(|e| {
-                        Error::Tls(format!("unusable certificate in {}: {e}", path.display()))
-                    })?;
-                    added += 1;
-                }
-                if added == 0 {
-                    return Err(Error::Tls(format!(
-                        "no PEM certificate found in CA bundle {}",
-                        path.display()
-                    )));
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    };
-    Ok(cfg)
-}
-
-/// Accepts every server certificate (`--no-verify`); signatures are still
-/// checked so that the handshake itself is sound.
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// The connector for the legacy hyper client: TCP through hyper-util's
-/// [`HttpConnector`], then TLS for `https` URLs.
-#[derive(Clone)]
-struct TlsConnector {
-    tcp: HttpConnector,
-    tls: Option<tokio_rustls::TlsConnector>,
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-impl tower_service::Service<Uri> for TlsConnector {
-    type Response = MaybeTls;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = std::result::Result<MaybeTls, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), BoxError>> {
-        self.tcp.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        let mut tcp = self.tcp.clone();
-        let tls = self.tls.clone();
-        Box::pin(async move {
-            let host = uri.host().unwrap_or("").trim_matches(['[', ']']).to_owned();
-            let stream = tcp.call(uri).await?;
-            match tls {
-                None => Ok(MaybeTls::Plain(stream)),
-                Some(tls) => {
-                    let name = rustls::pki_types::ServerName::try_from(host)
-                        .map_err(|e| format!("bad TLS server name: {e}"))?;
-                    let tcp: TcpStream = stream.into_inner();
-                    let s = tls.connect(name, tcp).await?;
-                    Ok(MaybeTls::Tls(Box::new(TokioIo::new(s))))
-                }
-            }
-        })
-    }
-}
-
-/// A plain or TLS connection.
-enum MaybeTls {
-    Plain(TokioIo<TcpStream>),
-    Tls(Box<TokioIo<tokio_rustls::client::TlsStream<TcpStream>>>),
-}
-
-impl Connection for MaybeTls {
-    fn connected(&self) -> Connected {
-        match self {
-            MaybeTls::Plain(s) => s.connected(),
-            MaybeTls::Tls(_) => Connected::new(),
-        }
-    }
-}
-
-impl hyper::rt::Read for MaybeTls {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl hyper::rt::Write for MaybeTls {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_flush(cx),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 """Sends our encoded ExportIndication (responses/ExportIndication.xml) to a
 pywbem WBEMListener and checks that the listener delivers the indication.
 With --record, stores the listener's reply in requests/ExportIndicationResponse.xml
-(decoded by tests/golden.rs).
+(decoded by tests/it/golden.rs).
 
     /tmp/pyv/bin/python cim/tests/data/check_export.py [--record]
 """

@@ -1,6 +1,6 @@
 """Checks that pywbem accepts the responses our encoder writes.
 
-Run after `cargo test -p cim --test golden` (which keeps responses/*.xml in
+Run after `cargo test -p cim --test it golden` (which keeps responses/*.xml in
 sync with the encoder):
     /tmp/pyv/bin/python cim/tests/data/check_responses.py
 Each recorded pywbem operation is replayed against pywbem_server.py, which

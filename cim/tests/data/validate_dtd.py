@@ -5,7 +5,7 @@
 
 The DTD is DMTF's DSP0203 2.4.0 (https://www.dmtf.org/dsp/DSP0203); it is not
 checked in. Generated samples: CIM_XML_SAMPLES=/tmp/samples cargo test -p cim
---test roundtrip dump_samples. Exit status 0 when every document is valid.
+--test it dump_samples. Exit status 0 when every document is valid.
 """
 import os
 import sys

@@ -2,11 +2,9 @@
 //! states the requests it expects (headers and body fragments) and replays
 //! recorded cimomd-style replies, so the client is tested without a server.
 
-mod responder;
-
+use crate::responder::*;
 use client::ii::set_path;
 use client::{Client, ClientConfig, Direction, Error, IiHost, SetSpec, SetType};
-use responder::*;
 use std::time::Duration;
 
 fn client(url: &str) -> Client {

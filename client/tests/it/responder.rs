@@ -3,8 +3,6 @@
 //! (HTTP headers and body fragments) and the recorded reply to send back.
 //! The reply body may contain `{ID}`, replaced by the request's `MESSAGE ID`.
 
-#![allow(dead_code)] // Each test binary uses a different part.
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
@@ -38,8 +36,6 @@ pub struct Exchange {
 pub struct Seen {
     /// Request headers.
     pub headers: http::HeaderMap,
-    /// Request path.
-    pub path: String,
     /// Request body.
     pub body: String,
 }
@@ -99,11 +95,6 @@ impl Responder {
         let left = self.script.lock().unwrap().len();
         assert_eq!(left, 0, "{left} scripted exchanges were not used");
     }
-
-    /// Number of requests seen.
-    pub fn count(&self) -> usize {
-        self.seen.lock().unwrap().len()
-    }
 }
 
 fn message_id(body: &str) -> String {
@@ -143,7 +134,6 @@ async fn handle(
     };
     seen.lock().unwrap().push(Seen {
         headers: parts.headers.clone(),
-        path: parts.uri.path().to_owned(),
         body: body.clone(),
     });
     let Some(x) = next else {

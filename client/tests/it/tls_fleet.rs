@@ -1,15 +1,13 @@
 //! HTTPS (CA bundle, default roots, `--no-verify`), the fleet's
 //! `move_shadow` across two canned hosts, and the blocking wrappers.
 
-mod responder;
-
+use crate::responder::*;
 use bytes::Bytes;
 use client::blocking::BlockingHost;
 use client::{Client, ClientConfig, Error, Fleet, IiHost};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use responder::*;
 use std::sync::Arc;
 
 /// A one-answer HTTPS responder with a self-signed certificate for `localhost`;

@@ -2,15 +2,13 @@
 //! `interop` against a canned responder, indications posted to the listener
 //! as a CIM server would, and the clean-up on close.
 
-mod responder;
-
+use crate::responder::*;
 use cim::ops::{Message, MessageBody};
 use cim::{CimType, Instance, Value};
 use client::{
     Client, ClientConfig, IiHost, IndicationKind, IndicationListener, LiveEvent, LiveOptions,
     LiveView,
 };
-use responder::*;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -1,11 +1,9 @@
 //! `iiadm` against a canned responder: classic output, `--json`, exit
 //! statuses and messages, both through the library runner and the binary.
 
-mod responder;
-
+use crate::responder::*;
 use client::cli::args::{parse, Env};
 use client::cli::run::{run, Io};
-use responder::*;
 use std::process::Command;
 
 /// Runs the responder on its own runtime so that `run` can block on another.
