@@ -430,6 +430,25 @@ pub(crate) struct Meta {
     pub milestone: u8,
 }
 
+impl Meta {
+    /// Properties of a set outside any group, without overflow, not
+    /// suspended and with no copy job yet.
+    pub fn new(name: String, units: u32, delay: u32, mtime: u64) -> Meta {
+        Meta {
+            name,
+            group: None,
+            overflow: None,
+            units,
+            delay,
+            mtime,
+            suspended: false,
+            job_total: 0,
+            job_mode: CopyMode::Full,
+            milestone: 0,
+        }
+    }
+}
+
 /// One set.
 pub(crate) struct SetCore {
     pub id: u64,

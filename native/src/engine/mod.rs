@@ -1,20 +1,50 @@
 //! The engine façade: [`Engine`] owns volumes, sets, groups, overflow volumes,
 //! copy jobs and the persistent configuration, and hands out data-path devices.
+//! This module holds the handle and its shared state; each file below adds
+//! one group of methods to it.
 //!
-//! All methods take `&self`; `Engine` is a cheap `Clone` (an `Arc`) and is
-//! `Send + Sync`. Sets are named by their shadow path, as given or canonical.
-//! Management operations are serialised by one control mutex; the data path
-//! never takes it (it locks per master and per chunk, see `set.rs`).
-//! Dropping the last `Engine` clone performs [`Engine::shutdown`] and then
-//! releases the state directory's lock (one engine per state directory).
+//! # Rules
 //!
-//! Devices handed to NBD clients
-//! ([`ExportSource::open_export`](crate::blockdev::ExportSource::open_export))
-//! are counted per volume; operations that would change a volume under its
-//! clients are refused with [`Error::ClientsConnected`] (imaging.md §8 mount
-//! checks): enable of a shadow, copy/update towards the held volume (the
-//! shadow for master→shadow, the master for shadow→master), disable of a
-//! dependent set whose shadow is held, and export of a held shadow.
+//! - **Handle.** All methods take `&self`; `Engine` is a cheap `Clone` (an
+//!   `Arc`) and is `Send + Sync`. Sets are named by their shadow path, as
+//!   given or canonical.
+//! - **Locking.** Management operations are serialised by one control mutex;
+//!   the data path never takes it (it locks per master and per chunk, see
+//!   `set.rs`).
+//! - **One engine per state directory.** [`Engine::open`] takes an exclusive
+//!   advisory lock on `<state_dir>/lock` (`<state-dir>/engine/lock` under
+//!   `cimomd`), so a second engine on the same directory (a second `cimomd`
+//!   on the same `--state-dir`) fails at once with [`Error::StateDirLocked`].
+//!   Dropping the last `Engine` clone performs [`Engine::shutdown`] and then
+//!   releases the lock.
+//! - **Bitmaps are persistent**: every bit is durable before the write it
+//!   covers is acknowledged (write order in `set.rs`), unless a set is
+//!   enabled with volatile bitmaps ([`SetSpec::volatile_bitmap`]). Then its
+//!   bits live in memory and are saved at enable, suspend, shutdown and open;
+//!   a set whose bitmaps were not saved comes back distrusted (FORMAT.md
+//!   §1.4, `restore.rs`).
+//! - **Recovery.** Open brings every configured set back; one that cannot be
+//!   restored is listed offline. Interrupted copies restart only once every
+//!   sibling of their master is back, so copy-on-write covers all of them.
+//! - **Export and import.** Resuming an exported set whose shadow was
+//!   imported on the same engine meanwhile joins that import (imaging.md §5).
+//! - **Mount checks.** Devices handed to NBD clients
+//!   ([`ExportSource::open_export`](crate::blockdev::ExportSource::open_export))
+//!   are counted per volume ([`Engine::clients_of`]); operations that would
+//!   change a volume under its clients are refused with
+//!   [`Error::ClientsConnected`] (imaging.md §8): enable of a shadow,
+//!   copy/update towards the held volume (the shadow for master→shadow, the
+//!   master for shadow→master), disable of a dependent set whose shadow is
+//!   held, and export of a held shadow.
+//!
+//! # Files
+//!
+//! `open.rs` opening and recovery; `enable.rs` and `restore.rs` a new and a
+//! configured set, step by step; `sets.rs` disable, rename and set info;
+//! `jobs.rs` copy/update, abort, suspend, resume, reset, wait and copy
+//! parameters; `transfer.rs` export, import and join; `overflows.rs`
+//! overflow volumes; `groups.rs` groups; `devices.rs` volumes, data-path
+//! devices, the NBD export source, events and shutdown.
 
 use crate::bitmap::{self, BitmapVol, Bits};
 use crate::copy;
@@ -31,10 +61,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 mod devices;
+mod enable;
 mod groups;
 mod jobs;
 mod open;
 mod overflows;
+mod restore;
 mod sets;
 mod transfer;
 

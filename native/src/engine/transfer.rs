@@ -145,18 +145,12 @@ impl Engine {
             bitmap: bitmap_p.to_string_lossy().into_owned(),
             ..Default::default()
         };
-        let meta = Meta {
-            name: shadow_p.to_string_lossy().into_owned(),
-            group: None,
-            overflow: None,
-            units: DEFAULT_COPY_UNITS,
-            delay: DEFAULT_COPY_DELAY,
+        let meta = Meta::new(
+            shadow_p.to_string_lossy().into_owned(),
+            DEFAULT_COPY_UNITS,
+            DEFAULT_COPY_DELAY,
             mtime,
-            suspended: false,
-            job_total: 0,
-            job_mode: CopyMode::Full,
-            milestone: 0,
-        };
+        );
         let bv = BitmapVol::new(bvol, geo, header);
         let set = self.new_core(
             master.clone(),
