@@ -36,6 +36,7 @@
 
 mod bitmap;
 pub mod blockdev;
+mod compact;
 mod copy;
 mod device;
 pub mod engine;

@@ -10,10 +10,11 @@ use super::overflows::overflow_not_found;
 use super::sets::validate_set_name;
 use super::{now, set_subject, Engine, St};
 use crate::bitmap::{self, BitmapVol, Geometry, Header, Region};
+use crate::compact::Compact;
 use crate::copy;
 use crate::error::{Error, Result};
 use crate::overflow::Overflow;
-use crate::set::{Compact, Master, Meta, SetCore};
+use crate::set::{Master, Meta, SetCore};
 use crate::types::*;
 use crate::volume::Volume;
 use std::path::{Path, PathBuf};
@@ -191,7 +192,9 @@ impl Engine {
                 .write()
                 .unwrap()
                 .retain(|s| !Arc::ptr_eq(s, set));
-            let _ = set.bmp.write_header(|h| h.lifecycle = bitmap::LIFE_INVALID);
+            let _ = set
+                .bitmap
+                .write_header(|h| h.lifecycle = bitmap::LIFE_INVALID);
             return Err(e);
         }
         Ok(())
@@ -393,19 +396,20 @@ fn new_header(
 /// set starts saved: the volume holds its bitmaps exactly.
 fn write_new_bitmaps(set: &SetCore) -> Result<()> {
     if set.kind == SetKind::Independent {
-        set.cpy.fill();
+        set.copy_bits.fill();
         set.meta.lock().unwrap().job_total = set.chunks;
     }
-    set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
-    set.bmp.write_all_bits(Region::Copy, &set.cpy)?;
+    set.bitmap
+        .write_all_bits(Region::Shadow, &set.shadow_bits)?;
+    set.bitmap.write_all_bits(Region::Copy, &set.copy_bits)?;
     if let Some(c) = &set.compact {
-        set.bmp.write_all_index(&c.lock().unwrap().map)?;
+        set.bitmap.write_all_index(&c.lock().unwrap().map)?;
     }
-    set.bmp.write_header(|h| {
+    set.bitmap.write_header(|h| {
         if set.volatile {
             h.lifecycle = bitmap::LIFE_CLEAN;
         }
     })?;
-    set.saved.store(set.volatile, Ordering::Release);
+    set.volatile_saved.store(set.volatile, Ordering::Release);
     Ok(())
 }

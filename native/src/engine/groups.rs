@@ -49,7 +49,7 @@ impl Engine {
         let members = members(&st, name);
         for s in &members {
             s.meta.lock().unwrap().group = None;
-            s.bmp.write_header(|h| h.group.clear())?;
+            s.bitmap.write_header(|h| h.group.clear())?;
         }
         let rec = st.groups.remove(name).expect("exists");
         if let Err(e) = self.save(&st) {
@@ -91,7 +91,7 @@ impl Engine {
         for s in members(&st, old) {
             s.meta.lock().unwrap().group = Some(new.into());
             let n = new.to_string();
-            s.bmp.write_header(|h| h.group = n)?;
+            s.bitmap.write_header(|h| h.group = n)?;
         }
         st.groups.remove(old);
         st.groups.insert(
@@ -121,7 +121,7 @@ impl Engine {
         self.check_not_locked(&st, &set, "moving the set to another group")?;
         let old = set.meta.lock().unwrap().group.replace(group.into());
         let n = group.to_string();
-        set.bmp.write_header(|h| h.group = n)?;
+        set.bitmap.write_header(|h| h.group = n)?;
         self.save(&st)?;
         if let Some(o) = old.filter(|o| o != group) {
             self.publish(EngineEvent::GroupModified {
@@ -155,7 +155,7 @@ impl Engine {
             return Err(group_locked(&g, "remove a member from"));
         }
         set.meta.lock().unwrap().group = None;
-        set.bmp.write_header(|h| h.group.clear())?;
+        set.bitmap.write_header(|h| h.group.clear())?;
         self.save(&st)?;
         self.publish(EngineEvent::GroupModified {
             name: g,
@@ -291,7 +291,7 @@ impl Engine {
         for s in members(&st, group) {
             if s.f() & (flags::COPYINGM | flags::COPYINGS) != 0 {
                 let t = s.meta.lock().unwrap().job_total;
-                let left = s.cpy.count().min(t);
+                let left = s.copy_bits.count().min(t);
                 total += t;
                 done += t - left;
             }

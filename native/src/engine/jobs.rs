@@ -97,14 +97,15 @@ impl Engine {
             && (compact || (set.kind == SetKind::Dependent && mode == CopyMode::Update))
         {
             // New point in time of a dependent shadow: nothing to copy.
-            set.shd.zero();
-            set.cpy.zero();
-            set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
-            set.bmp.write_all_bits(Region::Copy, &set.cpy)?;
+            set.shadow_bits.zero();
+            set.copy_bits.zero();
+            set.bitmap
+                .write_all_bits(Region::Shadow, &set.shadow_bits)?;
+            set.bitmap.write_all_bits(Region::Copy, &set.copy_bits)?;
             if let Some(c) = &set.compact {
                 let mut c = c.lock().unwrap();
                 c.reset();
-                set.bmp.write_all_index(&c.map)?;
+                set.bitmap.write_all_index(&c.map)?;
             }
             set.flags.fetch_and(
                 !(flags::COPYING | flags::OVERFLOW | flags::VOVERFLOW),
@@ -124,30 +125,31 @@ impl Engine {
             set.flags
                 .fetch_or(dflag | flags::COPYINGP, Ordering::AcqRel);
             let nf = set.f();
-            set.bmp.write_header(|h| {
+            set.bitmap.write_header(|h| {
                 h.flags = nf;
                 h.mtime = mtime;
             })?;
             if full {
-                set.cpy.fill();
+                set.copy_bits.fill();
             } else {
-                set.cpy.or_from(&set.shd);
+                set.copy_bits.or_from(&set.shadow_bits);
             }
-            set.bmp.write_all_bits(Region::Copy, &set.cpy)?;
-            set.shd.zero();
-            set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
+            set.bitmap.write_all_bits(Region::Copy, &set.copy_bits)?;
+            set.shadow_bits.zero();
+            set.bitmap
+                .write_all_bits(Region::Shadow, &set.shadow_bits)?;
             true
         };
         let _ = f;
         {
             let mut m = set.meta.lock().unwrap();
             m.mtime = mtime;
-            m.job_total = set.cpy.count();
+            m.job_total = set.copy_bits.count();
             m.job_mode = mode;
             m.milestone = 0;
         }
         let nf = set.f();
-        set.bmp.write_header(|h| {
+        set.bitmap.write_header(|h| {
             h.flags = nf;
             h.mtime = mtime;
         })?;
@@ -238,7 +240,7 @@ impl Engine {
     }
 
     pub(super) fn abort_set(set: &Arc<SetCore>) {
-        if set.ctl.lock().unwrap().running {
+        if set.job.lock().unwrap().running {
             copy::stop(set, Stop::Abort);
         } else if set.f() & flags::COPYINGP != 0 {
             let before = set.state();
@@ -266,7 +268,7 @@ impl Engine {
         set.save_volatile()?;
         set.meta.lock().unwrap().suspended = true;
         let f = set.f();
-        set.bmp.write_header(|h| {
+        set.bitmap.write_header(|h| {
             h.lifecycle = bitmap::LIFE_CLEAN;
             h.flags = f;
         })?;
@@ -306,7 +308,8 @@ impl Engine {
         let before = set.state();
         // A volatile set stays CLEAN until its first bit changes.
         if !set.volatile {
-            set.bmp.write_header(|h| h.lifecycle = bitmap::LIFE_DIRTY)?;
+            set.bitmap
+                .write_header(|h| h.lifecycle = bitmap::LIFE_DIRTY)?;
         }
         set.meta.lock().unwrap().suspended = false;
         self.save(st)?;
@@ -338,19 +341,19 @@ impl Engine {
         let m = set.master.clone();
         let job = {
             let _g = m.gate.write().unwrap();
-            set.shd.zero();
+            set.shadow_bits.zero();
             let mut nf =
                 f & !(flags::COPYING | flags::OFFLINE | flags::OVERFLOW | flags::VOVERFLOW);
             let mut job = None;
             if set.kind == SetKind::Dependent || set.imported || f & flags::SHDEXPORT != 0 {
-                set.cpy.zero();
+                set.copy_bits.zero();
                 if let Some(c) = &set.compact {
                     let mut c = c.lock().unwrap();
                     c.reset();
-                    set.bmp.write_all_index(&c.map)?;
+                    set.bitmap.write_all_index(&c.map)?;
                 }
             } else {
-                set.cpy.fill();
+                set.copy_bits.fill();
                 if f & flags::SHDOFFLINE != 0 {
                     nf |= flags::COPYINGM | flags::COPYINGP;
                     job = Some(Direction::ToShadow);
@@ -360,15 +363,16 @@ impl Engine {
                 }
             }
             set.flags.store(nf, Ordering::Release);
-            set.saved.store(false, Ordering::Release);
-            set.bmp.write_header(|h| {
+            set.volatile_saved.store(false, Ordering::Release);
+            set.bitmap.write_header(|h| {
                 h.lifecycle = bitmap::LIFE_DIRTY;
                 h.flags = nf;
             })?;
-            set.bmp.write_all_bits(Region::Copy, &set.cpy)?;
-            set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
+            set.bitmap.write_all_bits(Region::Copy, &set.copy_bits)?;
+            set.bitmap
+                .write_all_bits(Region::Shadow, &set.shadow_bits)?;
             let mut meta = set.meta.lock().unwrap();
-            meta.job_total = set.cpy.count();
+            meta.job_total = set.copy_bits.count();
             meta.job_mode = CopyMode::Full;
             meta.milestone = 0;
             job
@@ -428,14 +432,14 @@ impl Engine {
             m.delay = delay_ticks;
             m.units = units;
         }
-        set.bmp.write_header(|h| {
+        set.bitmap.write_header(|h| {
             h.delay = delay_ticks;
             h.units = units;
         })?;
         {
-            // Under ctl, so a copy about to pause cannot miss the change.
-            let _ctl = set.ctl.lock().unwrap();
-            set.cv.notify_all();
+            // Under `job`, so a copy about to pause cannot miss the change.
+            let _ctl = set.job.lock().unwrap();
+            set.job_changed.notify_all();
         }
         self.publish(EngineEvent::SetModified {
             shadow: set.shadow_path.clone(),
@@ -457,16 +461,16 @@ fn sibling_copying_to_master(set: &SetCore) -> Option<PathBuf> {
 }
 
 pub(super) fn wait_set(set: &SetCore, deadline: Option<Instant>) -> bool {
-    let mut ctl = set.ctl.lock().unwrap();
+    let mut ctl = set.job.lock().unwrap();
     while ctl.running {
         match deadline {
-            None => ctl = set.cv.wait(ctl).unwrap(),
+            None => ctl = set.job_changed.wait(ctl).unwrap(),
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
                     return false;
                 }
-                ctl = set.cv.wait_timeout(ctl, d - now).unwrap().0;
+                ctl = set.job_changed.wait_timeout(ctl, d - now).unwrap().0;
             }
         }
     }

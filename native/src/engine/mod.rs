@@ -47,11 +47,12 @@
 //! devices, the NBD export source, events and shutdown.
 
 use crate::bitmap::{self, BitmapVol, Bits};
+use crate::compact::Compact;
 use crate::copy;
 use crate::error::{Error, Result};
 use crate::events::Bus;
 use crate::overflow::Overflow;
-use crate::set::{Compact, JobCtl, Master, Meta, SetCore, Stop};
+use crate::set::{JobCtl, Master, Meta, SetCore, Stop};
 use crate::state::{self, Config, GroupRecord, SetRecord};
 use crate::types::*;
 use crate::volume::{Roots, Volume};
@@ -143,7 +144,7 @@ fn shutdown_inner(st: &Mutex<St>) {
             let m = s.meta.lock().unwrap();
             (m.units, m.delay, m.mtime)
         };
-        let _ = s.bmp.write_header(|h| {
+        let _ = s.bitmap.write_header(|h| {
             h.lifecycle = bitmap::LIFE_CLEAN;
             h.flags = f;
             h.units = units;
@@ -280,7 +281,7 @@ impl Engine {
         shadow_path: PathBuf,
         shadow: Arc<Volume>,
         bitmap_path: PathBuf,
-        bmp: BitmapVol,
+        bitmap: BitmapVol,
         kind: SetKind,
         imported: bool,
         fl: u32,
@@ -297,19 +298,19 @@ impl Engine {
             imported,
             master,
             shadow,
-            bmp,
+            bitmap,
             chunks,
             flags: AtomicU32::new(fl),
-            shd: Bits::new(chunks),
-            cpy: Bits::new(chunks),
+            shadow_bits: Bits::new(chunks),
+            copy_bits: Bits::new(chunks),
             compact: compact.map(Mutex::new),
             meta: Mutex::new(meta),
-            ctl: Mutex::new(JobCtl::default()),
-            cv: Condvar::new(),
-            removed: AtomicBool::new(false),
-            bus: self.inner.bus.clone(),
+            job: Mutex::new(JobCtl::default()),
+            job_changed: Condvar::new(),
+            disabled: AtomicBool::new(false),
+            events: self.inner.bus.clone(),
             volatile,
-            saved: AtomicBool::new(false),
+            volatile_saved: AtomicBool::new(false),
         })
     }
 

@@ -112,7 +112,7 @@ fn mark_opened(opened: Vec<(Arc<SetCore>, u32, u32)>) {
         for part in opened.chunks(per) {
             scope.spawn(move || {
                 for (set, lifecycle, fl) in part {
-                    let written = set.bmp.write_header(|h| {
+                    let written = set.bitmap.write_header(|h| {
                         h.lifecycle = *lifecycle;
                         h.flags = *fl;
                     });

@@ -122,7 +122,7 @@ impl Engine {
         // Counts the attach and syncs the statistics page.
         o.attach(set.shadow_path.clone());
         let name = key.to_string_lossy().into_owned();
-        set.bmp.write_header(|h| h.overflow = name)?;
+        set.bitmap.write_header(|h| h.overflow = name)?;
         self.save(&st)?;
         self.publish(EngineEvent::SetModified {
             shadow: set.shadow_path.clone(),
@@ -153,11 +153,11 @@ impl Engine {
                     "the set has no overflow volume attached",
                 ));
             };
-            if c.ov_used > 0 {
+            if c.overflow_used > 0 {
                 return Err(Error::in_use(
                     &o.vol.path,
                     format!("overflow of {}", p.display()),
-                    format!("overflow volume still in use: the set keeps {} chunk(s) there; update the shadow first", c.ov_used),
+                    format!("overflow volume still in use: the set keeps {} chunk(s) there; update the shadow first", c.overflow_used),
                 ));
             }
             c.overflow = None;
@@ -165,7 +165,7 @@ impl Engine {
         };
         set.meta.lock().unwrap().overflow = None;
         o.state.lock().unwrap().sets.remove(&p);
-        set.bmp.write_header(|h| h.overflow.clear())?;
+        set.bitmap.write_header(|h| h.overflow.clear())?;
         if set.f() & flags::VOVERFLOW != 0 {
             set.set_flags(0, flags::VOVERFLOW);
         }

@@ -6,8 +6,9 @@
 
 use super::{Engine, St};
 use crate::bitmap::{self, BitmapVol, Geometry, Header, Region};
+use crate::compact::Compact;
 use crate::error::{Error, Result};
-use crate::set::{Compact, Master, Meta, SetCore};
+use crate::set::{Master, Meta, SetCore};
 use crate::state::SetRecord;
 use crate::types::*;
 use crate::volume::Volume;
@@ -70,7 +71,7 @@ impl Engine {
         {
             o.state.lock().unwrap().sets.insert(shadow_path.clone());
         }
-        set.meta.lock().unwrap().job_total = set.cpy.count();
+        set.meta.lock().unwrap().job_total = set.copy_bits.count();
         let lifecycle = start_lifecycle(&set, rec.suspended, fl);
         place_restored(st, &set)?;
         opened.push((set, lifecycle, fl));
@@ -81,9 +82,11 @@ impl Engine {
     /// distrusted (and says so on the bus); a page failing its checksum takes
     /// the bitmap offline; recovered or distrusted pages are written back.
     fn load_bitmaps(&self, set: &SetCore, h: &Header, fl: &mut u32) -> Result<()> {
-        let rep = set
-            .bmp
-            .load(&set.shd, &set.cpy, set.kind == SetKind::Independent)?;
+        let rep = set.bitmap.load(
+            &set.shadow_bits,
+            &set.copy_bits,
+            set.kind == SetKind::Independent,
+        )?;
         let shadow_path = &set.shadow_path;
         if set.volatile && h.lifecycle != bitmap::LIFE_CLEAN {
             let outcome = distrust_volatile(set, fl);
@@ -103,8 +106,9 @@ impl Engine {
             // Recovered (or, for a volatile set, distrusted) pages were
             // patched in memory; write them back. Pages that loaded intact
             // are already what would be written.
-            set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
-            set.bmp.write_all_bits(Region::Copy, &set.cpy)?;
+            set.bitmap
+                .write_all_bits(Region::Shadow, &set.shadow_bits)?;
+            set.bitmap.write_all_bits(Region::Copy, &set.copy_bits)?;
         }
         Ok(())
     }
@@ -210,7 +214,7 @@ fn restored_meta(rec: &SetRecord, h: &Header) -> Meta {
 /// changes; a suspended set stays CLEAN; any other set runs DIRTY.
 fn start_lifecycle(set: &SetCore, suspended: bool, fl: u32) -> u32 {
     let saved = set.volatile && fl & flags::BMPOFFLINE == 0;
-    set.saved.store(saved, Ordering::Release);
+    set.volatile_saved.store(saved, Ordering::Release);
     if suspended || saved {
         bitmap::LIFE_CLEAN
     } else {
@@ -268,7 +272,7 @@ fn distrust_volatile(set: &SetCore, fl: &mut u32) -> &'static str {
         *fl |= flags::SHDOFFLINE;
         "the shadow, which was being copied, is offline; reset the set"
     } else {
-        set.shd.fill();
+        set.shadow_bits.fill();
         "every chunk is marked for update; update the shadow to synchronize it"
     }
 }

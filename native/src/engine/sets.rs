@@ -40,7 +40,7 @@ impl Engine {
         let f = set.f();
         if set.kind == SetKind::Independent
             && f & flags::COPYINGP != 0
-            && set.ctl.lock().unwrap().running
+            && set.job.lock().unwrap().running
         {
             return Err(Error::busy(
                 &set.shadow_path,
@@ -67,7 +67,7 @@ impl Engine {
                 .write()
                 .unwrap()
                 .retain(|s| !Arc::ptr_eq(s, &set));
-            set.removed.store(true, Ordering::Release);
+            set.disabled.store(true, Ordering::Release);
         }
         if !set.imported
             && (set.kind == SetKind::Dependent || f & (flags::COPYINGM | flags::COPYINGS) != 0)
@@ -99,7 +99,9 @@ impl Engine {
             st.masters.remove(&master.path);
         }
         self.save(&st)?;
-        let _ = set.bmp.write_header(|h| h.lifecycle = bitmap::LIFE_INVALID);
+        let _ = set
+            .bitmap
+            .write_header(|h| h.lifecycle = bitmap::LIFE_INVALID);
         tracing::info!(set = %set.shadow_path.display(), "set disabled");
         let group = set.meta.lock().unwrap().group.clone();
         self.publish(EngineEvent::SetDeleted {

@@ -165,9 +165,10 @@ impl Engine {
             meta,
             false,
         );
-        set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
-        set.bmp.write_all_bits(Region::Copy, &set.cpy)?;
-        set.bmp.write_header(|_| {})?;
+        set.bitmap
+            .write_all_bits(Region::Shadow, &set.shadow_bits)?;
+        set.bitmap.write_all_bits(Region::Copy, &set.copy_bits)?;
+        set.bitmap.write_header(|_| {})?;
         master.sets.write().unwrap().push(set.clone());
         if let Some(t) = &takeover {
             st.parked.insert(shadow_p.clone(), t.clone());
@@ -238,10 +239,11 @@ impl Engine {
                     if n >= set.chunks {
                         break;
                     }
-                    set.shd.set(n);
+                    set.shadow_bits.set(n);
                     c = n + 1;
                 }
-                set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
+                set.bitmap
+                    .write_all_bits(Region::Shadow, &set.shadow_bits)?;
             }
             set.set_flags(0, flags::SHDEXPORT);
         }
@@ -274,18 +276,19 @@ impl Engine {
         {
             let _g = set.master.gate.write().unwrap();
             let mut c = 0;
-            while let Some(n) = imp.shd.next_set(c) {
+            while let Some(n) = imp.shadow_bits.next_set(c) {
                 if n >= set.chunks {
                     break;
                 }
-                set.shd.set(n);
+                set.shadow_bits.set(n);
                 c = n + 1;
             }
-            set.bmp.write_all_bits(Region::Shadow, &set.shd)?;
+            set.bitmap
+                .write_all_bits(Region::Shadow, &set.shadow_bits)?;
             set.flags.fetch_and(!flags::SHDEXPORT, Ordering::AcqRel);
             let f = set.f();
-            set.saved.store(false, Ordering::Release);
-            set.bmp.write_header(|h| {
+            set.volatile_saved.store(false, Ordering::Release);
+            set.bitmap.write_header(|h| {
                 h.lifecycle = bitmap::LIFE_DIRTY;
                 h.flags = f;
             })?;
@@ -297,14 +300,16 @@ impl Engine {
                 .write()
                 .unwrap()
                 .retain(|s| !Arc::ptr_eq(s, &imp));
-            imp.removed.store(true, Ordering::Release);
+            imp.disabled.store(true, Ordering::Release);
         }
         st.sets.insert(key.to_path_buf(), set.clone());
         st.parked.remove(key);
         set.meta.lock().unwrap().suspended = false;
         self.save(st)?;
-        let _ = imp.bmp.write_header(|h| h.lifecycle = bitmap::LIFE_INVALID);
-        tracing::info!(set = %key.display(), import_bitmap = %imp.bitmap_path.display(), bits = set.shd.count(), "local import joined at resume");
+        let _ = imp
+            .bitmap
+            .write_header(|h| h.lifecycle = bitmap::LIFE_INVALID);
+        tracing::info!(set = %key.display(), import_bitmap = %imp.bitmap_path.display(), bits = set.shadow_bits.count(), "local import joined at resume");
         self.publish(EngineEvent::SetDeleted {
             shadow: key.to_path_buf(),
         });
