@@ -2,8 +2,7 @@
 //! both directions, compact shadows with overflow, groups, export/import/join,
 //! restart, events and the export source.
 
-mod common;
-use common::*;
+use crate::common::*;
 use native::*;
 use std::time::Duration;
 

@@ -2,14 +2,10 @@
 //! and its errors, concurrency within one connection, malformed input (after
 //! which the server must keep serving other clients), and shutdown.
 
-mod nbd_common;
-#[path = "nbd_common/tls_cases.rs"]
-mod tls_cases;
-
+use crate::nbd_common::*;
 use native::nbd::proto::*;
 use native::nbd::{FileExport, NbdConfig};
 use native::{BlockDevice, Error, Result};
-use nbd_common::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;

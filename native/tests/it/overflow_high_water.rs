@@ -3,9 +3,7 @@
 //! spills, outlives the update that frees the chunks, and survives restarts
 //! (FORMAT.md §2, statistics page).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use native::*;
 use std::path::Path;
 

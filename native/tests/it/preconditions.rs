@@ -1,8 +1,7 @@
 //! Every precondition failure returns a typed error that names the set (its
 //! shadow path) or volume and says what to do; nothing changes on failure.
 
-mod common;
-use common::*;
+use crate::common::*;
 use native::*;
 use std::path::Path;
 use std::time::Duration;

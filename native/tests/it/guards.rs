@@ -4,12 +4,9 @@
 //! refusals while NBD clients hold a volume (imaging.md §8, mount checks),
 //! driven over a real NBD connection.
 
-mod common;
-mod nbd_common;
-
-use common::*;
+use crate::common::*;
+use crate::nbd_common::TestServer;
 use native::*;
-use nbd_common::TestServer;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;

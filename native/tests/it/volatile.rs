@@ -4,8 +4,7 @@
 //! changes a set and is SIGKILLed; the parent reopens the engine and checks
 //! that saved bitmaps are trusted and unsaved ones are not (imaging.md §3.6).
 
-mod common;
-use common::*;
+use crate::common::*;
 use native::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,7 +55,7 @@ fn run_and_kill(env: &Env, scenario: &str) {
     let _ = std::fs::remove_file(&ready);
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "volatile_child",
+            "volatile::volatile_child",
             "--exact",
             "--nocapture",
             "--test-threads",

@@ -7,8 +7,7 @@
 //! chunk the bitmaps call synchronized differs. A handful of kills in CI,
 //! 120 with `NATIVE_LONG=1`.
 
-mod common;
-use common::*;
+use crate::common::*;
 use native::*;
 use rand::prelude::*;
 use std::io::Write;
@@ -236,7 +235,7 @@ fn crash_rounds(rounds: usize, seed: u64) {
         let _ = std::fs::remove_file(&log);
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
-                "crash_child",
+                "crash::crash_child",
                 "--exact",
                 "--nocapture",
                 "--test-threads",
