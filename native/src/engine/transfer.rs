@@ -4,7 +4,7 @@
 use super::{now, set_subject, Engine, St};
 use crate::bitmap::{self, BitmapVol, Bits, Geometry, Header, Region};
 use crate::error::{Error, Result};
-use crate::set::{Master, Meta};
+use crate::set::{Master, Meta, SetCore};
 use crate::types::*;
 use crate::volume::Volume;
 use std::path::Path;
@@ -234,16 +234,7 @@ impl Engine {
         {
             let _g = set.master.gate.write().unwrap();
             if let Some(bits) = foreign {
-                let mut c = 0;
-                while let Some(n) = bits.next_set(c) {
-                    if n >= set.chunks {
-                        break;
-                    }
-                    set.shadow_bits.set(n);
-                    c = n + 1;
-                }
-                set.bitmap
-                    .write_all_bits(Region::Shadow, &set.shadow_bits)?;
+                merge_shadow_bits(&set, &bits)?;
             }
             set.set_flags(0, flags::SHDEXPORT);
         }
@@ -275,16 +266,7 @@ impl Engine {
         imp.flush()?;
         {
             let _g = set.master.gate.write().unwrap();
-            let mut c = 0;
-            while let Some(n) = imp.shadow_bits.next_set(c) {
-                if n >= set.chunks {
-                    break;
-                }
-                set.shadow_bits.set(n);
-                c = n + 1;
-            }
-            set.bitmap
-                .write_all_bits(Region::Shadow, &set.shadow_bits)?;
+            merge_shadow_bits(&set, &imp.shadow_bits)?;
             set.flags.fetch_and(!flags::SHDEXPORT, Ordering::AcqRel);
             let f = set.f();
             set.volatile_saved.store(false, Ordering::Release);
@@ -316,4 +298,20 @@ impl Engine {
         set.note_state(before);
         Ok(())
     }
+}
+
+/// ORs another bitmap's shadow bits (the importing host's, or a local
+/// import's) into the set's, ignoring chunks beyond the set's size, and
+/// writes the set's shadow bitmap durably. Called with the master's gate
+/// held.
+fn merge_shadow_bits(set: &SetCore, bits: &Bits) -> Result<()> {
+    let mut c = 0;
+    while let Some(n) = bits.next_set(c) {
+        if n >= set.chunks {
+            break;
+        }
+        set.shadow_bits.set(n);
+        c = n + 1;
+    }
+    set.bitmap.write_all_bits(Region::Shadow, &set.shadow_bits)
 }
