@@ -340,15 +340,23 @@ pub(crate) struct JobCtl {
 
 /// Mutable, rarely changing set properties.
 pub(crate) struct Meta {
+    /// Display name.
     pub name: String,
+    /// The group the set belongs to.
     pub group: Option<String>,
+    /// The attached overflow volume's path (kept while it is missing).
     pub overflow: Option<PathBuf>,
+    /// Copy units: chunks per burst.
     pub units: u32,
+    /// Copy delay: 10 ms ticks between bursts.
     pub delay: u32,
+    /// Seconds since the epoch of the last point in time.
     pub mtime: u64,
     pub suspended: bool,
+    /// Chunks the current copy job started with (for its progress).
     pub job_total: u64,
     pub job_mode: CopyMode,
+    /// The last 25 % progress mark published.
     pub milestone: u8,
 }
 
