@@ -521,17 +521,22 @@ impl BitmapVol {
 
     /// Loads both bitmaps, applying the recovery rules of FORMAT.md for bad
     /// pages that can be recovered safely.
-    pub fn load(&self, shd: &Bits, cpy: &Bits, independent: bool) -> Result<LoadReport> {
+    pub fn load(
+        &self,
+        shadow_bits: &Bits,
+        copy_bits: &Bits,
+        independent: bool,
+    ) -> Result<LoadReport> {
         let mut rep = LoadReport {
-            bad_shadow_pages: self.load_bits(Region::Shadow, shd)?,
-            bad_copy_pages: self.load_bits(Region::Copy, cpy)?,
+            bad_shadow_pages: self.load_bits(Region::Shadow, shadow_bits)?,
+            bad_copy_pages: self.load_bits(Region::Copy, copy_bits)?,
             patched: false,
         };
         rep.patched = !rep.bad_shadow_pages.is_empty() || !rep.bad_copy_pages.is_empty();
         if independent {
             // Over-approximating differences is always safe for an independent set.
             for &p in &rep.bad_shadow_pages {
-                shd.fill_page(p);
+                shadow_bits.fill_page(p);
             }
             rep.bad_shadow_pages.clear();
         }
@@ -539,9 +544,9 @@ impl BitmapVol {
             // A copy bit may be set again wherever the shadow bit is clear: a set
             // shadow bit means its copy bit was cleared by a host write first.
             for &p in &rep.bad_copy_pages {
-                for c in p * BITS_PER_PAGE..((p + 1) * BITS_PER_PAGE).min(cpy.nbits) {
-                    if !shd.get(c) {
-                        cpy.set(c);
+                for c in p * BITS_PER_PAGE..((p + 1) * BITS_PER_PAGE).min(copy_bits.nbits) {
+                    if !shadow_bits.get(c) {
+                        copy_bits.set(c);
                     }
                 }
             }

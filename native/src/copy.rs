@@ -26,7 +26,7 @@ const FLUSH_BYTES: u64 = 256 << 20;
 
 /// Starts the job thread (the caller has set the copy flags).
 pub(crate) fn start(set: &Arc<SetCore>, dir: Direction) {
-    let mut ctl = set.ctl.lock().unwrap();
+    let mut ctl = set.job.lock().unwrap();
     if ctl.running {
         return;
     }
@@ -43,11 +43,11 @@ pub(crate) fn start(set: &Arc<SetCore>, dir: Direction) {
 /// Asks a running job to stop and waits for it.
 pub(crate) fn stop(set: &SetCore, why: Stop) {
     let h = {
-        let mut ctl = set.ctl.lock().unwrap();
+        let mut ctl = set.job.lock().unwrap();
         if ctl.running && ctl.stop.is_none() {
             ctl.stop = Some(why);
         }
-        set.cv.notify_all();
+        set.job_changed.notify_all();
         ctl.handle.take()
     };
     if let Some(h) = h {
@@ -56,34 +56,34 @@ pub(crate) fn stop(set: &SetCore, why: Stop) {
 }
 
 fn stop_requested(set: &SetCore) -> Option<Stop> {
-    set.ctl.lock().unwrap().stop
+    set.job.lock().unwrap().stop
 }
 
 /// Pauses after the burst that ended at `burst_end`, until a stop is
 /// requested or `delay` ticks (read afresh on every wake-up, so new copy
 /// parameters take effect at once) have passed since `burst_end`.
 fn pause(set: &SetCore, burst_end: Instant) -> Option<Stop> {
-    let mut ctl = set.ctl.lock().unwrap();
+    let mut ctl = set.job.lock().unwrap();
     loop {
         if ctl.stop.is_some() {
             return ctl.stop;
         }
-        // Meta is locked inside ctl here; `set_copy_params` notifies under
-        // ctl, so a change between this read and the wait is not missed.
+        // Meta is locked inside `job` here; `set_copy_params` notifies under
+        // `job`, so a change between this read and the wait is not missed.
         let delay = set.meta.lock().unwrap().delay;
         let deadline = burst_end + TICK * delay;
         let now = Instant::now();
         if now >= deadline {
             return None;
         }
-        ctl = set.cv.wait_timeout(ctl, deadline - now).unwrap().0;
+        ctl = set.job_changed.wait_timeout(ctl, deadline - now).unwrap().0;
     }
 }
 
 fn run(set: Arc<SetCore>, dir: Direction) {
     let span = tracing::info_span!("copy_job", set = %set.shadow_path.display(), direction = ?dir);
     let _e = span.enter();
-    tracing::info!(chunks = set.cpy.count(), "copy started");
+    tracing::info!(chunks = set.copy_bits.count(), "copy started");
     let outcome = copy_loop(&set, dir);
     let state_before_finish = set.state();
     let complete = match &outcome {
@@ -91,7 +91,7 @@ fn run(set: Arc<SetCore>, dir: Direction) {
             let mut clear = flags::COPYINGP | flags::COPYINGM | flags::COPYINGS | flags::COPYINGX;
             if dir == Direction::ToMaster {
                 if let Some(c) = &set.compact {
-                    if c.lock().unwrap().ov_used == 0 {
+                    if c.lock().unwrap().overflow_used == 0 {
                         clear |= flags::VOVERFLOW;
                     }
                 }
@@ -102,11 +102,11 @@ fn run(set: Arc<SetCore>, dir: Direction) {
         }
         Ok(Some(Stop::Abort)) => {
             set.set_flags(0, flags::COPYINGP | flags::COPYINGX);
-            tracing::info!(left = set.cpy.count(), "copy aborted");
+            tracing::info!(left = set.copy_bits.count(), "copy aborted");
             false
         }
         Ok(Some(_)) => {
-            tracing::info!(left = set.cpy.count(), "copy paused");
+            tracing::info!(left = set.copy_bits.count(), "copy paused");
             false
         }
         Err(e) => {
@@ -116,7 +116,7 @@ fn run(set: Arc<SetCore>, dir: Direction) {
         }
     };
     if !matches!(outcome, Ok(Some(Stop::Shutdown))) {
-        set.bus.publish(EngineEvent::CopyFinished {
+        set.events.publish(EngineEvent::CopyFinished {
             shadow: set.shadow_path.clone(),
             direction: dir,
             complete,
@@ -124,9 +124,9 @@ fn run(set: Arc<SetCore>, dir: Direction) {
         set.note_state(state_before_finish);
     }
     {
-        let mut ctl = set.ctl.lock().unwrap();
+        let mut ctl = set.job.lock().unwrap();
         ctl.running = false;
-        set.cv.notify_all();
+        set.job_changed.notify_all();
         for (_, w) in ctl.waiters.drain(..) {
             w.wake();
         }
@@ -153,11 +153,11 @@ fn copy_loop(set: &Arc<SetCore>, dir: Direction) -> Result<Option<Stop>> {
             flush(set, dir, &mut pending)?;
             return Ok(Some(s));
         }
-        let Some(start) = set.cpy.next_set(cursor) else {
+        let Some(start) = set.copy_bits.next_set(cursor) else {
             flush(set, dir, &mut pending)?;
             // Chunks handled by host writes may have been skipped; done only
             // when no copy bit is left.
-            if set.cpy.next_set(0).is_none() {
+            if set.copy_bits.next_set(0).is_none() {
                 return Ok(None);
             }
             cursor = 0;
@@ -171,7 +171,7 @@ fn copy_loop(set: &Arc<SetCore>, dir: Direction) -> Result<Option<Stop>> {
         };
         let run_limit = run_max.min(units_left);
         let mut end = start + 1;
-        while end < chunks && end - start < run_limit && set.cpy.get(end) {
+        while end < chunks && end - start < run_limit && set.copy_bits.get(end) {
             end += 1;
         }
         if let Err(e) = copy_run(set, dir, start, end, &mut buf, &mut files) {
@@ -233,12 +233,12 @@ fn copy_run(
     let mv = m.vol.as_ref().expect("copies need a master").clone();
     let mut c = a;
     while c < b {
-        if !set.cpy.get(c) {
+        if !set.copy_bits.get(c) {
             c += 1;
             continue;
         }
         let mut e = c + 1;
-        while e < b && set.cpy.get(e) {
+        while e < b && set.copy_bits.get(e) {
             e += 1;
         }
         let off = c * CHUNK_SIZE;
@@ -309,26 +309,27 @@ fn flush(set: &Arc<SetCore>, dir: Direction, pending: &mut Vec<(u64, u64)>) -> R
     let mut cleared = Vec::new();
     for (a, b) in pending.drain(..) {
         for c in a..b {
-            if set.cpy.clear(c) {
+            if set.copy_bits.clear(c) {
                 pages.insert(bitmap::page_of(c));
                 cleared.push(c);
             }
         }
     }
     let pages: Vec<u64> = pages.into_iter().collect();
-    set.bmp.write_bits(Region::Copy, &set.cpy, &pages, true)?;
+    set.bitmap
+        .write_bits(Region::Copy, &set.copy_bits, &pages, true)?;
     if dir == Direction::ToMaster {
         if let Some(cm) = &set.compact {
             let mut cm = cm.lock().unwrap();
             let mut ipages = BTreeSet::new();
             for c in cleared {
-                if !set.shd.get(c) {
+                if !set.shadow_bits.get(c) {
                     cm.unmap(c);
                     ipages.insert(bitmap::index_page_of(c));
                 }
             }
             let ipages: Vec<u64> = ipages.into_iter().collect();
-            set.bmp.write_index(&cm.map, &ipages)?;
+            set.bitmap.write_index(&cm.map, &ipages)?;
         }
     }
     Ok(())
@@ -342,7 +343,7 @@ fn progress(set: &SetCore) {
     if mark > meta.milestone && mark < 100 {
         meta.milestone = mark;
         drop(meta);
-        set.bus.publish(EngineEvent::SetModified {
+        set.events.publish(EngineEvent::SetModified {
             shadow: set.shadow_path.clone(),
             change: SetChange::Progress { percent: mark },
         });

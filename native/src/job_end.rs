@@ -30,7 +30,7 @@ impl Future for JobEnd {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        let mut ctl = this.set.ctl.lock().unwrap();
+        let mut ctl = this.set.job.lock().unwrap();
         if !ctl.running {
             // The job's end drained the list; forget a stale id.
             if let Some(id) = this.id.take() {
@@ -57,7 +57,7 @@ impl Future for JobEnd {
 impl Drop for JobEnd {
     fn drop(&mut self) {
         if let Some(id) = self.id {
-            let mut ctl = self.set.ctl.lock().unwrap();
+            let mut ctl = self.set.job.lock().unwrap();
             ctl.waiters.retain(|(i, _)| *i != id);
         }
     }
@@ -66,5 +66,5 @@ impl Drop for JobEnd {
 /// How many tasks wait for the job of `set` (tests check that an abandoned
 /// wait leaves none behind).
 pub(crate) fn waiters(set: &SetCore) -> usize {
-    set.ctl.lock().unwrap().waiters.len()
+    set.job.lock().unwrap().waiters.len()
 }

@@ -12,13 +12,15 @@
 //! * [`types`] — plain data of the API (specs, snapshots, events, flags).
 //! * [`nbd`] — the NBD server (fixed newstyle handshake) over any
 //!   [`blockdev::ExportSource`].
-//! * [`format`] — the on-disk formats and crash protocol (`FORMAT.md`).
+//! * [`format`](mod@format) — the on-disk formats and crash protocol (`FORMAT.md`).
 //!
 //! Internals, for readers of the code: `volume` (open-once volumes, root
 //! check), `bitmap` (bitmap volume format, lock-free bitmaps), `overflow`,
-//! `set` (per-set state and the data-path rules of copy-on-write), `copy`
-//! (background copy threads), `job_end` (thread-free waiting for a copy), `device` (the `BlockDevice` handles), `state`
-//! (the JSON configuration), `events` (the non-blocking event bus).
+//! `set` (per-set state and the data-path rules of copy-on-write),
+//! `compact` (a compact shadow's chunk map), `copy` (background copy
+//! threads), `job_end` (thread-free waiting for a copy), `device` (the
+//! `BlockDevice` handles), `state` (the JSON configuration), `events` (the
+//! non-blocking event bus).
 //!
 //! ```no_run
 //! use native::*;
@@ -36,6 +38,7 @@
 
 mod bitmap;
 pub mod blockdev;
+mod compact;
 mod copy;
 mod device;
 pub mod engine;

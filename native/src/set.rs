@@ -17,9 +17,9 @@
 //! data is written.
 
 use crate::bitmap::{self, BitmapVol, Bits, Region, UNMAPPED};
+use crate::compact::Compact;
 use crate::error::{Error, Result};
 use crate::events::Bus;
-use crate::overflow::Overflow;
 use crate::types::*;
 use crate::volume::Volume;
 use std::collections::BTreeSet;
@@ -95,8 +95,9 @@ impl Master {
         by: Option<u64>,
         pend: &mut Pending,
     ) {
-        let is_s2m =
-            |s: &SetCore| s.flags.load(Ordering::Acquire) & flags::COPYINGS != 0 && s.cpy.get(c);
+        let is_s2m = |s: &SetCore| {
+            s.flags.load(Ordering::Acquire) & flags::COPYINGS != 0 && s.copy_bits.get(c)
+        };
         for s in sets.iter().filter(|s| Some(s.id) != by && !is_s2m(s)) {
             s.on_master_write(self, c, pend);
         }
@@ -123,7 +124,7 @@ impl Master {
         let _l = self.lock_chunks(c0, c1);
         for (c, start, n, b) in pieces(off, buf.len() as u64) {
             let dst = &mut buf[b..b + n as usize];
-            if x.cpy.get(c) {
+            if x.copy_bits.get(c) {
                 x.read_shadow_phys(c, start, dst)?;
             } else {
                 vol.read_at(dst, c * CHUNK_SIZE + start)?;
@@ -192,11 +193,11 @@ pub(crate) fn pieces(off: u64, len: u64) -> impl Iterator<Item = (u64, u64, u64,
 struct Dirty {
     set: Arc<SetCore>,
     /// Chunks whose shadow bit is to be set.
-    shd: BTreeSet<u64>,
+    shadow_bits: BTreeSet<u64>,
     /// Chunks whose copy bit is to be cleared.
-    cpy: BTreeSet<u64>,
+    copy_bits: BTreeSet<u64>,
     /// Index pages to write.
-    idx: BTreeSet<u64>,
+    index_pages: BTreeSet<u64>,
 }
 
 /// What a request changes, committed in write order. Bit changes are applied
@@ -216,9 +217,9 @@ impl Pending {
             None => {
                 self.sets.push(Dirty {
                     set: s.clone(),
-                    shd: BTreeSet::new(),
-                    cpy: BTreeSet::new(),
-                    idx: BTreeSet::new(),
+                    shadow_bits: BTreeSet::new(),
+                    copy_bits: BTreeSet::new(),
+                    index_pages: BTreeSet::new(),
                 });
                 self.sets.len() - 1
             }
@@ -226,17 +227,19 @@ impl Pending {
         &mut self.sets[i]
     }
     /// Shadow bit `c` of `s` is to be set.
-    fn shd(&mut self, s: &Arc<SetCore>, c: u64) {
-        self.entry(s).shd.insert(c);
+    fn mark_shadow(&mut self, s: &Arc<SetCore>, c: u64) {
+        self.entry(s).shadow_bits.insert(c);
     }
     /// Copy bit `c` of `s` is to be cleared.
-    fn cpy(&mut self, s: &Arc<SetCore>, c: u64) {
-        self.entry(s).cpy.insert(c);
+    fn clear_copy(&mut self, s: &Arc<SetCore>, c: u64) {
+        self.entry(s).copy_bits.insert(c);
     }
-    fn idx(&mut self, s: &Arc<SetCore>, c: u64) {
-        self.entry(s).idx.insert(bitmap::index_page_of(c));
+    /// The compact index page that maps chunk `c` of `s` is to be written.
+    fn write_index_of(&mut self, s: &Arc<SetCore>, c: u64) {
+        self.entry(s).index_pages.insert(bitmap::index_page_of(c));
     }
-    fn data(&mut self, v: &Arc<Volume>) {
+    /// Data written to `v` is to be synced before any bit or index page.
+    fn sync_first(&mut self, v: &Arc<Volume>) {
         if !self.vols.iter().any(|x| Arc::ptr_eq(x, v)) {
             self.vols.push(v.clone());
         }
@@ -255,20 +258,20 @@ impl Pending {
         }
         for Dirty {
             set: s,
-            shd,
-            cpy,
-            idx,
+            shadow_bits: to_mark,
+            copy_bits: to_clear,
+            index_pages,
         } in self.sets
         {
             if s.volatile {
-                if let Err(e) = s.apply_volatile(&shd, &cpy) {
+                if let Err(e) = s.apply_volatile(&to_mark, &to_clear) {
                     s.go_offline(flags::BMPOFFLINE, &e);
                     return Err(e);
                 }
                 continue;
             }
             let r = (|| {
-                if !idx.is_empty() {
+                if !index_pages.is_empty() {
                     // Snapshot the map while holding it: an older snapshot
                     // written after a newer one would unmap a durable chunk.
                     // Lock order: compact map, then the bitmap volume.
@@ -278,27 +281,32 @@ impl Pending {
                         .expect("index only for compact")
                         .lock()
                         .unwrap();
-                    s.bmp
-                        .write_index(&cm.map, &idx.into_iter().collect::<Vec<_>>())?;
+                    s.bitmap
+                        .write_index(&cm.map, &index_pages.into_iter().collect::<Vec<_>>())?;
                 }
                 let mut spages = BTreeSet::new();
-                for c in shd {
-                    s.shd.set(c);
+                for c in to_mark {
+                    s.shadow_bits.set(c);
                     spages.insert(bitmap::page_of(c));
                 }
                 let mut cpages = BTreeSet::new();
-                for c in cpy {
-                    s.cpy.clear(c);
+                for c in to_clear {
+                    s.copy_bits.clear(c);
                     cpages.insert(bitmap::page_of(c));
                 }
                 let spages: Vec<u64> = spages.into_iter().collect();
                 let cpages: Vec<u64> = cpages.into_iter().collect();
                 if !spages.is_empty() {
-                    s.bmp
-                        .write_bits(Region::Shadow, &s.shd, &spages, cpages.is_empty())?;
+                    s.bitmap.write_bits(
+                        Region::Shadow,
+                        &s.shadow_bits,
+                        &spages,
+                        cpages.is_empty(),
+                    )?;
                 }
                 if !cpages.is_empty() {
-                    s.bmp.write_bits(Region::Copy, &s.cpy, &cpages, true)?;
+                    s.bitmap
+                        .write_bits(Region::Copy, &s.copy_bits, &cpages, true)?;
                 }
                 Ok(())
             })();
@@ -308,92 +316,6 @@ impl Pending {
             }
         }
         Ok(())
-    }
-}
-
-/// Compact-shadow chunk map and allocator.
-pub(crate) struct Compact {
-    pub map: Vec<i32>,
-    /// Free shadow chunks, lowest on top.
-    pub free: Vec<u32>,
-    pub shadow_chunks: u64,
-    pub overflow: Option<Arc<Overflow>>,
-    pub ov_used: u64,
-}
-
-impl Compact {
-    pub fn new(chunks: u64, shadow_chunks: u64) -> Compact {
-        Compact {
-            map: vec![UNMAPPED; chunks as usize],
-            free: (0..shadow_chunks as u32).rev().collect(),
-            shadow_chunks,
-            overflow: None,
-            ov_used: 0,
-        }
-    }
-    /// Rebuilds the free list and overflow claims from the map.
-    pub fn rebuild(&mut self) {
-        let mut used = vec![false; self.shadow_chunks as usize];
-        self.ov_used = 0;
-        for e in self.map.iter_mut() {
-            if *e >= 0 {
-                if (*e as u64) < self.shadow_chunks && !used[*e as usize] {
-                    used[*e as usize] = true;
-                } else {
-                    *e = UNMAPPED;
-                }
-            } else if *e != UNMAPPED {
-                let ok = self
-                    .overflow
-                    .as_ref()
-                    .is_some_and(|o| o.claim((-(*e as i64)) as u64));
-                if ok {
-                    self.ov_used += 1;
-                } else {
-                    *e = UNMAPPED;
-                }
-            }
-        }
-        self.free = (0..self.shadow_chunks as u32)
-            .rev()
-            .filter(|k| !used[*k as usize])
-            .collect();
-    }
-    fn alloc(&mut self, c: u64) -> Option<(i32, bool)> {
-        let e = self.map[c as usize];
-        if e != UNMAPPED {
-            return Some((e, false));
-        }
-        let e = if let Some(k) = self.free.pop() {
-            k as i32
-        } else if let Some(n) = self.overflow.as_ref().and_then(|o| o.alloc()) {
-            self.ov_used += 1;
-            -(n as i32)
-        } else {
-            return None;
-        };
-        self.map[c as usize] = e;
-        Some((e, true))
-    }
-    pub fn unmap(&mut self, c: u64) {
-        let e = std::mem::replace(&mut self.map[c as usize], UNMAPPED);
-        if e >= 0 {
-            self.free.push(e as u32);
-        } else if e != UNMAPPED {
-            if let Some(o) = &self.overflow {
-                o.free((-(e as i64)) as u64);
-                self.ov_used -= 1;
-            }
-        }
-    }
-    pub fn reset(&mut self) {
-        for c in 0..self.map.len() as u64 {
-            self.unmap(c);
-        }
-        self.free = (0..self.shadow_chunks as u32).rev().collect();
-    }
-    pub fn used(&self) -> u64 {
-        self.shadow_chunks - self.free.len() as u64
     }
 }
 
@@ -418,44 +340,98 @@ pub(crate) struct JobCtl {
 
 /// Mutable, rarely changing set properties.
 pub(crate) struct Meta {
+    /// Display name.
     pub name: String,
+    /// The group the set belongs to.
     pub group: Option<String>,
+    /// The attached overflow volume's path (kept while it is missing).
     pub overflow: Option<PathBuf>,
+    /// Copy units: chunks per burst.
     pub units: u32,
+    /// Copy delay: 10 ms ticks between bursts.
     pub delay: u32,
+    /// Seconds since the epoch of the last point in time.
     pub mtime: u64,
     pub suspended: bool,
+    /// Chunks the current copy job started with (for its progress).
     pub job_total: u64,
     pub job_mode: CopyMode,
+    /// The last 25 % progress mark published.
     pub milestone: u8,
+}
+
+impl Meta {
+    /// Properties of a set outside any group, without overflow, not
+    /// suspended and with no copy job yet.
+    pub fn new(name: String, units: u32, delay: u32, mtime: u64) -> Meta {
+        Meta {
+            name,
+            group: None,
+            overflow: None,
+            units,
+            delay,
+            mtime,
+            suspended: false,
+            job_total: 0,
+            job_mode: CopyMode::Full,
+            milestone: 0,
+        }
+    }
 }
 
 /// One set.
 pub(crate) struct SetCore {
+    /// Unique within the engine: tells sets of one master apart (a copy
+    /// towards the master skips its own set's duties by it).
     pub id: u64,
+    /// The shadow volume's canonical path; names the set.
     pub shadow_path: PathBuf,
+    /// The bitmap volume's canonical path.
     pub bitmap_path: PathBuf,
+    /// Independent (full copy) or dependent (copy-on-write).
     pub kind: SetKind,
+    /// An imported shadow: it has no master volume and only tracks writes.
     pub imported: bool,
+    /// The master and every set sharing it (for an imported set, a master
+    /// without a volume, keyed by the shadow).
     pub master: Arc<Master>,
+    /// The shadow volume.
     pub shadow: Arc<Volume>,
-    pub bmp: BitmapVol,
+    /// The bitmap volume: header, shadow and copy bitmaps, compact index
+    /// (FORMAT.md §1).
+    pub bitmap: BitmapVol,
+    /// Chunks of the master, and so bits in each bitmap.
     pub chunks: u64,
+    /// `flags::*` bits, the same as the header's (read with [`SetCore::f`],
+    /// change with [`SetCore::set_flags`] so the header follows).
     pub flags: AtomicU32,
-    pub shd: Bits,
-    pub cpy: Bits,
+    /// Shadow bitmap: chunks where master and shadow may differ since the
+    /// point in time (written on either side).
+    pub shadow_bits: Bits,
+    /// Copy bitmap: chunks the running or interrupted copy still has to copy.
+    pub copy_bits: Bits,
+    /// Chunk map and allocator of a compact dependent shadow (smaller than
+    /// its master); `None` for a full-size shadow.
     pub compact: Option<Mutex<Compact>>,
+    /// Name, group, overflow, copy parameters and job progress.
     pub meta: Mutex<Meta>,
-    pub ctl: Mutex<JobCtl>,
-    pub cv: Condvar,
-    pub removed: AtomicBool,
-    pub bus: Arc<Bus>,
+    /// The copy job's thread, stop request and waiters.
+    pub job: Mutex<JobCtl>,
+    /// Signalled, under `job`, when the copy job ends or its parameters
+    /// change (a pausing copy wakes, waiters return).
+    pub job_changed: Condvar,
+    /// The set was disabled (or, imported, joined): its shadow devices
+    /// refuse I/O from then on.
+    pub disabled: AtomicBool,
+    /// The engine's event bus, for state changes and errors found on the
+    /// data path.
+    pub events: Arc<Bus>,
     /// Bitmaps kept in memory while running (`SetSpec::volatile_bitmap`).
     pub volatile: bool,
     /// Volatile sets: the bitmap volume holds exactly the in-memory bitmaps
     /// and its header says CLEAN, so a crash now would lose nothing. The
     /// first bit change after a save writes the header DIRTY again.
-    pub saved: AtomicBool,
+    pub volatile_saved: AtomicBool,
 }
 
 /// Where a shadow chunk lives.
@@ -519,7 +495,7 @@ impl SetCore {
                 None => return Ok(false),
                 Some((e, fresh)) => {
                     if fresh {
-                        pend.idx(self, c);
+                        pend.write_index_of(self, c);
                     }
                     if e < 0 && self.f() & flags::VOVERFLOW == 0 {
                         drop(cm);
@@ -539,7 +515,7 @@ impl SetCore {
             let mut buf = vec![0u8; m.chunk_len(c) as usize];
             mv.read_at(&mut buf, c * CHUNK_SIZE)?;
             v.write_at(&buf, o)?;
-            pend.data(&v);
+            pend.sync_first(&v);
             crate::probe::cow_first_write();
         }
         Ok(true)
@@ -565,7 +541,7 @@ impl SetCore {
         // master chunk changes.
         std::mem::take(pend).commit()?;
         mv.write_at(&buf, c * CHUNK_SIZE)?;
-        pend.data(mv);
+        pend.sync_first(mv);
         Ok(())
     }
 
@@ -574,7 +550,7 @@ impl SetCore {
     fn on_master_write(self: &Arc<SetCore>, m: &Master, c: u64, pend: &mut Pending) {
         let f = self.f();
         let r = (|| -> Result<()> {
-            if f & (flags::COPYINGM | flags::COPYINGS) != 0 && self.cpy.get(c) {
+            if f & (flags::COPYINGM | flags::COPYINGS) != 0 && self.copy_bits.get(c) {
                 if f & flags::COPYINGM != 0 {
                     if !self.cow_to_shadow(m, c, true, pend)? {
                         self.out_of_space(c);
@@ -587,11 +563,11 @@ impl SetCore {
                     self.read_shadow_phys(c, 0, &mut buf)?;
                     let mv = m.master_vol()?;
                     mv.write_at(&buf, c * CHUNK_SIZE)?;
-                    pend.data(mv);
+                    pend.sync_first(mv);
                 }
-                pend.cpy(self, c);
+                pend.clear_copy(self, c);
             } else if self.kind == SetKind::Dependent
-                && !self.shd.get(c)
+                && !self.shadow_bits.get(c)
                 && f & flags::SHDOFFLINE == 0
                 && !self.cow_to_shadow(m, c, true, pend)?
             {
@@ -602,15 +578,15 @@ impl SetCore {
         if let Err(e) = r {
             self.go_offline(flags::SHDOFFLINE, &e);
         }
-        if !self.shd.get(c) {
-            pend.shd(self, c);
+        if !self.shadow_bits.get(c) {
+            pend.mark_shadow(self, c);
         }
     }
 
     fn out_of_space(&self, c: u64) {
         if self.f() & flags::OVERFLOW == 0 {
             self.set_flags(flags::OVERFLOW, 0);
-            self.bus.publish(EngineEvent::SetError {
+            self.events.publish(EngineEvent::SetError {
                 shadow: self.shadow_path.clone(),
                 reason: format!(
                     "compact shadow {} ran out of space at chunk {c}; the master stays writable; attach a larger overflow volume and update the shadow",
@@ -622,16 +598,16 @@ impl SetCore {
 
     /// Applies bit changes of a volatile set in memory only; the first change
     /// after a save marks the header DIRTY (durably) before any bit moves.
-    fn apply_volatile(&self, shd: &BTreeSet<u64>, cpy: &BTreeSet<u64>) -> Result<()> {
-        if self.saved.swap(false, Ordering::AcqRel) {
-            self.bmp
+    fn apply_volatile(&self, to_mark: &BTreeSet<u64>, to_clear: &BTreeSet<u64>) -> Result<()> {
+        if self.volatile_saved.swap(false, Ordering::AcqRel) {
+            self.bitmap
                 .write_header(|h| h.lifecycle = bitmap::LIFE_DIRTY)?;
         }
-        for &c in shd {
-            self.shd.set(c);
+        for &c in to_mark {
+            self.shadow_bits.set(c);
         }
-        for &c in cpy {
-            self.cpy.clear(c);
+        for &c in to_clear {
+            self.copy_bits.clear(c);
         }
         Ok(())
     }
@@ -644,7 +620,7 @@ impl SetCore {
             return Ok(());
         }
         let _g = self.master.gate.write().unwrap_or_else(|e| e.into_inner());
-        if self.saved.load(Ordering::Acquire) {
+        if self.volatile_saved.load(Ordering::Acquire) {
             return Ok(());
         }
         // Data the bits describe first, as in the persistent write order.
@@ -654,16 +630,17 @@ impl SetCore {
         }
         if let Some(c) = &self.compact {
             let cm = c.lock().unwrap();
-            self.bmp.write_all_index(&cm.map)?;
+            self.bitmap.write_all_index(&cm.map)?;
         }
-        self.bmp.write_all_bits(Region::Shadow, &self.shd)?;
-        self.bmp.write_all_bits(Region::Copy, &self.cpy)?;
+        self.bitmap
+            .write_all_bits(Region::Shadow, &self.shadow_bits)?;
+        self.bitmap.write_all_bits(Region::Copy, &self.copy_bits)?;
         let f = self.f();
-        self.bmp.write_header(|h| {
+        self.bitmap.write_header(|h| {
             h.lifecycle = bitmap::LIFE_CLEAN;
             h.flags = f;
         })?;
-        self.saved.store(true, Ordering::Release);
+        self.volatile_saved.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -672,7 +649,7 @@ impl SetCore {
         if self.f() & flag == 0 {
             tracing::warn!(set = %self.shadow_path.display(), error = %e, "volume failed, set needs reset");
             self.set_flags(flag, 0);
-            self.bus.publish(EngineEvent::SetError {
+            self.events.publish(EngineEvent::SetError {
                 shadow: self.shadow_path.clone(),
                 reason: format!("{e}; reset the set"),
             });
@@ -686,14 +663,14 @@ impl SetCore {
         self.flags.fetch_and(!clear, Ordering::AcqRel);
         // Read the flags inside the header lock: the last header written then
         // carries the latest flags even when two threads race.
-        if let Err(e) = self.bmp.write_header(|h| h.flags = self.f()) {
+        if let Err(e) = self.bitmap.write_header(|h| h.flags = self.f()) {
             tracing::error!(set = %self.shadow_path.display(), error = %e, "cannot write bitmap header");
             self.flags.fetch_or(flags::BMPOFFLINE, Ordering::AcqRel);
         }
     }
 
     fn check_shadow_io(&self, what: &'static str) -> Result<()> {
-        if self.removed.load(Ordering::Acquire) {
+        if self.disabled.load(Ordering::Acquire) {
             return Err(Error::PermissionDenied {
                 path: self.shadow_path.clone(),
                 reason: format!("{what} refused: the set was disabled; reopen the volume"),
@@ -746,12 +723,12 @@ impl SetCore {
             // A chunk still to be copied towards the master is this shadow's
             // own data; one still to be copied towards the shadow is the
             // master's; an untouched dependent chunk is the master's.
-            let pending = f & (flags::COPYINGM | flags::COPYINGS) != 0 && self.cpy.get(c);
+            let pending = f & (flags::COPYINGM | flags::COPYINGS) != 0 && self.copy_bits.get(c);
             let from_master = !self.imported
                 && if pending {
                     f & flags::COPYINGM != 0
                 } else {
-                    self.kind == SetKind::Dependent && !self.shd.get(c)
+                    self.kind == SetKind::Dependent && !self.shadow_bits.get(c)
                 };
             let (v, o) = if from_master {
                 (m.master_vol()?.clone(), c * CHUNK_SIZE + start)
@@ -793,7 +770,7 @@ impl SetCore {
         for (c, _, _, _) in pieces(off, buf.len() as u64) {
             if self.imported {
                 // no master: only tracking
-            } else if f & (flags::COPYINGM | flags::COPYINGS) != 0 && self.cpy.get(c) {
+            } else if f & (flags::COPYINGM | flags::COPYINGS) != 0 && self.copy_bits.get(c) {
                 if f & flags::COPYINGM != 0 {
                     if !self.cow_to_shadow(&m, c, true, &mut pend)? {
                         self.out_of_space(c);
@@ -802,16 +779,16 @@ impl SetCore {
                 } else {
                     self.copy_to_master(&m, c, &mut pend)?;
                 }
-                pend.cpy(self, c);
+                pend.clear_copy(self, c);
             } else if self.kind == SetKind::Dependent
-                && !self.shd.get(c)
+                && !self.shadow_bits.get(c)
                 && !self.cow_to_shadow(&m, c, true, &mut pend)?
             {
                 self.out_of_space(c);
                 lost = Some(c);
             }
-            if !self.shd.get(c) {
-                pend.shd(self, c);
+            if !self.shadow_bits.get(c) {
+                pend.mark_shadow(self, c);
             }
         }
         pend.commit()?;
@@ -857,7 +834,7 @@ impl SetCore {
     pub fn note_state(&self, before: SetState) {
         let after = self.state();
         if after != before {
-            self.bus.publish(EngineEvent::SetModified {
+            self.events.publish(EngineEvent::SetModified {
                 shadow: self.shadow_path.clone(),
                 change: SetChange::State {
                     from: before,
@@ -912,7 +889,7 @@ impl SetCore {
         if total == 0 {
             return 100.0;
         }
-        let left = self.cpy.count().min(total);
+        let left = self.copy_bits.count().min(total);
         100.0 * (total - left) as f32 / total as f32
     }
 
@@ -921,8 +898,8 @@ impl SetCore {
             return 100.0;
         }
         let sibs = self.siblings_to_master();
-        let mut maps = vec![&self.shd, &self.cpy];
-        maps.extend(sibs.iter().map(|s| &s.cpy));
+        let mut maps = vec![&self.shadow_bits, &self.copy_bits];
+        maps.extend(sibs.iter().map(|s| &s.copy_bits));
         let diff = Bits::count_union(&maps).min(self.chunks);
         100.0 * (self.chunks - diff) as f32 / self.chunks as f32
     }
@@ -942,7 +919,7 @@ impl SetCore {
 
     /// Chunk `c` may differ between master and shadow.
     pub fn unsynchronized(&self, c: u64, sibs: &[Arc<SetCore>]) -> bool {
-        self.shd.get(c) || self.cpy.get(c) || sibs.iter().any(|s| s.cpy.get(c))
+        self.shadow_bits.get(c) || self.copy_bits.get(c) || sibs.iter().any(|s| s.copy_bits.get(c))
     }
 
     pub fn info(&self) -> SetInfo {
@@ -951,15 +928,15 @@ impl SetCore {
         let status = self.status();
         let pc = self.percent_completed();
         let ps = self.percent_synchronized();
-        let (shadow_chunks_used, ov_used) = match &self.compact {
+        let (shadow_chunks_used, overflow_used) = match &self.compact {
             Some(c) => {
                 let c = c.lock().unwrap();
-                (c.used(), c.ov_used)
+                (c.used(), c.overflow_used)
             }
             None => (0, 0),
         };
-        // ctl before meta: the copy job's pause locks them in that order.
-        let running = self.ctl.lock().unwrap().running;
+        // `job` before `meta`: the copy job's pause locks them in that order.
+        let running = self.job.lock().unwrap().running;
         let meta = self.meta.lock().unwrap();
         SetInfo {
             shadow: self.shadow_path.clone(),
@@ -980,19 +957,19 @@ impl SetCore {
             percent_synchronized: ps,
             master_capacity: self.master.size,
             shadow_capacity: self.shadow.size,
-            bitmap_capacity: self.bmp.vol.size,
+            bitmap_capacity: self.bitmap.vol.size,
             copy_units: meta.units,
             copy_delay: meta.delay,
             flags: f,
             chunks: self.chunks,
-            shadow_bits: self.shd.count(),
-            copy_bits: self.cpy.count(),
+            shadow_bits: self.shadow_bits.count(),
+            copy_bits: self.copy_bits.count(),
             mtime: meta.mtime,
             compact: self.compact.is_some(),
             volatile_bitmap: self.volatile,
             shadow_chunks_total: self.shadow.size / CHUNK_SIZE,
             shadow_chunks_used,
-            overflow_chunks_used: ov_used,
+            overflow_chunks_used: overflow_used,
             copy_active: running,
             copy_direction: if f & flags::COPYINGM != 0 {
                 Some(Direction::ToShadow)

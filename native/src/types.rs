@@ -335,8 +335,8 @@ pub struct VolumeInfo {
     pub path: PathBuf,
     /// Size in bytes.
     pub capacity: u64,
-    /// "" or "master of <shadow>", "shadow of <shadow>", "bitmap of <shadow>",
-    /// "overflow".
+    /// `""` or `"master of <shadow>"`, `"shadow of <shadow>"`,
+    /// `"bitmap of <shadow>"`, `"overflow"`.
     pub used_by: String,
     /// A block device rather than a regular file.
     pub block_device: bool,

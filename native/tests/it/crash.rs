@@ -7,8 +7,7 @@
 //! chunk the bitmaps call synchronized differs. A handful of kills in CI,
 //! 120 with `NATIVE_LONG=1`.
 
-mod common;
-use common::*;
+use crate::common::*;
 use native::*;
 use rand::prelude::*;
 use std::io::Write;
@@ -222,7 +221,7 @@ fn crash_rounds(rounds: usize, seed: u64) {
             .unwrap();
         e.enable_set(spec(&vols[0], &vols[2], &bmps[1], SetKind::Dependent))
             .unwrap();
-        assert!(e.wait(&vols[1], Some(Duration::from_secs(60))).unwrap());
+        wait_done(&e, &vols[1]);
         let m = std::fs::read(&vols[0]).unwrap();
         e.init_overflow(&ovr).unwrap();
         let mut sp = spec(&vols[0], &vols[3], &bmps[2], SetKind::Dependent);
@@ -236,7 +235,7 @@ fn crash_rounds(rounds: usize, seed: u64) {
         let _ = std::fs::remove_file(&log);
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
-                "crash_child",
+                "crash::crash_child",
                 "--exact",
                 "--nocapture",
                 "--test-threads",
@@ -303,7 +302,7 @@ fn crash_rounds(rounds: usize, seed: u64) {
         // Let resumed copies finish, then check the synchronized claims.
         for s in [&vols[1], &vols[2], &vols[3]] {
             e.set_copy_params(s, 2, 60000).unwrap();
-            assert!(e.wait(s, Some(Duration::from_secs(60))).unwrap());
+            wait_done(&e, s);
         }
         let unsync = e.unsynchronized_chunks(&vols[1]).unwrap();
         let ms = std::fs::read(&vols[0]).unwrap();

@@ -2,14 +2,10 @@
 //! and its errors, concurrency within one connection, malformed input (after
 //! which the server must keep serving other clients), and shutdown.
 
-mod nbd_common;
-#[path = "nbd_common/tls_cases.rs"]
-mod tls_cases;
-
+use crate::nbd_common::*;
 use native::nbd::proto::*;
 use native::nbd::{FileExport, NbdConfig};
 use native::{BlockDevice, Error, Result};
-use nbd_common::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -172,6 +168,30 @@ impl Raw {
         Ok(self.read_n(len as usize))
     }
 
+    /// Checks that a WRITE is acknowledged without error.
+    fn check_write(&mut self, cookie: u64, offset: u64, data: &[u8], flags: u16) {
+        assert_eq!(
+            self.write(cookie, offset, data, flags),
+            0,
+            "write at {offset}"
+        );
+    }
+
+    /// Checks that a READ of `want.len()` bytes succeeds and returns `want`.
+    fn check_read(&mut self, cookie: u64, offset: u64, want: &[u8]) {
+        let got = self.read(cookie, offset, want.len() as u32);
+        assert_eq!(got.as_deref(), Ok(want), "read at {offset}");
+    }
+
+    /// Checks that a READ fails with `errno`.
+    fn check_read_fails(&mut self, cookie: u64, offset: u64, len: u32, errno: u32) {
+        assert_eq!(
+            self.read(cookie, offset, len).err(),
+            Some(errno),
+            "read at {offset}"
+        );
+    }
+
     fn simple(&mut self, kind: u16, flags: u16, cookie: u64, offset: u64, len: u32) -> u32 {
         self.request(kind, flags, cookie, offset, len);
         let (err, c) = self.reply();
@@ -283,7 +303,7 @@ fn greeting_list_and_option_errors() {
     // GO enters transmission.
     let (size, _) = c.go(&rw).unwrap();
     assert_eq!(size, SIZE as u64);
-    assert_eq!(c.read(7, 0, 512).unwrap(), vec![0u8; 512]);
+    c.check_read(7, 0, &[0u8; 512]);
     c.request(CMD_DISC, 0, 8, 0, 0);
     c.expect_closed();
 }
@@ -303,8 +323,8 @@ fn export_name_with_and_without_zeroes() {
         assert_eq!(be_u64(&r[0..8]), SIZE as u64);
         assert_eq!(be_u16(&r[8..10]) & TFLAG_HAS_FLAGS, TFLAG_HAS_FLAGS);
         assert!(r[10..].iter().all(|&b| b == 0));
-        assert_eq!(c.write(1, 4096, &[9u8; 100], 0), 0);
-        assert_eq!(c.read(2, 4096, 100).unwrap(), vec![9u8; 100]);
+        c.check_write(1, 4096, &[9u8; 100], 0);
+        c.check_read(2, 4096, &[9u8; 100]);
     }
     // EXPORT_NAME cannot answer an error: the server closes.
     let mut c = Raw::negotiating(srv.addr);
@@ -329,9 +349,9 @@ fn every_command_and_its_errors() {
     let (mut c, size, _) = Raw::open(srv.addr, &rw);
     let data = pattern(64 * 1024, 3);
 
-    assert_eq!(c.write(1, 8192, &data, 0), 0);
-    assert_eq!(c.read(2, 8192, data.len() as u32).unwrap(), data);
-    assert_eq!(c.write(3, 0, &data[..4096], CMD_FLAG_FUA), 0);
+    c.check_write(1, 8192, &data, 0);
+    c.check_read(2, 8192, &data);
+    c.check_write(3, 0, &data[..4096], CMD_FLAG_FUA);
     assert_eq!(c.simple(CMD_FLUSH, 0, 4, 0, 0), 0);
     assert_eq!(c.simple(CMD_WRITE_ZEROES, 0, 5, 8192, 1000), 0);
     assert_eq!(
@@ -344,7 +364,7 @@ fn every_command_and_its_errors() {
         ),
         0
     );
-    assert_eq!(c.read(7, 8192, 1024).unwrap(), vec![0u8; 1024]);
+    c.check_read(7, 8192, &[0u8; 1024]);
     assert_eq!(c.simple(CMD_TRIM, 0, 8, 65536, 4096), 0);
     assert_eq!(c.simple(CMD_TRIM, CMD_FLAG_FUA, 9, 65536, 4096), 0);
     // FUA is accepted on any command; zero lengths succeed.
@@ -352,11 +372,11 @@ fn every_command_and_its_errors() {
     c.request(CMD_READ, CMD_FLAG_FUA, 11, 0, 16);
     assert_eq!(c.reply(), (0, 11));
     c.read_n(16);
-    assert_eq!(c.write(12, 0, &[], 0), 0);
+    c.check_write(12, 0, &[], 0);
 
     // Errors, each leaving the connection usable.
-    assert_eq!(c.read(20, size - 10, 11).unwrap_err(), EINVAL);
-    assert_eq!(c.read(21, u64::MAX - 5, 10).unwrap_err(), EINVAL);
+    c.check_read_fails(20, size - 10, 11, EINVAL);
+    c.check_read_fails(21, u64::MAX - 5, 10, EINVAL);
     assert_eq!(c.write(22, size - 10, &[1u8; 11], 0), ENOSPC);
     assert_eq!(c.simple(CMD_TRIM, 0, 23, size, 1), ENOSPC);
     assert_eq!(c.simple(CMD_WRITE_ZEROES, 0, 24, size - 1, 2), ENOSPC);
@@ -370,7 +390,7 @@ fn every_command_and_its_errors() {
     assert_eq!(c.simple(CMD_READ, 1 << 2, 26, 0, 512), EINVAL, "DF flag");
     assert_eq!(c.simple(CMD_WRITE_ZEROES, 1 << 4, 27, 0, 512), EINVAL);
     assert_eq!(c.write(28, 0, &[1u8; 16], CMD_FLAG_NO_HOLE), EINVAL);
-    assert_eq!(c.read(29, 0, (32 << 20) + 1).unwrap_err(), EINVAL);
+    c.check_read_fails(29, 0, (32 << 20) + 1, EINVAL);
     assert_eq!(c.read(30, 0, SIZE as u32).unwrap().len(), SIZE);
 
     c.request(CMD_DISC, 0, 40, 0, 0);
@@ -393,7 +413,7 @@ fn read_only_export_refuses_writes_with_eperm() {
     assert_eq!(c.simple(CMD_TRIM, 0, 2, 0, 4096), EPERM);
     assert_eq!(c.simple(CMD_WRITE_ZEROES, 0, 3, 0, 4096), EPERM);
     assert_eq!(c.simple(CMD_FLUSH, 0, 4, 0, 0), 0);
-    assert_eq!(c.read(5, 0, 4096).unwrap(), vec![0x5a; 4096]);
+    c.check_read(5, 0, &[0x5a; 4096]);
     let file = std::fs::read(dir.path().join("ro.img")).unwrap();
     assert!(file.iter().all(|&b| b == 0x5a));
 }
@@ -561,10 +581,10 @@ fn device_errors_become_errno_replies() {
     ex.insert("/failing", Arc::new(Failing));
     let srv = TestServer::start(Arc::new(ex));
     let (mut c, _, _) = Raw::open(srv.addr, "/failing");
-    assert_eq!(c.read(1, 0, 512).unwrap_err(), EIO);
-    assert_eq!(c.read(2, 4096, 512).unwrap_err(), ENOSPC);
-    assert_eq!(c.read(3, 8192, 512).unwrap_err(), EPERM);
-    assert_eq!(c.read(4, 12288, 512).unwrap_err(), EINVAL);
+    c.check_read_fails(1, 0, 512, EIO);
+    c.check_read_fails(2, 4096, 512, ENOSPC);
+    c.check_read_fails(3, 8192, 512, EPERM);
+    c.check_read_fails(4, 12288, 512, EINVAL);
     assert_eq!(c.read(5, 65536, 512).unwrap_err(), EIO, "a panic is EIO");
     assert_eq!(c.write(6, 0, &[0u8; 512], 0), EIO);
     // The connection survives all of that.

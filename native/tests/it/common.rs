@@ -86,3 +86,28 @@ pub fn first_diff(a: &[u8], b: &[u8]) -> Option<usize> {
         .position(|(x, y)| x != y)
         .or((a.len() != b.len()).then_some(a.len().min(b.len())))
 }
+
+/// How long a test copy may run before the test fails.
+pub const COPY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits for the set's copy job to end, failing the test after
+/// [`COPY_TIMEOUT`].
+pub fn wait_done(e: &Engine, shadow: &Path) {
+    assert!(
+        e.wait(shadow, Some(COPY_TIMEOUT)).unwrap(),
+        "copy of {} still running after {COPY_TIMEOUT:?}",
+        shadow.display()
+    );
+}
+
+/// Checks that the engine's device for `path` reads exactly `want`, naming
+/// the first differing byte instead of printing both volumes.
+pub fn check_reads(e: &Engine, path: &Path, want: &[u8]) {
+    let got = read_all(&dev(e, path));
+    assert!(
+        got == want,
+        "{} differs from the expected image at byte {:?}",
+        path.display(),
+        first_diff(&got, want)
+    );
+}

@@ -8,8 +8,7 @@
 //! the refusal is one of the expected kinds. `NATIVE_LONG=1` runs more seeds
 //! and steps.
 
-mod common;
-use common::*;
+use crate::common::*;
 use native::*;
 use rand::prelude::*;
 use std::path::PathBuf;

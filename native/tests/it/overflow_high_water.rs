@@ -3,9 +3,7 @@
 //! spills, outlives the update that frees the chunks, and survives restarts
 //! (FORMAT.md §2, statistics page).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use native::*;
 use std::path::Path;
 
@@ -36,7 +34,7 @@ fn high_water_mark_survives_update_and_restart() {
     assert_eq!(info(&e, &o), (3, 3));
     // A new point in time frees every chunk; the mark stays.
     e.copy(&s, Direction::ToShadow, CopyMode::Update).unwrap();
-    assert!(e.wait(&s, None).unwrap());
+    wait_done(&e, &s);
     assert_eq!(info(&e, &o), (0, 3));
     drop(md);
     drop(e);
@@ -89,7 +87,7 @@ fn lost_statistics_recovered_from_chunks_in_use() {
     assert_eq!(info(&e, &o), (4, 4), "derived from the set's index at open");
     // The update frees the chunks; the recovered mark is written first.
     e.copy(&s, Direction::ToShadow, CopyMode::Update).unwrap();
-    assert!(e.wait(&s, None).unwrap());
+    wait_done(&e, &s);
     assert_eq!(info(&e, &o), (0, 4));
     drop(e);
     let e = env.open();

@@ -4,8 +4,7 @@
 //! changes a set and is SIGKILLed; the parent reopens the engine and checks
 //! that saved bitmaps are trusted and unsaved ones are not (imaging.md §3.6).
 
-mod common;
-use common::*;
+use crate::common::*;
 use native::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,7 +55,7 @@ fn run_and_kill(env: &Env, scenario: &str) {
     let _ = std::fs::remove_file(&ready);
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "volatile_child",
+            "volatile::volatile_child",
             "--exact",
             "--nocapture",
             "--test-threads",
@@ -126,7 +125,7 @@ fn crash_with_unsaved_bits_takes_a_dependent_shadow_offline() {
     assert_eq!(&master[3 * CH..3 * CH + 4096], &[0xee; 4096][..]);
     e.reset(&s).unwrap();
     assert_eq!(info(&e, &s).status, Status::Normal);
-    assert_eq!(read_all(&dev(&e, &s)), master);
+    check_reads(&e, &s, &master);
 }
 
 #[test]
@@ -141,7 +140,7 @@ fn bits_saved_at_suspend_survive_a_crash() {
     assert_eq!(i.flags & flags::OFFLINE, 0, "{i:?}");
     assert_eq!(i.shadow_bits, 1);
     e.resume(&s).unwrap();
-    assert_eq!(read_all(&dev(&e, &s)), old);
+    check_reads(&e, &s, &old);
 }
 
 #[test]
@@ -161,7 +160,7 @@ fn crash_marks_every_chunk_of_an_idle_independent_set() {
     {
         let e = env.open();
         e.enable_set(sp).unwrap();
-        assert!(e.wait(&s, Some(Duration::from_secs(60))).unwrap());
+        wait_done(&e, &s);
     }
     run_and_kill(&env, "write");
     let e = env.open();
@@ -169,7 +168,7 @@ fn crash_marks_every_chunk_of_an_idle_independent_set() {
     assert_eq!(i.flags & flags::OFFLINE, 0, "{i:?}");
     assert_eq!(i.shadow_bits, i.chunks, "every chunk is marked for update");
     e.copy(&s, Direction::ToShadow, CopyMode::Update).unwrap();
-    assert!(e.wait(&s, Some(Duration::from_secs(60))).unwrap());
-    assert_eq!(read_all(&dev(&e, &s)), std::fs::read(&m).unwrap());
+    wait_done(&e, &s);
+    check_reads(&e, &s, &std::fs::read(&m).unwrap());
     assert_eq!(info(&e, &s).shadow_bits, 0);
 }

@@ -1,8 +1,7 @@
 //! Every precondition failure returns a typed error that names the set (its
 //! shadow path) or volume and says what to do; nothing changes on failure.
 
-mod common;
-use common::*;
+use crate::common::*;
 use native::*;
 use std::path::Path;
 use std::time::Duration;
@@ -19,6 +18,18 @@ fn says(e: &Error, needles: &[&str]) {
     for n in needles {
         assert!(msg.contains(n), "{msg:?} does not mention {n:?}");
     }
+}
+
+/// The one shape of a refusal: `err` is the given `Error` variant and, when
+/// needles are given, its message [`says`] each of them.
+macro_rules! check_refused {
+    ($err:expr, $variant:path) => {
+        assert!(matches!($err, $variant { .. }), "{}", $err)
+    };
+    ($err:expr, $variant:path, [$($needle:expr),* $(,)?]) => {{
+        check_refused!($err, $variant);
+        says(&$err, &[$($needle),*]);
+    }};
 }
 
 fn s(p: &Path) -> String {
@@ -39,8 +50,7 @@ fn enable_preconditions() {
     let err = e
         .enable_set(spec(&m, &m, &b, SetKind::Dependent))
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
-    says(&err, &[&s(&m), "different"]);
+    check_refused!(err, Error::InvalidParameter, [&s(&m), "different"]);
 
     let outside = tempfile::tempdir().unwrap();
     let out = outside.path().join("x");
@@ -48,45 +58,48 @@ fn enable_preconditions() {
     let err = e
         .enable_set(spec(&m, &out, &b, SetKind::Dependent))
         .unwrap_err();
-    assert!(matches!(err, Error::AccessDenied { .. }), "{err}");
-    says(&err, &["x", "root"]);
+    check_refused!(err, Error::AccessDenied, ["x", "root"]);
 
     let link = env.root.join("link");
     std::os::unix::fs::symlink(&out, &link).unwrap();
     let err = e
         .enable_set(spec(&m, &link, &b, SetKind::Dependent))
         .unwrap_err();
-    assert!(matches!(err, Error::AccessDenied { .. }), "{err}");
-    says(&err, &[&s(&link)]);
+    check_refused!(err, Error::AccessDenied, [&s(&link)]);
 
     let dotdot = env.root.join("..").join("state").join("engine.json");
     let err = e
         .enable_set(spec(&m, &dotdot, &b, SetKind::Dependent))
         .unwrap_err();
-    assert!(matches!(err, Error::AccessDenied { .. }), "{err}");
+    check_refused!(err, Error::AccessDenied);
 
     let err = e
         .enable_set(spec(&m, &env.root.join("nope"), &b, SetKind::Dependent))
         .unwrap_err();
-    assert!(matches!(err, Error::NotFound { .. }), "{err}");
-    says(&err, &["nope", "create"]);
+    check_refused!(err, Error::NotFound, ["nope", "create"]);
 
     let err = e
         .enable_set(spec(&m, &small, &b, SetKind::Independent))
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
-    says(&err, &["shadow too small", &s(&small)]);
+    check_refused!(
+        err,
+        Error::InvalidParameter,
+        ["shadow too small", &s(&small)]
+    );
 
     let err = e
         .enable_set(spec(&m, &sh, &tiny_b, SetKind::Dependent))
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
-    says(&err, &["bitmap volume too small", &s(&sh)]);
+    check_refused!(
+        err,
+        Error::InvalidParameter,
+        ["bitmap volume too small", &s(&sh)]
+    );
 
     let err = e
         .enable_set(spec(&m, &empty, &b, SetKind::Dependent))
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
+    check_refused!(err, Error::InvalidParameter);
 
     let mut sp = spec(&m, &sh, &b, SetKind::Dependent);
     sp.overflow = Some(small.clone());
@@ -113,8 +126,11 @@ fn enable_preconditions() {
     let mut sp = spec(&m, &sh, &b, SetKind::Dependent);
     sp.group = Some("gi".into());
     let err = e.enable_set(sp).unwrap_err();
-    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
-    says(&err, &["gi", "independent", "dependent"]);
+    check_refused!(
+        err,
+        Error::InvalidParameter,
+        ["gi", "independent", "dependent"]
+    );
 
     assert!(e.sets().is_empty(), "nothing enabled by failures");
     e.enable_set(spec(&m, &sh, &b, SetKind::Dependent)).unwrap();
@@ -132,18 +148,16 @@ fn enable_preconditions() {
     let err = e
         .enable_set(spec(&m, &s2, &b, SetKind::Dependent))
         .unwrap_err();
-    assert!(matches!(err, Error::InUse { .. }), "{err}");
-    says(&err, &[&s(&b), "bitmap of", &s(&s2)]);
+    check_refused!(err, Error::InUse, [&s(&b), "bitmap of", &s(&s2)]);
 
     let b2 = env.vol("b2", 64 << 10, 0);
     let err = e
         .enable_set(spec(&sh, &s2, &b2, SetKind::Dependent))
         .unwrap_err();
-    assert!(matches!(err, Error::InUse { .. }), "{err}");
-    says(&err, &["shadow of"]);
+    check_refused!(err, Error::InUse, ["shadow of"]);
 
     let err = e.init_overflow(&m).unwrap_err();
-    assert!(matches!(err, Error::InUse { .. }), "{err}");
+    check_refused!(err, Error::InUse);
     assert_eq!(e.sets().len(), 1);
 }
 
@@ -161,12 +175,11 @@ fn copy_preconditions() {
     let err = e
         .copy(&sh, Direction::ToShadow, CopyMode::Update)
         .unwrap_err();
-    assert!(matches!(err, Error::Busy { .. }), "{err}");
-    says(&err, &[&s(&sh), "in progress"]);
+    check_refused!(err, Error::Busy, [&s(&sh), "in progress"]);
     let err = e.disable_set(&sh).unwrap_err();
-    assert!(matches!(err, Error::Busy { .. }), "{err}");
+    check_refused!(err, Error::Busy);
     let err = e.export_shadow(&sh).unwrap_err();
-    assert!(matches!(err, Error::Busy { .. }), "{err}");
+    check_refused!(err, Error::Busy);
     assert!(
         !e.wait(&sh, Some(Duration::from_millis(50))).unwrap(),
         "wait times out"
@@ -178,14 +191,16 @@ fn copy_preconditions() {
     let err = e
         .copy(&sh, Direction::ToMaster, CopyMode::Update)
         .unwrap_err();
-    assert!(matches!(err, Error::Busy { .. }), "{err}");
-    says(&err, &["pending", "update the shadow"]);
+    check_refused!(err, Error::Busy, ["pending", "update the shadow"]);
     e.abort(&sh).unwrap();
     // Out-of-range parameters change nothing.
     for (d, u) in [(1, 100), (10001, 100), (2, 99), (2, 60001)] {
         let err = e.set_copy_params(&sh, d, u).unwrap_err();
-        assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
-        says(&err, &[&s(&sh), "2..=10000", "100..=60000"]);
+        check_refused!(
+            err,
+            Error::InvalidParameter,
+            [&s(&sh), "2..=10000", "100..=60000"]
+        );
     }
     let i = e.set_info(&sh).unwrap();
     assert_eq!((i.copy_delay, i.copy_units), (10000, 100));
@@ -194,27 +209,23 @@ fn copy_preconditions() {
     let err = e
         .copy(&sh, Direction::ToShadow, CopyMode::Update)
         .unwrap_err();
-    assert!(matches!(err, Error::WrongState { .. }), "{err}");
-    says(&err, &["suspended", "resume"]);
+    check_refused!(err, Error::WrongState, ["suspended", "resume"]);
     e.resume(&sh).unwrap();
     e.copy(&sh, Direction::ToShadow, CopyMode::Update).unwrap();
-    assert!(e.wait(&sh, Some(Duration::from_secs(30))).unwrap());
+    wait_done(&e, &sh);
     assert_eq!(std::fs::read(&sh).unwrap(), std::fs::read(&m).unwrap());
     let err = e.join(&sh, None).unwrap_err();
-    assert!(matches!(err, Error::WrongState { .. }), "{err}");
-    says(&err, &["not exported"]);
+    check_refused!(err, Error::WrongState, ["not exported"]);
     e.export_shadow(&sh).unwrap();
     let err = e.export_shadow(&sh).unwrap_err();
-    assert!(matches!(err, Error::WrongState { .. }), "{err}");
+    check_refused!(err, Error::WrongState);
     let err = e
         .copy(&sh, Direction::ToShadow, CopyMode::Update)
         .unwrap_err();
-    assert!(matches!(err, Error::WrongState { .. }), "{err}");
-    says(&err, &["exported"]);
+    check_refused!(err, Error::WrongState, ["exported"]);
     let junk = env.vol("junk", 64 << 10, 7);
     let err = e.join(&sh, Some(&junk)).unwrap_err();
-    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
-    says(&err, &["not a valid bitmap"]);
+    check_refused!(err, Error::InvalidParameter, ["not a valid bitmap"]);
     e.join(&sh, None).unwrap();
 
     let err = e
@@ -234,8 +245,7 @@ fn dependent_and_overflow_preconditions() {
     let e = env.open();
     e.enable_set(spec(&m, &sh, &b, SetKind::Dependent)).unwrap();
     let err = e.export_shadow(&sh).unwrap_err();
-    assert!(matches!(err, Error::WrongState { .. }), "{err}");
-    says(&err, &["independent"]);
+    check_refused!(err, Error::WrongState, ["independent"]);
     let err = e.attach_overflow(&sh, &o).unwrap_err();
     assert!(
         matches!(
@@ -250,12 +260,11 @@ fn dependent_and_overflow_preconditions() {
     says(&err, &["initialise"]);
     e.init_overflow(&o).unwrap();
     let err = e.init_overflow(&o).unwrap_err();
-    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    check_refused!(err, Error::AlreadyExists);
     let err = e.attach_overflow(&sh, &o).unwrap_err();
-    assert!(matches!(err, Error::WrongState { .. }), "{err}");
-    says(&err, &["compact"]);
+    check_refused!(err, Error::WrongState, ["compact"]);
     let err = e.detach_overflow(&sh).unwrap_err();
-    assert!(matches!(err, Error::WrongState { .. }), "{err}");
+    check_refused!(err, Error::WrongState);
     let err = e
         .enable_set(spec(
             &m,
@@ -264,10 +273,9 @@ fn dependent_and_overflow_preconditions() {
             SetKind::Dependent,
         ))
         .unwrap_err();
-    assert!(matches!(err, Error::InUse { .. }), "{err}");
-    says(&err, &["overflow"]);
+    check_refused!(err, Error::InUse, ["overflow"]);
     let err = e.device(&o).err().unwrap();
-    assert!(matches!(err, Error::PermissionDenied { .. }), "{err}");
+    check_refused!(err, Error::PermissionDenied);
     let err = e.device(&b).err().unwrap();
     assert_eq!(err.errno(), 1);
     // Data-path range checks.
@@ -292,16 +300,15 @@ fn group_preconditions() {
     let e = env.open();
     for bad in ["", "-x", "a b", "x\ty"] {
         let err = e.create_group(bad, SetKind::Dependent).unwrap_err();
-        assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
+        check_refused!(err, Error::InvalidParameter);
     }
     e.create_group("g", SetKind::Dependent).unwrap();
     let err = e.create_group("g", SetKind::Dependent).unwrap_err();
-    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    check_refused!(err, Error::AlreadyExists);
     let err = e
         .group_copy("g", Direction::ToShadow, CopyMode::Update)
         .unwrap_err();
-    assert!(matches!(err, Error::WrongState { .. }), "{err}");
-    says(&err, &["no members"]);
+    check_refused!(err, Error::WrongState, ["no members"]);
     let err = e.delete_group("h").unwrap_err();
     assert!(
         matches!(err, Error::NotFound { kind: "group", .. }),
@@ -316,11 +323,10 @@ fn group_preconditions() {
     let err = e
         .group_copy("g", Direction::ToMaster, CopyMode::Update)
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
-    says(&err, &["share master", &s(&m)]);
+    check_refused!(err, Error::InvalidParameter, ["share master", &s(&m)]);
     e.create_group("h", SetKind::Dependent).unwrap();
     let err = e.rename_group("g", "h").unwrap_err();
-    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    check_refused!(err, Error::AlreadyExists);
     e.lock_group("g").unwrap();
     for err in [
         e.delete_group("g").unwrap_err(),
@@ -328,14 +334,13 @@ fn group_preconditions() {
         e.add_to_group(&s1, "h").unwrap_err(),
         e.disable_set(&s1).unwrap_err(),
     ] {
-        assert!(matches!(err, Error::WrongState { .. }), "{err}");
-        says(&err, &["locked", "unlock"]);
+        check_refused!(err, Error::WrongState, ["locked", "unlock"]);
     }
     e.unlock_group("g").unwrap();
     e.delete_group("g").unwrap();
     assert!(e.set_info(&s1).unwrap().group.is_none());
     let err = e.remove_from_group(&s1).unwrap_err();
-    assert!(matches!(err, Error::WrongState { .. }), "{err}");
+    check_refused!(err, Error::WrongState);
     assert_eq!(e.group_percent_completed("h").unwrap(), 100.0);
 }
 

@@ -4,12 +4,9 @@
 //! refusals while NBD clients hold a volume (imaging.md §8, mount checks),
 //! driven over a real NBD connection.
 
-mod common;
-mod nbd_common;
-
-use common::*;
+use crate::common::*;
+use crate::nbd_common::TestServer;
 use native::*;
-use nbd_common::TestServer;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -97,7 +94,7 @@ fn copy_parameters_given_at_enable_govern_the_first_burst() {
     );
     assert!(i.copy_active);
     e.abort(&s).unwrap();
-    assert!(e.wait(&s, Some(Duration::from_secs(10))).unwrap());
+    wait_done(&e, &s);
 
     // Persisted in the header: a restart reports the same values.
     drop(e);
@@ -114,7 +111,7 @@ fn exported_set(env: &Env, e: &Engine) -> (std::path::PathBuf, std::path::PathBu
     let b = env.vol("b", 64 << 10, 0);
     e.enable_set(spec(&m, &s, &b, SetKind::Independent))
         .unwrap();
-    assert!(e.wait(&s, Some(Duration::from_secs(30))).unwrap());
+    wait_done(e, &s);
     e.export_shadow(&s).unwrap();
     dev(e, &m)
         .write_at(&[0x22; 512], 2 * CH as u64, false)
@@ -189,7 +186,7 @@ fn resuming_an_exported_set_joins_a_local_import_of_its_shadow() {
 
     // An update resyncs exactly both hosts' changes.
     e.copy(&s, Direction::ToShadow, CopyMode::Update).unwrap();
-    assert!(e.wait(&s, Some(Duration::from_secs(30))).unwrap());
+    wait_done(&e, &s);
     assert_eq!(std::fs::read(&m).unwrap(), std::fs::read(&s).unwrap());
 }
 
@@ -330,7 +327,7 @@ fn operations_are_refused_while_nbd_clients_hold_the_volume() {
     let b = env.vol("b", 64 << 10, 0);
     e.enable_set(spec(&m, &s, &b, SetKind::Independent))
         .unwrap();
-    assert!(e.wait(&s, Some(Duration::from_secs(30))).unwrap());
+    wait_done(&e, &s);
 
     // Two clients on the shadow: copy/update towards it and export refused.
     let mut c1 = Client::open(srv.addr, &s);
@@ -354,7 +351,7 @@ fn operations_are_refused_while_nbd_clients_hold_the_volume() {
     refused(e.export_shadow(&s), &s, "export");
     // Towards the master is fine while nobody holds the master.
     e.copy(&s, Direction::ToMaster, CopyMode::Update).unwrap();
-    assert!(e.wait(&s, Some(Duration::from_secs(30))).unwrap());
+    wait_done(&e, &s);
     // A group copy is refused as a whole.
     e.create_group("g", SetKind::Independent).unwrap();
     e.add_to_group(&s, "g").unwrap();

@@ -2,10 +2,8 @@
 //! `qemu-utils`), `nbdinfo` and `nbdcopy` (Debian `libnbd-bin`). A missing tool
 //! fails the test with the package to install; nothing is skipped.
 
-mod nbd_common;
-
+use crate::nbd_common::*;
 use native::nbd::{FileDevice, FileExport};
-use nbd_common::*;
 use std::sync::Arc;
 
 const MIB: usize = 1 << 20;

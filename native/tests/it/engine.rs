@@ -2,8 +2,7 @@
 //! both directions, compact shadows with overflow, groups, export/import/join,
 //! restart, events and the export source.
 
-mod common;
-use common::*;
+use crate::common::*;
 use native::*;
 use std::time::Duration;
 
@@ -52,7 +51,7 @@ fn dependent_set_keeps_point_in_time() {
         want,
         "master reads the shadow during the copy"
     );
-    assert!(e.wait(&s, Some(Duration::from_secs(20))).unwrap());
+    wait_done(&e, &s);
     assert_eq!(read_all(&md), want);
     assert_eq!(read_all(&sd), want);
     let info = e.set_info(&s).unwrap();
@@ -81,7 +80,7 @@ fn independent_set_full_copy_and_restart() {
         orig,
         "independent shadow keeps the PIT during the copy"
     );
-    assert!(e.wait(&s, Some(Duration::from_secs(20))).unwrap());
+    wait_done(&e, &s);
     let mut ondisk = std::fs::read(&s).unwrap();
     ondisk.truncate(MSIZE);
     assert_eq!(ondisk, orig, "full copy is physical");
@@ -101,10 +100,10 @@ fn independent_set_full_copy_and_restart() {
     let e = env.open();
     let info = e.set_info(&s).unwrap();
     assert_eq!(info.shadow_bits, 1);
-    assert_eq!(read_all(&dev(&e, &s)), orig);
+    check_reads(&e, &s, &orig);
     e.copy(&s, Direction::ToShadow, CopyMode::Update).unwrap();
-    assert!(e.wait(&s, None).unwrap());
-    assert_eq!(read_all(&dev(&e, &s)), read_all(&dev(&e, &m)));
+    wait_done(&e, &s);
+    check_reads(&e, &s, &read_all(&dev(&e, &m)));
     assert_eq!(e.set_info(&s).unwrap().percent_synchronized, 100.0);
 }
 
@@ -131,7 +130,7 @@ fn interrupted_copy_resumes_after_restart() {
         "copy flags survive a shutdown"
     );
     e.set_copy_params(&s, 2, 60000).unwrap();
-    assert!(e.wait(&s, Some(Duration::from_secs(30))).unwrap());
+    wait_done(&e, &s);
     assert_eq!(std::fs::read(&s).unwrap(), std::fs::read(&m).unwrap());
 }
 
@@ -212,7 +211,7 @@ fn compact_shadow_with_overflow() {
         .unwrap();
     let want = read_all(&sd);
     e.copy(&s, Direction::ToMaster, CopyMode::Update).unwrap();
-    assert!(e.wait(&s, None).unwrap());
+    wait_done(&e, &s);
     assert_eq!(read_all(&md), want);
     assert_eq!(e.set_info(&s).unwrap().shadow_chunks_used, 0);
     e.detach_overflow(&s).unwrap();
@@ -242,7 +241,7 @@ fn several_shadows_of_one_master() {
     assert_eq!(read_all(&d2), v1);
     // s1 back to the master: s2 keeps its PIT (sibling copy-on-write).
     e.copy(&s1, Direction::ToMaster, CopyMode::Update).unwrap();
-    assert!(e.wait(&s1, None).unwrap());
+    wait_done(&e, &s1);
     assert_eq!(read_all(&md), orig);
     assert_eq!(read_all(&d2), v1);
     assert_eq!(read_all(&d1), orig);
@@ -271,8 +270,8 @@ fn groups_take_one_point_in_time() {
     md2.write_at(&[2; 10], 0, false).unwrap();
     e.group_copy("g1", Direction::ToShadow, CopyMode::Update)
         .unwrap();
-    assert_eq!(read_all(&dev(&e, &s1)), read_all(&md1));
-    assert_eq!(read_all(&dev(&e, &s2)), read_all(&md2));
+    check_reads(&e, &s1, &read_all(&md1));
+    check_reads(&e, &s2, &read_all(&md2));
     e.lock_group("g1").unwrap();
     assert!(matches!(
         e.copy(&s1, Direction::ToShadow, CopyMode::Update),
@@ -333,7 +332,7 @@ fn export_import_join() {
     assert_eq!(i.shadow_bits, 2, "local chunk 0 and foreign chunk 5");
     e.copy(&s, Direction::ToShadow, CopyMode::Update).unwrap();
     e.wait(&s, None).unwrap();
-    assert_eq!(read_all(&dev(&e, &s)), read_all(&dev(&e, &m)));
+    check_reads(&e, &s, &read_all(&dev(&e, &m)));
 }
 
 #[test]
@@ -406,7 +405,7 @@ fn concurrent_writes_during_copies() {
     for t in threads {
         t.join().unwrap();
     }
-    assert!(e.wait(&sa, Some(Duration::from_secs(60))).unwrap());
+    wait_done(&e, &sa);
     let exp = expect.lock().unwrap();
     for (i, d) in devs.iter().enumerate() {
         let got = read_all(d);
@@ -419,7 +418,7 @@ fn concurrent_writes_during_copies() {
     // Update both shadows while writers are gone: they equal the master.
     e.copy(&sa, Direction::ToShadow, CopyMode::Update).unwrap();
     e.copy(&sb, Direction::ToShadow, CopyMode::Update).unwrap();
-    assert!(e.wait(&sa, Some(Duration::from_secs(60))).unwrap());
+    wait_done(&e, &sa);
     assert_eq!(read_all(&devs[1]), exp[0]);
     assert_eq!(read_all(&devs[2]), exp[0]);
 }
@@ -454,8 +453,8 @@ fn overflow_shared_by_two_sets() {
     }
     // 4 + 4 shadow chunks, 10 overflow chunks: 18 >= 18 needed.
     assert_eq!(e.overflow_info(&o).unwrap().used_chunks, 10);
-    assert_eq!(read_all(&dev(&e, &s1)), o1);
-    assert_eq!(read_all(&dev(&e, &s2)), o2);
+    check_reads(&e, &s1, &o1);
+    check_reads(&e, &s2, &o2);
     assert_eq!(
         e.set_info(&s1).unwrap().status,
         Status::Degraded,
@@ -464,14 +463,14 @@ fn overflow_shared_by_two_sets() {
     drop(e);
     let e = env.open();
     assert_eq!(e.overflow_info(&o).unwrap().used_chunks, 10);
-    assert_eq!(read_all(&dev(&e, &s2)), o2);
+    check_reads(&e, &s2, &o2);
     e.copy(&s1, Direction::ToShadow, CopyMode::Update).unwrap();
     assert_eq!(e.overflow_info(&o).unwrap().used_chunks, 5);
     dev(&e, &m2)
         .write_at(&[2; 3], 20 * CH as u64, false)
         .unwrap();
     assert_eq!(e.overflow_info(&o).unwrap().used_chunks, 6);
-    assert_eq!(read_all(&dev(&e, &s2)), o2);
+    check_reads(&e, &s2, &o2);
     e.disable_set(&s2).unwrap();
     assert_eq!(e.overflow_info(&o).unwrap().used_chunks, 0);
     assert_eq!(e.overflow_info(&o).unwrap().attached_sets, 1);
@@ -594,7 +593,7 @@ fn throttled_copy(env: &Env) -> (Engine, std::path::PathBuf) {
     let e = env.open();
     e.enable_set(spec(&m, &s, &b, SetKind::Independent))
         .unwrap();
-    assert!(e.wait(&s, Some(Duration::from_secs(60))).unwrap());
+    wait_done(&e, &s);
     e.set_copy_params(&s, 10000, 100).unwrap();
     e.copy(&s, Direction::ToShadow, CopyMode::Full).unwrap();
     std::thread::sleep(Duration::from_millis(300));

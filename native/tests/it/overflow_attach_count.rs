@@ -3,9 +3,7 @@
 //! counts (enable with the overflow, or attach), detach and disable do not
 //! lower it, and it survives restarts (FORMAT.md §2, statistics page).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use native::*;
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@
 //! and the identities read from a client certificate. Certificates are made
 //! here with rcgen.
 
-use super::nbd_common::*;
+use crate::nbd_common::*;
 use native::nbd::proto::*;
 use native::nbd::{AllowList, NbdTls, TlsFiles, TlsMode};
 use rcgen::{

@@ -1,0 +1,22 @@
+//! The engine's integration tests, one binary with a module per area (so
+//! the crate's dependency tree links once): engine scenarios, guards and
+//! preconditions, overflow statistics, volatile bitmaps, the model-based and
+//! crash tests, and the NBD server on the wire, over TLS and with real
+//! clients. `common` and `nbd_common` are the shared helpers. The crash and
+//! volatile tests re-invoke this binary with a test filter naming their child
+//! test (`crash::crash_child`, `volatile::volatile_child`).
+
+mod common;
+mod nbd_common;
+
+mod crash;
+mod engine;
+mod guards;
+mod model;
+mod nbd_clients;
+mod nbd_tls;
+mod nbd_wire;
+mod overflow_attach_count;
+mod overflow_high_water;
+mod preconditions;
+mod volatile;
