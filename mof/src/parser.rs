@@ -10,7 +10,7 @@
 //! newline, and stray `;` between declarations.
 
 use pest::error::{ErrorVariant, InputLocation};
-use pest::iterators::Pair;
+pub(crate) use pest::iterators::Pair;
 use pest::Parser;
 
 /// The generated parser.
