@@ -7,10 +7,9 @@
 //! (as some vendors ship MOF); other bytes are read as Latin-1 with a warning.
 
 use crate::diag::{Diagnostic, Diagnostics, Error, Location, Severity};
-use crate::parser::{find_unterminated_string, parse_production, resync, Rule};
+use crate::parser::{find_unterminated_string, parse_production, resync, Pair, Rule};
 use crate::{MofSink, Options};
 use cim::{CimName, Class, Instance, ObjectPath, QualifierDecl};
-use pest::iterators::Pair;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,8 +41,8 @@ pub(crate) struct FileCtx<'t> {
 
 impl FileCtx<'_> {
     /// Absolute byte position of a pair.
-    pub fn pos(&self, p: &Pair<'_, Rule>) -> usize {
-        self.base + p.as_span().start()
+    pub fn pos(&self, p: &Pair<'_>) -> usize {
+        self.base + p.start()
     }
 }
 
@@ -302,14 +301,15 @@ impl<'a> Compiler<'a> {
                 return;
             }
             match parse_production(&text[off..]) {
-                Ok((None, _)) => break,
-                Ok((Some(pair), end)) => {
+                Ok(None) => break,
+                Ok(Some(tree)) => {
                     let f = FileCtx {
                         file,
                         text,
                         base: off,
                     };
-                    self.production(&f, pair, depth);
+                    let end = tree.end();
+                    self.production(&f, tree.root(), depth);
                     if self.deliver_as_checked {
                         self.deliver();
                     }
@@ -335,7 +335,7 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn production(&mut self, f: &FileCtx<'_>, pair: Pair<'_, Rule>, depth: usize) {
+    fn production(&mut self, f: &FileCtx<'_>, pair: Pair<'_>, depth: usize) {
         match pair.as_rule() {
             Rule::pragma => self.pragma(f, pair, depth),
             Rule::qualifier_decl => self.lower_qualifier_decl(f, pair),
@@ -355,7 +355,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// `#pragma include/namespace/locale/instancelocale/...`.
-    fn pragma(&mut self, f: &FileCtx<'_>, pair: Pair<'_, Rule>, depth: usize) {
+    fn pragma(&mut self, f: &FileCtx<'_>, pair: Pair<'_>, depth: usize) {
         let pos = f.pos(&pair);
         let mut inner = pair.into_inner();
         inner.next(); // kw_pragma

@@ -20,7 +20,7 @@ struct ClassHeader<'i> {
     name: &'i str,
     name_pos: usize,
     sup: Option<(&'i str, usize)>,
-    features: Vec<Pair<'i, Rule>>,
+    features: Vec<Pair<'i>>,
 }
 
 /// A class being lowered: its own declarations and where each was written.
@@ -37,12 +37,7 @@ struct ClassBuild {
 
 impl Compiler<'_> {
     /// `[quals] class Name : Super { features };`
-    pub(crate) fn lower_class(
-        &mut self,
-        f: &FileCtx<'_>,
-        pair: Pair<'_, Rule>,
-        quals: Option<Pair<'_, Rule>>,
-    ) {
+    pub(crate) fn lower_class(&mut self, f: &FileCtx<'_>, pair: Pair<'_>, quals: Option<Pair<'_>>) {
         let at = SrcPos {
             file: f.file,
             pos: f.pos(&pair) as u32,
@@ -175,7 +170,7 @@ impl Compiler<'_> {
     }
 
     /// One property, reference or method of the class.
-    fn lower_feature(&mut self, f: &FileCtx<'_>, build: &mut ClassBuild, feat: Pair<'_, Rule>) {
+    fn lower_feature(&mut self, f: &FileCtx<'_>, build: &mut ClassBuild, feat: Pair<'_>) {
         let mut quals = None;
         let mut head = None;
         let mut tail = None;
@@ -212,7 +207,7 @@ impl Compiler<'_> {
         build: &mut ClassBuild,
         raw: Vec<RawQualifier<'_>>,
         h: Head<'_>,
-        tail: Pair<'_, Rule>,
+        tail: Pair<'_>,
     ) {
         let is_ref = h.ty.is_reference();
         let element = if is_ref {
@@ -287,7 +282,7 @@ impl Compiler<'_> {
         build: &mut ClassBuild,
         raw: Vec<RawQualifier<'_>>,
         h: Head<'_>,
-        tail: Pair<'_, Rule>,
+        tail: Pair<'_>,
     ) {
         let qualifiers = self.apply_qualifiers(f, raw, Element::Method);
         let mut parameters: Vec<Parameter> = Vec::new();
@@ -319,7 +314,7 @@ impl Compiler<'_> {
         f: &FileCtx<'_>,
         build: &mut ClassBuild,
         earlier: &[Parameter],
-        param: Pair<'_, Rule>,
+        param: Pair<'_>,
     ) -> Option<Parameter> {
         let mut quals = None;
         let mut head = None;
@@ -440,7 +435,7 @@ impl Compiler<'_> {
 }
 
 /// Reads the keyword, name, superclass and feature pairs of a class declaration.
-fn class_header<'i>(f: &FileCtx<'_>, pair: Pair<'i, Rule>, class_pos: usize) -> ClassHeader<'i> {
+fn class_header<'i>(f: &FileCtx<'_>, pair: Pair<'i>, class_pos: usize) -> ClassHeader<'i> {
     let mut h = ClassHeader {
         keyword: Element::Class,
         name: "",

@@ -14,8 +14,8 @@ impl Compiler<'_> {
     pub(crate) fn lower_instance_decl(
         &mut self,
         f: &FileCtx<'_>,
-        pair: Pair<'_, Rule>,
-        quals: Option<Pair<'_, Rule>>,
+        pair: Pair<'_>,
+        quals: Option<Pair<'_>>,
     ) {
         let pos = f.pos(&pair);
         let raw = self.raw_qualifiers(f, quals);
@@ -40,7 +40,7 @@ impl Compiler<'_> {
     pub(super) fn lower_instance_body(
         &mut self,
         f: &FileCtx<'_>,
-        pair: Pair<'_, Rule>,
+        pair: Pair<'_>,
         ns: Option<u32>,
         top: bool,
     ) -> Option<Instance> {
@@ -64,7 +64,7 @@ impl Compiler<'_> {
     fn lower_instance_inner(
         &mut self,
         f: &FileCtx<'_>,
-        pair: Pair<'_, Rule>,
+        pair: Pair<'_>,
         ns: Option<u32>,
         top: bool,
     ) -> Option<Instance> {

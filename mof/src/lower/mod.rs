@@ -80,7 +80,7 @@ struct Head<'i> {
 impl Compiler<'_> {
     /// Lowers a value pair (`init_value`, `array_init` or a scalar) into a
     /// literal; `None` after reporting a bad literal.
-    pub(crate) fn literal(&mut self, f: &FileCtx<'_>, p: Pair<'_, Rule>) -> Option<Spanned> {
+    pub(crate) fn literal(&mut self, f: &FileCtx<'_>, p: Pair<'_>) -> Option<Spanned> {
         let pos = f.pos(&p);
         let lit = match p.as_rule() {
             Rule::init_value => return p.into_inner().next().and_then(|i| self.literal(f, i)),
@@ -173,7 +173,7 @@ impl Compiler<'_> {
         Some(Spanned { lit, pos })
     }
 
-    fn array_size(&mut self, f: &FileCtx<'_>, spec: Pair<'_, Rule>) -> Option<u32> {
+    fn array_size(&mut self, f: &FileCtx<'_>, spec: Pair<'_>) -> Option<u32> {
         let p = spec.into_inner().next()?;
         match p.as_str().parse::<u32>() {
             Ok(n) => Some(n),
@@ -188,7 +188,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn head<'i>(&mut self, f: &FileCtx<'_>, p: Pair<'i, Rule>) -> Option<Head<'i>> {
+    fn head<'i>(&mut self, f: &FileCtx<'_>, p: Pair<'i>) -> Option<Head<'i>> {
         let rule = p.as_rule();
         let mut it = p.into_inner();
         let first = it.next()?;

@@ -14,7 +14,7 @@ impl Compiler<'_> {
     pub(super) fn raw_qualifiers<'i>(
         &mut self,
         f: &FileCtx<'_>,
-        list: Option<Pair<'i, Rule>>,
+        list: Option<Pair<'i>>,
     ) -> Vec<RawQualifier<'i>> {
         let Some(list) = list else { return Vec::new() };
         let mut out = Vec::new();
@@ -138,7 +138,7 @@ impl Compiler<'_> {
     }
 
     /// `Qualifier Name : type [= default], Scope(...), Flavor(...);`
-    pub(crate) fn lower_qualifier_decl(&mut self, f: &FileCtx<'_>, pair: Pair<'_, Rule>) {
+    pub(crate) fn lower_qualifier_decl(&mut self, f: &FileCtx<'_>, pair: Pair<'_>) {
         let pos = f.pos(&pair);
         let mut name = "";
         let mut name_pos = pos;
