@@ -105,8 +105,10 @@ pub struct Compiler<'a> {
     pub(crate) current_ns: u32,
     pub(crate) qualifiers: HashMap<(u32, CimName), QualifierDecl>,
     pub(crate) classes: Vec<ClassEntry>,
-    /// Declared classes currently resolved, oldest first (see [`ClassEntry`]).
+    /// Declared classes currently resolved, least recently used first (see [`ClassEntry`]).
     pub(crate) working_set: VecDeque<usize>,
+    /// Resolutions of evicted classes (for tests and tuning).
+    pub(crate) resolutions: usize,
     pub(crate) class_index: HashMap<(u32, CimName), usize>,
     pub(crate) aliases: HashMap<String, ObjectPath>,
     /// `file:line:col` where each alias (lowercased) was defined.
@@ -146,6 +148,7 @@ impl<'a> Compiler<'a> {
             qualifiers: HashMap::new(),
             classes: Vec::new(),
             working_set: VecDeque::new(),
+            resolutions: 0,
             class_index: HashMap::new(),
             aliases: HashMap::new(),
             alias_sites: HashMap::new(),
@@ -221,6 +224,7 @@ impl<'a> Compiler<'a> {
         tracing::debug!(
             files = self.files.len(),
             classes = self.classes.len(),
+            re_resolved = self.resolutions,
             errors,
             warnings = self.diags.len() - errors,
             "mof compilation checked"
@@ -547,8 +551,11 @@ impl<'a> Compiler<'a> {
     /// succeeded or already reported its errors, so errors are not reported again.
     pub(crate) fn resolved(&mut self, i: usize) -> Arc<Class> {
         if let Some(c) = &self.classes[i].resolved {
-            return c.clone();
+            let c = c.clone();
+            self.touch(i);
+            return c;
         }
+        self.resolutions += 1;
         let sup = self.classes[i].sup.map(|s| self.resolved(s));
         let local = self.classes[i]
             .local
@@ -558,7 +565,18 @@ impl<'a> Compiler<'a> {
         self.keep_resolved(i, class)
     }
 
-    /// Puts class `i`'s resolved form into the working set, evicting the oldest.
+    /// Marks class `i` (in the working set, or from the repository) as just
+    /// used, so that superclasses many classes share stay resolved.
+    fn touch(&mut self, i: usize) {
+        if let Some(at) = self.working_set.iter().rposition(|&w| w == i) {
+            if at + 1 != self.working_set.len() {
+                self.working_set.remove(at);
+                self.working_set.push_back(i);
+            }
+        }
+    }
+
+    /// Puts class `i`'s resolved form into the working set, evicting the least recently used.
     pub(crate) fn keep_resolved(&mut self, i: usize, class: Class) -> Arc<Class> {
         let class = Arc::new(class);
         self.classes[i].resolved = Some(class.clone());
