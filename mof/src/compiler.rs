@@ -7,10 +7,9 @@
 //! (as some vendors ship MOF); other bytes are read as Latin-1 with a warning.
 
 use crate::diag::{Diagnostic, Diagnostics, Error, Location, Severity};
-use crate::parser::{find_unterminated_string, parse_production, resync, Rule};
+use crate::parser::{find_unterminated_string, parse_production, resync, Pair, Rule};
 use crate::{MofSink, Options};
 use cim::{CimName, Class, Instance, ObjectPath, QualifierDecl};
-use pest::iterators::Pair;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,8 +41,8 @@ pub(crate) struct FileCtx<'t> {
 
 impl FileCtx<'_> {
     /// Absolute byte position of a pair.
-    pub fn pos(&self, p: &Pair<'_, Rule>) -> usize {
-        self.base + p.as_span().start()
+    pub fn pos(&self, p: &Pair<'_>) -> usize {
+        self.base + p.start()
     }
 }
 
@@ -106,8 +105,10 @@ pub struct Compiler<'a> {
     pub(crate) current_ns: u32,
     pub(crate) qualifiers: HashMap<(u32, CimName), QualifierDecl>,
     pub(crate) classes: Vec<ClassEntry>,
-    /// Declared classes currently resolved, oldest first (see [`ClassEntry`]).
+    /// Declared classes currently resolved, least recently used first (see [`ClassEntry`]).
     pub(crate) working_set: VecDeque<usize>,
+    /// Resolutions of evicted classes (for tests and tuning).
+    pub(crate) resolutions: usize,
     pub(crate) class_index: HashMap<(u32, CimName), usize>,
     pub(crate) aliases: HashMap<String, ObjectPath>,
     /// `file:line:col` where each alias (lowercased) was defined.
@@ -147,6 +148,7 @@ impl<'a> Compiler<'a> {
             qualifiers: HashMap::new(),
             classes: Vec::new(),
             working_set: VecDeque::new(),
+            resolutions: 0,
             class_index: HashMap::new(),
             aliases: HashMap::new(),
             alias_sites: HashMap::new(),
@@ -222,6 +224,7 @@ impl<'a> Compiler<'a> {
         tracing::debug!(
             files = self.files.len(),
             classes = self.classes.len(),
+            re_resolved = self.resolutions,
             errors,
             warnings = self.diags.len() - errors,
             "mof compilation checked"
@@ -302,14 +305,15 @@ impl<'a> Compiler<'a> {
                 return;
             }
             match parse_production(&text[off..]) {
-                Ok((None, _)) => break,
-                Ok((Some(pair), end)) => {
+                Ok(None) => break,
+                Ok(Some(tree)) => {
                     let f = FileCtx {
                         file,
                         text,
                         base: off,
                     };
-                    self.production(&f, pair, depth);
+                    let end = tree.end();
+                    self.production(&f, tree.root(), depth);
                     if self.deliver_as_checked {
                         self.deliver();
                     }
@@ -335,7 +339,7 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn production(&mut self, f: &FileCtx<'_>, pair: Pair<'_, Rule>, depth: usize) {
+    fn production(&mut self, f: &FileCtx<'_>, pair: Pair<'_>, depth: usize) {
         match pair.as_rule() {
             Rule::pragma => self.pragma(f, pair, depth),
             Rule::qualifier_decl => self.lower_qualifier_decl(f, pair),
@@ -355,7 +359,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// `#pragma include/namespace/locale/instancelocale/...`.
-    fn pragma(&mut self, f: &FileCtx<'_>, pair: Pair<'_, Rule>, depth: usize) {
+    fn pragma(&mut self, f: &FileCtx<'_>, pair: Pair<'_>, depth: usize) {
         let pos = f.pos(&pair);
         let mut inner = pair.into_inner();
         inner.next(); // kw_pragma
@@ -547,8 +551,11 @@ impl<'a> Compiler<'a> {
     /// succeeded or already reported its errors, so errors are not reported again.
     pub(crate) fn resolved(&mut self, i: usize) -> Arc<Class> {
         if let Some(c) = &self.classes[i].resolved {
-            return c.clone();
+            let c = c.clone();
+            self.touch(i);
+            return c;
         }
+        self.resolutions += 1;
         let sup = self.classes[i].sup.map(|s| self.resolved(s));
         let local = self.classes[i]
             .local
@@ -558,7 +565,18 @@ impl<'a> Compiler<'a> {
         self.keep_resolved(i, class)
     }
 
-    /// Puts class `i`'s resolved form into the working set, evicting the oldest.
+    /// Marks class `i` (in the working set, or from the repository) as just
+    /// used, so that superclasses many classes share stay resolved.
+    fn touch(&mut self, i: usize) {
+        if let Some(at) = self.working_set.iter().rposition(|&w| w == i) {
+            if at + 1 != self.working_set.len() {
+                self.working_set.remove(at);
+                self.working_set.push_back(i);
+            }
+        }
+    }
+
+    /// Puts class `i`'s resolved form into the working set, evicting the least recently used.
     pub(crate) fn keep_resolved(&mut self, i: usize, class: Class) -> Arc<Class> {
         let class = Arc::new(class);
         self.classes[i].resolved = Some(class.clone());

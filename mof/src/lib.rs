@@ -12,10 +12,10 @@
 //!   (or an [`Options::resolver`]).
 //! * [`print`](mod@print) — a MOF printer; compile → print → compile yields an equal model.
 //!
-//! Pipeline: the pest grammar (`mof.pest`) parses one top-level production at a
-//! time (so that a syntax error is reported and parsing resumes at the next
-//! declaration); each production is lowered straight from the pest pairs into
-//! the model (`lower`), checked against the qualifier declarations, and
+//! Pipeline: a hand-written recursive-descent parser (`parser`) parses one
+//! top-level production at a time (so that a syntax error is reported and
+//! parsing resumes at the next declaration) into a small node tree; each
+//! production is lowered straight from that tree into the model (`lower`), checked against the qualifier declarations, and
 //! resolved against its already-resolved superclass through a name → index map
 //! (`resolve`), then queued. The compiler keeps each class's own declarations
 //! and only a small working set of resolved classes (a resolved class repeats

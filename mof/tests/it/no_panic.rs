@@ -1,7 +1,7 @@
 //! Property tests: arbitrary input never panics or hangs the compiler, and
 //! every diagnostic it produces points inside the input.
 
-mod common;
+use crate::common;
 use mof::{compile_str_lossy, Options};
 use proptest::prelude::*;
 

@@ -1,5 +1,4 @@
 //! Shared test helpers: a small qualifier prelude and compile shorthands.
-#![allow(dead_code)]
 
 use mof::{compile_str, compile_str_lossy, Compiled, Diagnostics, Error, Options};
 

@@ -1,9 +1,8 @@
 //! The MOF language as compiled: literals, quirks, qualifiers and flavors,
 //! inheritance, instances and aliases, the sink and resolver hooks.
 
-mod common;
+use crate::common::*;
 use cim::{CimError, CimType, Class, DateTime, Instance, QualifierDecl, QualifierList, Value};
-use common::*;
 use mof::{compile_files, compile_str, Compiler, MofSink, Options, Resolver};
 use std::sync::Arc;
 

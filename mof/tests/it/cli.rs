@@ -1,6 +1,6 @@
 //! The `mofc` binary: exit codes, diagnostics on stderr, dumps on stdout.
 
-mod common;
+use crate::common;
 use std::process::Command;
 
 fn mofc(args: &[&str]) -> (i32, String, String) {

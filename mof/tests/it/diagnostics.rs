@@ -2,9 +2,31 @@
 //! cause, the line and column, the excerpt and the caret; independent errors
 //! are all reported.
 
-mod common;
-use common::*;
+use crate::common::*;
 use mof::{compile_str_lossy, Error, Options, Severity};
+
+/// The single error `text` produces, checked to be on the line of `needle`
+/// and, when `col` is given, at that column.
+fn check_one(text: &str, needle: &str, col: Option<u32>) -> Error {
+    let d = errors(text);
+    let (e, line, c) = only_error(&d);
+    assert_eq!(line, line_of(text, needle), "{d}");
+    if let Some(col) = col {
+        assert_eq!(c, col, "{d}");
+    }
+    e.clone()
+}
+
+/// The errors `text` produces, checked to be as many as `fragments` and, in
+/// order, each to mention its fragment.
+fn check_messages(text: &str, fragments: &[&str]) {
+    let d = errors(text);
+    let messages: Vec<String> = d.errors().map(|e| e.error.to_string()).collect();
+    assert_eq!(messages.len(), fragments.len(), "{d}");
+    for (m, f) in messages.iter().zip(fragments) {
+        assert!(m.contains(f), "{m:?} does not mention {f:?}:\n{d}");
+    }
+}
 
 #[test]
 fn unknown_qualifier() {
@@ -23,37 +45,30 @@ fn unknown_qualifier() {
 
 #[test]
 fn undefined_superclass() {
-    let text = "class B : Missing {\n};";
-    let d = errors(text);
-    let (e, line, col) = only_error(&d);
+    let e = check_one("class B : Missing {\n};", "class B", Some(11));
     assert_eq!(
-        *e,
+        e,
         Error::UndefinedSuperclass {
             class: "B".into(),
             superclass: "Missing".into()
         }
     );
-    assert_eq!((line, col), (line_of(text, "class B"), 11));
 }
 
 #[test]
 fn duplicate_property() {
     let text = "class A {\n  string Name;\n  uint32 name;\n};";
-    let d = errors(text);
-    let (e, line, col) = only_error(&d);
-    assert_eq!(*e, Error::DuplicateProperty("name".into()));
-    assert_eq!((line, col), (line_of(text, "uint32 name"), 10));
+    let e = check_one(text, "uint32 name", Some(10));
+    assert_eq!(e, Error::DuplicateProperty("name".into()));
 }
 
 #[test]
 fn reference_in_non_association() {
     let text = "class A { };\nclass B {\n  A REF Target;\n};";
-    let d = errors(text);
-    let (e, line, _) = only_error(&d);
+    let e = check_one(text, "A REF Target", None);
     assert!(
-        matches!(e, Error::ReferenceInNonAssociation { class, property } if class == "B" && property == "Target")
+        matches!(&e, Error::ReferenceInNonAssociation { class, property } if class == "B" && property == "Target")
     );
-    assert_eq!(line, line_of(text, "A REF Target"));
 }
 
 #[test]
@@ -85,14 +100,11 @@ fn unterminated_string() {
 
 #[test]
 fn syntax_error_names_what_was_expected() {
-    let text = "class A {\n  string ;\n};";
-    let d = errors(text);
-    let (e, line, col) = only_error(&d);
+    let e = check_one("class A {\n  string ;\n};", "string ;", Some(10));
     assert!(
-        matches!(e, Error::Syntax(m) if m.contains("expected") && m.contains("found ';'")),
+        matches!(&e, Error::Syntax(m) if m.contains("expected") && m.contains("found ';'")),
         "{e}"
     );
-    assert_eq!((line, col), (line_of(text, "string ;"), 10));
 }
 
 #[test]
@@ -165,20 +177,16 @@ fn association_needs_two_references_and_key_arrays_are_refused() {
 #[test]
 fn undefined_reference_class_is_found_at_the_end() {
     let text = "[Association] class L { Later REF a; Never REF b; };\nclass Later { };";
-    let d = errors(text);
-    let (e, line, _) = only_error(&d);
-    assert_eq!(*e, Error::UndefinedClass("Never".into()));
-    assert_eq!(line, line_of(text, "Never REF"));
+    let e = check_one(text, "Never REF", None);
+    assert_eq!(e, Error::UndefinedClass("Never".into()));
 }
 
 #[test]
 fn instance_errors() {
-    let d = errors("class A { [Key] string Name; uint8 N; };\ninstance of A { Name = \"x\"; Bogus = 1; N = \"s\"; };\ninstance of Nope { };");
-    let kinds: Vec<String> = d.errors().map(|e| e.error.to_string()).collect();
-    assert_eq!(kinds.len(), 3, "{d}");
-    assert!(kinds[0].contains("has no property Bogus"));
-    assert!(kinds[1].contains("type mismatch"));
-    assert!(kinds[2].contains("undefined class \"Nope\""));
+    check_messages(
+        "class A { [Key] string Name; uint8 N; };\ninstance of A { Name = \"x\"; Bogus = 1; N = \"s\"; };\ninstance of Nope { };",
+        &["has no property Bogus", "type mismatch", "undefined class \"Nope\""],
+    );
 }
 
 #[test]
@@ -215,11 +223,10 @@ fn unknown_pragma_is_a_warning_and_missing_include_an_error() {
 
 #[test]
 fn bad_escape_and_char16() {
-    let d = errors("class A { string S = \"a\\qb\"; char16 C = 'ab'; };");
-    let kinds: Vec<String> = d.errors().map(|e| e.error.to_string()).collect();
-    assert_eq!(kinds.len(), 2, "{d}");
-    assert!(kinds[0].contains("unknown escape"));
-    assert!(kinds[1].contains("char16"));
+    check_messages(
+        "class A { string S = \"a\\qb\"; char16 C = 'ab'; };",
+        &["unknown escape", "char16"],
+    );
 }
 
 #[test]
@@ -238,12 +245,14 @@ fn error_limit_stops_compilation() {
 
 #[test]
 fn instances_need_keys_and_a_concrete_class() {
-    let d = errors("[Abstract] class A { [Key] string Id; };\nclass B { [Key] string Id; string Other; };\ninstance of A { Id = \"x\"; };\ninstance of B { Other = \"y\"; };\ninstance of B { Id = NULL; };");
-    let kinds: Vec<String> = d.errors().map(|e| e.error.to_string()).collect();
-    assert_eq!(kinds.len(), 3, "{d}");
-    assert!(kinds[0].contains("abstract"));
-    assert!(kinds[1].contains("no value for key property Id"));
-    assert!(kinds[2].contains("no value for key property Id"));
+    check_messages(
+        "[Abstract] class A { [Key] string Id; };\nclass B { [Key] string Id; string Other; };\ninstance of A { Id = \"x\"; };\ninstance of B { Other = \"y\"; };\ninstance of B { Id = NULL; };",
+        &[
+            "abstract",
+            "no value for key property Id",
+            "no value for key property Id",
+        ],
+    );
 }
 
 #[test]
