@@ -209,21 +209,43 @@ fn load_mof(state_dir: &Path, namespace: &str, files: &[PathBuf]) -> anyhow::Res
     Ok(())
 }
 
-/// Resolves when SIGINT or SIGTERM arrives (or when signals cannot be
-/// installed, after logging why — better to stop than to be unkillable).
-async fn signalled() {
+/// Installs the SIGINT and SIGTERM handlers now, and returns a future that
+/// resolves when either signal arrives. The handlers are installed before
+/// the future is spawned so that a signal sent right after the ports are
+/// printed is never lost to the default action. When SIGTERM cannot be
+/// installed the future waits for SIGINT only, after logging why (better to
+/// stop than to be unkillable).
+fn signalled() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot install the SIGTERM handler");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        let mut int = match int {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot install the SIGINT handler");
+                None
+            }
+        };
+        let interrupted = async {
+            match int.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        match term {
+            Ok(mut term) => tokio::select! {
+                _ = interrupted => tracing::info!("SIGINT received, shutting down"),
+                _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "cannot install the SIGTERM handler");
+                interrupted.await;
+                tracing::info!("SIGINT received, shutting down");
+            }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, shutting down"),
-        _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
     }
 }
 
@@ -289,8 +311,9 @@ async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> a
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let on_signal = stop_tx.clone();
+    let signal = signalled();
     tokio::spawn(async move {
-        signalled().await;
+        signal.await;
         let _ = on_signal.send(true);
     });
 
