@@ -2,9 +2,9 @@
 real cimomd, on classes and static instances created by the test itself."""
 import pywbem
 import pytest
+from pywbem import CIMClass, CIMProperty, CIMQualifier, CIMInstance, CIMInstanceName, CIMError, Uint32, CIMQualifierDeclaration
 
 from checks import cim_error
-from pywbem import CIMClass, CIMProperty, CIMQualifier, CIMInstance, CIMInstanceName, CIMError, Uint32, CIMQualifierDeclaration
 
 NS = "root/cimv2"
 
