@@ -9,10 +9,16 @@ The suites live in one folder per area (cimom/, schema/, sets/,
 groups_overflow/, export_join/, nbd/, iiadm/, console/, service/), without
 `__init__.py`: pytest's default "prepend" import mode puts this directory on
 sys.path when it loads this file, so every suite imports the shared helpers
-beside it (this file, iiset.py, nbd_client.py, pty_util.py, console_util.py)
-by their bare names. Test module basenames are therefore unique across
-folders, and a folder gets no conftest.py of its own (a second "conftest"
-module would shadow this one for `from conftest import ...`).
+beside it (this file, checks.py, iiset.py, nbd_client.py, pty_util.py,
+console_util.py) by their bare names. Test module basenames are therefore
+unique across folders, and a folder gets no conftest.py of its own (a second
+"conftest" module would shadow this one for `from conftest import ...`).
+
+A shape that more than one test repeats lives in one of those helpers, so an
+interface change touches one function: checks.py asserts failures (a CIM
+error's code and the words its description must name; `iiadm` exit codes),
+iiset.py makes volumes and sets and calls their methods, nbd_client.py does
+NBD I/O (raw client, qemu-io).
 """
 import os
 import signal
@@ -123,6 +129,11 @@ class Cimomd:
     def restart(self, sig=signal.SIGTERM):
         self.stop(sig)
         self.start()
+
+    def peer(self, base: Path):
+        """A second host on the same machine whose volume root is this one's:
+        the other side of an export, import and join."""
+        return Cimomd(base, extra_args=["--volume-root", str(self.volume_root)])
 
     def volume(self, name, size):
         """Creates (or resizes) a sparse volume file under the volume root."""

@@ -1,12 +1,41 @@
-"""DS_IISet helpers shared by the e2e tests: the instance paths of a set, a
-group and an overflow volume, enabling a set over CIM (CreateInstance),
-invoking a method (boolean results read from the raw reply), and enabling an independent set whose initial full copy is
-still running when the test looks."""
+"""DS_IISet helpers shared by the e2e tests: the volumes of a set (`vols`,
+`filled`, `file_bytes`); the instance paths of a set, a group and an overflow
+volume; enabling a set over CIM (`enable`, `new_set`, `exported_set`, and
+`enabled` for the length of a `with` block); creating a group; invoking a
+method, importShadow among them (boolean results read from the raw reply);
+waiting for a set's copy; and enabling an independent set whose initial full
+copy is still running when the test looks."""
+import contextlib
 import re
 
-from pywbem import CIMInstance, CIMInstanceName, Uint32
+from pywbem import CIMClassName, CIMInstance, CIMInstanceName, Uint32
 
 NS = "root/cimv2"
+KiB = 1 << 10
+MiB = 1 << 20
+
+
+def filled(server, name, size, byte):
+    """A volume `name` of `size` bytes under the server's root, every byte `byte`."""
+    p = server.volume(name, size)
+    with open(p, "r+b") as f:
+        f.write(bytes([byte]) * size)
+    return p
+
+
+def vols(server, prefix, size=MiB, ssize=None, bsize=64 * KiB, fill=None):
+    """The master, shadow and bitmap volumes of one set: `prefix`-m/-s/-b, the
+    shadow as large as the master unless `ssize` is given, the master filled
+    with the byte `fill` when given."""
+    m = server.volume(f"{prefix}-m", size) if fill is None else filled(server, f"{prefix}-m", size, fill)
+    return m, server.volume(f"{prefix}-s", ssize or size), server.volume(f"{prefix}-b", bsize)
+
+
+def file_bytes(path, off, length):
+    """`length` bytes at `off` of a volume file, read directly (not through NBD)."""
+    with open(path, "rb") as f:
+        f.seek(off)
+        return f.read(length)
 
 
 def set_path(shadow, kind):
@@ -22,10 +51,49 @@ def ovol_path(path):
 
 
 def enable(conn, kind, m, s, b, **extra):
+    """Enables a set with CreateInstance; checks that the returned path names
+    the set (its keys: the shadow and the type) and returns its path."""
     props = {"masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": kind}
     props.update(extra)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
+    created = conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
+    assert created["shadowVolume"] == s and created["setType"] == kind, created
     return set_path(s, kind)
+
+
+@contextlib.contextmanager
+def enabled(conn, kind, m, s, b, **extra):
+    """`enable` for the length of a `with` block: the set is disabled
+    (DeleteInstance) when the block ends, however it ends."""
+    p = enable(conn, kind, m, s, b, **extra)
+    try:
+        yield p
+    finally:
+        conn.DeleteInstance(p)
+
+
+def new_set(server, conn, kind, prefix, size=MiB, ssize=None, bsize=64 * KiB, fill=None, **extra):
+    """`vols` and `enable` in one: a new set of `kind` on fresh volumes named
+    after `prefix`; returns its path."""
+    m, s, b = vols(server, prefix, size, ssize, bsize, fill)
+    return enable(conn, kind, m, s, b, **extra)
+
+
+def exported_set(server, conn, prefix, fill):
+    """An independent 1 MiB set on a master of the byte `fill`, synchronized
+    and then exported; returns its path and its master, shadow and bitmap."""
+    m, s, b = vols(server, prefix, fill=fill)
+    p = enable(conn, "independent", m, s, b)
+    wait(conn, p, 60)
+    assert call(conn, p, "exportVolume") is True
+    return p, m, s, b
+
+
+def mkgroup(conn, name, kind="dependent"):
+    """Creates a group with CreateInstance; checks that the returned path
+    names the group and returns its path."""
+    created = conn.CreateInstance(CIMInstance("DS_IIGroup", properties={"groupName": name, "groupType": kind}))
+    assert created["groupName"] == name, created
+    return group_path(name)
 
 
 # pywbem 1.9's InvokeMethod turns any boolean return value into True (it calls
@@ -40,6 +108,16 @@ def call(conn, path, method, **params):
     conn.debug = True
     rv = conn.InvokeMethod(method, path, **params)[0]
     return raw_bool(conn) if isinstance(rv, bool) else rv
+
+
+def wait(conn, path, secs=120):
+    """waitForCompletion on a set or group, which must answer true."""
+    assert call(conn, path, "waitForCompletion", timeoutSeconds=Uint32(secs)) is True
+
+
+def import_shadow(conn, shadow, bitmap):
+    """The static DS_IISet.importShadow; returns its boolean result."""
+    return call(conn, CIMClassName("DS_IISet", namespace=NS), "importShadow", shadowVolume=shadow, bitmapVolume=bitmap)
 
 
 def raw_bool(conn):

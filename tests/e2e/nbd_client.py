@@ -1,11 +1,11 @@
-"""A minimal raw NBD client shared by the e2e tests that need exact NBD error
-codes or byte-level I/O without qemu-io (fixed newstyle, simple replies), and
-`vols`, which makes the master, shadow and bitmap volumes of one set."""
+"""NBD access shared by the e2e tests: a minimal raw NBD client for exact NBD
+error codes or byte-level I/O (fixed newstyle, simple replies), one-shot commands,
+reads and writes through it (`nbd_io`, `raw_read`, `raw_write`), and the qemu-io invocation (`qio`,
+`nbd_write`, `nbd_reads`) for I/O through the tool hosts use."""
 import socket
 import struct
+import subprocess
 
-MiB = 1 << 20
-KiB = 1 << 10
 
 EPERM, EIO, EINVAL, ENOSPC = 1, 5, 22, 28
 CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_TRIM, CMD_WRITE_ZEROES = 0, 1, 2, 3, 4, 6
@@ -97,9 +97,43 @@ def open_export(server, name):
     return Nbd(server.nbd_port).go(name)
 
 
-def vols(server, prefix, size=MiB, fill=None):
-    m = server.volume(f"{prefix}-m", size)
-    if fill is not None:
-        with open(m, "r+b") as f:
-            f.write(bytes([fill]) * size)
-    return m, server.volume(f"{prefix}-s", size), server.volume(f"{prefix}-b", 64 * KiB)
+def nbd_io(server, path, ctype, off, length, data=b""):
+    """One command on a fresh connection to the export `path`, which must
+    succeed; returns the data read (empty for other commands)."""
+    c = open_export(server, path)
+    err, got = c.cmd(ctype, off, length, data)
+    c.close()
+    assert err == 0, (ctype, path, err)
+    return got
+
+
+def raw_write(server, path, off, data):
+    """Writes `data` at `off` of the export `path` with the raw client."""
+    nbd_io(server, path, CMD_WRITE, off, len(data), data)
+
+
+def raw_read(server, path, off, length):
+    """Reads `length` bytes at `off` of the export `path` with the raw client."""
+    return nbd_io(server, path, CMD_READ, off, length)
+
+
+def qio(server, path, *cmds, timeout=120):
+    """Runs qemu-io with the commands `cmds` on the export `path`."""
+    args = ["qemu-io", "-f", "raw", f"{server.nbd_url}/{path}"]
+    for c in cmds:
+        args += ["-c", c]
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+
+def nbd_write(server, path, pattern, off, length):
+    """Writes `length` bytes of `pattern` at `off` with qemu-io, which must succeed."""
+    r = qio(server, path, f"write -P {pattern:#x} {off} {length}")
+    assert r.returncode == 0 and "wrote" in r.stdout and "error" not in r.stdout.lower(), r.stdout + r.stderr
+    return r
+
+
+def nbd_reads(server, path, pattern, off, length):
+    """True when the NBD read succeeds and every byte equals `pattern`."""
+    r = qio(server, path, f"read -P {pattern:#x} {off} {length}")
+    return r.returncode == 0 and "read " in r.stdout and "verification failed" not in r.stdout \
+        and "error" not in r.stdout.lower()

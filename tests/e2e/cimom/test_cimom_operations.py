@@ -4,6 +4,8 @@ import pywbem
 import pytest
 from pywbem import CIMClass, CIMProperty, CIMQualifier, CIMInstance, CIMInstanceName, CIMError, Uint32, CIMQualifierDeclaration
 
+from checks import cim_error
+
 NS = "root/cimv2"
 
 
@@ -113,18 +115,14 @@ def test_class_operations(populated):
     assert "TST_Derived" in names
     classes = conn.EnumerateClasses(ClassName="TST_Base")
     assert [c.classname for c in classes] == ["TST_Derived"]
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_NOT_FOUND):
         conn.GetClass("TST_NoSuchClass")
-    assert e.value.status_code == pywbem.CIM_ERR_NOT_FOUND
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_ALREADY_EXISTS):
         conn.CreateClass(CIMClass("TST_Base"))
-    assert e.value.status_code == pywbem.CIM_ERR_ALREADY_EXISTS
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_INVALID_SUPERCLASS):
         conn.CreateClass(CIMClass("TST_Orphan", superclass="TST_Missing"))
-    assert e.value.status_code == pywbem.CIM_ERR_INVALID_SUPERCLASS
-    with pytest.raises(CIMError) as e:
+    with cim_error((pywbem.CIM_ERR_CLASS_HAS_CHILDREN, pywbem.CIM_ERR_CLASS_HAS_INSTANCES)):
         conn.DeleteClass("TST_Base")
-    assert e.value.status_code in (pywbem.CIM_ERR_CLASS_HAS_CHILDREN, pywbem.CIM_ERR_CLASS_HAS_INSTANCES)
 
 
 def test_modify_class(populated):
@@ -142,9 +140,8 @@ def test_modify_class(populated):
     # As in OpenPegasus, a class with instances cannot change shape.
     derived = conn.GetClass("TST_Derived", LocalOnly=True)
     derived.properties["Other"] = CIMProperty("Other", None, type="uint32")
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_CLASS_HAS_INSTANCES):
         conn.ModifyClass(derived)
-    assert e.value.status_code == pywbem.CIM_ERR_CLASS_HAS_INSTANCES
     conn.DeleteClass("TST_Mod")
 
 
@@ -166,18 +163,15 @@ def test_instance_operations(populated):
     raw_set_property(conn, names[2], "Size", "99")
     assert raw_get_property(conn, names[2], "Size") == "99"
     assert conn.GetInstance(names[2])["Size"] == 99
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_ALREADY_EXISTS):
         conn.CreateInstance(CIMInstance("TST_Base", properties={"Name": "n0"}))
-    assert e.value.status_code == pywbem.CIM_ERR_ALREADY_EXISTS
     missing = CIMInstanceName("TST_Base", keybindings={"Name": "nope"}, namespace=NS)
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_NOT_FOUND):
         conn.GetInstance(missing)
-    assert e.value.status_code == pywbem.CIM_ERR_NOT_FOUND
     tmp = conn.CreateInstance(CIMInstance("TST_Base", properties={"Name": "tmp"}))
     conn.DeleteInstance(tmp)
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_NOT_FOUND):
         conn.DeleteInstance(tmp)
-    assert e.value.status_code == pywbem.CIM_ERR_NOT_FOUND
 
 
 def test_associations(populated):
@@ -199,12 +193,10 @@ def test_queries(populated):
     assert got == ["n2", "n3"]
     like = conn.ExecQuery("WQL", "SELECT * FROM TST_Base WHERE Label LIKE 'label%'")
     assert len(like) >= 3
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED):
         conn.ExecQuery("XQL", "whatever")
-    assert e.value.status_code == pywbem.CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_INVALID_QUERY):
         conn.ExecQuery("WQL", "SELECT FROM WHERE")
-    assert e.value.status_code == pywbem.CIM_ERR_INVALID_QUERY
 
 
 def test_pull_operations(populated):
@@ -225,9 +217,8 @@ def test_pull_operations(populated):
     assert len(q.instances) == 2 and q.eos
     opened = conn.OpenEnumerateInstances("TST_Base", MaxObjectCount=0)
     conn.CloseEnumeration(opened.context)
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT):
         conn.PullInstancesWithPath(opened.context, MaxObjectCount=1)
-    assert e.value.status_code == pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT
 
 
 def test_qualifier_operations(cimomd):
@@ -240,16 +231,14 @@ def test_qualifier_operations(cimomd):
     conn.SetQualifier(decl)
     assert conn.GetQualifier("TstQual").value == "dflt"
     conn.DeleteQualifier("TstQual")
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_NOT_FOUND):
         conn.GetQualifier("TstQual")
-    assert e.value.status_code == pywbem.CIM_ERR_NOT_FOUND
 
 
 def test_invalid_namespace(cimomd):
     conn = cimomd.conn(namespace="root/nowhere")
-    with pytest.raises(CIMError) as e:
+    with cim_error(pywbem.CIM_ERR_INVALID_NAMESPACE):
         conn.EnumerateClassNames()
-    assert e.value.status_code == pywbem.CIM_ERR_INVALID_NAMESPACE
 
 
 def test_interop_server_discovery(cimomd):

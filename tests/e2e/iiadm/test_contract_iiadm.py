@@ -7,37 +7,18 @@ import signal
 import subprocess
 
 import pytest
-from pywbem import CIMInstanceName
 
-from conftest import IIADM, Cimomd, free_port
-from iiset import ovol_path
+from checks import fails, ok, usage
+from conftest import IIADM, free_port
+from iiset import ovol_path, set_path
 from nbd_client import CMD_WRITE, open_export
 from pty_util import in_pty
 
 MiB = 1 << 20
-NS = "root/cimv2"
-
-
-def ok(res):
-    assert res.returncode == 0, f"exit {res.returncode}: {res.stderr}"
-    return res.stdout
-
-
-def fails(res, *needles):
-    assert res.returncode == 1, f"exit {res.returncode}: {res.stdout} {res.stderr}"
-    for n in needles:
-        assert n in res.stderr, (n, res.stderr)
-    return res.stderr
-
-
-def usage(res):
-    assert res.returncode == 2, f"exit {res.returncode}: {res.stdout} {res.stderr}"
-    assert res.stderr.strip()
 
 
 def state_of(server, shadow, kind):
-    return server.conn().GetInstance(CIMInstanceName(
-        "DS_IISet", {"shadowVolume": shadow, "setType": kind}, namespace=NS))["state"]
+    return server.conn().GetInstance(set_path(shadow, kind))["state"]
 
 
 @pytest.fixture
@@ -333,7 +314,7 @@ def test_export_import_join_between_two_hosts(env, tmp_path):
     fails(s.iiadm("-E", v["s"]), v["s"])  # already exported
     fails(s.iiadm("-u", "s", v["s"]), v["s"])  # exported: no update
     fails(s.iiadm("-I", v["s"], v["b2"]), v["s"])  # same host refuses import
-    other = Cimomd(tmp_path / "hostb", extra_args=["--volume-root", str(s.volume_root)])
+    other = s.peer(tmp_path / "hostb")
     try:
         ok(other.iiadm("-I", v["s"], v["b2"]))
         imp = json.loads(ok(other.iiadm("--json", "-i", v["s"])))

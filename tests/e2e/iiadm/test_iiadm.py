@@ -3,6 +3,8 @@ cimomd, the forms test_contract_iiadm.py does not drive: -B, -N, -g GROUP -u,
 and an overflow volume's whole life from -O to -Z."""
 import pytest
 
+from checks import ok
+
 MiB = 1 << 20
 
 
@@ -20,11 +22,6 @@ def vols(fresh_cimomd):
         "cb": s.volume("cb", 1 * MiB),
         "ov": s.volume("ov", 8 * MiB),
     }
-
-
-def ok(res):
-    assert res.returncode == 0, f"exit {res.returncode}: {res.stderr}"
-    return res.stdout
 
 
 def test_groups(fresh_cimomd, vols):

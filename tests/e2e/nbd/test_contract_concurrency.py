@@ -6,15 +6,14 @@ the master holds the last write of each client."""
 import random
 import threading
 
-from pywbem import CIMInstance, CIMInstanceName, Uint32
+from pywbem import Uint32
 
-from iiset import call
+from iiset import call, enable, vols, wait
 from nbd_client import CMD_READ, CMD_WRITE, open_export
 
 MiB = 1 << 20
 KiB = 1 << 10
 CHUNK = 32 * KiB
-NS = "root/cimv2"
 SIZE = 8 * MiB
 CHUNKS = SIZE // CHUNK
 
@@ -76,14 +75,10 @@ def run_writers(server, master, shadow, pit, rounds=40):
 
 def setup(server, conn, kind, **extra):
     pit = pattern(kind)
-    m = server.volume(f"{kind}-m", SIZE)
+    m, s, b = vols(server, kind, SIZE)
     with open(m, "r+b") as f:
         f.write(pit)
-    s, b = server.volume(f"{kind}-s", SIZE), server.volume(f"{kind}-b", 64 * KiB)
-    props = {"masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": kind}
-    props.update(extra)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    return m, s, CIMInstanceName("DS_IISet", {"shadowVolume": s, "setType": kind}, namespace=NS), pit
+    return m, s, enable(conn, kind, m, s, b, **extra), pit
 
 
 def test_concurrent_writers_on_dependent_master(fresh_cimomd):
@@ -107,7 +102,7 @@ def test_concurrent_writers_during_full_copy(fresh_cimomd):
     srv = fresh_cimomd
     conn = srv.conn()
     m, s, p, pit = setup(srv, conn, "independent")
-    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
+    wait(conn, p, 60)
     with open(s, "r+b") as f:  # forget the first copy: the full copy below must redo it
         f.write(b"\0" * SIZE)
     # The throttle is set on the idle set (given at CreateInstance it races the
@@ -119,6 +114,6 @@ def test_concurrent_writers_during_full_copy(fresh_cimomd):
     assert errors == []
     with open(m, "rb") as f:
         assert f.read() == expect
-    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
+    wait(conn, p, 60)
     with open(s, "rb") as f:
         assert f.read() == pit  # the copy and the COWs together give the PIT

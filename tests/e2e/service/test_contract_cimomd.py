@@ -12,6 +12,7 @@ import pytest
 import pywbem
 from pywbem import CIMError, CIMInstance, CIMInstanceName
 
+from checks import cim_error
 from conftest import CIMOMD, ROOT, free_port, free_ports, wait_for_port
 
 MOFC = os.environ.get("MOFC", str(ROOT / "target" / "debug" / "mofc"))
@@ -119,9 +120,8 @@ def test_load_mof_error_changes_nothing(tmp_path):
     srv = start(tmp_path, state=state)
     try:
         conn = srv.conn()
-        with pytest.raises(CIMError) as e:
+        with cim_error(pywbem.CIM_ERR_NOT_FOUND):
             conn.GetClass("TST_Half")  # all or nothing
-        assert e.value.status_code == pywbem.CIM_ERR_NOT_FOUND
         assert conn.GetClass("TST_UserMof").classname == "TST_UserMof"
     finally:
         srv.stop()
@@ -193,9 +193,8 @@ def test_default_volume_root_is_state_dir_volumes(tmp_path):
         p = enable(conn, m, s, b)
         conn.DeleteInstance(p)
         other = sparse(tmp_path / "volumes" / "m")
-        with pytest.raises(CIMError) as e:
+        with cim_error(pywbem.CIM_ERR_ACCESS_DENIED):
             enable(conn, other, s, b)
-        assert e.value.status_code == pywbem.CIM_ERR_ACCESS_DENIED
     finally:
         srv.stop()
 

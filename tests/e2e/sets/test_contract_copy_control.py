@@ -18,29 +18,26 @@ import threading
 import time
 
 import pytest
-from pywbem import CIMError, CIMInstance, Uint32
+from pywbem import CIMError, Uint32
 
+from checks import CIM_ERR_FAILED
 from conftest import IIADM, Cimomd
-from iiset import call, set_path
+from iiset import call, enable, vols, wait
+from nbd_client import qio
 
 MiB = 1 << 20
 CHUNK = 32 * 1024
-CIM_ERR_FAILED = 1
 
 
 def throttled_update(server, conn, prefix, size=64 * MiB):
     """A synchronized independent set whose whole master was rewritten
     through NBD, updating to the shadow at the slowest parameters: it copies
     one burst of 100 chunks, then pauses 100 s."""
-    m = server.volume(f"{prefix}-m", size)
-    s = server.volume(f"{prefix}-s", size)
-    b = server.volume(f"{prefix}-b", 256 * 1024)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties={
-        "masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": "independent"}))
-    p = set_path(s, "independent")
-    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(120)) is True
-    subprocess.run(["qemu-io", "-f", "raw", f"{server.nbd_url}/{m}", "-c", f"write -P 0x5a 0 {size}"],
-                   check=True, capture_output=True, timeout=300)
+    m, s, b = vols(server, prefix, size, bsize=256 * 1024)
+    p = enable(conn, "independent", m, s, b)
+    wait(conn, p)
+    r = qio(server, m, f"write -P 0x5a 0 {size}", timeout=300)
+    assert r.returncode == 0, r.stderr
     assert call(conn, p, "setCopyParameters", delay=Uint32(10000), units=Uint32(100)) is True
     assert call(conn, p, "updateMasterToShadow") is True
     time.sleep(0.5)
@@ -60,7 +57,7 @@ def finishes_within_5s(conn, p, m, s, change):
     5 s returns true instead of the "still copying" error."""
     change()
     t0 = time.monotonic()
-    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(5)) is True
+    wait(conn, p, 5)
     assert time.monotonic() - t0 < 5.5
     inst = conn.GetInstance(p)
     assert inst["state"] == "idle" and inst["percentCompleted"] == 100
@@ -137,13 +134,9 @@ def test_waits_last_as_long_as_asked(tmp_path):
     try:
         conn = server.conn()
         size = 16 * MiB  # 512 chunks: bursts of 100, five pauses of 18 s
-        m = server.volume("long-m", size)
-        s = server.volume("long-s", size)
-        b = server.volume("long-b", 64 * 1024)
-        conn.CreateInstance(CIMInstance("DS_IISet", properties={
-            "masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": "independent"}))
-        p = set_path(s, "independent")
-        assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
+        m, s, b = vols(server, "long", size)
+        p = enable(conn, "independent", m, s, b)
+        wait(conn, p, 60)
         baseline = get_latency(server, p)
         assert call(conn, p, "setCopyParameters", delay=Uint32(1800), units=Uint32(100)) is True
         started = time.monotonic()
@@ -151,7 +144,7 @@ def test_waits_last_as_long_as_asked(tmp_path):
 
         results = {}
 
-        def wait(name, secs):
+        def waiter(name, secs):
             c = server.conn()
             c.timeout = 300
             t0 = time.monotonic()
@@ -166,10 +159,10 @@ def test_waits_last_as_long_as_asked(tmp_path):
             r = subprocess.run([IIADM, "-w", s], env=env, capture_output=True, text=True, timeout=300)
             results["iiadm"] = (r, time.monotonic() - started)
 
-        threads = [threading.Thread(target=wait, args=(f"w{i}", 0)) for i in range(62)]
-        threads += [threading.Thread(target=wait, args=("180", 180)),
-                    threading.Thread(target=wait, args=("0", 0)),
-                    threading.Thread(target=wait, args=("5", 5)),
+        threads = [threading.Thread(target=waiter, args=(f"w{i}", 0)) for i in range(62)]
+        threads += [threading.Thread(target=waiter, args=("180", 180)),
+                    threading.Thread(target=waiter, args=("0", 0)),
+                    threading.Thread(target=waiter, args=("5", 5)),
                     threading.Thread(target=iiadm_wait)]
         for t in threads:
             t.start()

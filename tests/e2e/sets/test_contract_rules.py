@@ -7,34 +7,20 @@ role conflicts with overflow volumes; waitForCompletion timeouts; disable
 invalidation of a dependent shadow; DS_Volume.usedBy for every role."""
 import time
 
-import pytest
-from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint32
+from pywbem import CIMInstance, CIMInstanceName, Uint32
 
-from iiset import NS, call, enable, enable_slow_copy, set_path
+from checks import (CIM_ERR_ALREADY_EXISTS, CIM_ERR_FAILED, CIM_ERR_INVALID_CLASS, CIM_ERR_INVALID_PARAMETER,
+                    CIM_ERR_NOT_FOUND, cim_error, expect_cim_error)
+from iiset import NS, call, enable, enable_slow_copy, enabled, set_path, vols, wait
+from nbd_client import qio
 
 MiB = 1 << 20
 KiB = 1 << 10
-CIM_ERR_FAILED = 1
-CIM_ERR_INVALID_PARAMETER = 4
-CIM_ERR_NOT_FOUND = 6
-CIM_ERR_ALREADY_EXISTS = 11
 REFUSED = (CIM_ERR_FAILED, CIM_ERR_INVALID_PARAMETER, CIM_ERR_ALREADY_EXISTS)
 
 
-def vols(server, prefix, size=MiB, bsize=64 * KiB, fill=None):
-    m = server.volume(f"{prefix}-m", size)
-    if fill is not None:
-        with open(m, "r+b") as f:
-            f.write(bytes([fill]) * size)
-    return m, server.volume(f"{prefix}-s", size), server.volume(f"{prefix}-b", bsize)
-
-
 def refused(conn, path, method, needle, codes=(CIM_ERR_FAILED,), **params):
-    with pytest.raises(CIMError) as e:
-        call(conn, path, method, **params)
-    assert e.value.status_code in codes, (method, e.value.status_code, e.value.status_description)
-    assert needle in e.value.status_description, (method, e.value.status_description)
-    return e.value
+    return expect_cim_error(lambda: call(conn, path, method, **params), codes, needle, note=method)
 
 
 def slow_independent(server, conn, prefix, size=16 * MiB):
@@ -68,9 +54,8 @@ def test_disable_refused_while_independent_copy_runs(cimomd):
     conn = cimomd.conn()
     p, s = slow_independent(cimomd, conn, "dis")
     try:
-        with pytest.raises(CIMError) as e:
+        with cim_error(CIM_ERR_FAILED, s):
             conn.DeleteInstance(p)
-        assert e.value.status_code == CIM_ERR_FAILED and s in e.value.status_description
         assert conn.GetInstance(p)["state"] == "copying"
     finally:
         finish(conn, p)
@@ -90,7 +75,7 @@ def test_towards_master_refused_while_master_to_shadow_pending(cimomd):
             refused(conn, p, method, s)
         call(conn, p, "setCopyParameters", delay=Uint32(2), units=Uint32(60000))
         assert call(conn, p, "updateMasterToShadow") is True  # continues
-        assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(120)) is True
+        wait(conn, p)
         inst = conn.GetInstance(p)
         assert inst["percentCompleted"] == 100 and inst["state"] == "idle"
         with open(inst["masterVolume"], "rb") as f1, open(s, "rb") as f2:
@@ -104,15 +89,12 @@ def test_copy_refused_while_suspended(cimomd):
     suspended"); it works again after resume."""
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "susp")
-    p = enable(conn, "dependent", m, s, b)
-    try:
+    with enabled(conn, "dependent", m, s, b) as p:
         assert call(conn, p, "suspend") is True
         refused(conn, p, "updateMasterToShadow", s)
         assert conn.GetInstance(p)["state"] == "suspended"
         assert call(conn, p, "resume") is True
         assert call(conn, p, "updateMasterToShadow") is True
-    finally:
-        conn.DeleteInstance(p)
 
 
 def test_wait_for_completion_timeout_is_an_error(cimomd):
@@ -121,10 +103,9 @@ def test_wait_for_completion_timeout_is_an_error(cimomd):
     p, s = slow_independent(cimomd, conn, "wto")
     try:
         t0 = time.time()
-        with pytest.raises(CIMError) as e:
+        with cim_error(None, s):
             call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(1))
         assert time.time() - t0 < 10
-        assert s in e.value.status_description
         assert conn.GetInstance(p)["state"] == "copying"  # the copy goes on
     finally:
         finish(conn, p)
@@ -135,9 +116,8 @@ def test_volumes_must_be_pairwise_different(cimomd):
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "pair")
     for args in ((m, m, b), (m, s, m), (m, s, s)):
-        with pytest.raises(CIMError) as e:
+        with cim_error(REFUSED, note=args):
             enable(conn, "dependent", *args)
-        assert e.value.status_code in REFUSED, args
     assert not any(n["shadowVolume"] in (m, s) for n in conn.EnumerateInstanceNames("DS_IISet"))
 
 
@@ -145,10 +125,8 @@ def test_bitmap_too_small_is_refused(cimomd):
     """imaging §1.5: bitmap ≥ 2L+16 sectors (24 KiB for a 1 MiB master)."""
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "tiny", bsize=4 * KiB)
-    with pytest.raises(CIMError) as e:
+    with cim_error(REFUSED, b):
         enable(conn, "dependent", m, s, b)
-    assert e.value.status_code in REFUSED
-    assert b in e.value.status_description
     # Exactly the minimum works.
     b2 = cimomd.volume("tiny-b2", 24 * KiB)
     p = enable(conn, "dependent", m, s, b2)
@@ -163,17 +141,14 @@ def test_overflow_and_set_volumes_do_not_mix(cimomd):
     conn.CreateInstance(CIMInstance("DS_IIOverflowVol", properties={"overflowVolPath": ov}))
     m, s, b = vols(cimomd, "mix")
     try:
-        with pytest.raises(CIMError) as e:
+        with cim_error(REFUSED):
             enable(conn, "dependent", m, ov, b)
-        assert e.value.status_code in REFUSED
         p = enable(conn, "dependent", m, s, b)
-        with pytest.raises(CIMError) as e:
+        with cim_error(REFUSED):
             conn.CreateInstance(CIMInstance("DS_IIOverflowVol", properties={"overflowVolPath": s}))
-        assert e.value.status_code in REFUSED
         # Attaching an overflow to a non-compact set: "Not a compact dependent shadow".
-        with pytest.raises(CIMError) as e:
+        with cim_error(REFUSED, s):
             call(conn, p, "attachIIOverflowVolume", overflowVol=ov)
-        assert e.value.status_code in REFUSED and s in e.value.status_description
         conn.DeleteInstance(p)
     finally:
         conn.DeleteInstance(CIMInstanceName("DS_IIOverflowVol", {"overflowVolPath": ov}, namespace=NS))
@@ -228,36 +203,25 @@ def test_disable_invalidates_dependent_shadow(cimomd):
 def test_wrong_set_type_key_is_not_found(cimomd):
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "key")
-    p = enable(conn, "dependent", m, s, b)
-    try:
-        with pytest.raises(CIMError) as e:
+    with enabled(conn, "dependent", m, s, b) as p:
+        with cim_error(CIM_ERR_NOT_FOUND):
             conn.GetInstance(set_path(s, "independent"))
-        assert e.value.status_code == CIM_ERR_NOT_FOUND
-        with pytest.raises(CIMError) as e:
+        with cim_error(CIM_ERR_NOT_FOUND):
             call(conn, set_path(s, "independent"), "abort")
-        assert e.value.status_code == CIM_ERR_NOT_FOUND
-    finally:
-        conn.DeleteInstance(p)
 
 
 def test_provider_classes_not_in_interop(cimomd):
     conn = cimomd.conn("interop")
-    with pytest.raises(CIMError) as e:
+    with cim_error((CIM_ERR_INVALID_CLASS, CIM_ERR_NOT_FOUND)):
         conn.EnumerateInstances("DS_IISet")
-    assert e.value.status_code in (5, 6)  # CIM_ERR_INVALID_CLASS / NOT_FOUND
 
 
 def test_reset_of_a_healthy_set_is_a_no_op(cimomd):
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "rst", fill=0x61)
-    p = enable(conn, "dependent", m, s, b)
-    try:
-        qwrite = __import__("subprocess").run(
-            ["qemu-io", "-f", "raw", f"{cimomd.nbd_url}/{m}", "-c", "write -P 0x62 0 4k"],
-            capture_output=True, text=True, timeout=60)
+    with enabled(conn, "dependent", m, s, b) as p:
+        qwrite = qio(cimomd, m, "write -P 0x62 0 4k", timeout=60)
         assert qwrite.returncode == 0
         before = conn.GetInstance(p)["percentSynchronized"]
         assert call(conn, p, "reset") is True
         assert conn.GetInstance(p)["percentSynchronized"] == before < 100
-    finally:
-        conn.DeleteInstance(p)

@@ -8,64 +8,22 @@ import subprocess
 import time
 
 import pytest
-from pywbem import CIMClassName, CIMError, CIMInstance, CIMInstanceName, Uint32
+from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint32
 
-from iiset import NS, call, enable, enable_slow_copy, group_path
+from checks import (CIM_ERR_ACCESS_DENIED, CIM_ERR_ALREADY_EXISTS, CIM_ERR_FAILED, CIM_ERR_INVALID_PARAMETER,
+                    cim_error)
+from iiset import NS, call, enable, enable_slow_copy, enabled, file_bytes, group_path, import_shadow, vols, wait
+from nbd_client import nbd_reads, nbd_write, qio
 
 MiB = 1 << 20
 KiB = 1 << 10
 CHUNK = 32 * KiB
-CIM_ERR_FAILED = 1
-CIM_ERR_ACCESS_DENIED = 2
-CIM_ERR_INVALID_PARAMETER = 4
-CIM_ERR_ALREADY_EXISTS = 11
 
-
-def vols(server, prefix, msize=MiB, ssize=None, bsize=64 * KiB, fill=None):
-    m = server.volume(f"{prefix}-m", msize)
-    if fill is not None:
-        with open(m, "r+b") as f:
-            f.write(bytes([fill]) * msize)
-    return m, server.volume(f"{prefix}-s", ssize or msize), server.volume(f"{prefix}-b", bsize)
-
-
-def wait(conn, path, secs=120):
-    assert call(conn, path, "waitForCompletion", timeoutSeconds=Uint32(secs)) is True
-
-
-def qio(server, path, *cmds):
-    args = ["qemu-io", "-f", "raw", f"{server.nbd_url}/{path}"]
-    for c in cmds:
-        args += ["-c", c]
-    return subprocess.run(args, capture_output=True, text=True, timeout=120)
-
-
-def nbd_write(server, path, pattern, off, length):
-    r = qio(server, path, f"write -P {pattern:#x} {off} {length}")
-    assert r.returncode == 0 and "wrote" in r.stdout and "error" not in r.stdout.lower(), r.stdout + r.stderr
-    return r
-
-
-def nbd_reads(server, path, pattern, off, length):
-    """True when the NBD read succeeds and every byte equals `pattern`."""
-    r = qio(server, path, f"read -P {pattern:#x} {off} {length}")
-    return r.returncode == 0 and "read " in r.stdout and "verification failed" not in r.stdout \
-        and "error" not in r.stdout.lower()
-
-
-def file_bytes(path, off, length):
-    with open(path, "rb") as f:
-        f.seek(off)
-        return f.read(length)
-
-
-# --- getters and percentages --------------------------------------------------
 
 def test_every_getter_of_a_dependent_set(cimomd):
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "get")
-    p = enable(conn, "dependent", m, s, b)
-    try:
+    with enabled(conn, "dependent", m, s, b) as p:
         inst = conn.GetInstance(p)
         assert inst["setName"] == s  # defaults to shadowVolume
         assert call(conn, p, "getName") == s
@@ -81,16 +39,13 @@ def test_every_getter_of_a_dependent_set(cimomd):
         assert inst["state"] == "idle" and inst["status"] == "normal"
         assert call(conn, p, "setName", name="nm") == "nm"
         assert call(conn, p, "getName") == "nm"
-    finally:
-        conn.DeleteInstance(p)
 
 
 def test_percent_synchronized_counts_marked_chunks(cimomd):
     """§7: 100 × chunks marked in neither bitmap / all chunks. 1 MiB = 32 chunks."""
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "pct", fill=0x11)
-    p = enable(conn, "dependent", m, s, b)
-    try:
+    with enabled(conn, "dependent", m, s, b) as p:
         nbd_write(cimomd, m, 0x22, 0, 4096)  # chunk 0 (master)
         assert call(conn, p, "getPercentSynchronized") == pytest.approx(100 * 31 / 32, abs=0.01)
         nbd_write(cimomd, s, 0x33, 5 * CHUNK + 100, 10)  # chunk 5 (shadow)
@@ -101,8 +56,6 @@ def test_percent_synchronized_counts_marked_chunks(cimomd):
         wait(conn, p)
         assert call(conn, p, "getPercentSynchronized") == 100
         assert call(conn, p, "getPercentCompleted") == 100
-    finally:
-        conn.DeleteInstance(p)
 
 
 def test_percentages_at_start_of_a_slow_full_copy(fresh_cimomd):
@@ -110,7 +63,7 @@ def test_percentages_at_start_of_a_slow_full_copy(fresh_cimomd):
     percentCompleted is the progress of the running copy."""
     s = fresh_cimomd
     conn = s.conn()
-    m, sh, b = vols(s, "slow", msize=64 * MiB)  # 2048 chunks; first burst ≤ 100
+    m, sh, b = vols(s, "slow", size=64 * MiB)  # 2048 chunks; first burst ≤ 100
     p = enable_slow_copy(conn, m, sh, b)
     inst = conn.GetInstance(p)
     assert inst["state"] == "copying"
@@ -129,8 +82,7 @@ def test_percentages_at_start_of_a_slow_full_copy(fresh_cimomd):
 def test_abort_with_nothing_running_changes_nothing(cimomd):
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "abn", fill=0x55)
-    p = enable(conn, "dependent", m, s, b)
-    try:
+    with enabled(conn, "dependent", m, s, b) as p:
         nbd_write(cimomd, m, 0x66, 3 * CHUNK, CHUNK)
         before = conn.GetInstance(p)
         mb, sb = file_bytes(m, 0, MiB), file_bytes(s, 0, MiB)
@@ -140,14 +92,12 @@ def test_abort_with_nothing_running_changes_nothing(cimomd):
             assert after[k] == before[k], k
         assert file_bytes(m, 0, MiB) == mb and file_bytes(s, 0, MiB) == sb
         assert nbd_reads(cimomd, s, 0x55, 0, MiB)
-    finally:
-        conn.DeleteInstance(p)
 
 
 def test_suspend_pauses_copy_and_resume_continues(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
-    m, sh, b = vols(s, "sus", msize=16 * MiB, fill=0x5a)
+    m, sh, b = vols(s, "sus", size=16 * MiB, fill=0x5a)
     p = enable_slow_copy(conn, m, sh, b, delay=50)
     time.sleep(0.3)
     assert call(conn, p, "suspend") is True
@@ -173,8 +123,7 @@ def test_suspend_pauses_copy_and_resume_continues(fresh_cimomd):
 def test_suspended_dependent_set_still_protects_point_in_time(cimomd):
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "susd", fill=0x21)
-    p = enable(conn, "dependent", m, s, b)
-    try:
+    with enabled(conn, "dependent", m, s, b) as p:
         assert call(conn, p, "suspend") is True
         assert conn.GetInstance(p)["state"] == "suspended"
         nbd_write(cimomd, m, 0x31, 2 * CHUNK, CHUNK)
@@ -184,8 +133,6 @@ def test_suspended_dependent_set_still_protects_point_in_time(cimomd):
         assert call(conn, p, "resume") is True
         assert conn.GetInstance(p)["state"] == "idle"
         assert call(conn, p, "getPercentSynchronized") == pytest.approx(100 * 31 / 32, abs=0.01)
-    finally:
-        conn.DeleteInstance(p)
 
 
 # --- data semantics -------------------------------------------------------
@@ -194,8 +141,7 @@ def test_update_shadow_to_master_data(cimomd):
     """imaging §4.3: after -u m the master equals the shadow as of the update."""
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "u2m", fill=0x11)
-    p = enable(conn, "dependent", m, s, b)
-    try:
+    with enabled(conn, "dependent", m, s, b) as p:
         nbd_write(cimomd, m, 0x22, 0, CHUNK)  # master chunk 0 changes after the PIT
         nbd_write(cimomd, s, 0x33, 2 * CHUNK + 4096, 4096)  # partial shadow write in chunk 2
         assert nbd_reads(cimomd, s, 0x11, 2 * CHUNK, 4096)  # rest of chunk 2 kept PIT data
@@ -208,15 +154,12 @@ def test_update_shadow_to_master_data(cimomd):
         assert nbd_reads(cimomd, m, 0x33, 2 * CHUNK + 4096, 4096)
         # Nothing differs any more: a following update to the shadow copies nothing.
         assert call(conn, p, "getPercentSynchronized") == 100
-    finally:
-        conn.DeleteInstance(p)
 
 
 def test_copy_shadow_to_master_independent(cimomd):
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "c2m", fill=0x41)
-    p = enable(conn, "independent", m, s, b)
-    try:
+    with enabled(conn, "independent", m, s, b) as p:
         wait(conn, p)
         nbd_write(cimomd, s, 0x42, 7 * CHUNK, 3 * CHUNK)
         nbd_write(cimomd, m, 0x43, 20 * CHUNK, CHUNK)
@@ -225,8 +168,6 @@ def test_copy_shadow_to_master_independent(cimomd):
         assert file_bytes(m, 0, MiB) == file_bytes(s, 0, MiB)
         assert nbd_reads(cimomd, m, 0x41, 20 * CHUNK, CHUNK)
         assert nbd_reads(cimomd, m, 0x42, 7 * CHUNK, 3 * CHUNK)
-    finally:
-        conn.DeleteInstance(p)
 
 
 def test_several_shadows_of_one_master(cimomd):
@@ -237,8 +178,7 @@ def test_several_shadows_of_one_master(cimomd):
         f.write(b"\x11" * MiB)
     sa, ba = cimomd.volume("multi-sa", MiB), cimomd.volume("multi-ba", 64 * KiB)
     sb, bb = cimomd.volume("multi-sb", MiB), cimomd.volume("multi-bb", 64 * KiB)
-    pa = enable(conn, "dependent", m, sa, ba)
-    try:
+    with enabled(conn, "dependent", m, sa, ba) as pa:
         nbd_write(cimomd, m, 0x22, 0, CHUNK)
         pb = enable(conn, "dependent", m, sb, bb)
         try:
@@ -252,29 +192,24 @@ def test_several_shadows_of_one_master(cimomd):
             assert vol["usedBy"].startswith("master of")
         finally:
             conn.DeleteInstance(pb)
-    finally:
-        conn.DeleteInstance(pa)
 
 
 def test_dependent_shadow_reads_through_and_exposes_master_size(cimomd):
     conn = cimomd.conn()
-    m, s, b = vols(cimomd, "rt", msize=MiB, ssize=2 * MiB, fill=0x7e)
-    p = enable(conn, "dependent", m, s, b)
-    try:
+    m, s, b = vols(cimomd, "rt", size=MiB, ssize=2 * MiB, fill=0x7e)
+    with enabled(conn, "dependent", m, s, b) as p:
         assert file_bytes(s, 0, 4096) == b"\0" * 4096  # nothing copied
         assert nbd_reads(cimomd, s, 0x7e, 0, MiB)  # read through to the master
         info = subprocess.run(["nbdinfo", "--size", f"{cimomd.nbd_url}/{s}"], capture_output=True, text=True, timeout=60)
         assert info.returncode == 0, info.stderr
         assert int(info.stdout.strip()) == MiB  # imaging §1.1: the exposed size is the master size
-    finally:
-        conn.DeleteInstance(p)
 
 
 def test_compact_shadow_with_overflow_keeps_point_in_time(cimomd):
     conn = cimomd.conn()
     ov = cimomd.volume("cov-ov", 8 * MiB)
     conn.CreateInstance(CIMInstance("DS_IIOverflowVol", properties={"overflowVolPath": ov}))
-    m, s, b = vols(cimomd, "cov", msize=4 * MiB, ssize=256 * KiB, bsize=256 * KiB, fill=0x19)
+    m, s, b = vols(cimomd, "cov", size=4 * MiB, ssize=256 * KiB, bsize=256 * KiB, fill=0x19)
     p = enable(conn, "dependent", m, s, b)
     try:
         assert call(conn, p, "attachIIOverflowVolume", overflowVol=ov) is True
@@ -296,9 +231,8 @@ def test_compact_shadow_out_of_space_master_write_still_succeeds(cimomd):
     """imaging §4.5: shadow full and no overflow: the master write succeeds,
     later shadow reads of the lost chunks fail; -u s recovers."""
     conn = cimomd.conn()
-    m, s, b = vols(cimomd, "oos", msize=4 * MiB, ssize=256 * KiB, bsize=256 * KiB, fill=0x29)
-    p = enable(conn, "dependent", m, s, b)
-    try:
+    m, s, b = vols(cimomd, "oos", size=4 * MiB, ssize=256 * KiB, bsize=256 * KiB, fill=0x29)
+    with enabled(conn, "dependent", m, s, b) as p:
         nbd_write(cimomd, m, 0x92, 0, MiB)  # 32 chunks, 8 fit
         assert nbd_reads(cimomd, m, 0x92, 0, MiB)
         assert nbd_reads(cimomd, s, 0x29, 0, CHUNK)  # the first COW fit
@@ -308,8 +242,6 @@ def test_compact_shadow_out_of_space_master_write_still_succeeds(cimomd):
         assert call(conn, p, "updateMasterToShadow") is True
         wait(conn, p)
         assert nbd_reads(cimomd, s, 0x92, 0, MiB)
-    finally:
-        conn.DeleteInstance(p)
 
 
 def test_exported_shadow_refuses_reads_and_writes(cimomd):
@@ -317,8 +249,7 @@ def test_exported_shadow_refuses_reads_and_writes(cimomd):
     the master stays writable and its changes are tracked."""
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "exp", fill=0x13)
-    p = enable(conn, "independent", m, s, b)
-    try:
+    with enabled(conn, "independent", m, s, b) as p:
         wait(conn, p)
         assert call(conn, p, "exportVolume") is True
         assert conn.GetInstance(p)["state"] == "exported"
@@ -330,29 +261,20 @@ def test_exported_shadow_refuses_reads_and_writes(cimomd):
         assert file_bytes(s, 0, 4096) == b"\x13" * 4096
         nbd_write(cimomd, m, 0x14, 0, 4096)
         assert call(conn, p, "getPercentSynchronized") < 100
-        with pytest.raises(CIMError) as e:
+        with cim_error(CIM_ERR_FAILED, s):
             call(conn, p, "updateMasterToShadow")
-        assert e.value.status_code == CIM_ERR_FAILED and s in e.value.status_description
-    finally:
-        conn.DeleteInstance(p)
 
 
 def test_import_on_same_host_is_refused(cimomd):
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "imp")
-    p = enable(conn, "independent", m, s, b)
-    try:
+    with enabled(conn, "independent", m, s, b) as p:
         wait(conn, p)
         assert call(conn, p, "exportVolume") is True
-        with pytest.raises(CIMError) as e:
-            conn.InvokeMethod("importShadow", CIMClassName("DS_IISet", namespace=NS),
-                              shadowVolume=s, bitmapVolume=cimomd.volume("imp-b2", 64 * KiB))
-        assert e.value.status_code in (CIM_ERR_FAILED, CIM_ERR_ALREADY_EXISTS)
-        assert s in e.value.status_description
+        with cim_error((CIM_ERR_FAILED, CIM_ERR_ALREADY_EXISTS), s):
+            import_shadow(conn, s, cimomd.volume("imp-b2", 64 * KiB))
         names = [(n["shadowVolume"], n["setType"]) for n in conn.EnumerateInstanceNames("DS_IISet")]
         assert (s, "imported") not in names
-    finally:
-        conn.DeleteInstance(p)
 
 
 # --- groups -------------------------------------------------------------------
@@ -418,9 +340,8 @@ def test_empty_group_persists_and_type_must_match(fresh_cimomd):
     assert rv == 0 and not out.get("sets")
     m, sh, b = vols(s, "tm")
     p = enable(conn, "dependent", m, sh, b)
-    with pytest.raises(CIMError) as e:
+    with cim_error((CIM_ERR_FAILED, CIM_ERR_INVALID_PARAMETER)):
         call(conn, group_path("keep"), "addIISet", set=p)
-    assert e.value.status_code in (CIM_ERR_FAILED, CIM_ERR_INVALID_PARAMETER)
     assert conn.GetInstance(p)["groupName"] == ""
 
 
@@ -429,20 +350,16 @@ def test_empty_group_persists_and_type_must_match(fresh_cimomd):
 def test_copy_parameter_boundaries(cimomd):
     conn = cimomd.conn()
     m, s, b = vols(cimomd, "cpb")
-    p = enable(conn, "dependent", m, s, b)
-    try:
+    with enabled(conn, "dependent", m, s, b) as p:
         for delay, units in ((2, 100), (10000, 60000), (2, 60000), (10000, 100)):
             assert call(conn, p, "setCopyParameters", delay=Uint32(delay), units=Uint32(units)) is True
             inst = conn.GetInstance(p)
             assert (inst["copyDelay"], inst["copyUnits"]) == (delay, units)
         # Out of range at CreateInstance time too.
         m2, s2, b2 = vols(cimomd, "cpb2")
-        with pytest.raises(CIMError) as e:
+        with cim_error(CIM_ERR_INVALID_PARAMETER):
             enable(conn, "dependent", m2, s2, b2, copyUnits=Uint32(99))
-        assert e.value.status_code == CIM_ERR_INVALID_PARAMETER
         assert not any(n["shadowVolume"] == s2 for n in conn.EnumerateInstanceNames("DS_IISet"))
-    finally:
-        conn.DeleteInstance(p)
 
 
 def test_paths_inside_roots_are_canonicalised(fresh_cimomd, tmp_path):
@@ -464,19 +381,15 @@ def test_paths_inside_roots_are_canonicalised(fresh_cimomd, tmp_path):
     # `..` leaving the root, even into a sibling dir that exists.
     (tmp_path / "sibling").mkdir()
     (tmp_path / "sibling" / "x").write_bytes(b"\0" * MiB)
-    with pytest.raises(CIMError) as e:
+    with cim_error(CIM_ERR_ACCESS_DENIED):
         enable(conn, "dependent", str(s.volume_root / ".." / "sibling" / "x"), sh, b)
-    assert e.value.status_code == CIM_ERR_ACCESS_DENIED
     # A symlinked directory inside the root that leads outside.
     (s.volume_root / "dirlink").symlink_to(tmp_path / "sibling")
-    with pytest.raises(CIMError) as e:
+    with cim_error(CIM_ERR_ACCESS_DENIED):
         enable(conn, "dependent", str(s.volume_root / "dirlink" / "x"), sh, b)
-    assert e.value.status_code == CIM_ERR_ACCESS_DENIED
     # A shadow or bitmap outside is refused as well, not only the master.
-    with pytest.raises(CIMError) as e:
+    with cim_error(CIM_ERR_ACCESS_DENIED):
         enable(conn, "dependent", m, sh, str(tmp_path / "sibling" / "x"))
-    assert e.value.status_code == CIM_ERR_ACCESS_DENIED
     # An overflow volume outside.
-    with pytest.raises(CIMError) as e:
+    with cim_error(CIM_ERR_ACCESS_DENIED):
         conn.CreateInstance(CIMInstance("DS_IIOverflowVol", properties={"overflowVolPath": str(tmp_path / "sibling" / "x")}))
-    assert e.value.status_code == CIM_ERR_ACCESS_DENIED

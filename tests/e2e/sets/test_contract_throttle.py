@@ -5,9 +5,9 @@ first pause are exactly one burst."""
 import time
 
 import pytest
-from pywbem import CIMInstance, Uint32
+from pywbem import Uint32
 
-from iiset import call, set_path
+from iiset import call, enable, vols, wait
 
 MiB = 1 << 20
 CHUNK = 32 * 1024
@@ -20,14 +20,6 @@ def copied_chunks(path):
     return sum(1 for c in range(SIZE // CHUNK) if data[c * CHUNK] == 1)
 
 
-def make(server, prefix, **extra):
-    m = server.volume(f"{prefix}-m", SIZE)
-    s, b = server.volume(f"{prefix}-s", SIZE), server.volume(f"{prefix}-b", 64 * 1024)
-    props = {"masterVolume": m, "shadowVolume": s, "bitmapVolume": b, "setType": "independent"}
-    props.update(extra)
-    return m, s, props
-
-
 def stop(conn, p):
     conn.InvokeMethod("abort", p)
     conn.DeleteInstance(p)
@@ -37,10 +29,9 @@ def copy_throttled_while_idle(server, conn, prefix):
     """Enables an idle set, rewrites its master, sets the throttle (100
     chunks, then 100 s) with setCopyParameters and starts a full copy; half a
     second later returns the set's path, its shadow and the chunks copied."""
-    m, s, props = make(server, prefix)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    p = set_path(s, "independent")
-    assert call(conn, p, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
+    m, s, b = vols(server, prefix, SIZE)
+    p = enable(conn, "independent", m, s, b)
+    wait(conn, p, 60)
     with open(m, "r+b") as f:
         f.write(b"\x01" * SIZE)
     try:
@@ -81,11 +72,8 @@ def test_burst_is_bounded_and_pauses(cimomd):
 # initial copy's first burst is already throttled.
 def test_throttle_given_at_enable_applies_from_the_first_burst(cimomd):
     conn = cimomd.conn()
-    m, s, props = make(cimomd, "enable", copyUnits=Uint32(100), copyDelay=Uint32(10000))
-    with open(m, "r+b") as f:
-        f.write(b"\x01" * SIZE)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    p = set_path(s, "independent")
+    m, s, b = vols(cimomd, "enable", SIZE, fill=0x01)
+    p = enable(conn, "independent", m, s, b, copyUnits=Uint32(100), copyDelay=Uint32(10000))
     try:
         time.sleep(0.5)
         n = copied_chunks(s)

@@ -6,10 +6,11 @@ import threading
 import time
 
 import pytest
-from pywbem import CIMInstance, CIMInstanceName, Uint32, WBEMListener
+from pywbem import CIMInstance, Uint32, WBEMListener
 
 from conftest import free_port
-from iiset import NS, set_path
+from iiset import NS, enable, group_path, mkgroup, new_set, ovol_path, vols
+from nbd_client import qio
 
 MiB = 1 << 20
 
@@ -76,20 +77,24 @@ def unsubscribe(iconn, paths):
         iconn.DeleteInstance(p)
 
 
-def test_set_life_cycle_indications(fresh_cimomd, listener):
+def watch(server, listener, query, name):
+    """Subscribes the `listener` fixture's collector to `query`; returns the
+    collector, a connection to `server` and a function that unsubscribes."""
     port, col = listener
+    iconn, subs = subscribe(server, port, query, name)
+    return col, server.conn(), lambda: unsubscribe(iconn, subs)
+
+
+def test_set_life_cycle_indications(fresh_cimomd, listener):
     s = fresh_cimomd
-    iconn, subs = subscribe(s, port, "SELECT * FROM CIM_InstIndication WHERE SourceInstance ISA DS_IISet", "ii-sets")
-    conn = s.conn()
-    m, sh, b = s.volume("m", 4 * MiB), s.volume("s", 4 * MiB), s.volume("b", 64 * 1024)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties={
-        "masterVolume": m, "shadowVolume": sh, "bitmapVolume": b, "setType": "independent"}))
+    col, conn, stop = watch(s, listener, "SELECT * FROM CIM_InstIndication WHERE SourceInstance ISA DS_IISet", "ii-sets")
+    m, sh, b = vols(s, "lc", 4 * MiB)
+    p = enable(conn, "independent", m, sh, b)
     created = col.wait_for(lambda i: i.classname == "CIM_InstCreation")
     assert src(created[0])["shadowVolume"] == sh
     assert src(created[0])["setType"] == "independent"
     assert created[0]["IndicationTime"] is not None
 
-    p = set_path(sh, "independent")
     conn.InvokeMethod("waitForCompletion", p, timeoutSeconds=Uint32(120))
     # The end of the initial copy is a modification whose source is idle.
     mods = col.wait_for(lambda i: i.classname == "CIM_InstModification" and src(i)["state"] == "idle"
@@ -105,60 +110,49 @@ def test_set_life_cycle_indications(fresh_cimomd, listener):
     conn.DeleteInstance(p)
     deleted = col.wait_for(lambda i: i.classname == "CIM_InstDeletion")
     assert src(deleted[0])["shadowVolume"] == sh
-    unsubscribe(iconn, subs)
+    stop()
 
 
 def test_group_and_overflow_indications(fresh_cimomd, listener):
-    port, col = listener
     s = fresh_cimomd
-    iconn, subs = subscribe(s, port, "SELECT * FROM CIM_InstIndication", "ii-all")
-    conn = s.conn()
-    conn.CreateInstance(CIMInstance("DS_IIGroup", properties={"groupName": "ig", "groupType": "dependent"}))
+    col, conn, stop = watch(s, listener, "SELECT * FROM CIM_InstIndication", "ii-all")
+    mkgroup(conn, "ig")
     col.wait_for(lambda i: i.classname == "CIM_InstCreation" and src_class(i) == "DS_IIGroup")
     ov = s.volume("ov", 4 * MiB)
     conn.CreateInstance(CIMInstance("DS_IIOverflowVol", properties={"overflowVolPath": ov}))
     col.wait_for(lambda i: i.classname == "CIM_InstCreation" and src_class(i) == "DS_IIOverflowVol")
-    conn.DeleteInstance(CIMInstanceName("DS_IIOverflowVol", {"overflowVolPath": ov}, namespace=NS))
+    conn.DeleteInstance(ovol_path(ov))
     col.wait_for(lambda i: i.classname == "CIM_InstDeletion" and src_class(i) == "DS_IIOverflowVol")
-    conn.DeleteInstance(CIMInstanceName("DS_IIGroup", {"groupName": "ig"}, namespace=NS))
+    conn.DeleteInstance(group_path("ig"))
     col.wait_for(lambda i: i.classname == "CIM_InstDeletion" and src_class(i) == "DS_IIGroup")
-    unsubscribe(iconn, subs)
+    stop()
 
 
 def test_filter_restricts_to_creations(fresh_cimomd, listener):
-    port, col = listener
     s = fresh_cimomd
-    iconn, subs = subscribe(s, port, "SELECT * FROM CIM_InstCreation WHERE SourceInstance ISA DS_IISet", "ii-create")
-    conn = s.conn()
-    m, sh, b = s.volume("m", MiB), s.volume("s", MiB), s.volume("b", 64 * 1024)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties={
-        "masterVolume": m, "shadowVolume": sh, "bitmapVolume": b, "setType": "dependent"}))
+    col, conn, stop = watch(s, listener, "SELECT * FROM CIM_InstCreation WHERE SourceInstance ISA DS_IISet", "ii-create")
+    p = new_set(s, conn, "dependent", "fc")
     col.wait_for(lambda i: i.classname == "CIM_InstCreation")
-    conn.DeleteInstance(set_path(sh, "dependent"))
+    conn.DeleteInstance(p)
     time.sleep(1.5)
     with col.lock:
         assert all(i.classname == "CIM_InstCreation" for i in col.items), [i.classname for i in col.items]
-    unsubscribe(iconn, subs)
+    stop()
 
 
 def test_alert_when_a_set_goes_to_error(fresh_cimomd, listener):
     """A compact dependent shadow that runs out of space puts its set in
     status "error": a CIM_AlertIndication names the set and the cause, and
     a modification carries status "error"."""
-    import subprocess
-    port, col = listener
     s = fresh_cimomd
-    iconn, subs = subscribe(s, port, "SELECT * FROM CIM_AlertIndication", "ii-alerts")
-    iconn2, subs2 = subscribe(s, port, "SELECT * FROM CIM_InstModification WHERE SourceInstance ISA DS_IISet",
-                              "ii-mods")
-    conn = s.conn()
-    m, sh, b = s.volume("m", 8 * MiB), s.volume("s", MiB), s.volume("b", 256 * 1024)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties={
-        "masterVolume": m, "shadowVolume": sh, "bitmapVolume": b, "setType": "dependent"}))
-    r = subprocess.run(["qemu-io", "-f", "raw", f"{s.nbd_url}/{m}", "-c", "write -P 0x5a 0 2M"],
-                       capture_output=True, text=True, timeout=120)
+    col, conn, stop = watch(s, listener, "SELECT * FROM CIM_AlertIndication", "ii-alerts")
+    _, _, stop_mods = watch(s, listener, "SELECT * FROM CIM_InstModification WHERE SourceInstance ISA DS_IISet",
+                            "ii-mods")
+    m, sh, b = vols(s, "al", 8 * MiB, MiB, 256 * 1024)
+    p = enable(conn, "dependent", m, sh, b)
+    r = qio(s, m, "write -P 0x5a 0 2M")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert conn.GetInstance(set_path(sh, "dependent"))["status"] == "error"
+    assert conn.GetInstance(p)["status"] == "error"
     alerts = col.wait_for(lambda i: i.classname == "CIM_AlertIndication")
     assert sh in alerts[0]["Description"]
     assert "out of space" in alerts[0]["ProbableCauseDescription"]
@@ -167,5 +161,5 @@ def test_alert_when_a_set_goes_to_error(fresh_cimomd, listener):
     time.sleep(1)
     with col.lock:
         assert sum(1 for i in col.items if i.classname == "CIM_AlertIndication") == 1
-    unsubscribe(iconn, subs)
-    unsubscribe(iconn2, subs2)
+    stop()
+    stop_mods()

@@ -6,21 +6,13 @@ import random
 import signal
 import threading
 
-from pywbem import CIMInstance, CIMInstanceName, Uint32
+from pywbem import CIMInstance, Uint32
 
-from iiset import call, NS, set_path
+from iiset import call, group_path, mkgroup, new_set, wait
 
 MiB = 1 << 20
 STABLE = ("shadowVolume", "setType", "masterVolume", "bitmapVolume", "setName", "overflowVolume",
           "groupName", "masterCapacity", "shadowCapacity", "bitmapCapacity", "copyUnits", "copyDelay")
-
-
-def enable(server, conn, kind, prefix, size=MiB, **extra):
-    props = {"masterVolume": server.volume(f"{prefix}m", size), "shadowVolume": server.volume(f"{prefix}s", size),
-             "bitmapVolume": server.volume(f"{prefix}b", 64 * 1024), "setType": kind}
-    props.update(extra)
-    conn.CreateInstance(CIMInstance("DS_IISet", properties=props))
-    return set_path(props["shadowVolume"], kind)
 
 
 def snapshot(conn):
@@ -36,13 +28,13 @@ def snapshot(conn):
 def test_restart_keeps_instances(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
-    a = enable(s, conn, "independent", "ra", setName="alpha")
-    b = enable(s, conn, "dependent", "rb")
+    a = new_set(s, conn, "independent", "ra", setName="alpha")
+    b = new_set(s, conn, "dependent", "rb")
     conn.InvokeMethod("waitForCompletion", a, timeoutSeconds=Uint32(120))
     conn.InvokeMethod("setCopyParameters", b, delay=Uint32(9), units=Uint32(900))
-    conn.CreateInstance(CIMInstance("DS_IIGroup", properties={"groupName": "rg", "groupType": "dependent"}))
-    conn.CreateInstance(CIMInstance("DS_IIGroup", properties={"groupName": "empty", "groupType": "independent"}))
-    conn.InvokeMethod("addIISet", CIMInstanceName("DS_IIGroup", {"groupName": "rg"}, namespace=NS), set=b)
+    rg = mkgroup(conn, "rg")
+    mkgroup(conn, "empty", "independent")
+    conn.InvokeMethod("addIISet", rg, set=b)
     ov = s.volume("rov", 4 * MiB)
     conn.CreateInstance(CIMInstance("DS_IIOverflowVol", properties={"overflowVolPath": ov}))
     before = snapshot(conn)
@@ -60,7 +52,7 @@ def test_restart_keeps_instances(fresh_cimomd):
 def test_copy_survives_restart(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
-    p = enable(s, conn, "independent", "cs", size=16 * MiB, copyUnits=Uint32(100), copyDelay=Uint32(50))
+    p = new_set(s, conn, "independent", "cs", size=16 * MiB, copyUnits=Uint32(100), copyDelay=Uint32(50))
     inst = conn.GetInstance(p)
     assert inst["state"] == "copying"
     s.restart()
@@ -77,8 +69,8 @@ def test_sixteen_concurrent_clients_while_copying(fresh_cimomd):
     s = fresh_cimomd
     conn = s.conn()
     # A slow copy that keeps running throughout.
-    busy = enable(s, conn, "independent", "busy", size=32 * MiB, copyUnits=Uint32(100), copyDelay=Uint32(200))
-    conn.CreateInstance(CIMInstance("DS_IIGroup", properties={"groupName": "cg", "groupType": "dependent"}))
+    busy = new_set(s, conn, "independent", "busy", size=32 * MiB, copyUnits=Uint32(100), copyDelay=Uint32(200))
+    mkgroup(conn, "cg")
     errors = []
     done = []
 
@@ -86,8 +78,8 @@ def test_sixteen_concurrent_clients_while_copying(fresh_cimomd):
         c = s.conn()
         rnd = random.Random(n)
         try:
-            own = enable(s, c, "dependent", f"c{n}-")
-            g = CIMInstanceName("DS_IIGroup", {"groupName": "cg"}, namespace=NS)
+            own = new_set(s, c, "dependent", f"c{n}")
+            g = group_path("cg")
             for i in range(12):
                 op = rnd.choice(["enum", "get", "busy", "names", "method", "modify", "volumes", "assoc"])
                 if op == "enum":
@@ -100,7 +92,7 @@ def test_sixteen_concurrent_clients_while_copying(fresh_cimomd):
                     assert any(x["shadowVolume"] == busy["shadowVolume"] for x in c.EnumerateInstanceNames("DS_IISet"))
                 elif op == "method":
                     assert call(c, own, "updateMasterToShadow") is True
-                    assert call(c, own, "waitForCompletion", timeoutSeconds=Uint32(60)) is True
+                    wait(c, own, 60)
                 elif op == "modify":
                     inst = c.GetInstance(own, PropertyList=["setName"])
                     mod = CIMInstance("DS_IISet", properties={"setName": f"client-{n}-{i}"}, path=own)
