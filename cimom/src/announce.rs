@@ -18,12 +18,14 @@
 //! token: 401) or an unreachable server is logged and retried at the next
 //! beat: announcing never stops the object manager. An `https://` URL is
 //! verified against `--announce-ca-file` (or the web PKI roots), so the token
-//! never travels in the clear to a management server elsewhere.
+//! never travels in the clear to a management server elsewhere. The posts go
+//! through the client crate's HTTP(S) transport, the same stack (and the same
+//! certificate policy) as indication delivery and every CIM client.
 
 use crate::Error;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use client::{CertVerification, HttpTransport};
+use http_body_util::Full;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -51,14 +53,14 @@ pub struct AnnounceArgs {
 }
 
 /// A validated announcement plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Announcer {
     /// `host:port` of the management server.
     authority: String,
-    /// TLS to the management server (`https://`), with its trust roots.
-    tls: Option<Tls>,
-    /// Path prefix of the management server URL (without trailing slash).
-    prefix: String,
+    /// The pooled HTTP(S) client the beats go through.
+    transport: HttpTransport,
+    /// The announce endpoint: `<URL>/api/v1/announce`.
+    endpoint: String,
     token: String,
     /// The JSON body.
     body: String,
@@ -83,10 +85,14 @@ impl Announcer {
         let Some(url) = &a.announce else {
             return Ok(None);
         };
-        let (rest, tls) = if let Some(r) = url.strip_prefix("https://") {
-            (r, Some(Tls::new(a.announce_ca_file.clone())?))
+        let (scheme, rest, tls) = if let Some(r) = url.strip_prefix("https://") {
+            let policy = match &a.announce_ca_file {
+                Some(f) => CertVerification::CaFile(f.clone()),
+                None => CertVerification::WebPkiRoots,
+            };
+            ("https", r, Some(policy))
         } else if let Some(r) = url.strip_prefix("http://") {
-            (r, None)
+            ("http", r, None)
         } else {
             return Err(Error::Config(format!(
                 "--announce {url:?}: give an http:// or https:// URL"
@@ -126,10 +132,15 @@ impl Announcer {
             "interval": secs,
         })
         .to_string();
+        // Built now so that an unreadable or empty CA bundle stops cimomd at
+        // start-up rather than at the first beat.
+        let transport = HttpTransport::new(tls.as_ref(), Duration::from_secs(10))
+            .map_err(|e| Error::Config(format!("--announce {url:?}: {e}")))?;
+        let endpoint = format!("{scheme}://{authority}{prefix}/api/v1/announce");
         Ok(Some(Announcer {
-            tls,
+            transport,
+            endpoint,
             authority,
-            prefix,
             token,
             body,
             interval: Duration::from_secs(secs),
@@ -138,34 +149,7 @@ impl Announcer {
 
     /// Posts once; the HTTP status on an answer.
     pub async fn post(&self) -> Result<u16, String> {
-        let stream = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio::net::TcpStream::connect(&self.authority),
-        )
-        .await
-        .map_err(|_| "connect timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
-        let mut send = match &self.tls {
-            None => handshake(stream).await?,
-            Some(tls) => {
-                let host = self
-                    .authority
-                    .rsplit_once(':')
-                    .map_or(self.authority.as_str(), |(h, _)| h);
-                let name = rustls::pki_types::ServerName::try_from(
-                    host.trim_matches(['[', ']']).to_owned(),
-                )
-                .map_err(|e| format!("server name {host:?}: {e}"))?;
-                let stream =
-                    tokio::time::timeout(Duration::from_secs(10), tls.0.connect(name, stream))
-                        .await
-                        .map_err(|_| "TLS handshake timed out".to_owned())?
-                        .map_err(|e| format!("TLS: {e}"))?;
-                handshake(stream).await?
-            }
-        };
-        let req = http::Request::post(format!("{}/api/v1/announce", self.prefix))
-            .header(http::header::HOST, &self.authority)
+        let req = http::Request::post(&self.endpoint)
             .header(
                 http::header::AUTHORIZATION,
                 format!("Bearer {}", self.token),
@@ -173,13 +157,10 @@ impl Announcer {
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(self.body.clone())))
             .map_err(|e| e.to_string())?;
-        let resp = tokio::time::timeout(Duration::from_secs(10), send.send_request(req))
+        let (parts, _) = tokio::time::timeout(Duration::from_secs(10), self.transport.send(req))
             .await
-            .map_err(|_| "no answer within 10 s".to_owned())?
-            .map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let _ = resp.into_body().collect().await;
-        Ok(status)
+            .map_err(|_| "no answer within 10 s".to_owned())??;
+        Ok(parts.status.as_u16())
     }
 
     /// Posts now and then every interval, forever (spawn it).
@@ -208,68 +189,6 @@ impl Announcer {
     }
 }
 
-async fn handshake<S>(
-    stream: S,
-) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    Ok(send)
-}
-
-/// The TLS client side of an `https://` announce URL.
-#[derive(Clone)]
-struct Tls(tokio_rustls::TlsConnector);
-
-impl std::fmt::Debug for Tls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Tls")
-    }
-}
-
-/// Announcers compare by what they send; the connector has no identity.
-impl PartialEq for Tls {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for Tls {}
-
-impl Tls {
-    /// Trusts the certificates of `ca_file`, or the web PKI roots without one.
-    fn new(ca_file: Option<PathBuf>) -> Result<Tls, Error> {
-        let mut roots = rustls::RootCertStore::empty();
-        match ca_file {
-            Some(f) => {
-                let bad =
-                    |e: &dyn std::fmt::Display| Error::Config(format!("{}: {e}", f.display()));
-                let file = std::fs::File::open(&f).map_err(|e| bad(&e))?;
-                for c in rustls_pemfile::certs(&mut std::io::BufReader::new(file)) {
-                    roots.add(c.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
-                }
-                if roots.is_empty() {
-                    return Err(bad(&"holds no certificate"));
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Config(format!("TLS client setup: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(Tls(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
-            config,
-        ))))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,19 +213,16 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!(
-            (a.authority.as_str(), a.prefix.as_str()),
-            ("127.0.0.1:9988", "")
-        );
+        assert_eq!(a.authority, "127.0.0.1:9988");
         assert_eq!(a.token, "s3cret");
         let body: serde_json::Value = serde_json::from_str(&a.body).unwrap();
         assert_eq!(body["name"], "h1");
         assert_eq!(body["url"], "http://127.0.0.1:5988");
         assert_eq!(body["interval"], 30);
-        assert_eq!(
-            Announcer::from_args(&AnnounceArgs::default(), None).unwrap(),
-            None
-        );
+        assert_eq!(a.endpoint, "http://127.0.0.1:9988/api/v1/announce");
+        assert!(Announcer::from_args(&AnnounceArgs::default(), None)
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -323,7 +239,13 @@ mod tests {
         assert!(Announcer::from_args(&args("ftp://m:1", &t), url.clone()).is_err());
         assert!(Announcer::from_args(&args("https://m:1", &t), url.clone())
             .unwrap()
-            .is_some_and(|a| a.tls.is_some()));
+            .is_some_and(|a| a.endpoint == "https://m:1/api/v1/announce"));
+        let empty_ca = dir.path().join("ca.pem");
+        std::fs::write(&empty_ca, "no certificate here\n").unwrap();
+        let mut with_ca = args("https://m:1/mgr/", &t);
+        with_ca.announce_ca_file = Some(empty_ca);
+        let err = Announcer::from_args(&with_ca, url.clone()).unwrap_err();
+        assert!(err.to_string().contains("ca.pem"), "{err}");
         assert!(
             Announcer::from_args(&args("http://m:1", &t), None).is_err(),
             "no CIM URL"
