@@ -1,6 +1,6 @@
-// The console's one script: dialogs, fragment swaps and the event stream.
-// Everything else is server-rendered HTML; the JSON API is documented in
-// console/src/api.rs and served at /api/v1/openapi.json.
+//! The console's one script: dialogs, fragment swaps and the event stream.
+//! Everything else is server-rendered HTML; the JSON API is documented in
+//! console/src/api.rs and served at /api/v1/openapi.json.
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 const csrf = $('meta[name="csrf-token"]')?.content ?? '';
@@ -74,7 +74,7 @@ function confirmDialog(text, act) {
 
 function applyView() {
   const f = $('#filter')?.value ?? '';
-  for (const tb of $$('#sets tbody')) {
+  for (const tb of $$('#sets section.host')) {
     const tags = (tb.dataset.tags || '').split(' ');
     tb.hidden = f.startsWith('host:') ? tb.dataset.host !== f.slice(5) : f.startsWith('tag:') && !tags.includes(f.slice(4));
   }
@@ -93,7 +93,7 @@ function swap(id, html) {
   if (!node) return;
   const refocus = old?.contains(document.activeElement) && document.activeElement.getAttribute('aria-label');
   if (old) old.replaceWith(node);
-  else if (node.tagName === 'TBODY') $('#sets')?.append(node);
+  else if (node.matches('section.host')) $('#sets')?.append(node);
   else return;
   if (refocus) $$('[aria-label]', node).find((b) => b.getAttribute('aria-label') === refocus)?.focus();
   applyView();
@@ -237,7 +237,7 @@ function validate(form) {
 
 // The host picker lists the hosts that answer now, keeping the choice.
 function hostPickers(dlg) {
-  const hosts = $$('#sets tbody:not(.down)').map((tb) => tb.dataset.host);
+  const hosts = $$('#sets section.host:not(.down)').map((tb) => tb.dataset.host);
   const sel = $('.host-pick', dlg);
   const cur = sel.value;
   sel.replaceChildren(...hosts.map((h) => new Option(h, h, false, h === cur)));

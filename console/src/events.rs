@@ -17,10 +17,10 @@
 //! ```
 //!
 //! * `row` — replace one `<tr>` (a set or group) by its id;
-//! * `rows` — replace a host's whole `<tbody>` (sets or groups came or went,
+//! * `rows` — replace a host's whole `<section>` (sets or groups came or went,
 //!   membership, reachability or "degraded" changed), or append a new one;
 //! * `remove` — drop the element with this id;
-//! * `overflows` — a host's overflow volumes changed (`id` is its `<tbody>`);
+//! * `overflows` — a host's overflow volumes changed (`id` is its `<section>` on the main page);
 //! * `refresh` — reload the table (a host was added, or the client is too far
 //!   behind).
 //!

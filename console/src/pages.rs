@@ -9,7 +9,7 @@
 //! `/ui/hosts/{h}/sets/{s}/properties`, `/ui/hosts/{h}/groups/{g}/properties`,
 //! `/ui/hosts/{h}/groups/{g}/available`.
 //!
-//! Element ids: a host's `<tbody>` is `h-HEX(host)`, a set row
+//! Element ids: a host's `<section>` is `h-HEX(host)`, a set row
 //! `s-HEX(host)-HEX(shadow)`, a group row `g-HEX(host)-HEX(group)`: hex keeps
 //! any name valid in an id.
 
@@ -126,7 +126,9 @@ fn host_status(v: &HostView) -> Markup {
     }
 }
 
-/// One set row.
+/// One set row. Its one button opens the action menu (Properties is in it):
+/// a second button on each of a thousand rows costs the first paint more
+/// than all the row's text does.
 pub fn set_row(v: &HostView, s: &SetInfo, member: bool) -> Markup {
     let id = set_id(&v.name, &s.shadow);
     html! {
@@ -149,8 +151,6 @@ pub fn set_row(v: &HostView, s: &SetInfo, member: bool) -> Markup {
             td { (s.overflow.as_deref().unwrap_or("—")) }
             td.actions {
                 button type="button" .menu-btn aria-haspopup="menu" aria-label=(format!("Actions for {}", s.name)) { "Actions ▾" }
-                " "
-                button type="button" data-action="properties" aria-label=(format!("Properties of {}", s.name)) { "Properties" }
             }
         }
     }
@@ -194,48 +194,61 @@ pub fn group_row(v: &HostView, g: &GroupRow) -> Markup {
             td { "" }
             td.actions {
                 button type="button" .menu-btn aria-haspopup="menu" aria-label=(format!("Actions for group {}", g.name)) { "Actions ▾" }
-                " "
-                button type="button" data-action="properties" aria-label=(format!("Properties of group {}", g.name)) { "Properties" }
             }
         }
     }
 }
 
-/// A host's `<tbody>`: its status line, groups with members, other sets.
+/// The column headers of every host's table; fixed widths (style.css) keep
+/// the hosts' tables aligned and let the browser skip measuring cells.
+fn table_head() -> Markup {
+    html! {
+        colgroup {
+            @for c in ["c-host", "c-name", "c-type", "c-state", "c-status", "c-sync", "c-done", "c-ovl", "c-act"] {
+                col class=(c);
+            }
+        }
+        thead { tr {
+            th scope="col" { "Host" } th scope="col" { "Name" } th scope="col" { "Type" }
+            th scope="col" { "State" } th scope="col" { "Status" } th scope="col" { "% synchronized" }
+            th scope="col" { "% completed" } th scope="col" { "Overflow" } th scope="col" { "Actions" }
+        } }
+    }
+}
+
+/// A host's `<section>`: one table whose caption is the host's status line,
+/// then groups with members, then the other sets. A section per host (not a
+/// `<tbody>`) because `content-visibility: auto` works on it: the browser
+/// lays out only the hosts on screen, which keeps the first paint of a
+/// thousand rows quick. `data-rows` sizes the section while it is skipped.
 pub fn host_body(v: &HostView) -> Markup {
     html! {
-        tbody id=(host_id(&v.name)) .host .down[!v.reachable] data-host=(v.name) data-tags=(v.tags.join(" ")) {
-            tr.hostrow { th colspan="9" scope="rowgroup" { (v.name) " " span.url { (v.url) } " " (host_status(v)) } }
-            @for g in &v.groups {
-                (group_row(v, g))
-                @for s in v.sets.iter().filter(|s| s.group.as_deref() == Some(g.name.as_str())) {
-                    (set_row(v, s, true))
+        section id=(host_id(&v.name)) .host .down[!v.reachable] data-host=(v.name) data-tags=(v.tags.join(" "))
+            data-rows=(v.sets.len() + v.groups.len()) {
+            table.hosttable {
+                caption { strong { (v.name) } " " span.url { (v.url) } " " (host_status(v)) }
+                (table_head())
+                tbody {
+                    @for g in &v.groups {
+                        (group_row(v, g))
+                        @for s in v.sets.iter().filter(|s| s.group.as_deref() == Some(g.name.as_str())) {
+                            (set_row(v, s, true))
+                        }
+                    }
+                    @for s in v.sets.iter().filter(|s| s.group.as_ref().is_none_or(|g| v.group(g).is_none())) {
+                        (set_row(v, s, false))
+                    }
                 }
-            }
-            @for s in v.sets.iter().filter(|s| s.group.as_ref().is_none_or(|g| v.group(g).is_none())) {
-                (set_row(v, s, false))
             }
         }
     }
 }
 
-/// The main table (also the `/ui/table` fragment).
+/// The sets and groups of every host, a table each (also the `/ui/table`
+/// fragment).
 pub fn table(hosts: &[HostView]) -> Markup {
     html! {
-        table #sets {
-            caption { "Sets and groups of every host" }
-            colgroup {
-                @for c in ["c-host", "c-name", "c-type", "c-state", "c-status", "c-sync", "c-done", "c-ovl", "c-act"] {
-                    col class=(c);
-                }
-            }
-            thead { tr {
-                th scope="col" { "Host" } th scope="col" { "Name" } th scope="col" { "Type" }
-                th scope="col" { "State" } th scope="col" { "Status" } th scope="col" { "% synchronized" }
-                th scope="col" { "% completed" } th scope="col" { "Overflow" } th scope="col" { "Actions" }
-            } }
-            @for v in hosts { (host_body(v)) }
-        }
+        div #sets { @for v in hosts { (host_body(v)) } }
     }
 }
 
@@ -832,6 +845,29 @@ mod tests {
             html.contains("t&quot;q"),
             "attribute values are escaped too"
         );
+    }
+
+    #[test]
+    fn each_host_is_a_section_with_its_own_table_and_one_button_per_row() {
+        let mut a = host(vec![set("a", "/v/s"), set("b", "/v/t")]);
+        a.name = "a".into();
+        let mut b = host(vec![set("c", "/v/u")]);
+        b.name = "b".into();
+        let html = table(&[a, b]).into_string();
+        assert_eq!(html.matches("<section ").count(), 2, "{html}");
+        assert_eq!(html.matches("<table class=\"hosttable\">").count(), 2);
+        assert_eq!(html.matches("<th scope=\"col\">Host</th>").count(), 2);
+        assert!(
+            html.contains("data-host=\"a\" data-tags=\"t&quot;q\" data-rows=\"2\""),
+            "{html}"
+        );
+        assert!(html.contains("data-rows=\"1\""));
+        assert_eq!(
+            html.matches("<button ").count(),
+            3,
+            "one Actions button per row"
+        );
+        assert_eq!(html.matches("aria-label=\"Actions for ").count(), 3);
     }
 
     #[test]

@@ -61,6 +61,13 @@ def row_of(page, name):
     return page.get_by_role("row").filter(has=page.get_by_role("link", name=name, exact=True))
 
 
+def open_properties(scope, page, label):
+    """Properties of a set (`label` its name) or group (`group NAME`) from its
+    row's action menu, within `scope` (a row or the page)."""
+    scope.get_by_role("button", name=f"Actions for {label}", exact=True).click()
+    page.get_by_role("menu", name="Set actions").get_by_role("menuitem", name="Properties").click()
+
+
 def open_console(page, mgr):
     page.goto(mgr.url + "/")
     page.get_by_role("heading", name="Sets and groups").wait_for()
@@ -108,7 +115,7 @@ def test_create_a_set_and_watch_it_copy(browser_page, host1, mgr, tmp_path):
     assert nbd_bytes(host1, s, tmp_path) == nbd_bytes(host1, m, tmp_path)
     shot(page, "1-create-and-copy")
     # The Set Properties dialog shows the same state.
-    row.get_by_role("button", name="Properties of ws1").click()
+    open_properties(row, page, "ws1")
     props = page.get_by_role("dialog", name="Properties")
     props.get_by_role("tab", name="Status").wait_for()
     assert props.get_by_role("progressbar").first.get_attribute("value") == "100"
@@ -129,7 +136,7 @@ def test_groups_available_sets_and_group_update(browser_page, host1, mgr):
     dlg.get_by_label("Name").fill("g1")
     dlg.get_by_label("Independent").check()
     dlg.get_by_role("button", name="Create").click()
-    page.get_by_role("button", name="Properties of group g1").click()
+    open_properties(page, page, "group g1")
     props = page.get_by_role("dialog", name="Properties")
     props.get_by_role("button", name="Add…").click()
     avail = page.get_by_role("dialog", name="Available Sets")
@@ -152,7 +159,7 @@ def test_groups_available_sets_and_group_update(browser_page, host1, mgr):
     props.get_by_role("heading", name="Set Properties: ind1").wait_for()
     page.keyboard.press("Escape")
     props.wait_for(state="hidden")
-    page.get_by_role("button", name="Properties of group g1").click()
+    open_properties(page, page, "group g1")
     members = props.get_by_role("table", name="Members")
     members.get_by_role("button", name="Remove ind1").click()
     props.get_by_role("table", name="Members").get_by_role("cell", name="ind1", exact=True).wait_for(state="detached")
@@ -163,7 +170,7 @@ def test_groups_available_sets_and_group_update(browser_page, host1, mgr):
     page.get_by_role("status").filter(has_text="unlock on g1: done").wait_for()
     props.get_by_label("New group name").fill("g2")
     props.get_by_role("button", name="Rename group").click()
-    page.get_by_role("button", name="Properties of group g2").wait_for()
+    page.get_by_role("button", name="Actions for group g2").wait_for()
     assert s.call("GET", "/api/v1/hosts/h1/groups/g1")[0] == 404
     # The open dialog follows the rename, and its actions reach the renamed group.
     props.get_by_role("heading", name="Group Properties: g2").wait_for(timeout=5000)
@@ -247,7 +254,7 @@ def test_bad_input_is_shown_and_changes_nothing(browser_page, host1, mgr):
     assert iiadm(host1, "-e", "ind", host1.volume("om", MiB), host1.volume("os", MiB),
                  host1.volume("ob", MiB), "opts").returncode == 0
     row = row_of(page, "opts")
-    row.get_by_role("button", name="Properties of opts").click()
+    open_properties(row, page, "opts")
     props = page.get_by_role("dialog", name="Properties")
     props.get_by_label("Delay (10 ms ticks, 2–10000)").fill("1")
     props.get_by_label("Units (chunks, 100–60000)").fill("50")
@@ -332,7 +339,7 @@ def test_indications_stop_and_rows_follow_by_polling(browser_page, host1, mgr):
     fill(m, 64 * MiB)
     s, b = host1.volume("ds", 64 * MiB), host1.volume("db", MiB)
     open_console(page, mgr)
-    host_line = page.locator("#sets tbody[data-host='h1'] tr.hostrow")
+    host_line = page.locator("#sets section[data-host='h1'] caption")
     host_line.filter(has_text="● live").wait_for()
     # Indications stop: the host's subscription for iimgr's listener goes away.
     interop = host1.conn("interop")
@@ -397,7 +404,7 @@ def test_two_hosts_move_kill_restart_and_announce(browser_page, tmp_path):
         assert row_of(page, "other").is_visible() and not row_of(page, "mover").is_visible()
         page.get_by_label("Host filter").select_option("")
         # Export on h1, import on h2, in one dialog.
-        row_of(page, "mover").get_by_role("button", name="Properties of mover").click()
+        open_properties(row_of(page, "mover"), page, "mover")
         props = page.get_by_role("dialog", name="Properties")
         props.get_by_role("tab", name="Config").click()
         props.get_by_label("Target host").select_option("h2")
@@ -407,12 +414,12 @@ def test_two_hosts_move_kill_restart_and_announce(browser_page, tmp_path):
         props.get_by_role("button", name="Close").click()
         h1row = row_of(page, "mover")
         h1row.get_by_role("cell", name="exported", exact=True).wait_for(timeout=5000)
-        h2row = page.locator("tbody[data-host='h2']").get_by_role("row").filter(has_text="imported")
+        h2row = page.locator("section[data-host='h2']").get_by_role("row").filter(has_text="imported")
         h2row.first.wait_for(timeout=5000)
         # Join back: h2 releases the import, h1 joins with h2's bitmap.
         assert iiadm(h2, "-d", sh).returncode == 0
         h2row.first.wait_for(state="detached", timeout=5000)
-        row_of(page, "mover").get_by_role("button", name="Properties of mover").click()
+        open_properties(row_of(page, "mover"), page, "mover")
         props.get_by_role("tab", name="Config").click()
         props.get_by_label("Bitmap for Join").fill(bmp2)
         props.get_by_role("button", name="Join").click()
@@ -424,7 +431,7 @@ def test_two_hosts_move_kill_restart_and_announce(browser_page, tmp_path):
         h2.proc.wait()
         h2.log.close()
         t0 = time.time()
-        h2body = page.locator("tbody[data-host='h2']")
+        h2body = page.locator("section[data-host='h2']")
         h2body.get_by_text(re.compile("unreachable since")).wait_for(timeout=5000)
         assert time.time() - t0 <= 5.5
         assert "down" in h2body.get_attribute("class")
@@ -435,7 +442,7 @@ def test_two_hosts_move_kill_restart_and_announce(browser_page, tmp_path):
         # A third host registers itself.
         h3 = Cimomd(tmp_path / "h3", ["--announce", mgr.url, "--announce-token-file", str(mgr.token_file),
                                       "--announce-name", "gamma", "--announce-interval", "1"])
-        page.locator("tbody[data-host='gamma']").get_by_text("registered").wait_for(timeout=15000)
+        page.locator("section[data-host='gamma']").get_by_text("registered").wait_for(timeout=15000)
         assert page.evaluate("window.__marker") == "kept"
         shot(page, "5-two-hosts")
     finally:
@@ -542,7 +549,7 @@ def test_a_hanging_or_garbage_host_costs_only_its_rows(browser_page, host1, tmp_
         assert time.time() - t0 < 5, "the page does not wait for the bad hosts"
         row_of(page, "fine").wait_for(timeout=5000)
         for name in ("hangs", "junk"):
-            page.locator(f"tbody[data-host='{name}']").get_by_text(re.compile("unreachable since")).wait_for(timeout=10000)
+            page.locator(f"section[data-host='{name}']").get_by_text(re.compile("unreachable since")).wait_for(timeout=10000)
         # The good host stays live: a change still arrives at once.
         assert iiadm(host1, "-s", "fine").returncode == 0
         row_of(page, "fine").get_by_role("cell", name="suspended", exact=True).wait_for(timeout=3000)
