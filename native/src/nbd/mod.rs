@@ -125,6 +125,8 @@
 //!   why); the server logs a warning naming the peer.
 
 pub mod file_export;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 mod link;
 pub mod proto;

@@ -280,7 +280,7 @@ fn check_cut(rig: &Rig, t: &Trace, w: &Workload, cut: usize, seed: u64, tally: &
 #[test]
 fn power_cuts_lose_no_flushed_write_and_claim_no_false_sync() {
     let long = std::env::var_os("NATIVE_LONG").is_some();
-    let (runs, cuts_per_run, steps) = if long { (25, 40, 80) } else { (1, 6, 40) };
+    let (runs, cuts_per_run, steps) = if long { (10, 100, 60) } else { (1, 6, 40) };
     let began = std::time::Instant::now();
     let mut tally = Tally::default();
     for run_no in 0..runs {
