@@ -84,8 +84,12 @@ pub fn session(input: &[u8]) -> usize {
         return 0;
     };
     let tls = NbdTls {
-        mode: [TlsMode::Off, TlsMode::On, TlsMode::Require, TlsMode::Require]
-            [usize::from(pick & 3)],
+        mode: [
+            TlsMode::Off,
+            TlsMode::On,
+            TlsMode::Require,
+            TlsMode::Require,
+        ][usize::from(pick & 3)],
         acceptor: None,
         allow: if pick & 8 != 0 {
             AllowList {

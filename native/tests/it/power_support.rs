@@ -37,11 +37,7 @@ impl Logical {
     }
 
     fn durable(&self, w: &Written, cut: usize) -> bool {
-        (w.fua && w.end <= cut)
-            || self
-                .flushes
-                .iter()
-                .any(|&(s, e)| s >= w.end && e <= cut)
+        (w.fua && w.end <= cut) || self.flushes.iter().any(|&(s, e)| s >= w.end && e <= cut)
     }
 
     /// Checks `got` (the volume after a cut at event `cut`); on a violation,
