@@ -487,7 +487,7 @@ impl Replay {
                 match tearing {
                     Tearing::DropAll => {}
                     Tearing::Whole => {
-                        if rng.next() % 2 == 0 {
+                        if rng.coin() {
                             apply_pending(&mut c, p, None);
                         }
                     }
@@ -528,7 +528,7 @@ fn apply_pending(c: &mut Vec<u8>, p: &Pending, torn: Option<&mut XorShift>) {
                     let mut at = off;
                     while at < off + data.len() {
                         let end = ((at / 512 + 1) * 512).min(off + data.len());
-                        if rng.next() % 2 == 0 {
+                        if rng.coin() {
                             c[at..end].copy_from_slice(&data[at - off..end - off]);
                         }
                         at = end;
@@ -547,6 +547,10 @@ impl XorShift {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
+    }
+
+    fn coin(&mut self) -> bool {
+        self.next() & 1 == 0
     }
 }
 
