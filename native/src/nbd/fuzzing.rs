@@ -1,7 +1,8 @@
 //! In-memory entry point for the `nbd_parse` fuzz target: the server's own
 //! greeting, option haggling and request-header parsing run over a byte
-//! slice (client side) and a `Vec` (server side), with no sockets and no
-//! threads of their own, so one execution costs microseconds.
+//! slice (client side) and a `Vec` (server side), with no sockets, no
+//! runtime and no threads (export lookups run in place), so one execution
+//! costs microseconds.
 //!
 //! Input: byte 0 picks the session — bits 0–1 the TLS mode (off, on,
 //! require, require), bit 2 a client identity, bit 3 an allow-list that
@@ -20,7 +21,8 @@ use super::tls::{AllowList, NbdTls, TlsMode};
 use super::transmission;
 use super::NbdConfig;
 use crate::blockdev::{BlockDevice, ExportSource};
-use std::sync::{Arc, OnceLock};
+use std::future::Future;
+use std::sync::Arc;
 
 struct NoDevice {
     size: u64,
@@ -64,15 +66,14 @@ impl ExportSource for Exports {
     }
 }
 
-/// A runtime for the export lookups (they run on the blocking pool).
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    })
+/// Runs a future that never waits: in-memory reads and writes are always
+/// ready and lookups run in place, so a pending poll is a hang (a bug).
+fn ready<T>(fut: impl std::future::Future<Output = T>) -> T {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(fut).poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the negotiation waited on in-memory input"),
+    }
 }
 
 /// Runs one client byte stream through the server's parsers; returns how
@@ -109,12 +110,13 @@ pub fn session(input: &[u8]) -> usize {
     let source: Arc<dyn ExportSource> = Arc::new(Exports);
     let config = NbdConfig::default();
     let mut out = Vec::new();
-    let export = runtime().block_on(async {
+    let export = ready(async {
         let flags = handshake::greet(&mut rd, &mut out).await.ok()??;
         let mut session = Session {
             tls: &tls,
             tls_active: false,
             identities: &[],
+            inline_lookups: true,
         };
         loop {
             let max = config.max_request_bytes;
