@@ -21,7 +21,6 @@ use super::tls::{AllowList, NbdTls, TlsMode};
 use super::transmission;
 use super::NbdConfig;
 use crate::blockdev::{BlockDevice, ExportSource};
-use std::future::Future;
 use std::sync::Arc;
 
 struct NoDevice {
