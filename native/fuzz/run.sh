@@ -10,8 +10,8 @@
 #                                      long mode: each target for FUZZ_RUNS
 #                                      executions instead of a time limit
 #   FUZZ_TARGETS="nbd_parse" ...       a subset of the targets
-# Rates measured on a loaded 2-core machine: nbd_parse about 19,000
-# executions/s (10 M in about 9 minutes), nbd_session about 180/s, so the
+# Rates measured on a loaded 2-core machine: nbd_parse 10,000-19,000
+# executions/s (10 M took 927 s), nbd_session about 180/s, so the
 # 10 M-execution long mode is meant for nbd_parse:
 #   FUZZ_TARGETS=nbd_parse FUZZ_RUNS=10000000 native/fuzz/run.sh
 # Crashes land in native/fuzz/artifacts/<target>/; the corpus grows in
