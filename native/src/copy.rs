@@ -390,17 +390,8 @@ impl KernelCopy {
                     format!("copied {n} of {len} bytes at offset {off}"),
                 ));
             }
-            #[cfg(test)]
-            {
-                // The write-ordering tests see kernel copies as plain writes.
-                use std::os::unix::fs::FileExt;
-                let mut data = vec![0u8; len as usize];
-                std::fs::File::open(&self.dst_path)?.read_exact_at(&mut data, off)?;
-                crate::volume::trace::record(
-                    &self.dst_path,
-                    crate::volume::trace::Op::Write(off, data),
-                );
-            }
+            // Traced runs see kernel copies as plain writes.
+            crate::storage::record_external_write(&self.dst_path, off, len)?;
             Ok(())
         })();
         r.map_err(|e| crate::error::Error::io(&self.dst_path, e))

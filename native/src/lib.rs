@@ -13,6 +13,8 @@
 //! * [`nbd`] — the NBD server (fixed newstyle handshake) over any
 //!   [`blockdev::ExportSource`].
 //! * [`format`](mod@format) — the on-disk formats and crash protocol (`FORMAT.md`).
+//! * [`storage`] — the storage seam all durable I/O goes through, and the
+//!   I/O trace that rebuilds power-loss disk images for crash tests.
 //!
 //! Internals, for readers of the code: `volume` (open-once volumes, root
 //! check), `bitmap` (bitmap volume format, lock-free bitmaps), `overflow`,
@@ -55,6 +57,7 @@ mod overflow;
 pub mod probe;
 mod set;
 mod state;
+pub mod storage;
 pub mod types;
 mod volume;
 

@@ -3,9 +3,48 @@
 //! page and its sync strictly before the host data, and a target sync before
 //! copy bits are cleared on disk.
 
-use crate::volume::trace::{self, Op};
+use crate::storage::Tearing;
 use crate::*;
 use std::path::{Path, PathBuf};
+use trace::Op;
+
+/// The storage seam's trace, seen as the writes and syncs these tests check.
+mod trace {
+    use crate::storage::{Event, Trace};
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Op {
+        Write(u64, Vec<u8>),
+        Sync,
+    }
+
+    static CURRENT: Mutex<Option<Arc<Trace>>> = Mutex::new(None);
+
+    pub fn start(dir: &Path) {
+        *CURRENT.lock().unwrap() = Some(Trace::start(dir).unwrap());
+    }
+
+    /// Stops the trace and returns it.
+    pub fn stop() -> Arc<Trace> {
+        let t = CURRENT.lock().unwrap().take().expect("a trace runs");
+        t.stop();
+        t
+    }
+
+    pub fn take() -> Vec<(PathBuf, Op)> {
+        stop()
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Write { path, off, data } => Some((path, Op::Write(off, data))),
+                Event::Sync { path, .. } => Some((path, Op::Sync)),
+                _ => None,
+            })
+            .collect()
+    }
+}
 
 /// The trace is process-wide: these tests take turns.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -122,6 +161,11 @@ fn seeds() -> std::ops::Range<u64> {
     }
 }
 
+/// About forty cut points spread over a trace of `n` events, and its end.
+fn cuts(n: usize) -> Vec<usize> {
+    (0..=n).step_by((n / 40).max(1)).chain([n]).collect()
+}
+
 fn dependent_point_in_time(seed: u64) {
     let tmp = tempfile::tempdir().unwrap();
     let top = std::fs::canonicalize(tmp.path()).unwrap();
@@ -151,11 +195,6 @@ fn dependent_point_in_time(seed: u64) {
         })
         .unwrap();
     }
-    let files: Vec<PathBuf> = [&m, &shadows[0], &shadows[1], &bitmaps[0], &bitmaps[1], &o]
-        .into_iter()
-        .cloned()
-        .collect();
-    let snapshot: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
     let md = e.device(&m).unwrap();
     let sd = [
         e.device(&shadows[0]).unwrap(),
@@ -183,32 +222,13 @@ fn dependent_point_in_time(seed: u64) {
             _ => md.write_at(&data, off as u64, false).unwrap(),
         }
     }
-    let t = trace::take();
+    let t = trace::stop();
     drop((md, sd));
     drop(e);
-    let cuts: Vec<usize> = (0..=t.len())
-        .step_by((t.len() / 40).max(1))
-        .chain([t.len()])
-        .collect();
-    for cut in cuts {
+    for cut in cuts(t.len()) {
         // Pessimistic image: a write survives only if its file was synced
         // after it and before the cut.
-        for (fi, f) in files.iter().enumerate() {
-            let mut img = snapshot[fi].clone();
-            for (i, (p, op)) in t[..cut].iter().enumerate() {
-                if let (true, Op::Write(off, data)) = (p == f, op) {
-                    let durable = t[i + 1..cut].iter().any(|(q, o)| q == f && *o == Op::Sync);
-                    if durable {
-                        let off = *off as usize;
-                        if img.len() < off + data.len() {
-                            img.resize(off + data.len(), 0);
-                        }
-                        img[off..off + data.len()].copy_from_slice(data);
-                    }
-                }
-            }
-            std::fs::write(f, &img).unwrap();
-        }
+        t.image(cut, 0, Tearing::DropAll).restore().unwrap();
         let e = Engine::open(cfg()).unwrap();
         for k in 0..2 {
             let info = e.set_info(&shadows[k]).unwrap();
@@ -271,8 +291,6 @@ fn synchronization_claims(seed: u64) {
     })
     .unwrap();
     assert!(e.wait(&s, None).unwrap());
-    let files = [m.clone(), s.clone(), b.clone()];
-    let snapshot: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
     let md = e.device(&m).unwrap();
     let sd = e.device(&s).unwrap();
     trace::start(&dir);
@@ -306,26 +324,11 @@ fn synchronization_claims(seed: u64) {
             _ => md.write_at(&data, off as u64, false).unwrap(),
         }
     }
-    let t = trace::take();
+    let t = trace::stop();
     drop((md, sd));
     drop(e);
-    let cuts: Vec<usize> = (0..=t.len())
-        .step_by((t.len() / 40).max(1))
-        .chain([t.len()])
-        .collect();
-    for cut in cuts {
-        for (fi, f) in files.iter().enumerate() {
-            let mut img = snapshot[fi].clone();
-            for (i, (p, op)) in t[..cut].iter().enumerate() {
-                if let (true, Op::Write(off, data)) = (p == f, op) {
-                    if t[i + 1..cut].iter().any(|(q, o)| q == f && *o == Op::Sync) {
-                        let off = *off as usize;
-                        img[off..off + data.len()].copy_from_slice(data);
-                    }
-                }
-            }
-            std::fs::write(f, &img).unwrap();
-        }
+    for cut in cuts(t.len()) {
+        t.image(cut, 0, Tearing::DropAll).restore().unwrap();
         let e = Engine::open(cfg()).unwrap();
         assert!(e.wait(&s, None).unwrap());
         let info = e.set_info(&s).unwrap();

@@ -1,6 +1,6 @@
 //! The engine configuration file (`<state_dir>/engine.json`): which sets,
 //! groups and overflow volumes exist. Written atomically (temp file, fsync,
-//! rename, fsync of the directory); see FORMAT.md.
+//! rename, fsync of the directory) through the storage seam; see FORMAT.md.
 //!
 //! Bits, flags, copy parameters and mtime live on each set's bitmap volume;
 //! this file only records membership and names, so it changes rarely.
@@ -10,9 +10,9 @@
 //! as decimal text, for the error message of a second engine only.
 
 use crate::error::{Error, Result};
+use crate::storage::{self, StorageFile};
 use crate::types::SetKind;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Current configuration file version.
@@ -60,7 +60,7 @@ pub(crate) struct Config {
 /// this process's id into it; the lock lasts as long as the returned file.
 pub(crate) fn lock(dir: &Path) -> Result<std::fs::File> {
     let p = dir.join("lock");
-    let mut f = std::fs::OpenOptions::new()
+    let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
@@ -83,10 +83,11 @@ pub(crate) fn lock(dir: &Path) -> Result<std::fs::File> {
         Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&p, e)),
     }
     // Only the holder writes, so a reader sees the current holder's id.
+    let f = StorageFile::new(f, &p);
     f.set_len(0).map_err(|e| Error::io(&p, e))?;
-    f.write_all(format!("{}\n", std::process::id()).as_bytes())
+    f.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0)
         .map_err(|e| Error::io(&p, e))?;
-    Ok(f)
+    Ok(f.into_file())
 }
 
 fn file(dir: &Path) -> PathBuf {
@@ -126,12 +127,11 @@ pub(crate) fn save(dir: &Path, cfg: &Config) -> Result<()> {
     let p = file(dir);
     let tmp = dir.join("engine.json.tmp");
     let body = serde_json::to_vec_pretty(cfg).expect("config serialises");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(&body).map_err(|e| Error::io(&tmp, e))?;
+    let f = StorageFile::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all_at(&body, 0).map_err(|e| Error::io(&tmp, e))?;
     f.sync_all().map_err(|e| Error::io(&tmp, e))?;
     drop(f);
-    std::fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))?;
-    let d = std::fs::File::open(dir).map_err(|e| Error::io(dir, e))?;
-    d.sync_all().map_err(|e| Error::io(dir, e))?;
+    storage::rename(&tmp, &p).map_err(|e| Error::io(&p, e))?;
+    storage::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
     Ok(())
 }

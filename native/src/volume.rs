@@ -1,22 +1,25 @@
 //! Volumes: regular files or block devices addressed by path, opened once and
 //! shared, with positioned I/O; and the volume-root check.
 //!
+//! All I/O goes through the storage seam (`storage.rs`).
+//!
 //! A volume's size is taken once at open (block devices by seeking to the end,
 //! which needs no `ioctl`). Paths are canonicalised (symlinks and `..`
 //! resolved) before they are checked against the roots, so nothing outside a
 //! root is ever opened.
 
 use crate::error::{Error, Result};
+use crate::storage::StorageFile;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, FileTypeExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 /// An open volume.
 #[derive(Debug)]
 pub(crate) struct Volume {
     pub path: PathBuf,
-    pub file: File,
+    file: StorageFile,
     pub size: u64,
 }
 
@@ -31,14 +34,14 @@ impl Volume {
                 "not a regular file or block device; use a file or block device under a volume root",
             ));
         }
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
+        let mut file = StorageFile::new(file, path);
         let size = if block {
-            file.seek(SeekFrom::End(0))
-                .map_err(|e| Error::io(path, e))?
+            file.seek_end().map_err(|e| Error::io(path, e))?
         } else {
             meta.len()
         };
@@ -56,58 +59,13 @@ impl Volume {
     }
 
     pub fn write_at(&self, buf: &[u8], off: u64) -> Result<()> {
-        #[cfg(test)]
-        trace::record(&self.path, trace::Op::Write(off, buf.to_vec()));
         self.file
             .write_all_at(buf, off)
             .map_err(|e| Error::io(&self.path, e))
     }
 
     pub fn sync(&self) -> Result<()> {
-        #[cfg(test)]
-        trace::record(&self.path, trace::Op::Sync);
         self.file.sync_data().map_err(|e| Error::io(&self.path, e))
-    }
-}
-
-/// Test-only record of writes and syncs, to check the write ordering of
-/// FORMAT.md without a real power failure.
-#[cfg(test)]
-pub(crate) mod trace {
-    use std::path::{Path, PathBuf};
-    use std::sync::Mutex;
-
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub enum Op {
-        Write(u64, Vec<u8>),
-        Sync,
-    }
-
-    /// The directory being watched and what happened under it.
-    type Recording = (PathBuf, Vec<(PathBuf, Op)>);
-
-    static TRACE: Mutex<Option<Recording>> = Mutex::new(None);
-
-    /// Starts recording I/O to files under `dir` (other tests' I/O is ignored).
-    pub fn start(dir: &Path) {
-        *TRACE.lock().unwrap() = Some((dir.to_path_buf(), Vec::new()));
-    }
-
-    pub fn take() -> Vec<(PathBuf, Op)> {
-        TRACE
-            .lock()
-            .unwrap()
-            .take()
-            .map(|t| t.1)
-            .unwrap_or_default()
-    }
-
-    pub fn record(path: &Path, op: Op) {
-        if let Some((dir, v)) = TRACE.lock().unwrap().as_mut() {
-            if path.starts_with(dir) {
-                v.push((path.to_path_buf(), op));
-            }
-        }
     }
 }
 

@@ -54,24 +54,35 @@ fn protocol_error(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
-/// Looks an export up on the blocking pool: the source may take locks that the
-/// engine holds while it works.
-async fn lookup(source: &Arc<dyn ExportSource>, name: &str) -> io::Result<Option<Negotiated>> {
-    let source = Arc::clone(source);
-    let name = name.to_owned();
-    tokio::task::spawn_blocking(move || {
+/// Looks an export up on the blocking pool (the source may take locks that
+/// the engine holds while it works), or in place for an in-memory source.
+async fn lookup(
+    session: &Session<'_>,
+    source: &Arc<dyn ExportSource>,
+    name: &str,
+) -> io::Result<Option<Negotiated>> {
+    let open = |source: &Arc<dyn ExportSource>, name: String| {
         source.open_export(&name).map(|device| Negotiated {
             size: device.size(),
             read_only: device.is_read_only(),
             name,
             device,
         })
-    })
-    .await
-    .map_err(|e| io::Error::other(format!("export lookup failed: {e}")))
+    };
+    if session.inline_lookups {
+        return Ok(open(source, name.to_owned()));
+    }
+    let source = Arc::clone(source);
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || open(&source, name))
+        .await
+        .map_err(|e| io::Error::other(format!("export lookup failed: {e}")))
 }
 
-async fn list(source: &Arc<dyn ExportSource>) -> io::Result<Vec<String>> {
+async fn list(session: &Session<'_>, source: &Arc<dyn ExportSource>) -> io::Result<Vec<String>> {
+    if session.inline_lookups {
+        return Ok(source.export_names());
+    }
     let source = Arc::clone(source);
     tokio::task::spawn_blocking(move || source.export_names())
         .await
@@ -95,6 +106,9 @@ pub(crate) struct Session<'a> {
     pub tls_active: bool,
     /// The client's certificate identities (empty without one).
     pub identities: &'a [String],
+    /// Call the export source in place instead of on the blocking pool
+    /// (only for sources that never block: the in-memory fuzz target).
+    pub inline_lookups: bool,
 }
 
 impl Session<'_> {
@@ -238,7 +252,7 @@ where
                         "export {name:?} is not allowed for this client certificate"
                     )));
                 }
-                let Some(export) = lookup(source, &name).await? else {
+                let Some(export) = lookup(session, source, &name).await? else {
                     // NBD_OPT_EXPORT_NAME cannot be answered with an error.
                     return Err(protocol_error(format!("no export named {name:?}")));
                 };
@@ -260,7 +274,7 @@ where
                 if !data.is_empty() {
                     put_option_reply(&mut out, option, REP_ERR_INVALID, b"LIST takes no data");
                 } else {
-                    for name in list(source).await? {
+                    for name in list(session, source).await? {
                         if !session.may_open(&name) {
                             continue;
                         }
@@ -283,7 +297,7 @@ where
                     send(wr, &out).await?;
                     continue;
                 }
-                let Some(export) = lookup(source, &req.name).await? else {
+                let Some(export) = lookup(session, source, &req.name).await? else {
                     let msg = format!("no export named {:?}", req.name);
                     put_option_reply(&mut out, option, REP_ERR_UNKNOWN, msg.as_bytes());
                     send(wr, &out).await?;

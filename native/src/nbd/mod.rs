@@ -125,6 +125,8 @@
 //!   why); the server logs a warning naming the peer.
 
 pub mod file_export;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 mod link;
 pub mod proto;
@@ -460,6 +462,7 @@ async fn negotiate(
         tls: &ctx.tls,
         tls_active: false,
         identities: &[],
+        inline_lookups: false,
     };
     let max = ctx.config.max_request_bytes;
     match handshake::options(&mut rd, &mut wr, &ctx.source, max, flags, &plain).await? {
@@ -522,6 +525,7 @@ async fn negotiate(
         tls: &ctx.tls,
         tls_active: true,
         identities: &identities,
+        inline_lookups: false,
     };
     match handshake::options(&mut rd, &mut w, &ctx.source, max, flags, &inside).await? {
         Outcome::Closed | Outcome::StartTls => Ok(None),

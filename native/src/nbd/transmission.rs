@@ -720,28 +720,9 @@ async fn read_requests<R: AsyncRead + Unpin>(
                 },
             }
         }
-        let Some(req) = Request::parse(&head) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "bad request magic",
-            ));
-        };
-        tracing::trace!(?req, "nbd request");
-        if req.kind == CMD_DISC {
-            tracing::debug!("client disconnected (NBD_CMD_DISC)");
+        let Some(req) = header(&head, config)? else {
             return Ok(());
-        }
-        if req.kind == CMD_WRITE && req.length > config.max_request_bytes {
-            // The payload would have to be read to stay in step; the protocol
-            // lets the server hard-disconnect instead.
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "write of {} bytes exceeds the maximum request size",
-                    req.length
-                ),
-            ));
-        }
+        };
 
         let slot = acquire(slots, 1).await?;
         let data_len = match req.kind {
@@ -767,7 +748,7 @@ async fn read_requests<R: AsyncRead + Unpin>(
             }
         }
 
-        if let Some(errno) = check(conn, &req, config) {
+        if let Some(errno) = check(&req, config, conn.read_only, conn.size) {
             tracing::debug!(?req, errno, "request refused");
             conn.bufs.put(payload);
             conn.reply(req.cookie, errno, permits);
@@ -786,8 +767,38 @@ async fn read_requests<R: AsyncRead + Unpin>(
     }
 }
 
-/// Validates a request; `Some(errno)` answers it without touching the device.
-fn check(conn: &Conn, req: &Request, config: &NbdConfig) -> Option<u32> {
+/// Parses a request header: `None` for `NBD_CMD_DISC`; an `InvalidData`
+/// error (the connection closes) for a bad magic or a write too large to
+/// read. Pure, so the fuzz target drives it without a connection.
+pub(crate) fn header(head: &[u8; REQUEST_LEN], config: &NbdConfig) -> io::Result<Option<Request>> {
+    let Some(req) = Request::parse(head) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "bad request magic",
+        ));
+    };
+    tracing::trace!(?req, "nbd request");
+    if req.kind == CMD_DISC {
+        tracing::debug!("client disconnected (NBD_CMD_DISC)");
+        return Ok(None);
+    }
+    if req.kind == CMD_WRITE && req.length > config.max_request_bytes {
+        // The payload would have to be read to stay in step; the protocol
+        // lets the server hard-disconnect instead.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "write of {} bytes exceeds the maximum request size",
+                req.length
+            ),
+        ));
+    }
+    Ok(Some(req))
+}
+
+/// Validates a request against the export (`read_only`, `size`);
+/// `Some(errno)` answers it without touching the device.
+pub(crate) fn check(req: &Request, config: &NbdConfig, read_only: bool, size: u64) -> Option<u32> {
     let allowed = match req.kind {
         CMD_WRITE_ZEROES => CMD_FLAG_FUA | CMD_FLAG_NO_HOLE,
         CMD_READ | CMD_WRITE | CMD_FLUSH | CMD_TRIM => CMD_FLAG_FUA,
@@ -803,13 +814,13 @@ fn check(conn: &Conn, req: &Request, config: &NbdConfig) -> Option<u32> {
         return Some(EINVAL);
     }
     let writes = req.kind != CMD_READ;
-    if writes && conn.read_only {
+    if writes && read_only {
         return Some(EPERM);
     }
     let in_range = req
         .offset
         .checked_add(u64::from(req.length))
-        .is_some_and(|end| end <= conn.size);
+        .is_some_and(|end| end <= size);
     if !in_range {
         return Some(if writes { ENOSPC } else { EINVAL });
     }

@@ -2,12 +2,13 @@
 //! the crate's dependency tree links once): engine scenarios, guards and
 //! preconditions, overflow statistics, volatile bitmaps, the model-based and
 //! crash tests, and the NBD server on the wire, over TLS and with real
-//! clients. `common` and `nbd_common` are the shared helpers. The crash and
+//! clients, and the power-loss suite on the storage seam's I/O trace. `common`, `power_support` and `nbd_common` are the shared helpers. The crash and
 //! volatile tests re-invoke this binary with a test filter naming their child
 //! test (`crash::crash_child`, `volatile::volatile_child`).
 
 mod common;
 mod nbd_common;
+mod power_support;
 
 mod crash;
 mod engine;
@@ -18,5 +19,6 @@ mod nbd_tls;
 mod nbd_wire;
 mod overflow_attach_count;
 mod overflow_high_water;
+mod power_loss;
 mod preconditions;
 mod volatile;
