@@ -132,7 +132,12 @@ fn killed_writer_leaves_a_consistent_repository() {
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     for round in 0..4 {
         let mut child = std::process::Command::new(&exe)
-            .args(["--exact", "crash_child", "--test-threads=1", "--nocapture"])
+            .args([
+                "--exact",
+                "repo_crash::crash_child",
+                "--test-threads=1",
+                "--nocapture",
+            ])
             .env("CIMOM_CRASH_CHILD_DIR", dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -188,7 +193,11 @@ fn killed_mof_load_is_all_or_nothing() {
     let mut last = 0;
     for (round, wait) in [800u64, 1500, 1100].into_iter().enumerate() {
         let mut child = std::process::Command::new(&exe)
-            .args(["--exact", "crash_load_child", "--test-threads=1"])
+            .args([
+                "--exact",
+                "repo_crash::crash_load_child",
+                "--test-threads=1",
+            ])
             .env("CIMOM_CRASH_LOAD_DIR", dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -1,9 +1,8 @@
 //! Pull operations: contexts, MaxObjectCount, expiry, filters, errors.
-mod core_support;
+use crate::core_support::*;
 use cim::ops::{Operation, PullItems, PullParams, PullResult, Response};
 use cim::{CimType, StatusCode, Value};
 use cimom::CimomOptions;
-use core_support::*;
 use std::time::Duration;
 
 const NS: &str = "root/cimv2";
