@@ -29,7 +29,12 @@ impl Repository {
     /// caller holds locked: the working set's copy, or the declarations of
     /// the class and its uncached ancestors read from the store and resolved
     /// top down (each cached on the way).
-    pub(super) fn resolved_in(&self, ns: &str, nc: &NsCache, k: &str) -> Result<Option<Arc<Class>>, Error> {
+    pub(super) fn resolved_in(
+        &self,
+        ns: &str,
+        nc: &NsCache,
+        k: &str,
+    ) -> Result<Option<Arc<Class>>, Error> {
         if !nc.classes.contains_key(k) {
             return Ok(None);
         }

@@ -137,7 +137,12 @@ impl Repository {
         self.put_instance(ns, instance, Put::Upsert)
     }
 
-    pub(super) fn put_instance(&self, ns: &str, instance: &Instance, mode: Put) -> Result<(), CimError> {
+    pub(super) fn put_instance(
+        &self,
+        ns: &str,
+        instance: &Instance,
+        mode: Put,
+    ) -> Result<(), CimError> {
         let path = instance
             .path
             .as_ref()
