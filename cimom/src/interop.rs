@@ -282,13 +282,9 @@ fn is_blank(i: &Instance, name: &str) -> bool {
 /// defaults; called before the instance is normalised.
 fn prepare_create(
     cimom: &Interop,
-    ns: &str,
     class: &Class,
     inst: &mut Instance,
 ) -> Result<(), CimError> {
-    if ns != INTEROP {
-        return Ok(());
-    }
     let repo = cimom.repository();
     let name = class.name.as_str();
     if is_a(repo, name, FILTER) || is_a(repo, name, DESTINATION) {
@@ -348,13 +344,9 @@ fn prepare_create(
 /// Checks a normalised subscription-class instance before it is stored.
 fn validate_create(
     cimom: &Interop,
-    ns: &str,
     class: &Class,
     inst: &Instance,
 ) -> Result<(), CimError> {
-    if ns != INTEROP {
-        return Ok(());
-    }
     let repo = cimom.repository();
     let name = class.name.as_str();
     if is_a(repo, name, FILTER) {
@@ -406,13 +398,9 @@ fn validate_create(
 /// Refuses deleting a filter or handler that a subscription still uses.
 fn check_delete(
     cimom: &Interop,
-    ns: &str,
     class: &Class,
     path: &ObjectPath,
 ) -> Result<(), CimError> {
-    if ns != INTEROP {
-        return Ok(());
-    }
     let repo = cimom.repository();
     let name = class.name.as_str();
     if is_a(repo, name, FILTER) || is_a(repo, name, DESTINATION) {
@@ -494,9 +482,9 @@ impl InstanceProvider for Interop {
         if is_live(class.name.as_str()) {
             return create_internal(self, INTEROP, class, inst);
         }
-        prepare_create(self, INTEROP, class, &mut inst)?;
+        prepare_create(self, class, &mut inst)?;
         let stored = static_instances::normalize(class, &inst, &self.repo.namespace_name(INTEROP))?;
-        validate_create(self, INTEROP, class, &stored)?;
+        validate_create(self, class, &stored)?;
         self.repo.create_instance(INTEROP, &stored)?;
         self.bump_subscriptions();
         tracing::info!(class = %class.name, "subscription object created");
@@ -535,7 +523,7 @@ impl InstanceProvider for Interop {
         if is_live(class.name.as_str()) {
             return delete_internal(self, INTEROP, class, path);
         }
-        check_delete(self, INTEROP, class, path)?;
+        check_delete(self, class, path)?;
         self.repo.delete_instance(INTEROP, path)?;
         self.bump_subscriptions();
         tracing::info!(class = %class.name, "subscription object deleted");

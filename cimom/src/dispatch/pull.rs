@@ -425,21 +425,21 @@ pub(super) async fn handle(
         Operation::PullInstancesWithPath {
             enumeration_context: id,
             max_object_count: max,
-        } => pulls
-            .pull(ns, &id, max, PullItems::InstancesWithPath(Vec::new()))
-            .map(Response::Pull),
+        } => next_page(
+            cimom,
+            ns,
+            &id,
+            max,
+            PullItems::InstancesWithPath(Vec::new()),
+        ),
         Operation::PullInstancePaths {
             enumeration_context: id,
             max_object_count: max,
-        } => pulls
-            .pull(ns, &id, max, PullItems::InstancePaths(Vec::new()))
-            .map(Response::Pull),
+        } => next_page(cimom, ns, &id, max, PullItems::InstancePaths(Vec::new())),
         Operation::PullInstances {
             enumeration_context: id,
             max_object_count: max,
-        } => pulls
-            .pull(ns, &id, max, PullItems::Instances(Vec::new()))
-            .map(Response::Pull),
+        } => next_page(cimom, ns, &id, max, PullItems::Instances(Vec::new())),
         Operation::CloseEnumeration {
             enumeration_context: id,
         } => pulls.close(ns, &id).map(|()| Response::Empty),
@@ -451,4 +451,19 @@ pub(super) async fn handle(
             other.name()
         ))),
     }
+}
+
+/// A `Pull*` operation: the next page of context `id`, of `kind`'s kind.
+fn next_page(
+    cimom: &Cimom,
+    ns: &str,
+    id: &str,
+    max: u32,
+    kind: PullItems,
+) -> Result<Response, CimError> {
+    cimom
+        .inner()
+        .pulls
+        .pull(ns, id, max, kind)
+        .map(Response::Pull)
 }
