@@ -280,11 +280,7 @@ fn is_blank(i: &Instance, name: &str) -> bool {
 
 /// Fills the keys OpenPegasus fills for subscription classes and sets
 /// defaults; called before the instance is normalised.
-fn prepare_create(
-    cimom: &Interop,
-    class: &Class,
-    inst: &mut Instance,
-) -> Result<(), CimError> {
+fn prepare_create(cimom: &Interop, class: &Class, inst: &mut Instance) -> Result<(), CimError> {
     let repo = cimom.repository();
     let name = class.name.as_str();
     if is_a(repo, name, FILTER) || is_a(repo, name, DESTINATION) {
@@ -342,11 +338,7 @@ fn prepare_create(
 }
 
 /// Checks a normalised subscription-class instance before it is stored.
-fn validate_create(
-    cimom: &Interop,
-    class: &Class,
-    inst: &Instance,
-) -> Result<(), CimError> {
+fn validate_create(cimom: &Interop, class: &Class, inst: &Instance) -> Result<(), CimError> {
     let repo = cimom.repository();
     let name = class.name.as_str();
     if is_a(repo, name, FILTER) {
@@ -396,11 +388,7 @@ fn validate_create(
 }
 
 /// Refuses deleting a filter or handler that a subscription still uses.
-fn check_delete(
-    cimom: &Interop,
-    class: &Class,
-    path: &ObjectPath,
-) -> Result<(), CimError> {
+fn check_delete(cimom: &Interop, class: &Class, path: &ObjectPath) -> Result<(), CimError> {
     let repo = cimom.repository();
     let name = class.name.as_str();
     if is_a(repo, name, FILTER) || is_a(repo, name, DESTINATION) {

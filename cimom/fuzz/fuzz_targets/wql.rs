@@ -30,7 +30,7 @@ fn sample() -> Instance {
         .with(
             "Master",
             CimType::Reference(None),
-            Value::Reference(ObjectPath::class(Some("root/cimv2"), "DS_Volume".into())),
+            Value::Reference(ObjectPath::class(Some("root/cimv2"), "DS_Volume")),
         )
         .with(
             "SourceInstance",
@@ -52,14 +52,15 @@ fn exercise(q: &Query, inst: &Instance) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    static SAMPLE: std::sync::OnceLock<Instance> = std::sync::OnceLock::new();
+    let inst = SAMPLE.get_or_init(sample);
     let text = String::from_utf8_lossy(data);
-    let inst = sample();
     if let Ok(q) = Query::parse(&text) {
-        exercise(&q, &inst);
+        exercise(&q, inst);
     }
     // A pull FilterQuery in DMTF:FQL is a bare condition, wrapped like this.
     if let Ok(q) = Query::parse(&format!("SELECT * FROM FQL_AnyClass WHERE {text}")) {
-        exercise(&q, &inst);
+        exercise(&q, inst);
     }
     let _ = check_language(&text);
     // LIKE on its own: the first line is the text, the rest the pattern.
