@@ -6,8 +6,13 @@
 #![no_main]
 
 use cim::{CimType, Instance, ObjectPath, Value};
-use cimom::wql::{check_language, like, Query};
 use libfuzzer_sys::fuzz_target;
+use wql::{check_language, like, Query};
+
+/// The object manager's WQL module, compiled on its own (see Cargo.toml).
+#[path = "../../src/wql/mod.rs"]
+#[allow(dead_code)]
+mod wql;
 
 fn sample() -> Instance {
     let inner = Instance::new("CIM_InstCreation").with(
