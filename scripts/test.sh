@@ -70,7 +70,7 @@ if [ "$FUZZ_SECONDS" != 0 ]; then
     log "installing cargo-fuzz"
     cargo install --locked cargo-fuzz
   fi
-  for script in cim/fuzz/run.sh mof/fuzz/run.sh native/fuzz/run.sh; do
+  for script in cim/fuzz/run.sh mof/fuzz/run.sh native/fuzz/run.sh cimom/fuzz/run.sh; do
     if [ -x "$script" ]; then
       log "fuzzing: $script for ${FUZZ_SECONDS}s"
       "$script" "$FUZZ_SECONDS"

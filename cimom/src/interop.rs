@@ -19,10 +19,18 @@
 //! A filter without `SourceNamespaces`/`SourceNamespace` matches indications
 //! from every namespace. Subscriptions whose `SubscriptionState` is 4
 //! (Disabled) are not reported by [`subscriptions`].
+//!
+//! All of it is served by one internal provider, [`PROVIDER_NAME`], which the
+//! object manager binds to these classes of the interop namespace when it
+//! opens (as OpenPegasus binds its InteropProvider): requests reach it
+//! through the ordinary provider routing, and dispatch knows nothing of it.
 
-use crate::dispatch::Cimom;
+use crate::provider::{InstanceProvider, ProviderContext, ProviderEntry, ProviderResult};
 use crate::repository::Repository;
-use cim::{CimError, CimType, Class, Instance, ObjectPath, StatusCode, Value};
+use crate::static_instances;
+use async_trait::async_trait;
+use cim::{CimError, CimName, CimType, Class, Instance, ObjectPath, StatusCode, Value};
+use std::sync::Arc;
 
 /// The interop namespace's canonical key.
 pub const INTEROP: &str = "interop";
@@ -70,23 +78,61 @@ fn is_a(repo: &Repository, class: &str, sup: &str) -> bool {
     repo.is_a(INTEROP, class, sup)
 }
 
-/// True for the classes whose instances the object manager computes.
-pub(crate) fn is_internal(_cimom: &Cimom, ns: &str, class: &str) -> bool {
-    ns == INTEROP
-        && (class.eq_ignore_ascii_case(OBJECT_MANAGER) || class.eq_ignore_ascii_case(NAMESPACE))
+/// The name of the interop provider (in error messages and logs).
+pub(crate) const PROVIDER_NAME: &str = "InteropProvider";
+
+/// True for the classes whose instances are computed live.
+fn is_live(class: &str) -> bool {
+    class.eq_ignore_ascii_case(OBJECT_MANAGER) || class.eq_ignore_ascii_case(NAMESPACE)
 }
 
-/// True when writes to instances of `class` change the subscription set.
-pub(crate) fn affects_subscriptions(cimom: &Cimom, ns: &str, class: &str) -> bool {
-    let repo = cimom.repository();
-    ns == INTEROP
-        && (is_a(repo, class, FILTER)
-            || is_a(repo, class, DESTINATION)
-            || is_a(repo, class, SUBSCRIPTION))
+/// True for the subscription classes (writes change the subscription set).
+fn is_subscription_class(repo: &Repository, class: &str) -> bool {
+    is_a(repo, class, FILTER) || is_a(repo, class, DESTINATION) || is_a(repo, class, SUBSCRIPTION)
 }
 
-fn object_manager_name(cimom: &Cimom) -> String {
-    format!("cimomd:{}", cimom.inner().system_name)
+/// True for the classes of canonical namespace `ns` the interop provider serves.
+pub(crate) fn serves(repo: &Repository, ns: &str, class: &str) -> bool {
+    ns == INTEROP && (is_live(class) || is_subscription_class(repo, class))
+}
+
+/// The interop provider's state: the repository, this host's name and the
+/// subscription-change signal ([`crate::Cimom::subscriptions_changed`]).
+struct Interop {
+    repo: Arc<Repository>,
+    system_name: String,
+    changed: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+/// The interop provider, for the object manager to bind ([`serves`]).
+pub(crate) fn provider(
+    repo: Arc<Repository>,
+    system_name: String,
+    changed: Arc<tokio::sync::watch::Sender<u64>>,
+) -> ProviderEntry {
+    ProviderEntry {
+        instance: Some(Arc::new(Interop {
+            repo,
+            system_name,
+            changed,
+        })),
+        ..Default::default()
+    }
+}
+
+impl Interop {
+    fn repository(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// Called after a write to the subscription classes.
+    fn bump_subscriptions(&self) {
+        self.changed.send_modify(|g| *g += 1);
+    }
+}
+
+fn object_manager_name(cimom: &Interop) -> String {
+    format!("cimomd:{}", cimom.system_name)
 }
 
 fn s(v: &str) -> Value {
@@ -94,9 +140,9 @@ fn s(v: &str) -> Value {
 }
 
 /// The live instances of `CIM_ObjectManager` or `CIM_Namespace`.
-pub(crate) fn internal_instances(cimom: &Cimom, ns: &str, class: &Class) -> Vec<Instance> {
+fn internal_instances(cimom: &Interop, ns: &str, class: &Class) -> Vec<Instance> {
     let repo = cimom.repository();
-    let sys = cimom.inner().system_name.clone();
+    let sys = cimom.system_name.clone();
     let build = |mut i: Instance| {
         // Fill every class property (NULL when not set) so clients see the full shape.
         for p in &class.properties {
@@ -165,8 +211,8 @@ pub(crate) fn internal_instances(cimom: &Cimom, ns: &str, class: &Class) -> Vec<
 }
 
 /// CreateInstance of a live class: `CIM_Namespace` creates a namespace.
-pub(crate) fn create_internal(
-    cimom: &Cimom,
+fn create_internal(
+    cimom: &Interop,
     ns: &str,
     class: &Class,
     inst: Instance,
@@ -202,8 +248,8 @@ pub(crate) fn create_internal(
 }
 
 /// DeleteInstance of a live class: `CIM_Namespace` deletes an empty namespace.
-pub(crate) fn delete_internal(
-    cimom: &Cimom,
+fn delete_internal(
+    cimom: &Interop,
     _ns: &str,
     class: &Class,
     path: &ObjectPath,
@@ -234,15 +280,7 @@ fn is_blank(i: &Instance, name: &str) -> bool {
 
 /// Fills the keys OpenPegasus fills for subscription classes and sets
 /// defaults; called before the instance is normalised.
-pub(crate) fn prepare_create(
-    cimom: &Cimom,
-    ns: &str,
-    class: &Class,
-    inst: &mut Instance,
-) -> Result<(), CimError> {
-    if ns != INTEROP {
-        return Ok(());
-    }
+fn prepare_create(cimom: &Interop, class: &Class, inst: &mut Instance) -> Result<(), CimError> {
     let repo = cimom.repository();
     let name = class.name.as_str();
     if is_a(repo, name, FILTER) || is_a(repo, name, DESTINATION) {
@@ -253,7 +291,7 @@ pub(crate) fn prepare_create(
             inst.set(
                 "SystemName",
                 CimType::String,
-                Value::String(cimom.inner().system_name.clone()),
+                Value::String(cimom.system_name.clone()),
             );
         }
         if is_blank(inst, "CreationClassName") {
@@ -300,15 +338,7 @@ pub(crate) fn prepare_create(
 }
 
 /// Checks a normalised subscription-class instance before it is stored.
-pub(crate) fn validate_create(
-    cimom: &Cimom,
-    ns: &str,
-    class: &Class,
-    inst: &Instance,
-) -> Result<(), CimError> {
-    if ns != INTEROP {
-        return Ok(());
-    }
+fn validate_create(cimom: &Interop, class: &Class, inst: &Instance) -> Result<(), CimError> {
     let repo = cimom.repository();
     let name = class.name.as_str();
     if is_a(repo, name, FILTER) {
@@ -358,15 +388,7 @@ pub(crate) fn validate_create(
 }
 
 /// Refuses deleting a filter or handler that a subscription still uses.
-pub(crate) fn check_delete(
-    cimom: &Cimom,
-    ns: &str,
-    class: &Class,
-    path: &ObjectPath,
-) -> Result<(), CimError> {
-    if ns != INTEROP {
-        return Ok(());
-    }
+fn check_delete(cimom: &Interop, class: &Class, path: &ObjectPath) -> Result<(), CimError> {
     let repo = cimom.repository();
     let name = class.name.as_str();
     if is_a(repo, name, FILTER) || is_a(repo, name, DESTINATION) {
@@ -386,6 +408,115 @@ pub(crate) fn check_delete(
         }
     }
     Ok(())
+}
+
+fn not_found(path: &ObjectPath) -> CimError {
+    CimError::not_found(format!("instance {} does not exist", path.local()))
+}
+
+#[async_trait]
+impl InstanceProvider for Interop {
+    async fn enumerate_instances(
+        &self,
+        _ctx: &ProviderContext,
+        class: &Class,
+    ) -> ProviderResult<Vec<Instance>> {
+        if is_live(class.name.as_str()) {
+            return Ok(internal_instances(self, INTEROP, class));
+        }
+        self.repo
+            .instances_of(INTEROP, class.name.as_str())
+            .map_err(|e| e.to_cim())
+    }
+
+    async fn enumerate_instance_names(
+        &self,
+        ctx: &ProviderContext,
+        class: &Class,
+    ) -> ProviderResult<Vec<ObjectPath>> {
+        if is_live(class.name.as_str()) {
+            let insts = self.enumerate_instances(ctx, class).await?;
+            return Ok(insts.into_iter().filter_map(|i| i.path).collect());
+        }
+        self.repo
+            .instance_paths_of(INTEROP, class.name.as_str())
+            .map_err(|e| e.to_cim())
+    }
+
+    async fn get_instance(
+        &self,
+        _ctx: &ProviderContext,
+        class: &Class,
+        path: &ObjectPath,
+    ) -> ProviderResult<Instance> {
+        if is_live(class.name.as_str()) {
+            return internal_instances(self, INTEROP, class)
+                .into_iter()
+                .find(|i| i.path_from_class(class, None).local() == path.local())
+                .ok_or_else(|| not_found(path));
+        }
+        self.repo
+            .get_instance(INTEROP, path)
+            .map_err(|e| e.to_cim())?
+            .ok_or_else(|| not_found(path))
+    }
+
+    async fn create_instance(
+        &self,
+        _ctx: &ProviderContext,
+        class: &Class,
+        mut inst: Instance,
+    ) -> ProviderResult<ObjectPath> {
+        if is_live(class.name.as_str()) {
+            return create_internal(self, INTEROP, class, inst);
+        }
+        prepare_create(self, class, &mut inst)?;
+        let stored = static_instances::normalize(class, &inst, &self.repo.namespace_name(INTEROP))?;
+        validate_create(self, class, &stored)?;
+        self.repo.create_instance(INTEROP, &stored)?;
+        self.bump_subscriptions();
+        tracing::info!(class = %class.name, "subscription object created");
+        Ok(stored.path.expect("normalize sets the path"))
+    }
+
+    async fn modify_instance(
+        &self,
+        _ctx: &ProviderContext,
+        class: &Class,
+        inst: Instance,
+        property_list: Option<&[CimName]>,
+    ) -> ProviderResult<()> {
+        if is_live(class.name.as_str()) {
+            return Err(CimError::not_supported(format!(
+                "instances of {} cannot be modified",
+                class.name
+            )));
+        }
+        let path = inst
+            .path
+            .clone()
+            .ok_or_else(|| CimError::invalid_parameter("ModifiedInstance has no instance name"))?;
+        let path = static_instances::typed_path(class, &path);
+        static_instances::modify(&self.repo, INTEROP, class, &path, &inst, property_list)?;
+        self.bump_subscriptions();
+        Ok(())
+    }
+
+    async fn delete_instance(
+        &self,
+        _ctx: &ProviderContext,
+        class: &Class,
+        path: &ObjectPath,
+    ) -> ProviderResult<()> {
+        if is_live(class.name.as_str()) {
+            return delete_internal(self, INTEROP, class, path);
+        }
+        check_delete(self, class, path)?;
+        self.repo.delete_instance(INTEROP, path)?;
+        self.bump_subscriptions();
+        tracing::info!(class = %class.name, "subscription object deleted");
+        Ok(())
+    }
 }
 
 /// Every complete, not disabled subscription stored in the interop namespace.

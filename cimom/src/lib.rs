@@ -12,17 +12,19 @@ pub mod metrics;
 pub mod selfsigned;
 pub mod server;
 
+mod answer_cache;
 pub mod bundled;
+mod core;
 pub mod dispatch;
 pub mod error;
 pub mod interop;
-pub mod pull;
+mod pull_contexts;
 pub mod repository;
+mod static_instances;
 pub mod wql;
 
-pub use dispatch::{
-    BundledMof, CacheBounds, Cimom, CimomOptions, IndicationSink, LoadReport, RequestCtx,
-};
+pub use crate::core::{CacheBounds, Cimom, CimomOptions, IndicationSink, RequestCtx};
+pub use bundled::{BundledMof, LoadReport};
 pub use error::Error;
 pub use interop::Subscription;
 pub use server::serve;

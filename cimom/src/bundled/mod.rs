@@ -16,10 +16,34 @@
 //! modifies existing ones, so re-loading is idempotent and a crash during a
 //! load is repaired at the next start.
 
-use crate::dispatch::{BundledMof, LoadReport};
 use crate::error::Error;
 use crate::repository::{namespace_key, Repository};
 use cim::{CimError, Class, Instance, QualifierDecl, StatusCode};
+
+/// A MOF text compiled into the repository on the first start of an empty
+/// state directory (and again whenever its text changes).
+#[derive(Debug, Clone, Copy)]
+pub struct BundledMof {
+    /// Target namespace (created when missing), e.g. `root/cimv2`.
+    pub namespace: &'static str,
+    /// A name for diagnostics and for remembering what was loaded (`DS_II.mof`).
+    pub name: &'static str,
+    /// The MOF source.
+    pub text: &'static str,
+}
+
+/// What [`Cimom::load_mof`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Qualifier declarations created or replaced.
+    pub qualifiers: usize,
+    /// Classes created.
+    pub classes_created: usize,
+    /// Classes that existed and were modified.
+    pub classes_modified: usize,
+    /// Instances created (or replaced).
+    pub instances: usize,
+}
 
 const QUALIFIERS: &str = include_str!("qualifiers.mof");
 const CORE: &str = include_str!("core.mof");
@@ -129,7 +153,7 @@ impl mof::MofSink for RepoSink<'_> {
         let ns = self.ns(ns)?;
         let class = self.repo.class_for_instances(&ns, i.class_name.as_str())?;
         let stored =
-            crate::dispatch::instance_ops::normalize(&class, &i, &self.repo.namespace_name(&ns))?;
+            crate::static_instances::normalize(&class, &i, &self.repo.namespace_name(&ns))?;
         self.repo.upsert_instance(&ns, &stored)?;
         self.report.instances += 1;
         Ok(())

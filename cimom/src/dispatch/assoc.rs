@@ -16,7 +16,7 @@
 
 use super::filter::InstanceShape;
 use super::route::{self, call, provider_ctx, Source};
-use super::{Cimom, RequestCtx};
+use crate::core::{Cimom, RequestCtx};
 use cim::ops::{CimObject, Operation, Response};
 use cim::{CimError, CimName, CimType, Class, Instance, ObjectPath, StatusCode};
 use std::collections::HashSet;
@@ -31,12 +31,23 @@ pub(crate) struct Traversal {
     pub result_role: Option<String>,
 }
 
+/// What an object name without keys names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Level {
+    /// A class (classic operations: class-level traversal, DSP0200 §5.3.2.x).
+    ClassWhenKeyless,
+    /// Always an instance, a keyless one being a singleton (pull operations).
+    Instances,
+}
+
 pub(super) async fn handle(
     cimom: &Cimom,
     ctx: &RequestCtx,
     ns: &str,
     op: Operation,
+    level: Level,
 ) -> Result<Response, CimError> {
+    let class_level_path = |p: &ObjectPath| level == Level::ClassWhenKeyless && p.keys.is_empty();
     match op {
         Operation::Associators {
             object_name,
@@ -54,7 +65,7 @@ pub(super) async fn handle(
                 role,
                 result_role,
             };
-            if object_name.keys.is_empty() {
+            if class_level_path(&object_name) {
                 return class_level(
                     cimom,
                     ns,
@@ -87,7 +98,7 @@ pub(super) async fn handle(
                 role,
                 result_role,
             };
-            if object_name.keys.is_empty() {
+            if class_level_path(&object_name) {
                 return class_level_names(cimom, ns, &object_name, &t, true);
             }
             Ok(Response::ObjectPaths(
@@ -107,7 +118,7 @@ pub(super) async fn handle(
                 role,
                 ..Default::default()
             };
-            if object_name.keys.is_empty() {
+            if class_level_path(&object_name) {
                 return class_level(
                     cimom,
                     ns,
@@ -137,7 +148,7 @@ pub(super) async fn handle(
                 role,
                 ..Default::default()
             };
-            if object_name.keys.is_empty() {
+            if class_level_path(&object_name) {
                 return class_level_names(cimom, ns, &object_name, &t, false);
             }
             let refs = references(cimom, ctx, ns, &object_name, &t).await?;
@@ -256,7 +267,6 @@ pub(crate) async fn references(
             Source::Missing(name) => {
                 tracing::warn!(provider = %name, class = %c.name, "association provider not registered; skipped");
             }
-            Source::Internal => {}
         }
     }
     if !repo_backed.is_empty() {

@@ -8,7 +8,8 @@
 //! cascading delete): deleting a whole subtree by accident is worse than one
 //! more request per subclass.
 
-use super::{filter, Cimom};
+use super::filter;
+use crate::core::Cimom;
 use crate::repository::Repository;
 use cim::ops::{Operation, Response};
 use cim::{CimError, CimName, StatusCode};

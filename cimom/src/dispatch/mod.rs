@@ -1,149 +1,38 @@
-//! The object manager core: [`Cimom`] owns the repository, the provider
-//! registry, the pull enumeration contexts and the indication hook, and
-//! dispatches every DSP0200 operation ([`Cimom::handle_imethod`],
-//! [`Cimom::handle_method`]).
-//!
-//! # Start-up order (the provider chicken-and-egg)
-//!
-//! Providers need a [`CimomHandle`] when they are built, and the object
-//! manager routes to providers. So the registry is installed *after* opening:
-//!
-//! ```no_run
-//! # use cimom::{Cimom, BundledMof, provider::ProviderRegistry};
-//! # fn providers_registry(_: cimom::provider::CimomHandle) -> ProviderRegistry { ProviderRegistry::new() }
-//! # fn main() -> Result<(), cimom::Error> {
-//! let extra: Vec<BundledMof> = vec![]; // e.g. DS_II.mof for root/cimv2, from the providers crate
-//! let cimom = Cimom::open(std::path::Path::new("/var/cimom"), ProviderRegistry::new(), &extra)?;
-//! let registry = providers_registry(cimom.handle());
-//! cimom.set_providers(registry); // or cimom.register_provider(name, entry) one by one
-//! # Ok(()) }
-//! ```
-//!
-//! Requests that reach a class whose provider is not (yet) registered fail
-//! with `CIM_ERR_FAILED` naming the provider.
+//! Answering operations: [`Cimom::handle_imethod`] (one arm per DSP0200
+//! intrinsic operation, each served by the module of its family) and
+//! [`Cimom::handle_method`]. The object manager's state is in
+//! [`crate::core`]; this module and its children only read and write it.
 //!
 //! # Routing
 //!
-//! A class whose resolved qualifiers carry `Provider("X")` (inherited by
+//! A class served by an internal provider (the object manager's own, bound
+//! to classes of one namespace, such as [`crate::interop`]'s) goes to it;
+//! else a class whose resolved qualifiers carry `Provider("X")` (inherited by
 //! subclasses unless overridden) is served by provider `X`; any other class by
-//! the repository (static instances). The object manager's own classes in the
-//! interop namespace (`CIM_ObjectManager`, `CIM_Namespace`) are computed live by
-//! [`crate::interop`]. Every provider call runs in a spawned task with a time
-//! limit ([`CimomOptions::provider_timeout`], [`CimomOptions::method_timeout`]
-//! for extrinsic methods); a panic or a timeout fails that
-//! request only, with `CIM_ERR_FAILED` naming the provider. A method call
-//! whose provider declared it waiting ([`crate::provider::Waiting`]) has no
-//! time limit and is cancelled when its request is dropped (client gone).
+//! the repository (static instances). Every provider call runs in a spawned
+//! task with a time limit ([`crate::CimomOptions::provider_timeout`],
+//! [`crate::CimomOptions::method_timeout`] for extrinsic methods); a panic or
+//! a timeout fails that request only, with `CIM_ERR_FAILED` naming the
+//! provider. A method call whose provider declared it waiting
+//! ([`crate::provider::Waiting`]) has no time limit and is cancelled when its
+//! request is dropped (client gone).
+//!
+//! Open/Pull operations ([`pull`]) run the classic handlers and page their
+//! answers.
 
 pub(crate) mod assoc;
 mod class_ops;
 pub(crate) mod filter;
 pub(crate) mod instance_ops;
+mod pull;
 pub(crate) mod query_ops;
 pub(crate) mod rendered;
 pub(crate) mod route;
 
-use crate::error::Error;
-use crate::provider::{
-    CimomHandle, CimomServices, ProviderEntry, ProviderRegistry, ProviderResult,
-};
-use crate::pull::PullContexts;
-use crate::repository::Repository;
+use crate::core::{Cimom, RequestCtx};
 use cim::ops::{IMethodCall, MethodCall, MethodResult, Operation, Response};
-use cim::{CimError, Class, Instance, StatusCode};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use cim::CimError;
 use tracing::Instrument;
-
-pub use crate::interop::Subscription;
-
-/// A MOF text compiled into the repository on the first start of an empty
-/// state directory (and again whenever its text changes).
-#[derive(Debug, Clone, Copy)]
-pub struct BundledMof {
-    /// Target namespace (created when missing), e.g. `root/cimv2`.
-    pub namespace: &'static str,
-    /// A name for diagnostics and for remembering what was loaded (`DS_II.mof`).
-    pub name: &'static str,
-    /// The MOF source.
-    pub text: &'static str,
-}
-
-/// Per-request facts from the HTTP layer.
-#[derive(Debug, Clone, Default)]
-pub struct RequestCtx {
-    /// The authenticated user, if authentication is on.
-    pub user: Option<String>,
-    /// The CIM-XML `MESSAGE ID`, for logs.
-    pub message_id: String,
-    /// Set by a provider that now only waits ([`crate::provider::Waiting`]).
-    pub waiting: crate::provider::Waiting,
-}
-
-/// What [`Cimom::load_mof`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoadReport {
-    /// Qualifier declarations created or replaced.
-    pub qualifiers: usize,
-    /// Classes created.
-    pub classes_created: usize,
-    /// Classes that existed and were modified.
-    pub classes_modified: usize,
-    /// Instances created (or replaced).
-    pub instances: usize,
-}
-
-/// Receives every indication published by a provider (or by the object
-/// manager itself), with its source namespace. Must not block.
-pub type IndicationSink = Arc<dyn Fn(&str, Instance) + Send + Sync>;
-
-/// Tunables of the core (the HTTP layer maps its config onto these).
-#[derive(Debug, Clone)]
-pub struct CimomOptions {
-    /// Time limit of one provider call (default 60 s).
-    pub provider_timeout: Duration,
-    /// Time limit of one extrinsic method call (default: none). Methods such
-    /// as `DS_IISet.waitForCompletion(0)` may legitimately run for hours; they
-    /// run in their own task, so they never stall other requests.
-    pub method_timeout: Option<Duration>,
-    /// `OperationTimeout` of pull contexts when the client gives none (default 60 s).
-    pub pull_default_timeout: Duration,
-    /// Largest `OperationTimeout` accepted (default 600 s); larger ones are
-    /// `CIM_ERR_INVALID_OPERATION_TIMEOUT`.
-    pub pull_max_timeout: Duration,
-    /// Open enumeration contexts at most (default 256); more is
-    /// `CIM_ERR_SERVER_LIMITS_EXCEEDED`.
-    pub max_pull_contexts: usize,
-    /// `SystemName` of the object manager (default: the host name).
-    pub system_name: Option<String>,
-    /// Resolved classes kept in memory at most (default
-    /// [`crate::repository::DEFAULT_CLASS_CACHE`]); others are resolved from
-    /// the store when asked for.
-    pub class_cache: usize,
-    /// Bytes of rendered class answers kept at most (default
-    /// [`rendered::DEFAULT_CLASS_ANSWER_CACHE_BYTES`]).
-    pub class_answer_cache_bytes: usize,
-    /// Bytes of rendered static-instance enumerations kept at most (default
-    /// [`rendered::DEFAULT_INSTANCE_ANSWER_CACHE_BYTES`]).
-    pub instance_answer_cache_bytes: usize,
-}
-
-impl Default for CimomOptions {
-    fn default() -> Self {
-        CimomOptions {
-            provider_timeout: Duration::from_secs(60),
-            method_timeout: None,
-            pull_default_timeout: Duration::from_secs(60),
-            pull_max_timeout: Duration::from_secs(600),
-            max_pull_contexts: 256,
-            system_name: None,
-            class_cache: crate::repository::DEFAULT_CLASS_CACHE,
-            class_answer_cache_bytes: rendered::DEFAULT_CLASS_ANSWER_CACHE_BYTES,
-            instance_answer_cache_bytes: rendered::DEFAULT_INSTANCE_ANSWER_CACHE_BYTES,
-        }
-    }
-}
 
 /// The tracing span of one intrinsic operation.
 fn request_span(ctx: &RequestCtx, call: &IMethodCall) -> tracing::Span {
@@ -155,208 +44,7 @@ fn request_span(ctx: &RequestCtx, call: &IMethodCall) -> tracing::Span {
     )
 }
 
-/// Bounds of the schema and answer caches (`--class-cache`,
-/// `--class-answer-cache-bytes`, `--instance-answer-cache-bytes`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheBounds {
-    /// Resolved classes kept in memory at most.
-    pub class_cache: usize,
-    /// Bytes of rendered class answers kept at most.
-    pub class_answer_cache_bytes: usize,
-    /// Bytes of rendered static-instance enumerations kept at most.
-    pub instance_answer_cache_bytes: usize,
-}
-
-impl Default for CacheBounds {
-    fn default() -> Self {
-        let o = CimomOptions::default();
-        CacheBounds {
-            class_cache: o.class_cache,
-            class_answer_cache_bytes: o.class_answer_cache_bytes,
-            instance_answer_cache_bytes: o.instance_answer_cache_bytes,
-        }
-    }
-}
-
-impl CacheBounds {
-    /// [`CimomOptions`] with these bounds.
-    pub fn options(self) -> CimomOptions {
-        CimomOptions {
-            class_cache: self.class_cache,
-            class_answer_cache_bytes: self.class_answer_cache_bytes,
-            instance_answer_cache_bytes: self.instance_answer_cache_bytes,
-            ..CimomOptions::default()
-        }
-    }
-}
-
-/// The object manager core. Cheap to clone (an `Arc` inside).
-#[derive(Clone)]
-pub struct Cimom {
-    inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) repo: Repository,
-    pub(crate) providers: RwLock<ProviderRegistry>,
-    pub(crate) pulls: PullContexts,
-    pub(crate) sink: RwLock<Option<IndicationSink>>,
-    pub(crate) options: CimomOptions,
-    pub(crate) system_name: String,
-    pub(crate) subscriptions_tx: tokio::sync::watch::Sender<u64>,
-    pub(crate) rendered: rendered::RenderedAnswers,
-    pub(crate) rendered_instances: rendered::RenderedAnswers,
-}
-
 impl Cimom {
-    /// Opens (creating when needed) the repository in `state_dir` with the
-    /// default [`CimomOptions`]. On an empty state directory the object
-    /// manager's own MOF ([`crate::bundled::OBJECT_MANAGER_MOF`]) and then
-    /// `bundled` are compiled in; on later starts only bundled texts that
-    /// are new or changed are (re)compiled.
-    pub fn open(
-        state_dir: &Path,
-        registry: ProviderRegistry,
-        bundled: &[BundledMof],
-    ) -> Result<Cimom, Error> {
-        Cimom::open_with_options(state_dir, registry, bundled, CimomOptions::default())
-    }
-
-    /// [`Cimom::open`] with explicit options.
-    pub fn open_with_options(
-        state_dir: &Path,
-        registry: ProviderRegistry,
-        bundled: &[BundledMof],
-        options: CimomOptions,
-    ) -> Result<Cimom, Error> {
-        std::fs::create_dir_all(state_dir).map_err(|source| Error::Io {
-            path: state_dir.to_owned(),
-            source,
-        })?;
-        let repo = Repository::open_with(
-            &state_dir.join(crate::repository::FILE_NAME),
-            options.class_cache,
-        )?;
-        let mut all: Vec<BundledMof> = crate::bundled::OBJECT_MANAGER_MOF.to_vec();
-        all.extend_from_slice(bundled);
-        for b in &all {
-            crate::bundled::load_if_changed(&repo, b)?;
-        }
-        let system_name = options
-            .system_name
-            .clone()
-            .unwrap_or_else(crate::interop::host_name);
-        let (subscriptions_tx, _) = tokio::sync::watch::channel(0u64);
-        Ok(Cimom {
-            inner: Arc::new(Inner {
-                repo,
-                providers: RwLock::new(registry),
-                pulls: PullContexts::new(options.max_pull_contexts),
-                sink: RwLock::new(None),
-                rendered: rendered::RenderedAnswers::new(options.class_answer_cache_bytes),
-                rendered_instances: rendered::RenderedAnswers::new(
-                    options.instance_answer_cache_bytes,
-                ),
-                options,
-                system_name,
-                subscriptions_tx,
-            }),
-        })
-    }
-
-    /// Replaces the whole provider registry.
-    pub fn set_providers(&self, registry: ProviderRegistry) {
-        *self
-            .inner
-            .providers
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = registry;
-        self.inner.rendered_instances.clear();
-    }
-
-    /// Registers (or replaces) one provider.
-    pub fn register_provider(&self, name: &str, entry: ProviderEntry) {
-        self.inner
-            .providers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .register(name, entry);
-        self.inner.rendered_instances.clear();
-    }
-
-    /// The handle providers get ([`CimomServices`]): `publish_indication`
-    /// forwards to the sink installed with [`Cimom::set_indication_sink`]
-    /// (dropped with a debug log while none is installed); `get_class` reads the
-    /// class cache.
-    pub fn handle(&self) -> CimomHandle {
-        CimomHandle::new(Arc::new(Services {
-            inner: Arc::downgrade(&self.inner),
-        }))
-    }
-
-    /// Installs the indication sink (the deliverer's queue).
-    pub fn set_indication_sink(&self, sink: IndicationSink) {
-        *self.inner.sink.write().unwrap_or_else(|e| e.into_inner()) = Some(sink);
-    }
-
-    /// Every complete subscription in the interop namespace: the
-    /// `CIM_IndicationSubscription` instances whose filter and handler exist,
-    /// with the filter's query and the handler's destination URL.
-    pub fn subscriptions(&self) -> Vec<Subscription> {
-        crate::interop::subscriptions(&self.inner.repo)
-    }
-
-    /// A channel whose value changes whenever a subscription, filter or
-    /// listener destination is created, modified or deleted; re-read
-    /// [`Cimom::subscriptions`] then.
-    pub fn subscriptions_changed(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.subscriptions_tx.subscribe()
-    }
-
-    /// Compiles MOF files into `namespace` (created when missing), creating
-    /// or modifying classes, qualifier declarations and instances. For
-    /// `cimomd load-mof`.
-    pub fn load_mof(&self, namespace: &str, files: &[PathBuf]) -> Result<LoadReport, Error> {
-        let mut report = LoadReport::default();
-        for f in files {
-            let text = std::fs::read_to_string(f).map_err(|source| Error::Io {
-                path: f.clone(),
-                source,
-            })?;
-            // Unsynced commits while compiling; the durable commit below
-            // persists them all at once (a crash before it loses the load, not
-            // consistency).
-            self.inner.repo.set_bulk(true);
-            let r = crate::bundled::compile_into(
-                &self.inner.repo,
-                namespace,
-                &f.display().to_string(),
-                &text,
-            );
-            self.inner.repo.set_bulk(false);
-            self.inner
-                .repo
-                .set_meta("last_load", f.display().to_string().as_bytes())?;
-            let r = r?;
-            report.qualifiers += r.qualifiers;
-            report.classes_created += r.classes_created;
-            report.classes_modified += r.classes_modified;
-            report.instances += r.instances;
-        }
-        Ok(report)
-    }
-
-    /// How many enumeration contexts are open (expired ones are freed
-    /// within a second of any request).
-    pub fn open_enumeration_contexts(&self) -> usize {
-        self.inner.pulls.len()
-    }
-
-    /// The repository (for tests and tools).
-    pub fn repository(&self) -> &Repository {
-        &self.inner.repo
-    }
-
     /// Serves an intrinsic operation.
     pub async fn handle_imethod(
         &self,
@@ -377,7 +65,7 @@ impl Cimom {
     ) -> Result<Response, CimError> {
         let span = request_span(ctx, &call);
         async {
-            let ns = self.inner.repo.resolve_namespace(&call.namespace)?;
+            let ns = self.inner().repo.resolve_namespace(&call.namespace)?;
             if let Some(r) = rendered::answer(self, ctx, &ns, &call.operation).await {
                 return r;
             }
@@ -406,8 +94,8 @@ impl Cimom {
 
     /// The single dispatch function: one arm per DSP0200 operation.
     async fn dispatch(&self, ctx: &RequestCtx, call: IMethodCall) -> Result<Response, CimError> {
-        self.inner.pulls.maybe_sweep();
-        let ns = self.inner.repo.resolve_namespace(&call.namespace)?;
+        self.inner().pulls.maybe_sweep();
+        let ns = self.inner().repo.resolve_namespace(&call.namespace)?;
         let ns = ns.as_str();
         match call.operation {
             op @ (Operation::GetClass { .. }
@@ -431,53 +119,11 @@ impl Cimom {
             op @ (Operation::Associators { .. }
             | Operation::AssociatorNames { .. }
             | Operation::References { .. }
-            | Operation::ReferenceNames { .. }) => assoc::handle(self, ctx, ns, op).await,
+            | Operation::ReferenceNames { .. }) => {
+                assoc::handle(self, ctx, ns, op, assoc::Level::ClassWhenKeyless).await
+            }
             op @ Operation::ExecQuery { .. } => query_ops::exec_query(self, ctx, ns, op).await,
-            op => crate::pull::handle(self, ctx, ns, op).await,
+            op => pull::handle(self, ctx, ns, op).await,
         }
-    }
-
-    pub(crate) fn inner(&self) -> &Inner {
-        &self.inner
-    }
-
-    /// Called after a write to the interop subscription classes.
-    pub(crate) fn bump_subscriptions(&self) {
-        self.inner.subscriptions_tx.send_modify(|g| *g += 1);
-    }
-}
-
-fn publish(inner: &Inner, namespace: &str, indication: Instance) {
-    let sink = inner.sink.read().unwrap_or_else(|e| e.into_inner()).clone();
-    match sink {
-        Some(sink) => sink(namespace, indication),
-        None => {
-            tracing::debug!(class = %indication.class_name, "no indication sink installed; indication dropped")
-        }
-    }
-}
-
-/// The [`CimomServices`] behind [`Cimom::handle`]. Holds a weak reference so
-/// that providers stored in the registry do not keep the object manager alive.
-struct Services {
-    inner: std::sync::Weak<Inner>,
-}
-
-impl CimomServices for Services {
-    fn publish_indication(&self, namespace: &str, indication: Instance) {
-        if let Some(inner) = self.inner.upgrade() {
-            publish(&inner, namespace, indication);
-        }
-    }
-
-    fn get_class(&self, namespace: &str, class_name: &str) -> ProviderResult<Class> {
-        let inner = self.inner.upgrade().ok_or_else(|| {
-            CimError::new(
-                StatusCode::ServerIsShuttingDown,
-                "the object manager is shutting down",
-            )
-        })?;
-        let ns = inner.repo.resolve_namespace(namespace)?;
-        inner.repo.class(&ns, class_name).map(|c| (*c).clone())
     }
 }

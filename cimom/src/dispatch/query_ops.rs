@@ -1,7 +1,8 @@
 //! ExecQuery (WQL): enumerate the `FROM` class with its subclasses, keep the
 //! instances the `WHERE` condition accepts, project the selected properties.
 
-use super::{route, Cimom, RequestCtx};
+use super::route;
+use crate::core::{Cimom, RequestCtx};
 use crate::wql::{self, Query};
 use cim::ops::{CimObject, Operation, Response};
 use cim::{CimError, Class, Instance, StatusCode};

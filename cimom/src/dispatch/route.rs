@@ -1,9 +1,10 @@
-//! Routing: which source serves a class (repository, a provider, or the
-//! interop namespace's live instances), running provider calls in their own
+//! Routing: which source serves a class (the repository, an internal
+//! provider bound by the object manager, or the provider its `Provider`
+//! qualifier names), running provider calls in their own
 //! task with a time limit, and the instance reads every operation shares
 //! (enumerate across subclasses, get one instance).
 
-use super::{Cimom, RequestCtx};
+use crate::core::{Cimom, RequestCtx};
 use crate::provider::{ProviderContext, ProviderEntry, Waiting};
 use cim::ops::{MethodCall, MethodResult};
 use cim::{CimError, Class, Instance, ObjectPath, StatusCode};
@@ -16,8 +17,6 @@ use tracing::Instrument;
 pub(crate) enum Source {
     /// Static instances in the repository.
     Repository,
-    /// Computed by the object manager (interop namespace).
-    Internal,
     /// A registered provider.
     Provider(String, ProviderEntry),
     /// The class names a provider that is not registered.
@@ -25,8 +24,8 @@ pub(crate) enum Source {
 }
 
 pub(crate) fn source_of(cimom: &Cimom, ns: &str, class: &Class) -> Source {
-    if crate::interop::is_internal(cimom, ns, class.name.as_str()) {
-        return Source::Internal;
+    if let Some(p) = cimom.internal_provider(ns, class.name.as_str()) {
+        return Source::Provider(p.name.to_owned(), p.entry.clone());
     }
     match class.provider() {
         None => Source::Repository,
@@ -228,10 +227,6 @@ pub(crate) async fn enumerate_shared(
                 }
                 continue;
             }
-            Source::Internal => crate::interop::internal_instances(cimom, ns, &c)
-                .into_iter()
-                .map(Arc::new)
-                .collect(),
             Source::Missing(name) => {
                 if Arc::ptr_eq(&c, class) {
                     return Err(missing(&name, &c));
@@ -323,15 +318,6 @@ pub(crate) async fn enumerate_names(
                 .repo
                 .instance_paths_of(ns, c.name.as_str())
                 .map_err(|e| e.to_cim())?,
-            Source::Internal => {
-                let one = c.clone();
-                let mut v = Vec::new();
-                for mut i in enumerate_exact(cimom, ns, &one)? {
-                    fix_path(&mut i, &c, &ns_name);
-                    v.extend(i.path);
-                }
-                v
-            }
         };
         for mut p in got {
             p.namespace = Some(ns_name.clone());
@@ -342,19 +328,6 @@ pub(crate) async fn enumerate_names(
         }
     }
     Ok(out)
-}
-
-/// Instances of exactly `class` from the repository or the interop namespace.
-fn enumerate_exact(cimom: &Cimom, ns: &str, class: &Arc<Class>) -> Result<Vec<Instance>, CimError> {
-    if crate::interop::is_internal(cimom, ns, class.name.as_str()) {
-        Ok(crate::interop::internal_instances(cimom, ns, class))
-    } else {
-        cimom
-            .inner()
-            .repo
-            .instances_of(ns, class.name.as_str())
-            .map_err(|e| e.to_cim())
-    }
 }
 
 /// One instance, from its class's source; `CIM_ERR_NOT_FOUND` when absent.
@@ -372,12 +345,6 @@ pub(crate) async fn get(
         Source::Repository => repo
             .get_instance(ns, path)
             .map_err(|e| e.to_cim())?
-            .ok_or_else(|| {
-                CimError::not_found(format!("instance {} does not exist", path.local()))
-            })?,
-        Source::Internal => crate::interop::internal_instances(cimom, ns, &class)
-            .into_iter()
-            .find(|i| i.path_from_class(&class, None).local() == path.local())
             .ok_or_else(|| {
                 CimError::not_found(format!("instance {} does not exist", path.local()))
             })?,

@@ -29,7 +29,7 @@ mod deliver;
 pub use deliver::Destination;
 
 use crate::config::IndicationConfig;
-use crate::dispatch::Cimom;
+use crate::core::Cimom;
 use crate::interop::Subscription;
 use bytes::Bytes;
 use cim::Instance;

@@ -35,7 +35,7 @@ pub use tls::acceptor as tls_acceptor;
 
 use crate::auth::{AuthFailure, Authenticator};
 use crate::config::Config;
-use crate::dispatch::{Cimom, RequestCtx};
+use crate::core::{Cimom, RequestCtx};
 use crate::Error;
 use bytes::Bytes;
 use cim::ops::{MessageBody, Operation};

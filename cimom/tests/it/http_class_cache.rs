@@ -4,9 +4,7 @@
 //! very next request, and tiny cache bounds give the same answers as the
 //! defaults.
 
-mod http_common;
-
-use http_common::*;
+use crate::http_common::*;
 
 const CIMV2: &str = "root/cimv2";
 

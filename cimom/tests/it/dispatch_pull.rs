@@ -1,9 +1,8 @@
 //! Pull operations: contexts, MaxObjectCount, expiry, filters, errors.
-mod core_support;
+use crate::core_support::*;
 use cim::ops::{Operation, PullItems, PullParams, PullResult, Response};
 use cim::{CimType, StatusCode, Value};
 use cimom::CimomOptions;
-use core_support::*;
 use std::time::Duration;
 
 const NS: &str = "root/cimv2";
@@ -321,6 +320,39 @@ async fn filters_paths_queries_and_errors() {
         .await,
         StatusCode::InvalidEnumerationContext
     );
+}
+
+/// The filter sees every property, even those the PropertyList leaves out
+/// of the answer (Open/Pull pages the classic EnumerateInstances, which
+/// projects; the filter must run before the projection).
+#[tokio::test]
+async fn filter_sees_properties_the_property_list_drops() {
+    let (_d, c) = setup(CimomOptions::default()).await;
+    for deep in [true, false] {
+        let op = Operation::OpenEnumerateInstances {
+            class_name: "T_Base".into(),
+            deep_inheritance: deep,
+            include_class_origin: false,
+            property_list: Some(vec!["Id".into()]),
+            pull: PullParams {
+                filter_query_language: Some("DMTF:FQL".into()),
+                filter_query: Some("Count >= 7".into()),
+                max_object_count: 100,
+                ..Default::default()
+            },
+        };
+        let r = pull_result(ok(&c, NS, op).await);
+        let PullItems::InstancesWithPath(v) = r.items else {
+            panic!("instances with paths expected");
+        };
+        let mut ids: Vec<_> = v
+            .iter()
+            .map(|i| i.get_str("Id").unwrap().to_owned())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["i7", "i8", "i9"], "deep_inheritance={deep}");
+        assert!(v.iter().all(|i| i.properties.len() == 1), "cut to Id");
+    }
 }
 
 #[tokio::test]

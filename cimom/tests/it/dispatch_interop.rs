@@ -1,9 +1,8 @@
 //! The interop namespace as pywbem's WBEMServer and WBEMSubscriptionManager
 //! use it: CIM_ObjectManager, CIM_Namespace, and subscriptions.
-mod core_support;
+use crate::core_support::*;
 use cim::ops::{Operation, Response};
 use cim::{CimType, StatusCode, Value};
-use core_support::*;
 
 #[tokio::test]
 async fn object_manager_and_namespaces() {

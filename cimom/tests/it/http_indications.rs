@@ -7,14 +7,12 @@
 //! HTTPS listeners with self-signed certificates are served; subscriptions
 //! persist across a restart on the same state directory.
 
-mod http_common;
-
+use crate::http_common::*;
 use bytes::Bytes;
 use cim::ops::{IMethodCall, Message, MessageBody, Operation, Response};
 use cim::{CimType, Instance, ObjectPath, Value};
 use cimom::{Cimom, RequestCtx};
 use http_body_util::{BodyExt, Full};
-use http_common::*;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;

@@ -3,7 +3,7 @@
 //! (hyper's connection API, so every header and status is visible), and
 //! CIM-XML request builders.
 
-#![allow(dead_code)] // Each test binary uses a different subset.
+#![allow(dead_code)] // Each area uses a different subset.
 
 use bytes::Bytes;
 use cimom::config::Config;

@@ -1,9 +1,8 @@
 //! Instance, association and query operations on static (repository)
 //! instances through `Cimom::handle_imethod`.
-mod core_support;
+use crate::core_support::*;
 use cim::ops::{CimObject, Operation, Response};
 use cim::{CimType, StatusCode, Value};
-use core_support::*;
 
 const NS: &str = "root/cimv2";
 

@@ -1,9 +1,7 @@
 //! Basic authentication (401 challenge, wrong and right credentials, argon2
 //! and bcrypt users) and HTTPS with a self-signed certificate made here.
 
-mod http_common;
-
-use http_common::*;
+use crate::http_common::*;
 use std::sync::Arc;
 
 fn users_file(dir: &std::path::Path) -> std::path::PathBuf {

@@ -1,9 +1,9 @@
 //! Repository round trips across reopen, bundled/extra MOF loading, and
 //! `load_mof`.
+use crate::core_support::{open, open_bundled, open_repo};
 use cim::{CimType, Value};
-use cimom::provider::ProviderRegistry;
 use cimom::repository::Repository;
-use cimom::{BundledMof, Cimom, Error};
+use cimom::{BundledMof, Error};
 
 const EXTRA: &str = r#"
 [Provider("IISetProvider"), Description("A set.")]
@@ -25,7 +25,7 @@ fn extra_bundled_mof_goes_to_its_namespace_once() {
         name: "DS_II.mof",
         text: EXTRA,
     }];
-    let c = Cimom::open(dir.path(), ProviderRegistry::new(), &extra).unwrap();
+    let c = open_bundled(dir.path(), &extra);
     let set = c.repository().get_class("root/cimv2", "DS_IISet").unwrap();
     assert_eq!(set.provider(), Some("IISetProvider"));
     assert!(set.property("ElementName").is_some_and(|p| p.propagated));
@@ -39,7 +39,7 @@ fn extra_bundled_mof_goes_to_its_namespace_once() {
     assert!(big.method("importShadow").is_some());
     drop(c);
     // Reopen: nothing recompiled, everything still there.
-    let c = Cimom::open(dir.path(), ProviderRegistry::new(), &extra).unwrap();
+    let c = open_bundled(dir.path(), &extra);
     assert!(c.repository().get_class("root/cimv2", "DS_IIBig").is_some());
     assert!(c
         .repository()
@@ -49,16 +49,14 @@ fn extra_bundled_mof_goes_to_its_namespace_once() {
     let changed = EXTRA.replace("uint32 copyUnits = 100;", "uint32 copyUnits = 200;");
     let changed: &'static str = Box::leak(changed.into_boxed_str());
     drop(c);
-    let c = Cimom::open(
+    let c = open_bundled(
         dir.path(),
-        ProviderRegistry::new(),
         &[BundledMof {
             namespace: "root/cimv2",
             name: "DS_II.mof",
             text: changed,
         }],
-    )
-    .unwrap();
+    );
     let big = c.repository().get_class("root/cimv2", "DS_IIBig").unwrap();
     assert_eq!(
         big.property("copyUnits").unwrap().value,
@@ -70,7 +68,7 @@ fn extra_bundled_mof_goes_to_its_namespace_once() {
 #[test]
 fn load_mof_reports_and_refuses_bad_mof() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Cimom::open(dir.path(), ProviderRegistry::new(), &[]).unwrap();
+    let c = open(dir.path());
     let f = dir.path().join("x.mof");
     std::fs::write(
         &f,
@@ -166,7 +164,7 @@ fn raw_repository_round_trip_and_version_check() {
 #[test]
 fn instance_cache_follows_every_write() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = Repository::open(&dir.path().join("repository.redb")).unwrap();
+    let repo = open_repo(dir.path());
     repo.create_namespace("root/c").unwrap();
     let ns = repo.resolve_namespace("root/c").unwrap();
     for name in ["C_A", "C_B"] {

@@ -8,12 +8,10 @@
 //! Timing margins are wide (hundreds of milliseconds) because the tests share
 //! a loaded two-core machine with everything else.
 
-mod http_common;
-
+use crate::http_common::*;
 use async_trait::async_trait;
 use cim::{Class, Instance};
 use cimom::provider::{InstanceProvider, ProviderContext, ProviderEntry, ProviderResult};
-use http_common::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

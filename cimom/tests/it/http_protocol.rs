@@ -2,9 +2,7 @@
 //! path with its status and `CIMError` header, limits, keep-alive, `M-POST`,
 //! and the server surviving malformed input and many concurrent connections.
 
-mod http_common;
-
-use http_common::*;
+use crate::http_common::*;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

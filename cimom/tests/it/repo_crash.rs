@@ -4,6 +4,7 @@
 //!
 //! The child is this same test binary, re-run with `CIMOM_CRASH_CHILD_DIR`
 //! set and filtered to `crash_child`.
+use crate::core_support::{open, open_repo};
 use cim::{CimType, Class, Instance, ObjectPath, Property, Qualifier, Value};
 use cimom::repository::Repository;
 use std::time::Duration;
@@ -53,7 +54,7 @@ fn crash_child() {
     let Ok(dir) = std::env::var("CIMOM_CRASH_CHILD_DIR") else {
         return;
     };
-    let repo = Repository::open(&std::path::Path::new(&dir).join("repository.redb")).unwrap();
+    let repo = open_repo(std::path::Path::new(&dir));
     schema(&repo);
     let start = repo.instances_of(NS, "T_Node").unwrap().len() as u64;
     for n in start.. {
@@ -132,7 +133,12 @@ fn killed_writer_leaves_a_consistent_repository() {
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     for round in 0..4 {
         let mut child = std::process::Command::new(&exe)
-            .args(["--exact", "crash_child", "--test-threads=1", "--nocapture"])
+            .args([
+                "--exact",
+                "repo_crash::crash_child",
+                "--test-threads=1",
+                "--nocapture",
+            ])
             .env("CIMOM_CRASH_CHILD_DIR", dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -144,7 +150,7 @@ fn killed_writer_leaves_a_consistent_repository() {
         std::thread::sleep(Duration::from_millis(300 + rng % 400));
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
-        let repo = Repository::open(&dir.path().join("repository.redb")).unwrap();
+        let repo = open_repo(dir.path());
         let n = check(&repo);
         assert!(
             n >= last,
@@ -164,7 +170,7 @@ fn crash_load_child() {
         return;
     };
     let dir = std::path::PathBuf::from(dir);
-    let c = cimom::Cimom::open(&dir, cimom::provider::ProviderRegistry::new(), &[]).unwrap();
+    let c = open(&dir);
     let ns = "root/load";
     for round in 0.. {
         let mut mof = String::from("class L_Item { [Key] uint64 Id; string Text; };\n");
@@ -188,7 +194,11 @@ fn killed_mof_load_is_all_or_nothing() {
     let mut last = 0;
     for (round, wait) in [800u64, 1500, 1100].into_iter().enumerate() {
         let mut child = std::process::Command::new(&exe)
-            .args(["--exact", "crash_load_child", "--test-threads=1"])
+            .args([
+                "--exact",
+                "repo_crash::crash_load_child",
+                "--test-threads=1",
+            ])
             .env("CIMOM_CRASH_LOAD_DIR", dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -197,7 +207,7 @@ fn killed_mof_load_is_all_or_nothing() {
         std::thread::sleep(Duration::from_millis(wait));
         child.kill().unwrap();
         child.wait().unwrap();
-        let repo = Repository::open(&dir.path().join("repository.redb")).unwrap();
+        let repo = open_repo(dir.path());
         let n = match repo.resolve_namespace("root/load") {
             Ok(ns) => repo.instances_of(&ns, "L_Item").unwrap().len(),
             Err(_) => 0,
@@ -212,8 +222,7 @@ fn killed_mof_load_is_all_or_nothing() {
         last = n;
         // The bundled MOF is complete too (loaded again if it was cut short).
         drop(repo);
-        let c =
-            cimom::Cimom::open(dir.path(), cimom::provider::ProviderRegistry::new(), &[]).unwrap();
+        let c = open(dir.path());
         assert!(c
             .repository()
             .get_class("interop", "CIM_IndicationSubscription")

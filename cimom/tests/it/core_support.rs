@@ -1,4 +1,6 @@
-//! Helpers shared by the object manager core tests (repo_*, dispatch_*).
+//! Helpers shared by the object manager core tests (repo_*, dispatch_*): one
+//! function per way of opening the object manager or its repository and of
+//! running an operation, so that an API change touches one place.
 #![allow(dead_code)]
 
 use cim::ops::{IMethodCall, Operation, Response};
@@ -11,6 +13,17 @@ use std::sync::Arc;
 
 pub fn open(dir: &std::path::Path) -> Cimom {
     Cimom::open(dir, ProviderRegistry::new(), &[]).expect("open")
+}
+
+/// The object manager with `bundled` MOF compiled in on first start.
+pub fn open_bundled(dir: &std::path::Path, bundled: &[cimom::BundledMof]) -> Cimom {
+    Cimom::open(dir, ProviderRegistry::new(), bundled).expect("open")
+}
+
+/// The repository file of state directory `dir`, opened on its own.
+pub fn open_repo(dir: &std::path::Path) -> cimom::repository::Repository {
+    cimom::repository::Repository::open(&dir.join(cimom::repository::FILE_NAME))
+        .expect("open repository")
 }
 
 pub fn open_with(dir: &std::path::Path, options: CimomOptions) -> Cimom {

@@ -1,11 +1,10 @@
 //! Smoke test: a fresh state dir gets the bundled MOF.
-use cimom::provider::ProviderRegistry;
-use cimom::Cimom;
+use crate::core_support::open;
 
 #[test]
 fn fresh_state_dir_has_interop_classes() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Cimom::open(dir.path(), ProviderRegistry::new(), &[]).unwrap();
+    let c = open(dir.path());
     let repo = c.repository();
     assert!(repo
         .get_class("interop", "CIM_IndicationSubscription")

@@ -1,9 +1,8 @@
 //! Class and qualifier operations through `Cimom::handle_imethod`, with their
 //! DSP0200 flags and error codes.
-mod core_support;
+use crate::core_support::*;
 use cim::ops::{Operation, Response};
 use cim::{CimType, StatusCode, Value};
-use core_support::*;
 
 #[tokio::test]
 async fn get_class_flags() {

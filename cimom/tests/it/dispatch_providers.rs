@@ -1,13 +1,12 @@
 //! Provider routing: instance, method and association providers named by
 //! the `Provider` qualifier (inherited by subclasses), merged deep
 //! enumerations, a panicking and a slow provider.
-mod core_support;
+use crate::core_support::*;
 use async_trait::async_trait;
 use cim::ops::{MethodCall, MethodResult, Operation, ParamValue, Response};
 use cim::{CimError, CimName, CimType, Class, Instance, ObjectPath, Qualifier, StatusCode, Value};
 use cimom::provider::*;
 use cimom::{Cimom, CimomOptions};
-use core_support::*;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
