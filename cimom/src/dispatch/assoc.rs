@@ -163,6 +163,87 @@ pub(super) async fn handle(
     }
 }
 
+/// The class-level answer (DSP0200 §5.3.2.14) of an association operation
+/// whose object name has no keys, from the schema alone; `None` for any
+/// other operation (what the rendered-answer cache may keep: it depends on
+/// the schema only).
+pub(super) fn class_level_answer(
+    cimom: &Cimom,
+    ns: &str,
+    op: &Operation,
+) -> Option<Result<Response, CimError>> {
+    let t = |assoc_class: &Option<CimName>,
+             result_class: &Option<CimName>,
+             role: &Option<String>,
+             result_role: &Option<String>| Traversal {
+        assoc_class: assoc_class.clone(),
+        result_class: result_class.clone(),
+        role: role.clone(),
+        result_role: result_role.clone(),
+    };
+    match op {
+        Operation::Associators {
+            object_name,
+            assoc_class,
+            result_class,
+            role,
+            result_role,
+            include_qualifiers,
+            include_class_origin,
+            ..
+        } if object_name.keys.is_empty() => Some(class_level(
+            cimom,
+            ns,
+            object_name,
+            &t(assoc_class, result_class, role, result_role),
+            true,
+            *include_qualifiers,
+            *include_class_origin,
+        )),
+        Operation::AssociatorNames {
+            object_name,
+            assoc_class,
+            result_class,
+            role,
+            result_role,
+        } if object_name.keys.is_empty() => Some(class_level_names(
+            cimom,
+            ns,
+            object_name,
+            &t(assoc_class, result_class, role, result_role),
+            true,
+        )),
+        Operation::References {
+            object_name,
+            result_class,
+            role,
+            include_qualifiers,
+            include_class_origin,
+            ..
+        } if object_name.keys.is_empty() => Some(class_level(
+            cimom,
+            ns,
+            object_name,
+            &t(result_class, &None, role, &None),
+            false,
+            *include_qualifiers,
+            *include_class_origin,
+        )),
+        Operation::ReferenceNames {
+            object_name,
+            result_class,
+            role,
+        } if object_name.keys.is_empty() => Some(class_level_names(
+            cimom,
+            ns,
+            object_name,
+            &t(result_class, &None, role, &None),
+            false,
+        )),
+        _ => None,
+    }
+}
+
 fn with_paths(insts: Vec<Instance>) -> Vec<(ObjectPath, CimObject)> {
     insts
         .into_iter()
