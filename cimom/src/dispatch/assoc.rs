@@ -47,7 +47,11 @@ pub(super) async fn handle(
     op: Operation,
     level: Level,
 ) -> Result<Response, CimError> {
-    let class_level_path = |p: &ObjectPath| level == Level::ClassWhenKeyless && p.keys.is_empty();
+    if level == Level::ClassWhenKeyless {
+        if let Some(answer) = class_level_answer(cimom, ns, &op) {
+            return answer;
+        }
+    }
     match op {
         Operation::Associators {
             object_name,
@@ -65,17 +69,6 @@ pub(super) async fn handle(
                 role,
                 result_role,
             };
-            if class_level_path(&object_name) {
-                return class_level(
-                    cimom,
-                    ns,
-                    &object_name,
-                    &t,
-                    true,
-                    include_qualifiers,
-                    include_class_origin,
-                );
-            }
             let shape = InstanceShape {
                 include_qualifiers,
                 include_class_origin,
@@ -98,9 +91,6 @@ pub(super) async fn handle(
                 role,
                 result_role,
             };
-            if class_level_path(&object_name) {
-                return class_level_names(cimom, ns, &object_name, &t, true);
-            }
             Ok(Response::ObjectPaths(
                 associator_names(cimom, ctx, ns, &object_name, &t).await?,
             ))
@@ -118,17 +108,6 @@ pub(super) async fn handle(
                 role,
                 ..Default::default()
             };
-            if class_level_path(&object_name) {
-                return class_level(
-                    cimom,
-                    ns,
-                    &object_name,
-                    &t,
-                    false,
-                    include_qualifiers,
-                    include_class_origin,
-                );
-            }
             let shape = InstanceShape {
                 include_qualifiers,
                 include_class_origin,
@@ -148,9 +127,6 @@ pub(super) async fn handle(
                 role,
                 ..Default::default()
             };
-            if class_level_path(&object_name) {
-                return class_level_names(cimom, ns, &object_name, &t, false);
-            }
             let refs = references(cimom, ctx, ns, &object_name, &t).await?;
             Ok(Response::ObjectPaths(
                 refs.into_iter().filter_map(|i| i.path).collect(),
