@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # http_bench.sh -- the object manager with what users load: the whole DMTF CIM
 # 2.41 schema in root/cimv2 plus 1,000 PERF_Scratch instances (~1.8 MB per
-# EnumerateInstances), measured with wrk and the shared wrk_cimxml.lua, side by
+# EnumerateInstances), measured with wrk and wrk_imethod.lua beside it, side by
 # side with OpenPegasus when OPENPEGASUS_URL names a running one (start it with
 # ../shared/tools/openpegasus/, see the README), in the same run.
 #
-# Figures: GetClass CIM_ComputerSystem (LocalOnly=false), EnumerateClassNames
-# (deep, whole namespace), EnumerateInstances and EnumerateInstanceNames of
-# PERF_Scratch: req/s, median of RUNS runs alternating between the servers;
+# Figures (FIGURES below): GetClass CIM_ComputerSystem (LocalOnly=false),
+# EnumerateClassNames (deep, whole namespace), EnumerateClasses (deep, without
+# and with qualifiers), Associators, AssociatorNames, References and
+# ReferenceNames of the class CIM_ComputerSystem, EnumerateInstances and
+# EnumerateInstanceNames of PERF_Scratch: req/s, median of RUNS runs
+# alternating between the servers;
 # resident memory after the load, idle after a restart (cimomd) and after the
 # runs; the repository's size on disk; `mofc check` of the schema (time, peak RSS).
 # Without OPENPEGASUS_URL it prints absolute figures and says that no ratio was
@@ -19,8 +22,9 @@
 #        or give OPENPEGASUS_PID; OPENPEGASUS_REPOSITORY: its repository directory)
 #        MOF_CORPUS (default ../shared/corpus)  SHARED_TOOLS (default ../shared/tools)
 #        CIMOMD=path/to/cimomd MOFC=path/to/mofc (skip the build)
-# Goals (issue #14): idle RSS <= 12 MB, after the runs <= 40 MB; GetClass and
-# EnumerateClassNames >= 3x OpenPegasus, EnumerateInstances >= 25x; repository
+#        ONLY=regex  (run only the figures whose label matches)
+# Goals (issue #14): idle RSS <= 12 MB, after the runs <= 40 MB; every class
+# operation >= 3x OpenPegasus, EnumerateInstances >= 25x; repository
 # <= 12 MB; mofc check <= 0.15 s and <= 24 MB.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,7 +35,7 @@ RUNS=${RUNS:-3}
 CORPUS=${MOF_CORPUS:-$ROOT/../shared/corpus}
 TOOLS=${SHARED_TOOLS:-$ROOT/../shared/tools}
 SCHEMA=$CORPUS/cim-schema/2.41.0/CIM_Schema.mof
-LUA=$TOOLS/wrk_cimxml.lua
+LUA=$ROOT/cimom/benches/wrk_imethod.lua
 LOADER=$TOOLS/openpegasus/perf_scratch.py
 PY=$ROOT/.venv/bin/python
 [ -x "$PY" ] || PY=python3
@@ -101,51 +105,69 @@ if [ -n "$OP_URL" ]; then
   op_loaded=$([ -n "$OP_PID" ] && rss_kb "$OP_PID" || echo 0)
 fi
 
-# One wrk run: "req/s p50_ms bytes_per_response cim_errors". The answers are
-# checked for CIM errors once per server and operation (check_answer) rather
-# than inside wrk, whose per-response Lua scan of a 1.8 MB body would make the
-# client, not the server, the bottleneck on 2 cores.
-run_wrk() { # url op class
+# The figures: "label|operation|IPARAMVALUEs|goal ratio (- for none)|connections".
+# Deep EnumerateClasses takes OpenPegasus about 0.5 s (2 MB without
+# qualifiers) to 0.7 s (30 MB with): with THREADS connections rather than
+# CONNECTIONS its requests finish within the run.
+ip() { printf '<IPARAMVALUE NAME="%s">%s</IPARAMVALUE>' "$1" "$2"; }
+cn() { ip "$1" "<CLASSNAME NAME=\"$2\"/>"; }
+bv() { ip "$1" "<VALUE>$2</VALUE>"; }
+ASSOC_OF=CIM_ComputerSystem
+FIGURES=(
+  "GetClass $ASSOC_OF|GetClass|$(cn ClassName "$ASSOC_OF")$(bv LocalOnly FALSE)|3|$CONNECTIONS"
+  "EnumerateClassNames deep|EnumerateClassNames|$(bv DeepInheritance TRUE)|3|$CONNECTIONS"
+  "EnumerateClasses deep|EnumerateClasses|$(bv DeepInheritance TRUE)$(bv LocalOnly FALSE)$(bv IncludeQualifiers FALSE)|3|$THREADS"
+  "EnumerateClasses deep+qual|EnumerateClasses|$(bv DeepInheritance TRUE)$(bv LocalOnly FALSE)$(bv IncludeQualifiers TRUE)|3|$THREADS"
+  "Associators $ASSOC_OF|Associators|$(cn ObjectName "$ASSOC_OF")|3|$CONNECTIONS"
+  "AssociatorNames $ASSOC_OF|AssociatorNames|$(cn ObjectName "$ASSOC_OF")|3|$CONNECTIONS"
+  "References $ASSOC_OF|References|$(cn ObjectName "$ASSOC_OF")|3|$CONNECTIONS"
+  "ReferenceNames $ASSOC_OF|ReferenceNames|$(cn ObjectName "$ASSOC_OF")|3|$CONNECTIONS"
+  "EnumerateInstances PERF_Scratch|EnumerateInstances|$(cn ClassName PERF_Scratch)|25|$CONNECTIONS"
+  "EnumerateInstanceNames PERF_Scratch|EnumerateInstanceNames|$(cn ClassName PERF_Scratch)|-|$CONNECTIONS"
+)
+# Only the figures whose label matches ONLY (a grep -E pattern), when set.
+ONLY=${ONLY:-}
+
+# One wrk run: "req/s p50_ms bytes_per_response". The answers are checked for
+# CIM errors once per server and operation (check_answer) rather than inside
+# wrk, whose per-response Lua scan of a large body would make the client, not
+# the server, the bottleneck on 2 cores.
+run_wrk() { # url op params connections
   local out
-  out=$(CIM_OP=$2 CIM_NS=root/cimv2 CIM_CLASS=$3 \
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$LUA" "$1" 2>&1)
-  awk '/^Requests\/sec:/ {r=$2} /cim_errors/ {e=$2}
+  out=$(CIM_OP=$2 CIM_NS=root/cimv2 CIM_PARAMS=$3 \
+        wrk -t"$THREADS" -c"$4" -d"$DURATION" --timeout 60s -s "$LUA" "$1" 2>&1)
+  awk '/^Requests\/sec:/ {r=$2}
        /latency_p50_ms/ {for (i=1;i<=NF;i++) {if ($i=="latency_p50_ms") p=$(i+1); if ($i=="bytes/resp") b=$(i+1)}}
-       END {printf "%s %s %s %s\n", r+0, p+0, b+0, e+0}' <<<"$out"
+       END {printf "%s %s %s\n", r+0, p+0, b+0}' <<<"$out"
 }
 # One request as wrk sends it; prints 1 when the answer is no CIM-XML or carries an ERROR.
-check_answer() { # url op class
-  local params
-  case $2 in
-    GetClass) params="<IPARAMVALUE NAME=\"ClassName\"><CLASSNAME NAME=\"$3\"/></IPARAMVALUE><IPARAMVALUE NAME=\"LocalOnly\"><VALUE>FALSE</VALUE></IPARAMVALUE>" ;;
-    EnumerateClassNames) params='<IPARAMVALUE NAME="DeepInheritance"><VALUE>TRUE</VALUE></IPARAMVALUE>' ;;
-    *) params="<IPARAMVALUE NAME=\"ClassName\"><CLASSNAME NAME=\"$3\"/></IPARAMVALUE>" ;;
-  esac
+check_answer() { # url op params
   curl -s -H 'Content-Type: application/xml; charset="utf-8"' -H 'CIMOperation: MethodCall' \
     -H "CIMMethod: $2" -H 'CIMObject: root%2Fcimv2' --data-binary \
-    "<?xml version=\"1.0\" encoding=\"utf-8\" ?><CIM CIMVERSION=\"2.0\" DTDVERSION=\"2.0\"><MESSAGE ID=\"1\" PROTOCOLVERSION=\"1.0\"><SIMPLEREQ><IMETHODCALL NAME=\"$2\"><LOCALNAMESPACEPATH><NAMESPACE NAME=\"root\"/><NAMESPACE NAME=\"cimv2\"/></LOCALNAMESPACEPATH>$params</IMETHODCALL></SIMPLEREQ></MESSAGE></CIM>" \
+    "<?xml version=\"1.0\" encoding=\"utf-8\" ?><CIM CIMVERSION=\"2.0\" DTDVERSION=\"2.0\"><MESSAGE ID=\"1\" PROTOCOLVERSION=\"1.0\"><SIMPLEREQ><IMETHODCALL NAME=\"$2\"><LOCALNAMESPACEPATH><NAMESPACE NAME=\"root\"/><NAMESPACE NAME=\"cimv2\"/></LOCALNAMESPACEPATH>$3</IMETHODCALL></SIMPLEREQ></MESSAGE></CIM>" \
     "$1" | awk '/<ERROR/ {bad=1} /<IRETURNVALUE>|<IMETHODRESPONSE/ {ok=1} END {print (ok && !bad) ? 0 : 1}'
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 verdict() { awk -v r="$1" -v g="$2" -v le="${3:-}" 'BEGIN { if (r == "n/a") print "n/a"; else if (le == "") print (r >= g ? "yes" : "NO"); else print (r <= g ? "yes" : "NO") }'; }
 
-echo "data: DMTF 2.41 in root/cimv2 + 1,000 PERF_Scratch; wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $RUNS"
+echo "data: DMTF 2.41 in root/cimv2 + 1,000 PERF_Scratch; wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $RUNS; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -z "$OP_URL" ]; then
   echo "OPENPEGASUS_URL is not set: absolute figures only, no ratio was measured"
 fi
-printf '%-24s %12s %9s %11s %14s %9s %8s %s\n' op "cimomd r/s" "p50 ms" "bytes/resp" "OpenPegasus r/s" "p50 ms" ratio "goal met"
-for spec in "GetClass CIM_ComputerSystem 3" "EnumerateClassNames - 3" "EnumerateInstances PERF_Scratch 25" "EnumerateInstanceNames PERF_Scratch -"; do
-  set -- $spec
-  op=$1 cls=$2 goal=$3 as=() ap=() bs=() bp=() bytes=0
-  errs=$(check_answer "$URL" "$op" "$cls")
-  if [ -n "$OP_URL" ] && [ "$(check_answer "$OP_URL" "$op" "$cls")" != 0 ]; then
-    echo "  (OpenPegasus answered $op with a CIM error)"
+printf '%-36s %11s %8s %11s %15s %8s %7s %s\n' figure "cimomd r/s" "p50 ms" "bytes/resp" "OpenPegasus r/s" "p50 ms" ratio "goal met"
+for spec in "${FIGURES[@]}"; do
+  IFS='|' read -r label op params goal conns <<<"$spec"
+  if [ -n "$ONLY" ] && ! grep -qE "$ONLY" <<<"$label"; then continue; fi
+  as=() ap=() bs=() bp=() bytes=0
+  errs=$(check_answer "$URL" "$op" "$params")
+  if [ -n "$OP_URL" ] && [ "$(check_answer "$OP_URL" "$op" "$params")" != 0 ]; then
+    echo "  (OpenPegasus answered $label with a CIM error)"
   fi
   for _ in $(seq 1 "$RUNS"); do
-    read -r r p b _ < <(run_wrk "$URL" "$op" "$cls"); as+=("$r"); ap+=("$p"); bytes=$b
+    read -r r p b < <(run_wrk "$URL" "$op" "$params" "$conns"); as+=("$r"); ap+=("$p"); bytes=$b
     if [ -n "$OP_URL" ]; then
-      read -r r p _ e < <(run_wrk "$OP_URL" "$op" "$cls"); bs+=("$r"); bp+=("$p")
+      read -r r p _ < <(run_wrk "$OP_URL" "$op" "$params" "$conns"); bs+=("$r"); bp+=("$p")
     fi
   done
   ma=$(median "${as[@]}"); pa=$(median "${ap[@]}")
@@ -156,7 +178,7 @@ for spec in "GetClass CIM_ComputerSystem 3" "EnumerateClassNames - 3" "Enumerate
     mb=-; pb=-; rt=-; met="(no ratio measured)"
   fi
   [ "$errs" != 0 ] && met="$met; cimomd answered with a CIM error"
-  printf '%-24s %12s %9s %11s %14s %9s %8s %s\n' "$op" "$ma" "$pa" "$bytes" "$mb" "$pb" "$rt" "$met"
+  printf '%-36s %11s %8s %11s %15s %8s %7s %s\n' "$label" "$ma" "$pa" "$bytes" "$mb" "$pb" "$rt" "$met"
 done
 after=$(rss_kb "$PID")
 stop_cimomd

@@ -90,9 +90,9 @@ use crate::qualifier::QualifierDecl;
 use crate::value::Value;
 
 pub use write::{
-    write_class, write_class_name, write_instance, write_instance_name, write_instance_path,
-    write_object_path, write_pull_response_tail, write_qualifier_decl, write_value,
-    write_value_instance_with_path,
+    write_class, write_class_name, write_class_shaped, write_instance, write_instance_name,
+    write_instance_path, write_object_path, write_pull_response_tail, write_qualifier_decl,
+    write_return_value_items, write_value, write_value_instance_with_path, ClassShape,
 };
 
 /// Bounds on what [`read_message`] accepts from the wire. The defaults suit a

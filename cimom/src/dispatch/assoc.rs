@@ -47,7 +47,11 @@ pub(super) async fn handle(
     op: Operation,
     level: Level,
 ) -> Result<Response, CimError> {
-    let class_level_path = |p: &ObjectPath| level == Level::ClassWhenKeyless && p.keys.is_empty();
+    if level == Level::ClassWhenKeyless {
+        if let Some(answer) = class_level_answer(cimom, ns, &op) {
+            return answer;
+        }
+    }
     match op {
         Operation::Associators {
             object_name,
@@ -65,17 +69,6 @@ pub(super) async fn handle(
                 role,
                 result_role,
             };
-            if class_level_path(&object_name) {
-                return class_level(
-                    cimom,
-                    ns,
-                    &object_name,
-                    &t,
-                    true,
-                    include_qualifiers,
-                    include_class_origin,
-                );
-            }
             let shape = InstanceShape {
                 include_qualifiers,
                 include_class_origin,
@@ -98,9 +91,6 @@ pub(super) async fn handle(
                 role,
                 result_role,
             };
-            if class_level_path(&object_name) {
-                return class_level_names(cimom, ns, &object_name, &t, true);
-            }
             Ok(Response::ObjectPaths(
                 associator_names(cimom, ctx, ns, &object_name, &t).await?,
             ))
@@ -118,17 +108,6 @@ pub(super) async fn handle(
                 role,
                 ..Default::default()
             };
-            if class_level_path(&object_name) {
-                return class_level(
-                    cimom,
-                    ns,
-                    &object_name,
-                    &t,
-                    false,
-                    include_qualifiers,
-                    include_class_origin,
-                );
-            }
             let shape = InstanceShape {
                 include_qualifiers,
                 include_class_origin,
@@ -148,9 +127,6 @@ pub(super) async fn handle(
                 role,
                 ..Default::default()
             };
-            if class_level_path(&object_name) {
-                return class_level_names(cimom, ns, &object_name, &t, false);
-            }
             let refs = references(cimom, ctx, ns, &object_name, &t).await?;
             Ok(Response::ObjectPaths(
                 refs.into_iter().filter_map(|i| i.path).collect(),
@@ -160,6 +136,87 @@ pub(super) async fn handle(
             "{} is not an association operation",
             other.name()
         ))),
+    }
+}
+
+/// The class-level answer (DSP0200 §5.3.2.14) of an association operation
+/// whose object name has no keys, from the schema alone; `None` for any
+/// other operation (what the rendered-answer cache may keep: it depends on
+/// the schema only).
+pub(super) fn class_level_answer(
+    cimom: &Cimom,
+    ns: &str,
+    op: &Operation,
+) -> Option<Result<Response, CimError>> {
+    let t = |assoc_class: &Option<CimName>,
+             result_class: &Option<CimName>,
+             role: &Option<String>,
+             result_role: &Option<String>| Traversal {
+        assoc_class: assoc_class.clone(),
+        result_class: result_class.clone(),
+        role: role.clone(),
+        result_role: result_role.clone(),
+    };
+    match op {
+        Operation::Associators {
+            object_name,
+            assoc_class,
+            result_class,
+            role,
+            result_role,
+            include_qualifiers,
+            include_class_origin,
+            ..
+        } if object_name.keys.is_empty() => Some(class_level(
+            cimom,
+            ns,
+            object_name,
+            &t(assoc_class, result_class, role, result_role),
+            true,
+            *include_qualifiers,
+            *include_class_origin,
+        )),
+        Operation::AssociatorNames {
+            object_name,
+            assoc_class,
+            result_class,
+            role,
+            result_role,
+        } if object_name.keys.is_empty() => Some(class_level_names(
+            cimom,
+            ns,
+            object_name,
+            &t(assoc_class, result_class, role, result_role),
+            true,
+        )),
+        Operation::References {
+            object_name,
+            result_class,
+            role,
+            include_qualifiers,
+            include_class_origin,
+            ..
+        } if object_name.keys.is_empty() => Some(class_level(
+            cimom,
+            ns,
+            object_name,
+            &t(result_class, &None, role, &None),
+            false,
+            *include_qualifiers,
+            *include_class_origin,
+        )),
+        Operation::ReferenceNames {
+            object_name,
+            result_class,
+            role,
+        } if object_name.keys.is_empty() => Some(class_level_names(
+            cimom,
+            ns,
+            object_name,
+            &t(result_class, &None, role, &None),
+            false,
+        )),
+        _ => None,
     }
 }
 

@@ -12,7 +12,9 @@ use super::filter;
 use crate::core::Cimom;
 use crate::repository::Repository;
 use cim::ops::{Operation, Response};
+use cim::xml::ClassShape;
 use cim::{CimError, CimName, StatusCode};
+use std::sync::Arc;
 
 pub(super) fn handle(cimom: &Cimom, ns: &str, op: Operation) -> Result<Response, CimError> {
     let repo = &cimom.inner().repo;
@@ -20,7 +22,7 @@ pub(super) fn handle(cimom: &Cimom, ns: &str, op: Operation) -> Result<Response,
         op @ Operation::GetClass { .. } => {
             let mut class = None;
             visit(repo, ns, &op, |item| {
-                if let Item::Class(c) = item {
+                if let Some(c) = item.into_class() {
                     class = Some(c);
                 }
             })?;
@@ -31,7 +33,7 @@ pub(super) fn handle(cimom: &Cimom, ns: &str, op: Operation) -> Result<Response,
         op @ Operation::EnumerateClasses { .. } => {
             let mut classes = Vec::new();
             visit(repo, ns, &op, |item| {
-                if let Item::Class(c) = item {
+                if let Some(c) = item.into_class() {
                     classes.push(c);
                 }
             })?;
@@ -86,10 +88,31 @@ pub(super) fn handle(cimom: &Cimom, ns: &str, op: Operation) -> Result<Response,
 
 /// One item of a class read's answer.
 pub(super) enum Item {
-    /// A class shaped by the request's flags (GetClass, EnumerateClasses).
+    /// A class shaped by the request's flags (GetClass with a PropertyList).
     Class(cim::Class),
+    /// A resolved class and the flags that shape it (GetClass,
+    /// EnumerateClasses): written shaped without a copy
+    /// ([`cim::xml::write_class_shaped`]), or copied by [`Item::into_class`].
+    Shaped(Arc<cim::Class>, ClassShape),
     /// A class name (EnumerateClassNames).
     Name(CimName),
+}
+
+impl Item {
+    /// The class of a class item, shaped (a copy).
+    pub(super) fn into_class(self) -> Option<cim::Class> {
+        match self {
+            Item::Class(c) => Some(c),
+            Item::Shaped(c, s) => Some(filter::class(
+                &c,
+                s.local_only,
+                s.include_qualifiers,
+                s.include_class_origin,
+                None,
+            )),
+            Item::Name(_) => None,
+        }
+    }
 }
 
 /// Produces the answer of a class read (GetClass, EnumerateClasses,
@@ -111,13 +134,21 @@ pub(super) fn visit(
             property_list,
         } => {
             let c = repo.class(ns, class_name.as_str())?;
-            f(Item::Class(filter::class(
-                &c,
-                *local_only,
-                *include_qualifiers,
-                *include_class_origin,
-                property_list.as_deref(),
-            )));
+            let shape = ClassShape {
+                local_only: *local_only,
+                include_qualifiers: *include_qualifiers,
+                include_class_origin: *include_class_origin,
+            };
+            f(match property_list {
+                None => Item::Shaped(c, shape),
+                Some(list) => Item::Class(filter::class(
+                    &c,
+                    *local_only,
+                    *include_qualifiers,
+                    *include_class_origin,
+                    Some(list),
+                )),
+            });
         }
         Operation::EnumerateClasses {
             class_name,
@@ -131,15 +162,14 @@ pub(super) fn visit(
                 class_name.as_ref().map(CimName::as_str),
                 *deep_inheritance,
             )?;
+            let shape = ClassShape {
+                local_only: *local_only,
+                include_qualifiers: *include_qualifiers,
+                include_class_origin: *include_class_origin,
+            };
             for n in names {
                 if let Some(c) = repo.get_class(ns, n.as_str()) {
-                    f(Item::Class(filter::class(
-                        &c,
-                        *local_only,
-                        *include_qualifiers,
-                        *include_class_origin,
-                        None,
-                    )));
+                    f(Item::Shaped(c, shape));
                 }
             }
         }
@@ -190,4 +220,50 @@ fn check_qualifiers(cimom: &Cimom, ns: &str, class: &cim::Class) -> Result<(), C
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writing a class shaped ([`cim::xml::write_class_shaped`], the cached
+    /// path) gives the same bytes as writing the shaped copy
+    /// ([`filter::class`], the other paths), for every combination of flags.
+    #[test]
+    fn shaped_writing_matches_the_shaped_copy() {
+        let xml = "<CLASS NAME=\"T_Sub\" SUPERCLASS=\"T_Base\">\
+            <QUALIFIER NAME=\"Description\" TYPE=\"string\" PROPAGATED=\"true\"><VALUE>base</VALUE></QUALIFIER>\
+            <QUALIFIER NAME=\"Version\" TYPE=\"string\"><VALUE>1</VALUE></QUALIFIER>\
+            <PROPERTY NAME=\"Id\" TYPE=\"string\" CLASSORIGIN=\"T_Base\" PROPAGATED=\"true\">\
+            <QUALIFIER NAME=\"Key\" TYPE=\"boolean\"><VALUE>TRUE</VALUE></QUALIFIER></PROPERTY>\
+            <PROPERTY.ARRAY NAME=\"Tags\" TYPE=\"string\" CLASSORIGIN=\"T_Sub\">\
+            <QUALIFIER NAME=\"Description\" TYPE=\"string\"><VALUE>t</VALUE></QUALIFIER></PROPERTY.ARRAY>\
+            <PROPERTY.REFERENCE NAME=\"Peer\" REFERENCECLASS=\"T_Base\" CLASSORIGIN=\"T_Sub\"/>\
+            <METHOD NAME=\"Go\" TYPE=\"uint32\" CLASSORIGIN=\"T_Base\" PROPAGATED=\"true\">\
+            <QUALIFIER NAME=\"Description\" TYPE=\"string\"><VALUE>go</VALUE></QUALIFIER>\
+            <PARAMETER NAME=\"Speed\" TYPE=\"uint32\"><QUALIFIER NAME=\"In\" TYPE=\"boolean\">\
+            <VALUE>TRUE</VALUE></QUALIFIER></PARAMETER></METHOD>\
+            <METHOD NAME=\"Stop\" TYPE=\"uint32\" CLASSORIGIN=\"T_Sub\">\
+            <PARAMETER.REFERENCE NAME=\"Who\" REFERENCECLASS=\"T_Base\"/></METHOD></CLASS>";
+        let class = cim::xml::read_class(xml, &Default::default()).expect("class");
+        for bits in 0..8u8 {
+            let shape = ClassShape {
+                local_only: bits & 1 != 0,
+                include_qualifiers: bits & 2 != 0,
+                include_class_origin: bits & 4 != 0,
+            };
+            let mut direct = Vec::new();
+            cim::xml::write_class_shaped(&class, shape, &mut direct);
+            let copy = Item::Shaped(Arc::new(class.clone()), shape)
+                .into_class()
+                .expect("a class");
+            let mut via_copy = Vec::new();
+            cim::xml::write_class(&copy, &mut via_copy);
+            assert_eq!(
+                String::from_utf8_lossy(&direct),
+                String::from_utf8_lossy(&via_copy),
+                "{shape:?}"
+            );
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Rendered answers of the class operations (GetClass, EnumerateClasses,
-//! EnumerateClassNames) and of EnumerateInstances and EnumerateInstanceNames
+//! EnumerateClassNames, and Associators, AssociatorNames, References and
+//! ReferenceNames of a class) and of EnumerateInstances and EnumerateInstanceNames
 //! of classes whose instances are stored in the repository: the CIM-XML inside `IRETURNVALUE`, cached
 //! per namespace, operation, class and flags, so that a repeated request is
 //! one lookup, sent without a copy.
@@ -23,9 +24,8 @@
 //! concurrent enumerations of the whole schema hold one copy of the answer,
 //! not one each.
 
-use super::{class_ops, instance_ops, route};
+use super::{assoc, class_ops, instance_ops, route};
 use crate::core::{Cimom, RequestCtx};
-use crate::repository::Repository;
 use cim::ops::{Operation, Response};
 use cim::{CimError, CimName};
 use std::sync::Arc;
@@ -43,6 +43,8 @@ fn props_key(list: &Option<Vec<CimName>>) -> Option<String> {
 /// The cache key of a class read, or `None` for any other operation.
 fn key_of(ns: &str, op: &Operation) -> Option<String> {
     let lc = |n: &Option<CimName>| n.as_ref().map(CimName::to_lowercase).unwrap_or_default();
+    // Roles are matched without regard to case; `None` and "" differ.
+    let ls = |r: &Option<String>| format!("{:?}", r.as_ref().map(|r| r.to_ascii_lowercase()));
     Some(match op {
         Operation::GetClass {
             class_name,
@@ -78,15 +80,81 @@ fn key_of(ns: &str, op: &Operation) -> Option<String> {
             class_name,
             deep_inheritance,
         } => format!("{ns}\0ecn\0{}\0{}", lc(class_name), *deep_inheritance as u8),
+        // Association operations on a class (no keys): answered from the schema.
+        Operation::Associators {
+            object_name,
+            assoc_class,
+            result_class,
+            role,
+            result_role,
+            include_qualifiers,
+            include_class_origin,
+            property_list,
+        } if object_name.keys.is_empty() => format!(
+            "{ns}\0a\0{}\0{}\0{}\0{}\0{}\0{}{}\0{:?}",
+            object_name.class_name.to_lowercase(),
+            lc(assoc_class),
+            lc(result_class),
+            ls(role),
+            ls(result_role),
+            *include_qualifiers as u8,
+            *include_class_origin as u8,
+            props_key(property_list)
+        ),
+        Operation::AssociatorNames {
+            object_name,
+            assoc_class,
+            result_class,
+            role,
+            result_role,
+        } if object_name.keys.is_empty() => format!(
+            "{ns}\0an\0{}\0{}\0{}\0{}\0{}",
+            object_name.class_name.to_lowercase(),
+            lc(assoc_class),
+            lc(result_class),
+            ls(role),
+            ls(result_role)
+        ),
+        Operation::References {
+            object_name,
+            result_class,
+            role,
+            include_qualifiers,
+            include_class_origin,
+            property_list,
+        } if object_name.keys.is_empty() => format!(
+            "{ns}\0r\0{}\0{}\0{}\0{}{}\0{:?}",
+            object_name.class_name.to_lowercase(),
+            lc(result_class),
+            ls(role),
+            *include_qualifiers as u8,
+            *include_class_origin as u8,
+            props_key(property_list)
+        ),
+        Operation::ReferenceNames {
+            object_name,
+            result_class,
+            role,
+        } if object_name.keys.is_empty() => format!(
+            "{ns}\0rn\0{}\0{}\0{}",
+            object_name.class_name.to_lowercase(),
+            lc(result_class),
+            ls(role)
+        ),
         _ => return None,
     })
 }
 
 /// Renders the `IRETURNVALUE` content of a class read.
-fn render(repo: &Repository, ns: &str, op: &Operation) -> Result<Vec<u8>, CimError> {
+fn render(cimom: &Cimom, ns: &str, op: &Operation) -> Result<Vec<u8>, CimError> {
     let mut out = Vec::new();
-    class_ops::visit(repo, ns, op, |item| match item {
+    if let Some(r) = assoc::class_level_answer(cimom, ns, op) {
+        cim::xml::write_return_value_items(&r?, &mut out);
+        return Ok(out);
+    }
+    class_ops::visit(&cimom.inner().repo, ns, op, |item| match item {
         class_ops::Item::Class(c) => cim::xml::write_class(&c, &mut out),
+        class_ops::Item::Shaped(c, shape) => cim::xml::write_class_shaped(&c, shape, &mut out),
         class_ops::Item::Name(n) => cim::xml::write_class_name(&n, &mut out),
     })?;
     Ok(out)
@@ -115,7 +183,7 @@ pub(crate) async fn answer(
         return Some(Ok(Response::Rendered(b)));
     }
     if matches!(op, Operation::GetClass { .. }) {
-        return Some(render(&inner.repo, ns, op).map(|b| {
+        return Some(render(cimom, ns, op).map(|b| {
             let b = Arc::new(b);
             cache.put(now(), generation, key, b.clone());
             Response::Rendered(b)
@@ -129,7 +197,7 @@ pub(crate) async fn answer(
     }
     let c = cimom.clone();
     let (ns, op) = (ns.to_owned(), op.clone());
-    let rendered = tokio::task::spawn_blocking(move || render(&c.inner().repo, &ns, &op))
+    let rendered = tokio::task::spawn_blocking(move || render(&c, &ns, &op))
         .await
         .unwrap_or_else(|e| Err(CimError::failed(format!("rendering failed: {e}"))));
     Some(rendered.map(|b| {

@@ -30,6 +30,7 @@
 pub mod request;
 pub mod response;
 pub mod tls;
+mod trim;
 
 pub use tls::acceptor as tls_acceptor;
 

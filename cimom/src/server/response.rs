@@ -14,6 +14,7 @@
 //! and as a `text/plain` body.
 
 use super::request::{Framing, RequestError};
+use super::trim;
 use bytes::Bytes;
 use cim::ops::{
     IMethodResponse, Message, MessageBody, MethodResponse, MethodResult, Response as CimResponse,
@@ -63,12 +64,13 @@ impl http_body::Body for Body {
     }
 }
 
-/// A cached answer shared by every response that sends it.
-struct SharedAnswer(std::sync::Arc<Vec<u8>>);
-
-impl AsRef<[u8]> for SharedAnswer {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
+/// The bytes of a response body: a large one is owned by a
+/// [`trim::Large`] guard, so its memory goes back to the system once sent.
+fn body_bytes<T: trim::Owner>(b: T) -> Bytes {
+    if b.as_ref().len() >= trim::TRIM_AFTER_BYTES {
+        Bytes::from_owner(trim::Large::new(b))
+    } else {
+        b.into_bytes()
     }
 }
 
@@ -95,7 +97,7 @@ pub fn encode_imethod(
         let mut tail = Vec::with_capacity(64);
         cim::xml::write_imethod_response_tail(&mut tail);
         return Some(SharedTail {
-            middle: Bytes::from_owner(SharedAnswer(b)),
+            middle: body_bytes(trim::SharedAnswer(b)),
             tail,
         });
     }
@@ -139,8 +141,8 @@ pub fn cim_response_with(
     rest: Option<SharedTail>,
 ) -> Response<Body> {
     let parts = match rest {
-        None => Body::of([Bytes::from(body)]),
-        Some(r) => Body::of([Bytes::from(body), r.middle, Bytes::from(r.tail)]),
+        None => Body::of([body_bytes(body)]),
+        Some(r) => Body::of([body_bytes(body), r.middle, Bytes::from(r.tail)]),
     };
     let mut resp = Response::new(parts);
     let h = resp.headers_mut();

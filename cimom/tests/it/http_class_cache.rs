@@ -1,5 +1,6 @@
 //! The class caches seen from a client: every cached class read (GetClass,
-//! EnumerateClasses with and without qualifiers, EnumerateClassNames) shows a
+//! EnumerateClasses with and without qualifiers, EnumerateClassNames, and the
+//! class-level Associators, AssociatorNames, References, ReferenceNames) shows a
 //! schema change (CreateClass, ModifyClass, DeleteClass, a MOF load) to the
 //! very next request, and tiny cache bounds give the same answers as the
 //! defaults.
@@ -333,5 +334,117 @@ async fn cached_instance_enumerations_see_every_write_at_once() {
         .replace("CLASSNAME=\"T_Item\"", "CLASSNAME=\"T_SubItem\"");
     ok(&mut c, "CreateInstance", &class_param("NewInstance", &sub)).await;
     assert!(items(&mut c).await.contains("of the subclass"));
+    s.stop().await;
+}
+
+/// The class-level association reads (object name without keys), each
+/// twice (the second from the cache), by operation.
+async fn class_assoc_reads(c: &mut Client, class: &str) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for op in [
+        "References",
+        "ReferenceNames",
+        "Associators",
+        "AssociatorNames",
+    ] {
+        let params = classname_param("ObjectName", class);
+        let first = c.imethod(op, CIMV2, &params).await;
+        let again = c.imethod(op, CIMV2, &params).await;
+        assert_eq!(first.status, 200, "{op}: {first:?}");
+        assert!(!first.body.contains("<ERROR"), "{op}: {}", first.body);
+        assert_eq!(first.body, again.body, "{op}: a cached answer differs");
+        out.push((op, again.body));
+    }
+    out
+}
+
+#[tokio::test]
+async fn class_level_association_reads_see_each_schema_change_at_once() {
+    let s = TestServer::start(|c, _| c.caches.class_cache = 2).await;
+    let mut c = Client::connect(s.addr).await;
+    ok(
+        &mut c,
+        "CreateClass",
+        &class_param(
+            "NewClass",
+            "<CLASS NAME=\"T_End\"><PROPERTY NAME=\"Id\" TYPE=\"string\"/></CLASS>",
+        ),
+    )
+    .await;
+    let before = class_assoc_reads(&mut c, "T_End").await;
+    assert!(before.iter().all(|(_, b)| !b.contains("T_Link")));
+
+    // CreateClass of an association reaching T_End.
+    ok(
+        &mut c,
+        "CreateClass",
+        &class_param(
+            "NewClass",
+            "<CLASS NAME=\"T_Link\"><QUALIFIER NAME=\"Association\" TYPE=\"boolean\">\
+             <VALUE>TRUE</VALUE></QUALIFIER>\
+             <PROPERTY.REFERENCE NAME=\"Left\" REFERENCECLASS=\"T_End\"/>\
+             <PROPERTY.REFERENCE NAME=\"Right\" REFERENCECLASS=\"T_End\"/></CLASS>",
+        ),
+    )
+    .await;
+    let created = class_assoc_reads(&mut c, "T_End").await;
+    all_contain(
+        &created,
+        &["References", "ReferenceNames"],
+        "\"T_Link\"",
+        "CreateClass",
+    );
+    all_contain(
+        &created,
+        &["Associators", "AssociatorNames"],
+        "\"T_End\"",
+        "CreateClass",
+    );
+
+    // ModifyClass of the association: References shows the new property.
+    ok(
+        &mut c,
+        "ModifyClass",
+        &class_param(
+            "ModifiedClass",
+            "<CLASS NAME=\"T_Link\"><QUALIFIER NAME=\"Association\" TYPE=\"boolean\">\
+             <VALUE>TRUE</VALUE></QUALIFIER>\
+             <PROPERTY.REFERENCE NAME=\"Left\" REFERENCECLASS=\"T_End\"/>\
+             <PROPERTY.REFERENCE NAME=\"Right\" REFERENCECLASS=\"T_End\"/>\
+             <PROPERTY NAME=\"Weight\" TYPE=\"uint32\"/></CLASS>",
+        ),
+    )
+    .await;
+    let modified = class_assoc_reads(&mut c, "T_End").await;
+    all_contain(&modified, &["References"], "NAME=\"Weight\"", "ModifyClass");
+
+    // A MOF load adds another association.
+    let mof = s.dir.path().join("assoc.mof");
+    std::fs::write(
+        &mof,
+        "[Association] class T_Other { T_End REF Here; T_End REF There; };\n",
+    )
+    .unwrap();
+    s.cimom.load_mof(CIMV2, &[mof]).expect("load mof");
+    let loaded = class_assoc_reads(&mut c, "T_End").await;
+    all_contain(
+        &loaded,
+        &["References", "ReferenceNames"],
+        "\"T_Other\"",
+        "the MOF load",
+    );
+
+    // DeleteClass: the association is gone from every answer.
+    ok(
+        &mut c,
+        "DeleteClass",
+        &classname_param("ClassName", "T_Link"),
+    )
+    .await;
+    let deleted = class_assoc_reads(&mut c, "T_End").await;
+    for (op, b) in &deleted {
+        assert!(!b.contains("\"T_Link\""), "{op} after DeleteClass: {b}");
+    }
+    all_contain(&deleted, &["References"], "\"T_Other\"", "DeleteClass");
     s.stop().await;
 }

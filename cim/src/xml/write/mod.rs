@@ -31,12 +31,12 @@ mod requests;
 mod responses;
 mod values;
 
-pub use classes::write_class;
+pub use classes::{write_class, write_class_shaped, ClassShape};
 pub(super) use instances::write_value_named_instance;
 pub use instances::{write_instance, write_value_instance_with_path};
 pub(super) use message::write_message;
 pub use paths::{write_class_name, write_instance_name, write_instance_path, write_object_path};
 pub use qualifiers::write_qualifier_decl;
-pub use responses::write_pull_response_tail;
 pub(super) use responses::{write_imethod_response_head, write_imethod_response_tail};
+pub use responses::{write_pull_response_tail, write_return_value_items};
 pub use values::write_value;

@@ -85,6 +85,25 @@ pub(super) fn response(out: &mut Vec<u8>, r: &Response) {
         return;
     }
     raw(out, "<IRETURNVALUE>");
+    if let Response::Pull(p) = r {
+        pull_items(out, p);
+        raw(out, "</IRETURNVALUE>");
+        pull_params(out, p.end_of_sequence, p.enumeration_context.as_deref());
+        if let Some(c) = &p.query_result_class {
+            // OpenQueryInstances' QueryResultClass output parameter (DSP0200 1.4 §5.3.2.8).
+            raw(out, "<PARAMVALUE NAME=\"QueryResultClass\">");
+            write_class(c, out);
+            raw(out, "</PARAMVALUE>");
+        }
+        return;
+    }
+    write_return_value_items(r, out);
+    raw(out, "</IRETURNVALUE>");
+}
+
+/// Writes what goes inside `IRETURNVALUE` for `r` (for a pull result only
+/// its items): what a server caches as a [`Response::Rendered`] answer.
+pub fn write_return_value_items(r: &Response, out: &mut Vec<u8>) {
     match r {
         Response::Empty => {}
         Response::Rendered(b) => out.extend_from_slice(b),
@@ -145,25 +164,13 @@ pub(super) fn response(out: &mut Vec<u8>, r: &Response) {
         Response::PropertyValue(v) => write_value(v, out),
         Response::QualifierDecl(d) => write_qualifier_decl(d, out),
         Response::QualifierDecls(ds) => ds.iter().for_each(|d| write_qualifier_decl(d, out)),
-        Response::Pull(p) => {
-            pull_items(out, p);
-            raw(out, "</IRETURNVALUE>");
-            pull_params(out, p.end_of_sequence, p.enumeration_context.as_deref());
-            if let Some(c) = &p.query_result_class {
-                // OpenQueryInstances' QueryResultClass output parameter (DSP0200 1.4 §5.3.2.8).
-                raw(out, "<PARAMVALUE NAME=\"QueryResultClass\">");
-                write_class(c, out);
-                raw(out, "</PARAMVALUE>");
-            }
-            return;
-        }
+        Response::Pull(p) => pull_items(out, p),
         Response::Count(c) => {
             if let Some(n) = c {
                 value_element(out, &Value::Uint64(*n));
             }
         }
     }
-    raw(out, "</IRETURNVALUE>");
 }
 
 pub(super) fn pull_items(out: &mut Vec<u8>, p: &PullResult) {
