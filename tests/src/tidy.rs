@@ -227,16 +227,9 @@ fn members(root: &Path, workspace: &toml::Table) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Whether Rust code in `files` names the crate `ident`: as a path
-/// (`ident::`, which covers `use` lists and attributes such as
-/// `#[tokio::test]`), as `use ident;`, or as `extern crate ident`.
-fn names_crate(files: &[PathBuf], ident: &str) -> bool {
-    files.iter().any(|f| {
-        let text = std::fs::read_to_string(f).unwrap_or_default();
-        mentions_crate(&text, ident)
-    })
-}
-
+/// Whether Rust code names the crate `ident`: as a path (`ident::`, which
+/// covers `use` lists and attributes such as `#[tokio::test]`), as
+/// `use ident;`, or as `extern crate ident`.
 fn mentions_crate(text: &str, ident: &str) -> bool {
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     text.match_indices(ident).any(|(at, _)| {
@@ -273,13 +266,16 @@ pub fn dependency_problems(root: &Path) -> Vec<String> {
         let mut all_sources = files_with_extension(&dir, "rs");
         // Fuzz crates are workspaces of their own.
         all_sources.retain(|p| !p.strip_prefix(&dir).is_ok_and(|r| r.starts_with("fuzz")));
-        let lib_sources: Vec<PathBuf> = all_sources
+        // Each source is read once; the library's own code is what its
+        // normal dependencies must be used by.
+        let sources: Vec<(bool, String)> = all_sources
             .iter()
-            .filter(|p| {
-                p.strip_prefix(&dir)
-                    .is_ok_and(|r| r.starts_with("src") || r == Path::new("build.rs"))
+            .map(|p| {
+                let in_lib = p
+                    .strip_prefix(&dir)
+                    .is_ok_and(|r| r.starts_with("src") || r == Path::new("build.rs"));
+                (in_lib, std::fs::read_to_string(p).unwrap_or_default())
             })
-            .cloned()
             .collect();
         for (kind, table) in dependency_tables(&manifest) {
             for (name, spec) in table {
@@ -303,14 +299,13 @@ pub fn dependency_problems(root: &Path) -> Vec<String> {
                 let allowed_unused = manifest_text.lines().any(|l| {
                     l.trim_start().starts_with(name.as_str()) && l.contains("tidy: unused-ok")
                 });
-                let sources =
-                    if kind.ends_with("dev-dependencies") || kind.ends_with("build-dependencies") {
-                        &all_sources
-                    } else {
-                        &lib_sources
-                    };
+                let any_target =
+                    kind.ends_with("dev-dependencies") || kind.ends_with("build-dependencies");
                 let ident = name.replace('-', "_");
-                if !allowed_unused && !names_crate(sources, &ident) {
+                let used = sources
+                    .iter()
+                    .any(|(in_lib, text)| (any_target || *in_lib) && mentions_crate(text, &ident));
+                if !allowed_unused && !used {
                     problems.push(format!("{member}/Cargo.toml [{kind}] {name}: declared but never used by {member}'s code"));
                 }
             }
