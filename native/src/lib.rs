@@ -49,6 +49,7 @@ pub mod error;
 pub mod format {}
 mod events;
 mod job_end;
+pub mod mirror;
 #[cfg(feature = "nbd")]
 pub mod nbd;
 #[cfg(test)]

@@ -74,6 +74,8 @@ pub struct EngineConfig {
     /// Bitmaps are written through to the bitmap volume (the only mode
     /// implemented; `false` is accepted and treated as `true`).
     pub persistent_bitmaps: bool,
+    /// How mirrors reach remote secondaries (`None`: local secondaries only).
+    pub links: Option<crate::mirror::Links>,
 }
 
 impl EngineConfig {
@@ -83,6 +85,7 @@ impl EngineConfig {
             state_dir: state_dir.into(),
             volume_roots,
             persistent_bitmaps: true,
+            links: None,
         }
     }
 }
@@ -428,5 +431,39 @@ pub enum EngineEvent {
     OverflowModified {
         /// Path.
         path: PathBuf,
+    },
+    /// A mirror was enabled or restored.
+    MirrorCreated {
+        /// Primary volume.
+        primary: PathBuf,
+    },
+    /// A mirror was disabled.
+    MirrorDeleted {
+        /// Primary volume.
+        primary: PathBuf,
+    },
+    /// A mirror's state, mode, link or options changed.
+    MirrorModified {
+        /// Primary volume.
+        primary: PathBuf,
+    },
+    /// A mirror lost its link or failed.
+    MirrorAlert {
+        /// Primary volume.
+        primary: PathBuf,
+        /// `true` for link loss, `false` for a failure.
+        link_lost: bool,
+        /// What happened.
+        reason: String,
+    },
+    /// A volume was claimed as a mirror target.
+    TargetClaimed {
+        /// Volume.
+        volume: PathBuf,
+    },
+    /// A target claim was released.
+    TargetReleased {
+        /// Volume.
+        volume: PathBuf,
     },
 }

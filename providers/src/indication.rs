@@ -423,6 +423,13 @@ impl<S: Sink> State<S> {
                     self.modified(new, prev, true);
                 }
             }
+            // Continuous copy: indicated once the mirror providers exist.
+            EngineEvent::MirrorCreated { .. }
+            | EngineEvent::MirrorDeleted { .. }
+            | EngineEvent::MirrorModified { .. }
+            | EngineEvent::MirrorAlert { .. }
+            | EngineEvent::TargetClaimed { .. }
+            | EngineEvent::TargetReleased { .. } => {}
         }
     }
 }

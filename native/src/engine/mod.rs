@@ -65,6 +65,7 @@ mod devices;
 mod enable;
 mod groups;
 mod jobs;
+mod mirrors;
 mod open;
 mod overflows;
 mod restore;
