@@ -124,6 +124,7 @@
 //!   it is accepted, before the greeting (the handshake has no way to say
 //!   why); the server logs a warning naming the peer.
 
+pub mod client;
 pub mod file_export;
 #[doc(hidden)]
 pub mod fuzzing;
