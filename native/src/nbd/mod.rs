@@ -155,6 +155,16 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 use transmission::Wire;
 
+/// An export name as logs and messages show it: the secret of a mirror
+/// target's export name (`<path>?mirror=<token>`, see the engine's
+/// `targets.rs`) is replaced by `…`.
+pub fn redact_export(export: &str) -> String {
+    match export.find("?mirror=") {
+        Some(i) => format!("{}?mirror=…", &export[..i]),
+        None => export.to_owned(),
+    }
+}
+
 /// Limits and timeouts of the NBD server.
 #[derive(Debug, Clone)]
 pub struct NbdConfig {
@@ -426,7 +436,7 @@ async fn connection(link: Link, peer: Peer, ctx: Arc<Ctx>, mut stop: watch::Rece
         }
         Ok(Ok(Some(t))) => t,
     };
-    tracing::Span::current().record("export", export.name.as_str());
+    tracing::Span::current().record("export", redact_export(&export.name).as_str());
     tracing::info!(
         size = export.size,
         read_only = export.read_only,

@@ -43,7 +43,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// A completion that runs exactly once: with the result, or with an error
 /// if it is dropped unanswered.
-pub(crate) struct Done(Option<Box<dyn FnOnce(Result<Vec<u8>>) + Send>>);
+pub(crate) struct Done(Option<crate::mirror::ReadCompletion>);
 
 impl Done {
     pub(crate) fn new(f: impl FnOnce(Result<Vec<u8>>) + Send + 'static) -> Done {
@@ -68,8 +68,15 @@ impl Drop for Done {
 
 /// One request on its way.
 pub(crate) enum Cmd {
-    Read { offset: u64, len: u32 },
-    Write { offset: u64, data: Vec<u8>, fua: bool },
+    Read {
+        offset: u64,
+        len: u32,
+    },
+    Write {
+        offset: u64,
+        data: Vec<u8>,
+        fua: bool,
+    },
     Flush,
 }
 
@@ -176,7 +183,9 @@ impl Shared {
     fn end(&self) {
         let left = lock(&self.inflight).as_ref().map_or(0, |m| m.len());
         if left > 0 {
-            self.fail(format!("the server closed with {left} request(s) unanswered"));
+            self.fail(format!(
+                "the server closed with {left} request(s) unanswered"
+            ));
         } else if self.closing.load(Ordering::Acquire) {
             self.fail_as("closed", false);
         } else {

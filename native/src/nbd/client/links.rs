@@ -29,7 +29,10 @@ impl Drop for Runtime {
 
 impl Runtime {
     fn handle(&self) -> &tokio::runtime::Handle {
-        self.0.as_ref().expect("runtime present until drop").handle()
+        self.0
+            .as_ref()
+            .expect("runtime present until drop")
+            .handle()
     }
 }
 

@@ -42,6 +42,7 @@ mod conn;
 mod links;
 mod negotiate;
 
+pub use super::redact_export;
 pub use links::NbdLinks;
 pub use negotiate::ExportInfo;
 
@@ -80,14 +81,6 @@ impl Default for ClientOptions {
     }
 }
 
-/// The export name as shown in messages: a mirror token is hidden.
-pub fn redact_export(export: &str) -> String {
-    match export.find("?mirror=") {
-        Some(i) => format!("{}?mirror=…", &export[..i]),
-        None => export.to_owned(),
-    }
-}
-
 /// One open connection to an export, in the transmission phase. Cheap to
 /// clone; the connection ends (`NBD_CMD_DISC`) when the last clone drops.
 #[derive(Clone)]
@@ -115,12 +108,23 @@ impl NbdClient {
     pub async fn connect(address: &str, export: &str, opts: &ClientOptions) -> Result<NbdClient> {
         let who = format!("nbd://{address}/{}", redact_export(export));
         let volume = PathBuf::from(export.split("?mirror=").next().unwrap_or(export));
-        let fail = |e: io::Error| Error::Io {
-            path: volume.clone(),
-            source: io::Error::new(e.kind(), format!("NBD connection to {who}: {e}")),
+        // Servers may echo the export name: never let the token through.
+        let token = export.split_once("?mirror=").map(|(_, t)| t);
+        let fail = |e: io::Error| {
+            let mut msg = e.to_string();
+            if let Some(t) = token.filter(|t| !t.is_empty()) {
+                msg = msg.replace(t, "…");
+            }
+            Error::Io {
+                path: volume.clone(),
+                source: io::Error::new(e.kind(), format!("NBD connection to {who}: {msg}")),
+            }
         };
         let tls = match &opts.tls {
-            Some(t) => Some((negotiate::tls_config(t)?, negotiate::server_name(&t.server_name)?)),
+            Some(t) => Some((
+                negotiate::tls_config(t)?,
+                negotiate::server_name(&t.server_name)?,
+            )),
             None => None,
         };
         let opened = tokio::time::timeout(opts.connect_timeout, async {
@@ -380,10 +384,13 @@ where
     (Box::new(r), Box::new(w))
 }
 
+/// Pieces left, the first error, and what runs at the end.
+type JoinState = (usize, Option<Error>, Option<crate::mirror::Completion>);
+
 /// Joins the completions of the pieces of a split request: the first error
 /// wins, `done` runs when the last piece is answered.
 struct Join {
-    state: std::sync::Mutex<(usize, Option<Error>, Option<Box<dyn FnOnce(Result<()>) + Send>>)>,
+    state: std::sync::Mutex<JoinState>,
 }
 
 impl Join {

@@ -108,7 +108,11 @@ pub(crate) async fn greet<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> io::R
     }
     match be_u64(&g[8..16]) {
         IHAVEOPT => {}
-        OLDSTYLE_MAGIC => return Err(bad("the server speaks oldstyle NBD, which is not supported")),
+        OLDSTYLE_MAGIC => {
+            return Err(bad(
+                "the server speaks oldstyle NBD, which is not supported",
+            ))
+        }
         other => return Err(bad(format!("unknown greeting magic {other:#x}"))),
     }
     s.read_exact(&mut g[16..18]).await?;
