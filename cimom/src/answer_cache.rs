@@ -1,5 +1,6 @@
 //! The bounded cache of rendered CIM-XML answers (state of the object
-//! manager, filled by [`crate::dispatch`]'s rendered paths): entries keyed by
+//! manager, filled by [`crate::dispatch`]'s rendered paths; whole answers, or
+//! the items of an enumeration for pull operations): entries keyed by
 //! request, valid for one repository generation, least recently used evicted
 //! first. The invalidation and bound rules are documented with their users in
 //! `dispatch/rendered.rs`.

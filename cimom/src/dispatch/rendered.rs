@@ -1,7 +1,8 @@
 //! Rendered answers of the class operations (GetClass, EnumerateClasses,
 //! EnumerateClassNames, and Associators, AssociatorNames, References and
 //! ReferenceNames of a class) and of EnumerateInstances and EnumerateInstanceNames
-//! of classes whose instances are stored in the repository: the CIM-XML inside `IRETURNVALUE`, cached
+//! of classes whose instances are stored in the repository (and the same
+//! enumerations as pull items, [`pull_items`]): the CIM-XML inside `IRETURNVALUE`, cached
 //! per namespace, operation, class and flags, so that a repeated request is
 //! one lookup, sent without a copy.
 //!
@@ -16,7 +17,7 @@
 //! request after a schema change never gets an answer from before it.
 //!
 //! Bounds: the entries' bytes stay under `--class-answer-cache-bytes` and
-//! `--instance-answer-cache-bytes`
+//! `--instance-answer-cache-bytes` (for each of the two instance caches)
 //! (least recently used evicted first; an answer larger than the bound is not
 //! kept, but shared with identical requests while it is being sent).
 //! Enumerations are rendered one at a time on a blocking thread, and the
@@ -158,6 +159,9 @@ fn render(cimom: &Cimom, ns: &str, op: &Operation) -> Result<Vec<u8>, CimError> 
         class_ops::Item::Shaped(c, shape) => cim::xml::write_class_shaped(&c, shape, &mut out),
         class_ops::Item::Name(n) => cim::xml::write_class_name(&n, &mut out),
     })?;
+    // Kept (cached or shared) as long as it is sent: without the slack of
+    // the last doubling.
+    out.shrink_to_fit();
     Ok(out)
 }
 
@@ -260,6 +264,7 @@ async fn instances(
         Ok(other) => return Some(Ok(other)),
         Err(e) => return Some(Err(e)),
     }
+    out.shrink_to_fit();
     let b = Arc::new(out);
     cache.put(instance_generation(cimom), generation, key, b.clone());
     Some(Ok(Response::Rendered(b)))
@@ -347,6 +352,7 @@ pub(crate) async fn pull_items(
         cim::xml::write_value_instance_with_path(i, &mut text);
         ends.push(text.len());
     }
+    text.shrink_to_fit();
     let pages = Arc::new(RenderedPages {
         text: Arc::new(text),
         ends: Arc::new(ends),
