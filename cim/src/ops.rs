@@ -325,6 +325,74 @@ pub enum PullItems {
     InstancePaths(Vec<ObjectPath>),
     /// `INSTANCE*` (OpenQueryInstances, PullInstances).
     Instances(Vec<Instance>),
+    /// `VALUE.INSTANCEWITHPATH*` already rendered: an object manager pages
+    /// its cached rendering of an enumeration this way, without decoding or
+    /// rendering the instances again. The XML reader never produces it.
+    Rendered(RenderedItems),
+}
+
+/// Consecutive items of a rendered enumeration: item `i` is
+/// `text[ends[i - 1]..ends[i]]` (from 0 for the first), and these are the
+/// items `first..last` of it. The text and the ends are shared by every page
+/// and every enumeration context that holds them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedItems {
+    /// The rendered elements, one after another.
+    pub text: std::sync::Arc<Vec<u8>>,
+    /// The end offset of each element in `text`.
+    pub ends: std::sync::Arc<Vec<usize>>,
+    /// The first item of these.
+    pub first: usize,
+    /// One past the last item of these.
+    pub last: usize,
+}
+
+impl RenderedItems {
+    /// Every item of a rendering.
+    pub fn all(text: std::sync::Arc<Vec<u8>>, ends: std::sync::Arc<Vec<usize>>) -> RenderedItems {
+        let last = ends.len();
+        RenderedItems {
+            text,
+            ends,
+            first: 0,
+            last,
+        }
+    }
+
+    /// How many items these are.
+    pub fn len(&self) -> usize {
+        self.last - self.first
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.first == self.last
+    }
+
+    /// Splits off the first `n` items (all when fewer).
+    pub fn split_front(&mut self, n: usize) -> RenderedItems {
+        let mid = self.first + n.min(self.len());
+        let front = RenderedItems {
+            first: self.first,
+            last: mid,
+            ..self.clone()
+        };
+        self.first = mid;
+        front
+    }
+
+    /// The text of these items.
+    pub fn bytes(&self) -> &[u8] {
+        if self.is_empty() {
+            return &[];
+        }
+        let start = if self.first == 0 {
+            0
+        } else {
+            self.ends[self.first - 1]
+        };
+        &self.text[start..self.ends[self.last - 1]]
+    }
 }
 
 /// What an intrinsic operation returns (the content of `IRETURNVALUE`, plus

@@ -163,6 +163,9 @@ pub(crate) struct Inner {
     pub(crate) subscriptions_tx: Arc<tokio::sync::watch::Sender<u64>>,
     pub(crate) rendered: RenderedAnswers,
     pub(crate) rendered_instances: RenderedAnswers,
+    /// Static-instance enumerations rendered for pull operations (same bound
+    /// as `rendered_instances`).
+    pub(crate) rendered_pulls: RenderedAnswers<crate::answer_cache::RenderedPages>,
 }
 
 impl Cimom {
@@ -219,6 +222,7 @@ impl Cimom {
                 sink: RwLock::new(None),
                 rendered: RenderedAnswers::new(options.class_answer_cache_bytes),
                 rendered_instances: RenderedAnswers::new(options.instance_answer_cache_bytes),
+                rendered_pulls: RenderedAnswers::new(options.instance_answer_cache_bytes),
                 options,
                 subscriptions_tx,
             }),
@@ -233,6 +237,7 @@ impl Cimom {
             .write()
             .unwrap_or_else(|e| e.into_inner()) = registry;
         self.inner.rendered_instances.clear();
+        self.inner.rendered_pulls.clear();
     }
 
     /// Registers (or replaces) one provider.
@@ -243,6 +248,7 @@ impl Cimom {
             .unwrap_or_else(|e| e.into_inner())
             .register(name, entry);
         self.inner.rendered_instances.clear();
+        self.inner.rendered_pulls.clear();
     }
 
     /// The handle providers get ([`CimomServices`]): `publish_indication`

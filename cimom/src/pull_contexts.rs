@@ -32,6 +32,7 @@ fn len(items: &PullItems) -> usize {
     match items {
         PullItems::InstancesWithPath(v) | PullItems::Instances(v) => v.len(),
         PullItems::InstancePaths(v) => v.len(),
+        PullItems::Rendered(r) => r.len(),
     }
 }
 
@@ -46,11 +47,20 @@ fn take(items: &mut PullItems, n: usize) -> PullItems {
         PullItems::InstancesWithPath(v) => PullItems::InstancesWithPath(front(v, n)),
         PullItems::Instances(v) => PullItems::Instances(front(v, n)),
         PullItems::InstancePaths(v) => PullItems::InstancePaths(front(v, n)),
+        PullItems::Rendered(r) => PullItems::Rendered(r.split_front(n)),
+    }
+}
+
+/// What a page of `items` answers: rendered items are instances with path.
+fn kind(items: &PullItems) -> std::mem::Discriminant<PullItems> {
+    match items {
+        PullItems::Rendered(_) => std::mem::discriminant(&PullItems::InstancesWithPath(Vec::new())),
+        other => std::mem::discriminant(other),
     }
 }
 
 fn same_kind(a: &PullItems, b: &PullItems) -> bool {
-    std::mem::discriminant(a) == std::mem::discriminant(b)
+    kind(a) == kind(b)
 }
 
 fn invalid_context(id: &str) -> CimError {

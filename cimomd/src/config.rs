@@ -143,9 +143,12 @@ pub struct Args {
     /// Bytes of rendered class answers (GetClass, EnumerateClasses, EnumerateClassNames) kept at most [default: 8388608]
     #[arg(long, value_name = "BYTES")]
     pub class_answer_cache_bytes: Option<usize>,
-    /// Bytes of rendered EnumerateInstances answers of stored instances kept at most [default: 8388608]
+    /// Bytes of rendered EnumerateInstances answers of stored instances kept at most, and as much again of their renderings for pull operations [default: 8388608]
     #[arg(long, value_name = "BYTES")]
     pub instance_answer_cache_bytes: Option<usize>,
+    /// Most glibc malloc arenas (0: glibc's default, 8 per core); fewer arenas keep less freed memory [default: 2]
+    #[arg(long, value_name = "N")]
+    pub malloc_arenas: Option<usize>,
 }
 
 impl Args {
@@ -193,6 +196,7 @@ pub(crate) struct FileConfig {
     class_cache: Option<usize>,
     class_answer_cache_bytes: Option<usize>,
     instance_answer_cache_bytes: Option<usize>,
+    malloc_arenas: Option<usize>,
 }
 
 /// The validated configuration of `cimomd`.
@@ -212,6 +216,8 @@ pub struct Config {
     pub log: String,
     /// Bounds of the schema caches.
     pub caches: CacheBounds,
+    /// Most glibc malloc arenas (0: glibc's default).
+    pub malloc_arenas: usize,
 }
 
 impl Default for Config {
@@ -226,6 +232,7 @@ impl Default for Config {
             nbd: NbdSettings::default(),
             log: "info".into(),
             caches: CacheBounds::default(),
+            malloc_arenas: cimom::server::DEFAULT_MALLOC_ARENAS,
         }
     }
 }
@@ -443,6 +450,10 @@ impl Config {
                         .unwrap_or(d.instance_answer_cache_bytes),
                 }
             },
+            malloc_arenas: args
+                .malloc_arenas
+                .or(file.malloc_arenas)
+                .unwrap_or(d.malloc_arenas),
         })
     }
 }
@@ -591,5 +602,7 @@ mod tests {
         );
         let c = Config::from_toml("class-answer-cache-bytes = 1024\n").unwrap();
         assert_eq!(c.caches.class_answer_cache_bytes, 1024);
+        assert_eq!(c.malloc_arenas, cimom::server::DEFAULT_MALLOC_ARENAS);
+        assert_eq!(parse(&["--malloc-arenas", "0"]).unwrap().malloc_arenas, 0);
     }
 }

@@ -110,6 +110,8 @@ fn main() -> ExitCode {
                 Err(e) => return usage_error(&e),
             };
             init_tracing(&config.log);
+            // Before the runtime's threads exist.
+            cimom::server::tune_allocator(config.malloc_arenas);
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

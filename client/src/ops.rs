@@ -71,6 +71,9 @@ fn items_of(items: PullItems) -> Vec<PullItem> {
             v.into_iter().map(PullItem::Instance).collect()
         }
         PullItems::InstancePaths(v) => v.into_iter().map(PullItem::Path).collect(),
+        // Only an object manager's own pages are pre-rendered; the XML reader
+        // never produces them.
+        PullItems::Rendered(_) => Vec::new(),
     }
 }
 

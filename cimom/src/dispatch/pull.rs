@@ -25,9 +25,12 @@
 //! * The instance name of an `Open*Associator*`/`Open*Reference*` operation
 //!   always names an instance, even without keys (a singleton), never a class.
 //!
-//! Pages are rendered per instance: the rendered-answer cache of the classic
-//! EnumerateInstances holds one CIM-XML blob per enumeration, which cannot be
-//! cut into pages without re-parsing it.
+//! OpenEnumerateInstances without a filter of a class whose instances are
+//! all stored takes the same cached path as the classic EnumerateInstances
+//! (`rendered::pull_items`): every instance is rendered once as
+//! `VALUE.INSTANCEWITHPATH`, with where each one ends, and the context keeps
+//! a range of that shared text, so each page is a slice of it. Other
+//! operations keep their items decoded and render each page.
 
 use super::{assoc, instance_ops, query_ops};
 use crate::core::{Cimom, RequestCtx};
@@ -362,6 +365,12 @@ pub(super) async fn handle(
     let pulls = &cimom.inner().pulls;
     let op = match plan(cimom, op)? {
         Ok(p) => {
+            if p.instances && p.filter.is_none() && p.property_list.is_none() {
+                if let Some(items) = super::rendered::pull_items(cimom, ctx, ns, &p.classic).await {
+                    let first = pulls.open(ns, items?, p.max_object_count, p.timeout, None)?;
+                    return Ok(Response::Pull(first));
+                }
+            }
             let answer = classic(cimom, ctx, ns, p.classic).await?;
             let items = if p.instances {
                 let restrict = match &p.restrict_to {

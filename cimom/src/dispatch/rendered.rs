@@ -1,7 +1,8 @@
 //! Rendered answers of the class operations (GetClass, EnumerateClasses,
 //! EnumerateClassNames, and Associators, AssociatorNames, References and
 //! ReferenceNames of a class) and of EnumerateInstances and EnumerateInstanceNames
-//! of classes whose instances are stored in the repository: the CIM-XML inside `IRETURNVALUE`, cached
+//! of classes whose instances are stored in the repository (and the same
+//! enumerations as pull items, [`pull_items`]): the CIM-XML inside `IRETURNVALUE`, cached
 //! per namespace, operation, class and flags, so that a repeated request is
 //! one lookup, sent without a copy.
 //!
@@ -16,7 +17,7 @@
 //! request after a schema change never gets an answer from before it.
 //!
 //! Bounds: the entries' bytes stay under `--class-answer-cache-bytes` and
-//! `--instance-answer-cache-bytes`
+//! `--instance-answer-cache-bytes` (for each of the two instance caches)
 //! (least recently used evicted first; an answer larger than the bound is not
 //! kept, but shared with identical requests while it is being sent).
 //! Enumerations are rendered one at a time on a blocking thread, and the
@@ -25,8 +26,9 @@
 //! not one each.
 
 use super::{assoc, class_ops, instance_ops, route};
+use crate::answer_cache::RenderedPages;
 use crate::core::{Cimom, RequestCtx};
-use cim::ops::{Operation, Response};
+use cim::ops::{Operation, PullItems, RenderedItems, Response};
 use cim::{CimError, CimName};
 use std::sync::Arc;
 
@@ -157,6 +159,9 @@ fn render(cimom: &Cimom, ns: &str, op: &Operation) -> Result<Vec<u8>, CimError> 
         class_ops::Item::Shaped(c, shape) => cim::xml::write_class_shaped(&c, shape, &mut out),
         class_ops::Item::Name(n) => cim::xml::write_class_name(&n, &mut out),
     })?;
+    // Kept (cached or shared) as long as it is sent: without the slack of
+    // the last doubling.
+    out.shrink_to_fit();
     Ok(out)
 }
 
@@ -239,37 +244,14 @@ async fn instances(
         }
         _ => return None,
     };
-    let class_name = match op {
-        Operation::EnumerateInstances { class_name, .. }
-        | Operation::EnumerateInstanceNames { class_name } => class_name,
-        _ => return None,
-    };
     let inner = cimom.inner();
     let cache = &inner.rendered_instances;
-    let now = || {
-        (
-            inner.repo.schema_generation(),
-            inner.repo.instance_generation(),
-        )
-    };
-    let generation = now();
+    let generation = instance_generation(cimom);
     if let Some(b) = cache.get(generation, &key) {
         return Some(Ok(Response::Rendered(b)));
     }
-    // Only when every class visited is served by the repository.
-    let class = match inner.repo.class_for_instances(ns, class_name.as_str()) {
-        Ok(c) => c,
-        Err(e) => return Some(Err(e)),
-    };
-    let classes = match route::class_and_subclasses(cimom, ns, &class) {
-        Ok(c) => c,
-        Err(e) => return Some(Err(e)),
-    };
-    if !classes
-        .iter()
-        .all(|c| matches!(route::source_of(cimom, ns, c), route::Source::Repository))
-    {
-        return None;
+    if let Err(e) = served_by_repository(cimom, ns, op)? {
+        return Some(Err(e));
     }
     let mut out = Vec::new();
     match instance_ops::handle(cimom, ctx, ns, op.clone()).await {
@@ -282,7 +264,99 @@ async fn instances(
         Ok(other) => return Some(Ok(other)),
         Err(e) => return Some(Err(e)),
     }
+    out.shrink_to_fit();
     let b = Arc::new(out);
-    cache.put(now(), generation, key, b.clone());
+    cache.put(instance_generation(cimom), generation, key, b.clone());
     Some(Ok(Response::Rendered(b)))
+}
+
+/// What a rendered static-instance enumeration depends on.
+fn instance_generation(cimom: &Cimom) -> crate::answer_cache::Generation {
+    let repo = &cimom.inner().repo;
+    (repo.schema_generation(), repo.instance_generation())
+}
+
+/// `Some(Ok)` when every instance an EnumerateInstances(Names) of this class
+/// visits comes from the repository, `None` when a provider serves some, an
+/// error when the class does not exist.
+fn served_by_repository(cimom: &Cimom, ns: &str, op: &Operation) -> Option<Result<(), CimError>> {
+    let class_name = match op {
+        Operation::EnumerateInstances { class_name, .. }
+        | Operation::EnumerateInstanceNames { class_name } => class_name,
+        _ => return None,
+    };
+    let class = match cimom
+        .inner()
+        .repo
+        .class_for_instances(ns, class_name.as_str())
+    {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e)),
+    };
+    let classes = match route::class_and_subclasses(cimom, ns, &class) {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e)),
+    };
+    classes
+        .iter()
+        .all(|c| matches!(route::source_of(cimom, ns, c), route::Source::Repository))
+        .then_some(Ok(()))
+}
+
+/// The items of an OpenEnumerateInstances without a filter, whose classic
+/// EnumerateInstances `op` visits only stored instances: every instance
+/// rendered once as `VALUE.INSTANCEWITHPATH`, cached like the classic answer
+/// (same key parts, same generations) and cut into pages without rendering
+/// again. `None` for classes served by providers.
+pub(crate) async fn pull_items(
+    cimom: &Cimom,
+    ctx: &RequestCtx,
+    ns: &str,
+    op: &Operation,
+) -> Option<Result<PullItems, CimError>> {
+    let Operation::EnumerateInstances {
+        class_name,
+        local_only: _,
+        deep_inheritance,
+        include_qualifiers: _,
+        include_class_origin,
+        property_list,
+    } = op
+    else {
+        return None;
+    };
+    let key = format!(
+        "{ns}\0pei\0{}\0{}{}\0{:?}",
+        class_name.to_lowercase(),
+        *deep_inheritance as u8,
+        *include_class_origin as u8,
+        props_key(property_list)
+    );
+    let cache = &cimom.inner().rendered_pulls;
+    let items = |p: &RenderedPages| RenderedItems::all(p.text.clone(), p.ends.clone());
+    let generation = instance_generation(cimom);
+    if let Some(p) = cache.get(generation, &key) {
+        return Some(Ok(PullItems::Rendered(items(&p))));
+    }
+    if let Err(e) = served_by_repository(cimom, ns, op)? {
+        return Some(Err(e));
+    }
+    let insts = match instance_ops::handle(cimom, ctx, ns, op.clone()).await {
+        Ok(Response::SharedNamedInstances(v)) => v,
+        Ok(_) => return None,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut text = Vec::new();
+    let mut ends = Vec::with_capacity(insts.len());
+    for i in insts.iter() {
+        cim::xml::write_value_instance_with_path(i, &mut text);
+        ends.push(text.len());
+    }
+    text.shrink_to_fit();
+    let pages = Arc::new(RenderedPages {
+        text: Arc::new(text),
+        ends: Arc::new(ends),
+    });
+    cache.put(instance_generation(cimom), generation, key, pages.clone());
+    Some(Ok(PullItems::Rendered(items(&pages))))
 }

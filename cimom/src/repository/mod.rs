@@ -106,6 +106,9 @@ struct NsCache {
     /// first association traversal and dropped on any schema change, so
     /// traversals resolve only the associations that can reach an object.
     assoc_refs: std::sync::OnceLock<AssocRefs>,
+    /// `qualifiers` as resolution takes them, built on the first resolution
+    /// and dropped with every qualifier change.
+    decls: std::sync::OnceLock<Arc<Decls>>,
 }
 
 impl NsCache {
@@ -122,11 +125,17 @@ impl NsCache {
         false
     }
 
-    fn decls(&self) -> Decls {
-        self.qualifiers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+    fn decls(&self) -> Arc<Decls> {
+        self.decls
+            .get_or_init(|| {
+                Arc::new(
+                    self.qualifiers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                )
+            })
+            .clone()
     }
     fn add_child(&mut self, sup: &str, sub: &str) {
         let v = self.children.entry(sup.to_owned()).or_default();
@@ -158,26 +167,29 @@ impl NsCache {
 /// evicted first. Resolved classes carry every inherited element with its
 /// qualifier text (a deep DMTF class takes tens of kilobytes), so holding all
 /// of them would cost far more than the schema's size on disk.
+///
+/// Lookups are one hash probe per level (namespace, then class) without
+/// building an owned key; recency is kept in a tick-ordered map, so a hit and
+/// an eviction cost O(log bound) rather than a scan of every entry.
+#[derive(Default)]
 struct ClassCache {
     /// Resolved classes at most.
     bound: usize,
     tick: u64,
-    /// By (namespace key, lowercase class name): the class and its last use.
-    entries: HashMap<(String, String), (Arc<Class>, u64)>,
+    /// By namespace key, then lowercase class name: the class and its last use.
+    entries: HashMap<String, HashMap<String, (Arc<Class>, u64)>>,
+    /// (namespace key, lowercase class name) by last use, oldest first.
+    recency: BTreeMap<u64, (String, String)>,
 }
 
 impl ClassCache {
     fn get(&mut self, ns: &str, class: &str) -> Option<Arc<Class>> {
+        let (c, t) = self.entries.get_mut(ns)?.get_mut(class)?;
         self.tick += 1;
-        let tick = self.tick;
-        // Borrowed lookup without building the owned key.
-        self.entries
-            .iter_mut()
-            .find(|((n, c), _)| n == ns && c == class)
-            .map(|(_, (c, t))| {
-                *t = tick;
-                c.clone()
-            })
+        let key = self.recency.remove(t).expect("every entry has a recency");
+        *t = self.tick;
+        self.recency.insert(self.tick, key);
+        Some(c.clone())
     }
 
     fn put(&mut self, ns: &str, class: &str, c: Arc<Class>) {
@@ -185,23 +197,38 @@ impl ClassCache {
             return;
         }
         self.tick += 1;
-        if self.entries.len() >= self.bound {
-            if let Some(oldest) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, (_, t))| *t)
-                .map(|(k, _)| k.clone())
-            {
-                self.entries.remove(&oldest);
+        let tick = self.tick;
+        let slot = self.entries.entry(ns.to_owned()).or_default();
+        if let Some((old, t)) = slot.get_mut(class) {
+            *old = c;
+            let key = self.recency.remove(t).expect("every entry has a recency");
+            *t = tick;
+            self.recency.insert(tick, key);
+            return;
+        }
+        slot.insert(class.to_owned(), (c, tick));
+        self.recency.insert(tick, (ns.to_owned(), class.to_owned()));
+        while self.recency.len() > self.bound {
+            let Some((_, (n, k))) = self.recency.pop_first() else {
+                break;
+            };
+            if let Some(m) = self.entries.get_mut(&n) {
+                m.remove(&k);
             }
         }
-        self.entries
-            .insert((ns.to_owned(), class.to_owned()), (c, self.tick));
     }
 
     /// Forgets every class of a namespace (a schema change there).
     fn forget_namespace(&mut self, ns: &str) {
-        self.entries.retain(|(n, _), _| n != ns);
+        if self.entries.remove(ns).is_some() {
+            self.recency.retain(|_, (n, _)| n != ns);
+        }
+    }
+
+    /// Resolved classes held (all namespaces).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.recency.len()
     }
 }
 
@@ -430,8 +457,7 @@ impl Repository {
             cache: RwLock::new(HashMap::new()),
             resolved: std::sync::Mutex::new(ClassCache {
                 bound: class_cache,
-                tick: 0,
-                entries: HashMap::new(),
+                ..Default::default()
             }),
             schema_generation: Default::default(),
             instance_cache: Default::default(),
@@ -716,6 +742,7 @@ impl Repository {
         .map_err(cim_err)?;
         nc.qualifiers.insert(decl.name.to_lowercase(), decl);
         nc.assoc_refs = Default::default();
+        nc.decls = Default::default();
         self.schema_changed(ns);
         Ok(())
     }
@@ -738,6 +765,7 @@ impl Repository {
         .map_err(cim_err)?;
         nc.qualifiers.remove(&lk);
         nc.assoc_refs = Default::default();
+        nc.decls = Default::default();
         self.schema_changed(ns);
         Ok(())
     }
@@ -811,3 +839,47 @@ macro_rules! store_errors {
     )*};
 }
 store_errors!(redb::StorageError, redb::TableError);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(n: &str) -> Arc<Class> {
+        Arc::new(Class::new(n, None))
+    }
+
+    #[test]
+    fn class_cache_evicts_the_least_recently_used_and_stays_bounded() {
+        let mut c = ClassCache {
+            bound: 3,
+            ..Default::default()
+        };
+        for n in ["a", "b", "c"] {
+            c.put("ns", n, class(n));
+        }
+        // Touch "a": "b" is now the oldest.
+        assert_eq!(c.get("ns", "a").unwrap().name.as_str(), "a");
+        c.put("ns", "d", class("d"));
+        assert!(c.get("ns", "b").is_none());
+        assert_eq!(c.len(), 3);
+        // Replacing an entry neither grows the set nor evicts.
+        c.put("ns", "a", class("a2"));
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.get("ns", "a").unwrap().name.as_str(), "a2");
+        assert!(c.get("ns", "c").is_some() && c.get("ns", "d").is_some());
+        // Namespaces are apart; forgetting one keeps the other.
+        c.put("other", "a", class("x"));
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.get("other", "a").unwrap().name.as_str(), "x");
+        c.forget_namespace("ns");
+        assert_eq!(c.len(), 1);
+        assert!(c.get("ns", "a").is_none() && c.get("other", "a").is_some());
+        for i in 0..100 {
+            c.put("ns", &format!("k{i}"), class("k"));
+            assert!(c.len() <= 3);
+        }
+        let zero = &mut ClassCache::default();
+        zero.put("ns", "a", class("a"));
+        assert!(zero.get("ns", "a").is_none());
+    }
+}

@@ -33,6 +33,7 @@ pub mod tls;
 mod trim;
 
 pub use tls::acceptor as tls_acceptor;
+pub use trim::{tune_allocator, DEFAULT_MALLOC_ARENAS, MMAP_THRESHOLD_BYTES};
 
 use crate::auth::{AuthFailure, Authenticator};
 use crate::config::Config;
@@ -454,6 +455,7 @@ async fn process(shared: &Shared, req: Request<Incoming>, outcome: &mut Outcome)
             }
         },
     };
+    let _busy = trim::Busy::enter();
     let max = shared.limits.max_request_bytes;
     if let Some(len) = parts
         .headers

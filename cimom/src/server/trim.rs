@@ -1,4 +1,5 @@
-//! Giving memory back to the system after large answers.
+//! Giving memory back to the system: the allocator's settings at start
+//! ([`tune_allocator`]) and a trim after large answers.
 //!
 //! glibc's allocator keeps the pages of freed buffers in its heaps: after one
 //! 30 MB answer (EnumerateClasses of the whole DMTF schema with qualifiers)
@@ -7,7 +8,9 @@
 //! large answer in flight is gone and at least one of them was freed (not
 //! kept by the rendered-answer cache), `malloc_trim(0)` hands the free pages
 //! of every arena back. While large answers keep overlapping, no trim runs,
-//! so a busy server does not pay for page faults on every answer.
+//! so a busy server does not pay for page faults on every answer. Smaller
+//! answers free memory too, in many pieces: when the server has had no
+//! request for [`QUIET_TRIM_AFTER`], the same trim runs once ([`Busy`]).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -87,6 +90,52 @@ impl<T: Owner> Drop for Large<T> {
     }
 }
 
+/// Requests being handled (see [`Busy`]).
+static REQUESTS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// A quiet-time trim is scheduled.
+static QUIET_TRIM_SCHEDULED: AtomicBool = AtomicBool::new(false);
+/// How long the server must have been without requests before the free
+/// memory that a burst of requests left in the allocator's arenas is handed
+/// back: longer than the gaps between a busy client's requests, so a busy
+/// server does not trim (and fault the pages in again) all the time.
+pub(crate) const QUIET_TRIM_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Held while a request is handled. When the last one in flight finishes,
+/// a trim is scheduled [`QUIET_TRIM_AFTER`] later, and runs then if no
+/// request is in flight: freed request buffers, decoded classes and rendered
+/// answers of the burst leave the allocator's arenas fragmented, and only a
+/// trim gives their free pages back.
+pub(crate) struct Busy(());
+
+impl Busy {
+    pub(crate) fn enter() -> Busy {
+        REQUESTS_IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        Busy(())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if REQUESTS_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel) != 1
+            || QUIET_TRIM_SCHEDULED.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            QUIET_TRIM_SCHEDULED.store(false, Ordering::Release);
+            return;
+        };
+        rt.spawn(async {
+            tokio::time::sleep(QUIET_TRIM_AFTER).await;
+            QUIET_TRIM_SCHEDULED.store(false, Ordering::Release);
+            if REQUESTS_IN_FLIGHT.load(Ordering::Acquire) == 0 {
+                // Off the async workers: a trim walks every arena.
+                let _ = tokio::task::spawn_blocking(release_free_memory).await;
+            }
+        });
+    }
+}
+
 /// Hands the allocator's free pages back to the system (glibc only;
 /// elsewhere nothing to do).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -105,3 +154,45 @@ fn release_free_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn release_free_memory() {}
+
+/// Default of `--malloc-arenas`: the most glibc malloc arenas the process
+/// uses (see [`tune_allocator`]).
+pub const DEFAULT_MALLOC_ARENAS: usize = 2;
+
+/// Allocations at least this large get their own mapping, given back to the
+/// system when freed (see [`tune_allocator`]).
+pub const MMAP_THRESHOLD_BYTES: usize = 1 << 20;
+
+/// Sets glibc's allocator up for a long-running server whose answers range
+/// from a few hundred bytes to tens of megabytes; call once at start, before
+/// other threads exist. Elsewhere than glibc it does nothing.
+///
+/// * At most `arenas` malloc arenas (0 keeps glibc's default of 8 per core):
+///   glibc gives a thread that finds the arenas locked a new one, and every
+///   arena keeps the freed memory of its threads' peaks.
+/// * Allocations from [`MMAP_THRESHOLD_BYTES`] are mapped on their own and
+///   unmapped when freed. A fixed threshold also stops glibc from raising it
+///   after each freed large block (up to 32 MiB), which put every later
+///   rendered answer in the heap, where its pages stayed after the answer
+///   was sent.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+pub fn tune_allocator(arenas: usize) {
+    extern "C" {
+        /// glibc: sets an allocator parameter; returns 1 on success.
+        fn mallopt(param: i32, value: i32) -> i32;
+    }
+    const M_MMAP_THRESHOLD: i32 = -3;
+    const M_ARENA_MAX: i32 = -8;
+    // SAFETY: mallopt takes two integers and only changes allocator
+    // parameters (under the main arena's lock).
+    unsafe {
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES as i32);
+        if arenas > 0 {
+            mallopt(M_ARENA_MAX, arenas.min(i32::MAX as usize) as i32);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn tune_allocator(_arenas: usize) {}

@@ -1,6 +1,8 @@
 //! Pull operations: contexts, MaxObjectCount, expiry, filters, errors.
 use crate::core_support::*;
-use cim::ops::{Operation, PullItems, PullParams, PullResult, Response};
+use cim::ops::{
+    IMethodResponse, Message, MessageBody, Operation, PullItems, PullParams, PullResult, Response,
+};
 use cim::{CimType, StatusCode, Value};
 use cimom::CimomOptions;
 use std::time::Duration;
@@ -18,6 +20,7 @@ fn count(items: &PullItems) -> usize {
     match items {
         PullItems::InstancesWithPath(v) | PullItems::Instances(v) => v.len(),
         PullItems::InstancePaths(v) => v.len(),
+        PullItems::Rendered(r) => r.len(),
     }
 }
 
@@ -435,4 +438,146 @@ async fn pull_associators_and_references() {
         .await,
     );
     assert_eq!(count(&r.items), 3);
+}
+
+/// The instances of a page as a client reads them (a rendered page is
+/// written into a response and read back).
+fn page_instances(r: &PullResult) -> Vec<cim::Instance> {
+    let msg = Message {
+        id: "1".into(),
+        protocol_version: "1.0".into(),
+        body: MessageBody::IMethodResponse(IMethodResponse {
+            name: "OpenEnumerateInstances".into(),
+            result: Ok(Response::Pull(r.clone())),
+        }),
+    };
+    let mut text = Vec::new();
+    cim::xml::write_message(&msg, &mut text);
+    match cim::xml::read_message(&text, &cim::xml::Limits::default())
+        .unwrap()
+        .body
+    {
+        MessageBody::IMethodResponse(IMethodResponse {
+            result: Ok(Response::Pull(p)),
+            ..
+        }) => match p.items {
+            PullItems::InstancesWithPath(v) => v,
+            other => panic!("expected instances with path, got {other:?}"),
+        },
+        other => panic!("expected a pull response, got {other:?}"),
+    }
+}
+
+/// Every instance of an OpenEnumerateInstances of T_Base in pages of 3, and
+/// the shared text of its first page.
+async fn pull_all(c: &cimom::Cimom) -> (Vec<cim::Instance>, std::sync::Arc<Vec<u8>>) {
+    let r = pull_result(ok(c, NS, open_enum(3, None)).await);
+    let PullItems::Rendered(first) = &r.items else {
+        panic!(
+            "stored instances are paged from their rendering, got {:?}",
+            r.items
+        );
+    };
+    let text = first.text.clone();
+    let mut all = page_instances(&r);
+    let mut ctx = r.enumeration_context;
+    while let Some(id) = ctx {
+        let r = pull_result(
+            ok(
+                c,
+                NS,
+                Operation::PullInstancesWithPath {
+                    enumeration_context: id,
+                    max_object_count: 3,
+                },
+            )
+            .await,
+        );
+        assert!(count(&r.items) <= 3);
+        all.extend(page_instances(&r));
+        ctx = r.enumeration_context;
+    }
+    (all, text)
+}
+
+#[tokio::test]
+async fn open_enumerate_instances_pages_the_cached_rendering_and_sees_each_write_at_once() {
+    let (_d, c) = setup(CimomOptions::default()).await;
+    let classic = |r: Response| {
+        let mut v = named(r);
+        v.sort_by_key(|i| format!("{:?}", i.get("Id")));
+        v
+    };
+    let sorted = |mut v: Vec<cim::Instance>| {
+        v.sort_by_key(|i| format!("{:?}", i.get("Id")));
+        v
+    };
+    let (first, text) = pull_all(&c).await;
+    assert_eq!(first.len(), 10);
+    // The same instances, paths and values as the classic operation.
+    let want = classic(ok(&c, NS, enum_instances("T_Base")).await);
+    assert_eq!(sorted(first.clone()), want);
+    // A second enumeration pages the same cached text.
+    let (again, text2) = pull_all(&c).await;
+    assert_eq!(again, first);
+    assert!(std::sync::Arc::ptr_eq(&text, &text2));
+
+    // An instance write is seen by the very next Open.
+    let mut changed = inst(
+        "T_Base",
+        &[
+            ("Id", CimType::String, s("i3")),
+            ("Count", CimType::Uint32, Value::Uint32(99)),
+        ],
+    );
+    changed.path = Some(path("T_Base", &[("Id", s("i3"))]));
+    ok(
+        &c,
+        NS,
+        Operation::ModifyInstance {
+            modified_instance: changed,
+            include_qualifiers: false,
+            property_list: Some(vec!["Count".into()]),
+        },
+    )
+    .await;
+    let (after, text3) = pull_all(&c).await;
+    assert!(!std::sync::Arc::ptr_eq(&text, &text3));
+    let i3 = after
+        .iter()
+        .find(|i| i.get("Id") == Some(&s("i3")))
+        .unwrap();
+    assert_eq!(i3.get("Count"), Some(&Value::Uint32(99)));
+
+    // A schema change too: a new property of the subclass, then an instance of it.
+    let mut sub = class(
+        "T_Sub",
+        Some("T_Base"),
+        vec![
+            prop("Extra", CimType::Boolean),
+            prop("Note", CimType::String),
+        ],
+    );
+    sub.properties[1].value = s("default note");
+    ok(
+        &c,
+        NS,
+        Operation::ModifyClass {
+            modified_class: sub,
+        },
+    )
+    .await;
+    create(&c, NS, inst("T_Sub", &[("Id", CimType::String, s("sub1"))])).await;
+    let (after, _) = pull_all(&c).await;
+    assert_eq!(after.len(), 11);
+    let sub1 = after
+        .iter()
+        .find(|i| i.get("Id") == Some(&s("sub1")))
+        .unwrap();
+    assert_eq!(sub1.class_name.as_str(), "T_Sub");
+    assert_eq!(sub1.get("Note"), Some(&s("default note")));
+    assert_eq!(
+        sorted(after),
+        classic(ok(&c, NS, enum_instances("T_Base")).await)
+    );
 }

@@ -188,6 +188,7 @@ pub(super) fn pull_items(out: &mut Vec<u8>, p: &PullResult) {
             }
         }
         PullItems::Instances(is) => is.iter().for_each(|i| write_instance(i, out)),
+        PullItems::Rendered(r) => out.extend_from_slice(r.bytes()),
     }
 }
 
