@@ -33,8 +33,11 @@ const RUN: u64 = 128;
 const BATCH_BYTES: u64 = 64 << 20;
 /// Copied bytes waiting for the syncer at most; the copy thread waits beyond
 /// this. With the batch being synced, a crash re-copies at most about this
-/// much more than one batch.
-const AHEAD_BYTES: u64 = 256 << 20;
+/// much more than one batch. Large, because a syncer that lags then takes
+/// larger batches, and one large sync costs less per byte than several
+/// small ones (2 GiB through CIM: 19 batches took 2.1 s of syncs, cp's one
+/// `sync` of the same 2 GiB 0.8 s).
+const AHEAD_BYTES: u64 = 1 << 30;
 
 /// Starts the job thread (the caller has set the copy flags).
 pub(crate) fn start(set: &Arc<SetCore>, dir: Direction) {
