@@ -133,7 +133,14 @@ fn main() -> Result<(), BoxError> {
         let our_r = ours(&rname);
         // Warm the page cache so both read from memory.
         nbdcopy_mib_s(&our_r, read_size, &[])?;
-        rows.extend(read_rows("plain file", &our_r, &q_uri, read_size, rounds)?);
+        rows.extend(read_rows(
+            "plain file",
+            &our_r,
+            &q_uri,
+            read_size,
+            rounds,
+            1.0,
+        )?);
         stop(&mut qn);
     } else {
         println!(

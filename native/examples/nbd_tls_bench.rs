@@ -126,7 +126,7 @@ fn main() -> Result<(), BoxError> {
     let our_r = nbds(port, &rname);
     let q_uri = nbds(qport, "r");
     nbdcopy_mib_s(&our_r, read_size, &[])?; // warm the page cache
-    rows.extend(read_rows("TLS", &our_r, &q_uri, read_size, rounds)?);
+    rows.extend(read_rows("TLS", &our_r, &q_uri, read_size, rounds, 1.0)?);
     stop(&mut qemu);
 
     // ---- random 4 KiB writes QD16 against nbdkit --tls=require ----

@@ -342,13 +342,14 @@ pub fn print_rows(rows: &[Row]) {
 
 /// Sequential reads of `size` bytes with `nbdcopy URI null:`, ours against
 /// the reference alternately `rounds` times, with nbdcopy's default
-/// connections and over one connection: one row each (goal 1.0×).
+/// connections and over one connection: one row each, against `goal`.
 pub fn read_rows(
     label: &str,
     ours: &str,
     reference: &str,
     size: u64,
     rounds: u64,
+    goal: f64,
 ) -> Result<Vec<Row>, BoxError> {
     let mut rows = Vec::new();
     for (conns, extra) in [
@@ -366,7 +367,7 @@ pub fn read_rows(
             a,
             "qemu-nbd",
             b,
-            1.0,
+            goal,
         ));
     }
     Ok(rows)
