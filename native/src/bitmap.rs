@@ -748,6 +748,29 @@ mod tests {
     }
 
     #[test]
+    fn version_2_carries_the_log_and_version_1_still_decodes() {
+        let v2 = Header {
+            log_slots: 12,
+            log_epoch: 0xABCD_0123_4567_89EF,
+            ..sample()
+        };
+        let b = v2.encode();
+        assert_eq!(get32(&b, 8), 2);
+        assert_eq!(Header::decode(&b), Some(v2));
+        // A version 1 header (as the first engines wrote it: zeros at
+        // 4080..4092) decodes without a log.
+        let b = sample().encode();
+        assert_eq!(get32(&b, 8), 1);
+        assert!(b[4080..4092].iter().all(|&x| x == 0));
+        assert_eq!(Header::decode(&b), Some(sample()));
+        let mut b3 = b.clone();
+        put32(&mut b3, 8, 3);
+        let crc = crc32fast::hash(&b3[..4092]);
+        put32(&mut b3, 4092, crc);
+        assert_eq!(Header::decode(&b3), None, "an unknown version is refused");
+    }
+
+    #[test]
     fn bits_pages_round_trip_and_reject() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bmp");

@@ -738,8 +738,14 @@ impl SetCore {
         Ok(())
     }
 
+    /// Syncs the shadow (and overflow) volume; bits living only in log
+    /// records go to their pages too, so that a suspended or shut-down set's
+    /// bitmap pages say everything (FORMAT.md §1.5, checkpoint).
     pub fn flush(&self) -> Result<()> {
         self.shadow.sync()?;
+        if let Some(log) = &self.bitmap.log {
+            log.checkpoint(&self.bitmap)?;
+        }
         if let Some(cm) = &self.compact {
             if let Some(o) = &cm.lock().unwrap().overflow {
                 o.vol.sync()?;

@@ -313,3 +313,71 @@ fn dependent_set_gets_a_log_when_its_bitmap_volume_has_room() {
         "a record in a log slot"
     );
 }
+
+/// Rewrites both header slots of a bitmap volume as version 1 (no log), as
+/// an engine before the log wrote them.
+fn downgrade_to_version_1(bitmap: &std::path::Path) {
+    let mut b = std::fs::read(bitmap).unwrap();
+    for slot in 0..2 {
+        let h = &mut b[slot * 4096..(slot + 1) * 4096];
+        h[8..12].copy_from_slice(&1u32.to_le_bytes());
+        h[4080..4092].fill(0);
+        let crc = crc32fast_hash(&h[..4092]);
+        h[4092..].copy_from_slice(&crc.to_le_bytes());
+    }
+    // Log slots were unused space in version 1.
+    b[16384..].fill(0);
+    std::fs::write(bitmap, b).unwrap();
+}
+
+/// CRC-32 (IEEE), bitwise: the test needs no checksum crate.
+fn crc32fast_hash(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A version 1 bitmap volume opens unchanged (bits and point in time kept)
+/// and is upgraded to version 2 with a log.
+#[test]
+fn version_1_bitmap_volume_opens_and_gets_a_log() {
+    let rig = Rig::new(2);
+    let pit = std::fs::read(&rig.master).unwrap();
+    {
+        let e = rig.open();
+        e.enable_set(SetSpec {
+            master: rig.master.clone(),
+            shadow: rig.shadow.clone(),
+            bitmap: rig.bitmap.clone(),
+            kind: SetKind::Dependent,
+            ..Default::default()
+        })
+        .unwrap();
+        let md = e.device(&rig.master).unwrap();
+        for c in [1u64, 4, 9] {
+            md.write_at(&[0xEE; 100], c * CH as u64, false).unwrap();
+        }
+        e.shutdown();
+    }
+    downgrade_to_version_1(&rig.bitmap);
+    let e = rig.open();
+    let info = e.set_info(&rig.shadow).unwrap();
+    assert_eq!(info.state, SetState::Idle, "{info:?}");
+    assert_eq!(info.shadow_bits, 3, "bits of the version 1 volume kept");
+    let mut got = vec![0u8; CHUNKS * CH];
+    e.device(&rig.shadow).unwrap().read_at(&mut got, 0).unwrap();
+    assert!(got == pit, "point in time kept");
+    let b = std::fs::read(&rig.bitmap).unwrap();
+    let version =
+        |slot: usize| u32::from_le_bytes(b[slot * 4096 + 8..slot * 4096 + 12].try_into().unwrap());
+    assert!(version(0) == 2 || version(1) == 2, "upgraded at open");
+}
