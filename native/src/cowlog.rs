@@ -109,23 +109,33 @@ fn decode(b: &[u8], epoch: u64, slot: u32) -> Option<Vec<Record>> {
     )
 }
 
-/// A commit under way: its slot and the slots it will free once its sync
-/// has made the pages it wrote durable.
+/// A commit under way: its slot and generation (the completed commits whose
+/// bits its page write carries are marked with it).
 pub(crate) struct Ticket {
     slot: u32,
+    gen: u64,
     page: Vec<u8>,
-    /// Completed commits whose bits this commit's page write carries.
-    carried: Vec<(u32, Vec<u64>)>,
     /// Bitmap pages to write with the record.
     pub pages: Vec<u64>,
+}
+
+/// A completed commit whose bits are set in memory but in no synced page.
+struct Unsaved {
+    /// The completed commit's generation (unique; slots are reused).
+    gen: u64,
+    slot: u32,
+    chunks: Vec<u64>,
+    /// The commit whose page write carries the bits, while it runs.
+    carrier: Option<u64>,
 }
 
 struct LogState {
     epoch: u64,
     next_gen: u64,
     free: Vec<u32>,
-    /// Completed commits whose bits are set in memory but in no synced page.
-    unsaved: Vec<(u32, Vec<u64>)>,
+    /// Completed commits whose bits live only in their records; an entry
+    /// leaves (and frees its slot) once a synced page write carried it.
+    unsaved: Vec<Unsaved>,
     /// A record may have been written in this epoch.
     used: bool,
 }
@@ -169,15 +179,15 @@ impl CowLog {
         st.used = true;
         let gen = st.next_gen;
         st.next_gen += 1;
-        let carried = std::mem::take(&mut st.unsaved);
         let mut pages: BTreeSet<u64> = BTreeSet::new();
-        for (_, chunks) in &carried {
-            pages.extend(chunks.iter().map(|&c| bitmap::page_of(c)));
+        for u in st.unsaved.iter_mut().filter(|u| u.carrier.is_none()) {
+            u.carrier = Some(gen);
+            pages.extend(u.chunks.iter().map(|&c| bitmap::page_of(c)));
         }
         Some(Ticket {
             slot,
+            gen,
             page: encode(st.epoch, gen, slot, recs),
-            carried,
             pages: pages.into_iter().collect(),
         })
     }
@@ -193,8 +203,20 @@ impl CowLog {
     /// later page write in its slot.
     pub fn finish(&self, t: Ticket, chunks: Vec<u64>) {
         let mut st = self.state.lock().unwrap();
-        st.free.extend(t.carried.iter().map(|(s, _)| *s));
-        st.unsaved.push((t.slot, chunks));
+        let st = &mut *st;
+        st.unsaved.retain(|u| {
+            let carried = u.carrier == Some(t.gen);
+            if carried {
+                st.free.push(u.slot);
+            }
+            !carried
+        });
+        st.unsaved.push(Unsaved {
+            gen: t.gen,
+            slot: t.slot,
+            chunks,
+            carrier: None,
+        });
     }
 
     /// The commit failed (the set goes offline): the carried commits still
@@ -202,7 +224,9 @@ impl CowLog {
     /// its record may be durable.
     pub fn abort(&self, t: Ticket) {
         let mut st = self.state.lock().unwrap();
-        st.unsaved.extend(t.carried);
+        for u in st.unsaved.iter_mut().filter(|u| u.carrier == Some(t.gen)) {
+            u.carrier = None;
+        }
     }
 
     /// Whether a record may have been written since the last epoch.
@@ -215,21 +239,34 @@ impl CowLog {
         !self.state.lock().unwrap().unsaved.is_empty()
     }
 
-    /// Makes every completed commit's bit durable in its bitmap page: each
-    /// page is read back and the bits ORed in (the in-memory bitmap may
+    /// Makes every completed commit's bit durable in its bitmap page —
+    /// those a running commit carries too, whose sync may not come in time —
+    /// each page read back and the bits ORed in (the in-memory bitmap may
     /// already describe a new point in time), written and synced.
     pub fn checkpoint(&self, bv: &BitmapVol) -> Result<()> {
-        let carried = std::mem::take(&mut self.state.lock().unwrap().unsaved);
-        if carried.is_empty() {
+        let taken: Vec<(u64, Vec<u64>)> = {
+            let st = self.state.lock().unwrap();
+            st.unsaved
+                .iter()
+                .map(|u| (u.gen, u.chunks.clone()))
+                .collect()
+        };
+        if taken.is_empty() {
             return Ok(());
         }
-        let r = bv.or_into_pages(carried.iter().flat_map(|(_, c)| c.iter().copied()));
+        bv.or_into_pages(taken.iter().flat_map(|(_, c)| c.iter().copied()))?;
+        // Entries still listed leave now; a carrier that finished first has
+        // freed its own, so no slot is freed twice.
         let mut st = self.state.lock().unwrap();
-        match r {
-            Ok(()) => st.free.extend(carried.iter().map(|(s, _)| *s)),
-            Err(_) => st.unsaved.extend(carried),
-        }
-        r
+        let st = &mut *st;
+        st.unsaved.retain(|u| {
+            let done = taken.iter().any(|(g, _)| *g == u.gen);
+            if done {
+                st.free.push(u.slot);
+            }
+            !done
+        });
+        Ok(())
     }
 
     /// A new epoch (already durable in the header): every record on disk is
@@ -359,5 +396,20 @@ mod tests {
             log.begin(&r).is_some(),
             "free once the carrying commit synced"
         );
+    }
+
+    #[test]
+    fn bits_a_running_commit_carries_still_count_as_unsaved() {
+        let log = CowLog::new(0, 4, 1);
+        let r = [Record { chunk: 5, crc: 0 }];
+        let t1 = log.begin(&r).unwrap();
+        log.finish(t1, vec![5]);
+        let carrier = log.begin(&r).unwrap();
+        assert_eq!(carrier.pages, vec![0]);
+        // Its sync may not come before a shadow write to chunk 5: that
+        // write must still checkpoint.
+        assert!(log.has_unsaved());
+        log.abort(carrier);
+        assert!(log.has_unsaved());
     }
 }

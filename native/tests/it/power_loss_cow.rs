@@ -12,7 +12,7 @@
 //!   either one during the update) plus the flushed shadow writes;
 //! * the set trusted unless the image tore a page.
 //!
-//! CI runs a few cuts; `NATIVE_LONG=1` runs 10 workloads of 60 cuts each.
+//! CI runs a few cuts; `NATIVE_LONG=1` runs 20 workloads of 60 cuts each.
 
 use super::power_support::{Logical, Written};
 use native::storage::{Event, Tearing, Trace};
@@ -275,11 +275,11 @@ fn suite(runs: u64, cuts: usize) {
     assert_eq!(done, runs as usize * cuts);
 }
 
-/// CI: one workload, eight cuts; `NATIVE_LONG=1`: ten workloads, 60 cuts each.
+/// CI: one workload, eight cuts; `NATIVE_LONG=1`: 20 workloads, 60 cuts each.
 #[test]
 fn power_cuts_in_the_parallel_commit_keep_point_in_time_and_flushed_writes() {
     if std::env::var_os("NATIVE_LONG").is_some() {
-        suite(10, 60);
+        suite(20, 60);
     } else {
         suite(1, 8);
     }
