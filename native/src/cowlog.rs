@@ -9,11 +9,13 @@
 //! the shadow's have returned are the bits set in memory and the host data
 //! written. The bit of a completed commit is therefore durable in its record
 //! until a later synced page write carries it, and only then is the slot
-//! reused. A crash can leave a record whose shadow data never arrived; for
-//! those chunks the master write was never issued, so at open the master
-//! still holds the point-in-time data (its CRC equals the record's) and the
-//! bit stays clear. Where the master moved on, the shadow data is durable
-//! (its CRC equals the record's) and the bit is set.
+//! reused. At open, a record's bit is set exactly when the shadow holds the
+//! recorded data (its CRC equals the record's). A record whose shadow data
+//! never arrived belongs to a commit that never finished: its master write
+//! was never issued, so the master still holds what it durably held when
+//! the chunk was copied (the point in time, less any writes before it that
+//! were never flushed, which a power cut may take anyway), and the bit stays
+//! clear.
 //!
 //! ```text
 //! Log slot (one page at 8192 + 4096 (2P + I) + 4096 k, k < log pages):
@@ -297,46 +299,41 @@ impl CowLog {
 /// What recovery found for the records of a log.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Recovered {
-    /// Chunks whose bit was set again (the shadow holds the point in time,
-    /// the master may not).
+    /// Chunks whose bit was set again: the commit finished (or at least its
+    /// copy arrived), the shadow holds the point in time.
     pub set: Vec<u64>,
-    /// Chunks whose copy never arrived: the master still holds the point in
-    /// time, the bit stays clear.
+    /// Chunks whose copy never arrived: the commit never finished, its
+    /// master write was never issued, the bit stays clear.
     pub unfinished: Vec<u64>,
-    /// Chunks where neither volume holds the recorded data (cannot happen
-    /// unless a volume was changed behind the engine's back).
-    pub lost: Vec<u64>,
 }
 
 /// Applies `recs` to `bits` (recovery rule of FORMAT.md §1.5): a chunk whose
-/// bit is already set is done; otherwise the master still holding the
-/// recorded data leaves the bit clear, the shadow holding it sets the bit.
+/// bit is already set is done; otherwise the bit is set exactly when the
+/// shadow holds the recorded data.
+///
+/// The master is not consulted: the recorded CRC is of the master's data as
+/// the engine read it, which may include writes that were never flushed and
+/// so may be gone from the master after the cut, while the copy is not.
 pub(crate) fn recover(
     recs: &[Record],
     bits: &Bits,
     chunks: u64,
     chunk_len: impl Fn(u64) -> u64,
-    master: &Volume,
     shadow: &Volume,
 ) -> Result<Recovered> {
     let mut out = Recovered::default();
     let mut buf = Vec::new();
-    let mut crc_of = |v: &Volume, c: u64| -> Result<u32> {
-        buf.resize(chunk_len(c) as usize, 0);
-        v.read_at(&mut buf, c * crate::types::CHUNK_SIZE)?;
-        Ok(crc32fast::hash(&buf))
-    };
     for r in recs {
         if r.chunk >= chunks || bits.get(r.chunk) {
             continue;
         }
-        if crc_of(master, r.chunk)? == r.crc {
-            out.unfinished.push(r.chunk);
-        } else if crc_of(shadow, r.chunk)? == r.crc {
+        buf.resize(chunk_len(r.chunk) as usize, 0);
+        shadow.read_at(&mut buf, r.chunk * crate::types::CHUNK_SIZE)?;
+        if crc32fast::hash(&buf) == r.crc {
             bits.set(r.chunk);
             out.set.push(r.chunk);
         } else {
-            out.lost.push(r.chunk);
+            out.unfinished.push(r.chunk);
         }
     }
     Ok(out)

@@ -100,7 +100,7 @@ impl Engine {
         )?;
         let shadow_path = &set.shadow_path;
         if rep.bad_shadow_pages.is_empty() && h.log_slots > 0 && !set.volatile {
-            recover_log(set, h, fl)?;
+            recover_log(set, h)?;
         }
         if set.volatile && h.lifecycle != bitmap::LIFE_CLEAN {
             let outcome = distrust_volatile(set, fl);
@@ -130,10 +130,9 @@ impl Engine {
 
 /// Applies the copy-on-write log's records of the header's epoch (FORMAT.md
 /// §1.5), writes the shadow bitmap back if a bit came back, and voids the
-/// records with a new epoch. A record neither volume matches takes the set
-/// offline.
-fn recover_log(set: &SetCore, h: &Header, fl: &mut u32) -> Result<()> {
-    let (Some(log), Some(master)) = (&set.bitmap.log, &set.master.vol) else {
+/// records with a new epoch.
+fn recover_log(set: &SetCore, h: &Header) -> Result<()> {
+    let Some(log) = &set.bitmap.log else {
         return Ok(());
     };
     let recs = log.read_records(&set.bitmap.vol, h.log_epoch)?;
@@ -146,15 +145,9 @@ fn recover_log(set: &SetCore, h: &Header, fl: &mut u32) -> Result<()> {
         &set.shadow_bits,
         set.chunks,
         |c| m.chunk_len(c),
-        master,
         &set.shadow,
     )?;
-    tracing::info!(set = %set.shadow_path.display(), records = recs.len(), set_again = r.set.len(), unfinished = r.unfinished.len(), lost = r.lost.len(), "copy-on-write log replayed");
-    if !r.lost.is_empty() {
-        tracing::warn!(set = %set.shadow_path.display(), chunks = ?r.lost, "neither master nor shadow holds the logged point-in-time data; set needs reset");
-        *fl |= flags::BMPOFFLINE;
-        return Ok(());
-    }
+    tracing::info!(set = %set.shadow_path.display(), records = recs.len(), set_again = r.set.len(), unfinished = r.unfinished.len(), "copy-on-write log replayed");
     if !r.set.is_empty() {
         set.bitmap
             .write_all_bits(Region::Shadow, &set.shadow_bits)?;

@@ -241,10 +241,10 @@ fn check_cut(rig: &Rig, t: &Trace, w: &Workload, cut: usize, seed: u64) -> bool 
     true
 }
 
-fn suite(runs: u64, cuts: usize) {
+fn suite(first: u64, runs: u64, cuts: usize) {
     let began = std::time::Instant::now();
     let (mut done, mut in_window, mut distrusted) = (0, 0, 0);
-    for run_no in 0..runs {
+    for run_no in first..first + runs {
         let seed = 0xC0DE + run_no;
         let rig = Rig::new(seed);
         let (t, w) = run(&rig, seed);
@@ -269,19 +269,47 @@ fn suite(runs: u64, cuts: usize) {
         }
     }
     eprintln!(
-        "copy-on-write log power-loss suite: {done} cuts ({in_window} inside the parallel commit's window) in {:.1?}, {distrusted} distrusted",
+        "copy-on-write log power-loss suite, runs {first}..{}: {done} cuts ({in_window} inside the parallel commit's window) in {:.1?}, {distrusted} distrusted",
+        first + runs,
         began.elapsed()
     );
     assert_eq!(done, runs as usize * cuts);
 }
 
-/// CI: one workload, eight cuts; `NATIVE_LONG=1`: 20 workloads, 60 cuts each.
+fn long() -> bool {
+    std::env::var_os("NATIVE_LONG").is_some()
+}
+
+/// CI: one workload, eight cuts. `NATIVE_LONG=1`: this and the three tests
+/// below run five workloads of 60 cuts each (1,200 in all), split so each
+/// stays inside the test runner's time limit.
 #[test]
 fn power_cuts_in_the_parallel_commit_keep_point_in_time_and_flushed_writes() {
-    if std::env::var_os("NATIVE_LONG").is_some() {
-        suite(20, 60);
+    if long() {
+        suite(0, 5, 60);
     } else {
-        suite(1, 8);
+        suite(0, 1, 8);
+    }
+}
+
+#[test]
+fn power_cuts_in_the_parallel_commit_long_1() {
+    if long() {
+        suite(5, 5, 60);
+    }
+}
+
+#[test]
+fn power_cuts_in_the_parallel_commit_long_2() {
+    if long() {
+        suite(10, 5, 60);
+    }
+}
+
+#[test]
+fn power_cuts_in_the_parallel_commit_long_3() {
+    if long() {
+        suite(15, 5, 60);
     }
 }
 
