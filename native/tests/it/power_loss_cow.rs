@@ -14,7 +14,7 @@
 //!
 //! CI runs a few cuts; `NATIVE_LONG=1` runs 20 workloads of 60 cuts each.
 
-use super::power_support::{Logical, Written};
+use super::power_support::{open_engine, Logical, Written};
 use native::storage::{Event, Tearing, Trace};
 use native::*;
 use rand::prelude::*;
@@ -60,11 +60,19 @@ impl Rig {
     }
 
     fn open(&self) -> Engine {
-        Engine::open(EngineConfig::new(
-            self.top.join("state"),
-            vec![self.vols.clone()],
-        ))
-        .unwrap()
+        open_engine(&self.top, &self.vols)
+    }
+
+    /// The one dependent set of the rig.
+    fn enable(&self, e: &Engine) {
+        e.enable_set(SetSpec {
+            master: self.master.clone(),
+            shadow: self.shadow.clone(),
+            bitmap: self.bitmap.clone(),
+            kind: SetKind::Dependent,
+            ..Default::default()
+        })
+        .unwrap();
     }
 }
 
@@ -160,14 +168,7 @@ fn phase(e: &Engine, rig: &Rig, t: &Arc<Trace>, w: &Mutex<Workload>, ph: usize, 
 
 fn run(rig: &Rig, seed: u64) -> (Arc<Trace>, Workload) {
     let e = rig.open();
-    e.enable_set(SetSpec {
-        master: rig.master.clone(),
-        shadow: rig.shadow.clone(),
-        bitmap: rig.bitmap.clone(),
-        kind: SetKind::Dependent,
-        ..Default::default()
-    })
-    .unwrap();
+    rig.enable(&e);
     let base = std::fs::read(&rig.master).unwrap();
     let w = Mutex::new(Workload {
         master: Logical::new(base.clone()),
@@ -319,14 +320,7 @@ fn power_cuts_in_the_parallel_commit_long_3() {
 fn dependent_set_gets_a_log_when_its_bitmap_volume_has_room() {
     let rig = Rig::new(1);
     let e = rig.open();
-    e.enable_set(SetSpec {
-        master: rig.master.clone(),
-        shadow: rig.shadow.clone(),
-        bitmap: rig.bitmap.clone(),
-        kind: SetKind::Dependent,
-        ..Default::default()
-    })
-    .unwrap();
+    rig.enable(&e);
     e.device(&rig.master)
         .unwrap()
         .write_at(&[7u8; 512], 5 * CH as u64, false)
@@ -382,14 +376,7 @@ fn version_1_bitmap_volume_opens_and_gets_a_log() {
     let pit = std::fs::read(&rig.master).unwrap();
     {
         let e = rig.open();
-        e.enable_set(SetSpec {
-            master: rig.master.clone(),
-            shadow: rig.shadow.clone(),
-            bitmap: rig.bitmap.clone(),
-            kind: SetKind::Dependent,
-            ..Default::default()
-        })
-        .unwrap();
+        rig.enable(&e);
         let md = e.device(&rig.master).unwrap();
         for c in [1u64, 4, 9] {
             md.write_at(&[0xEE; 100], c * CH as u64, false).unwrap();
