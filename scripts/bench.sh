@@ -32,6 +32,8 @@ for b in native/benches/*.rs; do
 done
 run cargo run --release -p native --example nbd_bench
 run cargo run --release -p native --example engine_nbd_bench
+# The disk's flush ceiling per queue depth, beside the first-write figures.
+run cargo run --release -p native --example sync_probe
 run cargo run --release -p native --example nbd_tls_bench
 run cargo run --release -p native --example nbd_client_bench
 [ -x cimom/benches/http_bench.sh ] && run cimom/benches/http_bench.sh

@@ -29,9 +29,13 @@
 //!   | 96 copy units u32 | 100 copy delay u32 | 104 mtime u64
 //!   | 112 master name (u16 len + 1022) | 1136 shadow name (u16 + 1022)
 //!   | 2160 bitmap name (u16 + 1022) | 3184 overflow name (u16 + 638)
-//!   | 3824 group name (u16 + 254) | 4080 reserved | 4092 crc32 of [0,4092)
+//!   | 3824 group name (u16 + 254) | 4080 log epoch u64 | 4088 log slots u32
+//!   | 4092 crc32 of [0,4092)
+//!   version 2 = version 1 plus a copy-on-write log (`cowlog.rs`) of `log
+//!   slots` pages right after the last region; version 1 has zeros there.
 //! ```
 
+use crate::cowlog::CowLog;
 use crate::error::{Error, Result};
 use crate::volume::Volume;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,7 +57,10 @@ const DATA_OFF: u64 = 2 * PAGE;
 pub(crate) const UNMAPPED: i32 = i32::MIN;
 
 const MAGIC: &[u8; 8] = b"IIBITMAP";
+/// Written when the volume has no copy-on-write log (the first format).
 const VERSION: u32 = 1;
+/// Written when it has one (FORMAT.md §1.5); read alike otherwise.
+const VERSION_LOG: u32 = 2;
 
 /// Header lifecycle values.
 pub(crate) const LIFE_INVALID: u32 = 0;
@@ -125,6 +132,10 @@ pub(crate) struct Header {
     pub bitmap: String,
     pub overflow: String,
     pub group: String,
+    /// Copy-on-write log slots after the last region (0: none, version 1).
+    pub log_slots: u32,
+    /// Records of the log count only with this epoch.
+    pub log_epoch: u64,
 }
 
 const NAME_FIELDS: [(usize, usize); 5] = [
@@ -139,7 +150,13 @@ impl Header {
     pub fn encode(&self) -> Vec<u8> {
         let mut b = vec![0u8; PAGE as usize];
         b[0..8].copy_from_slice(MAGIC);
-        put32(&mut b, 8, VERSION);
+        if self.log_slots > 0 {
+            put32(&mut b, 8, VERSION_LOG);
+            put64(&mut b, 4080, self.log_epoch);
+            put32(&mut b, 4088, self.log_slots);
+        } else {
+            put32(&mut b, 8, VERSION);
+        }
         put32(&mut b, 12, self.lifecycle);
         put64(&mut b, 16, self.seq);
         put32(&mut b, 24, self.set_type);
@@ -190,7 +207,11 @@ impl Header {
 
     /// Decodes one slot; `None` if magic, version or checksum is wrong.
     pub fn decode(b: &[u8]) -> Option<Header> {
-        if b.len() < PAGE as usize || &b[0..8] != MAGIC || get32(b, 8) != VERSION {
+        if b.len() < PAGE as usize || &b[0..8] != MAGIC {
+            return None;
+        }
+        let version = get32(b, 8);
+        if version != VERSION && version != VERSION_LOG {
             return None;
         }
         if crc32fast::hash(&b[..4092]) != get32(b, 4092) {
@@ -218,7 +239,30 @@ impl Header {
             bitmap: names.next().unwrap_or_default(),
             overflow: names.next().unwrap_or_default(),
             group: names.next().unwrap_or_default(),
+            log_slots: if version == VERSION_LOG {
+                get32(b, 4088)
+            } else {
+                0
+            },
+            log_epoch: if version == VERSION_LOG {
+                get64(b, 4080)
+            } else {
+                0
+            },
         })
+    }
+
+    /// Gives the header a copy-on-write log when `wanted` (a persistent,
+    /// non-compact dependent set) and the volume has room after the regions
+    /// of `geo`; a header that has one keeps it.
+    pub fn with_log(mut self, wanted: bool, vol_size: u64, geo: &Geometry) -> Header {
+        if wanted && self.log_slots == 0 {
+            self.log_slots = crate::cowlog::slots_for(vol_size, geo.required());
+            if self.log_slots > 0 {
+                self.log_epoch = crate::cowlog::new_epoch(self.log_epoch);
+            }
+        }
+        self
     }
 }
 
@@ -394,6 +438,8 @@ pub(crate) struct BitmapVol {
     pub geo: Geometry,
     /// Serialises every write to the volume; holds the last header written.
     io: Mutex<Header>,
+    /// The copy-on-write log of a version 2 volume.
+    pub log: Option<CowLog>,
 }
 
 /// What loading found wrong (see FORMAT.md, recovery rules).
@@ -408,11 +454,79 @@ pub(crate) struct LoadReport {
 
 impl BitmapVol {
     pub fn new(vol: Arc<Volume>, geo: Geometry, header: Header) -> BitmapVol {
+        // Slots beyond the volume's end (a shrunk volume) are not used.
+        let room = (vol.size.saturating_sub(geo.required()) / PAGE) as u32;
+        let slots = header.log_slots.min(room);
+        let log = (slots > 0).then(|| CowLog::new(geo.required(), slots, header.log_epoch));
         BitmapVol {
             vol,
             geo,
             io: Mutex::new(header),
+            log,
         }
+    }
+
+    /// Writes a log record page at `rec_off` and snapshots of shadow bitmap
+    /// `pages` in one go, unsynced (the caller syncs, in parallel with the
+    /// shadow).
+    pub fn write_with_pages(
+        &self,
+        bits: &Bits,
+        pages: &[u64],
+        record: &[u8],
+        rec_off: u64,
+    ) -> Result<()> {
+        let _g = self.io.lock().unwrap();
+        self.vol.write_at(record, rec_off)?;
+        for &p in pages {
+            let page = seal(bits.page_bytes(p), Region::Shadow, p);
+            self.vol
+                .write_at(&page, self.geo.region_off(Region::Shadow) + p * PAGE)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the bits of `chunks` in the shadow bitmap pages on the volume
+    /// (read, OR, write) and syncs: for bits whose only durable copy is a
+    /// log record, when the in-memory bitmap may already be a newer one.
+    pub fn or_into_pages(&self, chunks: impl Iterator<Item = u64>) -> Result<()> {
+        let mut by_page: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+        for c in chunks {
+            by_page.entry(page_of(c)).or_default().push(c);
+        }
+        {
+            let _g = self.io.lock().unwrap();
+            let base = self.geo.region_off(Region::Shadow);
+            for (p, cs) in by_page {
+                let mut page = vec![0u8; PAGE as usize];
+                self.vol.read_at(&mut page, base + p * PAGE)?;
+                if !unseal(&page, Region::Shadow, p) {
+                    page.fill(0);
+                }
+                for c in cs {
+                    let i = (c % BITS_PER_PAGE) as usize;
+                    page[i / 8] |= 1 << (i % 8);
+                }
+                self.vol
+                    .write_at(&seal(page, Region::Shadow, p), base + p * PAGE)?;
+            }
+        }
+        self.vol.sync()?;
+        crate::probe::bitmap_sync();
+        Ok(())
+    }
+
+    /// Voids every log record: bits that live only in records are put in
+    /// their pages first, then a new epoch is written to the header.
+    pub fn new_log_epoch(&self) -> Result<()> {
+        let Some(log) = &self.log else {
+            return Ok(());
+        };
+        log.checkpoint(self)?;
+        let epoch = crate::cowlog::new_epoch(self.io.lock().unwrap().log_epoch);
+        self.write_header(|h| h.log_epoch = epoch)?;
+        log.reset(epoch);
+        Ok(())
     }
 
     /// Writes a new header (next sequence number, alternate slot) and syncs.
@@ -450,8 +564,14 @@ impl BitmapVol {
         Ok(())
     }
 
-    /// Writes every page of a bitmap region (contiguously) and syncs.
+    /// Writes every page of a bitmap region (contiguously) and syncs. The
+    /// shadow bitmap of a volume with a used log may lose bits (a new point
+    /// in time): the log's records are voided first, so none can set a bit
+    /// of the old point in time again at the next open.
     pub fn write_all_bits(&self, region: Region, bits: &Bits) -> Result<()> {
+        if region == Region::Shadow && self.log.as_ref().is_some_and(|l| l.used()) {
+            self.new_log_epoch()?;
+        }
         let _g = self.io.lock().unwrap();
         let mut buf = Vec::with_capacity((self.geo.bmp_pages * PAGE) as usize);
         for p in 0..self.geo.bmp_pages {
@@ -609,6 +729,8 @@ mod tests {
             bitmap: "/v/b".into(),
             overflow: "".into(),
             group: "g1".into(),
+            log_slots: 0,
+            log_epoch: 0,
         }
     }
 
@@ -623,6 +745,29 @@ mod tests {
             None,
             "checksum must reject a flipped byte"
         );
+    }
+
+    #[test]
+    fn version_2_carries_the_log_and_version_1_still_decodes() {
+        let v2 = Header {
+            log_slots: 12,
+            log_epoch: 0xABCD_0123_4567_89EF,
+            ..sample()
+        };
+        let b = v2.encode();
+        assert_eq!(get32(&b, 8), 2);
+        assert_eq!(Header::decode(&b), Some(v2));
+        // A version 1 header (as the first engines wrote it: zeros at
+        // 4080..4092) decodes without a log.
+        let b = sample().encode();
+        assert_eq!(get32(&b, 8), 1);
+        assert!(b[4080..4092].iter().all(|&x| x == 0));
+        assert_eq!(Header::decode(&b), Some(sample()));
+        let mut b3 = b.clone();
+        put32(&mut b3, 8, 3);
+        let crc = crc32fast::hash(&b3[..4092]);
+        put32(&mut b3, 4092, crc);
+        assert_eq!(Header::decode(&b3), None, "an unknown version is refused");
     }
 
     #[test]

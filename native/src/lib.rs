@@ -42,6 +42,7 @@ mod bitmap;
 pub mod blockdev;
 mod compact;
 mod copy;
+mod cowlog;
 mod device;
 pub mod engine;
 pub mod error;
@@ -55,6 +56,7 @@ pub mod nbd;
 #[cfg(test)]
 mod ordering_tests;
 mod overflow;
+mod pending;
 pub mod probe;
 mod set;
 mod state;

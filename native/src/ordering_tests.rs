@@ -61,15 +61,16 @@ fn pos(t: &[(PathBuf, Op)], f: impl Fn(&(PathBuf, Op)) -> bool) -> usize {
         .unwrap_or_else(|| panic!("event missing from trace {t:#?}"))
 }
 
-#[test]
-fn copy_on_write_is_durable_before_host_data() {
+/// A first write to a dependent master, traced; `bitmap_len` decides
+/// whether the bitmap volume has room for a copy-on-write log.
+fn first_write_trace(bitmap_len: usize) -> (Vec<(PathBuf, Op)>, [PathBuf; 3]) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let dir = std::fs::canonicalize(tmp.path()).unwrap();
     let ch = CHUNK_SIZE as usize;
     let m = vol(&dir, "m", 16 * ch, 1);
     let s = vol(&dir, "s", 16 * ch, 0);
-    let b = vol(&dir, "b", 64 << 10, 0);
+    let b = vol(&dir, "b", bitmap_len, 0);
     let e = Engine::open(EngineConfig::new(dir.join("state"), vec![dir.clone()])).unwrap();
     e.enable_set(SetSpec {
         master: m.clone(),
@@ -86,8 +87,21 @@ fn copy_on_write_is_durable_before_host_data() {
     trace::start(&dir);
     md.write_at(&[9u8; 100], 3 * ch as u64 + 5, false).unwrap();
     let t = trace::take();
+    // A second write to the same chunk needs no copy and no bitmap I/O.
+    trace::start(&dir);
+    md.write_at(&[8u8; 10], 3 * ch as u64, false).unwrap();
+    let t2 = trace::take();
+    assert_eq!(t2.len(), 1, "{t2:#?}");
+    (t, [m, s, b])
+}
+
+#[test]
+fn copy_on_write_is_durable_before_host_data() {
+    // No room for a log (16 KiB): the serial order of FORMAT.md §1.3.
+    let (t, [m, s, b]) = first_write_trace(16 << 10);
+    let ch = CHUNK_SIZE;
     let cow = pos(&t, |(p, o)| {
-        p == &s && matches!(o, Op::Write(off, _) if *off == 3 * ch as u64)
+        p == &s && matches!(o, Op::Write(off, _) if *off == 3 * ch)
     });
     let cow_sync = pos(&t, |(p, o)| p == &s && *o == Op::Sync);
     let bits = pos(&t, |(p, o)| p == &b && matches!(o, Op::Write(..)));
@@ -97,11 +111,29 @@ fn copy_on_write_is_durable_before_host_data() {
         cow < cow_sync && cow_sync < bits && bits < bits_sync && bits_sync < host,
         "{t:#?}"
     );
-    // A second write to the same chunk needs no copy and no bitmap I/O.
-    trace::start(&dir);
-    md.write_at(&[8u8; 10], 3 * ch as u64, false).unwrap();
-    let t = trace::take();
-    assert_eq!(t.len(), 1, "{t:#?}");
+    // With a log (64 KiB): data and record written, both synced (in
+    // parallel, in either order), and only then the host data.
+    let (t, [m, s, b]) = first_write_trace(64 << 10);
+    let cow = pos(&t, |(p, o)| {
+        p == &s && matches!(o, Op::Write(off, _) if *off == 3 * ch)
+    });
+    let cow_sync = pos(&t, |(p, o)| p == &s && *o == Op::Sync);
+    let log_off = 8192 + 2 * 4096;
+    let record = pos(&t, |(p, o)| {
+        p == &b && matches!(o, Op::Write(off, _) if *off >= log_off)
+    });
+    let bits_sync = pos(&t, |(p, o)| p == &b && *o == Op::Sync);
+    let host = pos(&t, |(p, o)| p == &m && matches!(o, Op::Write(..)));
+    assert!(
+        cow < cow_sync && record < bits_sync && cow_sync < host && bits_sync < host,
+        "{t:#?}"
+    );
+    assert!(
+        !t.iter()
+            .any(|(p, o)| p == &b
+                && matches!(o, Op::Write(off, _) if *off < log_off && *off >= 8192)),
+        "no bitmap page carries the bit before its data is durable: {t:#?}"
+    );
 }
 
 #[test]

@@ -20,6 +20,7 @@ use crate::bitmap::{self, BitmapVol, Bits, Region, UNMAPPED};
 use crate::compact::Compact;
 use crate::error::{Error, Result};
 use crate::events::Bus;
+pub(crate) use crate::pending::Pending;
 use crate::types::*;
 use crate::volume::Volume;
 use std::collections::BTreeSet;
@@ -138,7 +139,17 @@ impl Master {
         self.io_count.fetch_add(1, Ordering::Relaxed);
         let vol = self.master_vol()?.clone();
         let _g = self.gate.read().unwrap();
-        let sets = self.sets.read().unwrap().clone();
+        let (c0, c1) = chunk_span(off, buf.len() as u64);
+        let sets = {
+            let sets = self.sets.read().unwrap();
+            if !sets.is_empty() && sets.iter().all(|s| s.saved(c0, c1)) {
+                drop(sets);
+                // Every set already holds these chunks: no duty, no lock.
+                vol.write_at(buf, off)?;
+                return if fua { vol.sync() } else { Ok(()) };
+            }
+            sets.clone()
+        };
         if let Some(s) = sets.iter().find(|s| s.f() & flags::MSTOFFLINE != 0) {
             return Err(Error::PermissionDenied {
                 path: self.path.clone(),
@@ -152,7 +163,6 @@ impl Master {
             vol.write_at(buf, off)?;
             return if fua { vol.sync() } else { Ok(()) };
         }
-        let (c0, c1) = chunk_span(off, buf.len() as u64);
         let _l = self.lock_chunks(c0, c1);
         let mut pend = Pending::default();
         for c in c0..=c1 {
@@ -187,136 +197,6 @@ pub(crate) fn pieces(off: u64, len: u64) -> impl Iterator<Item = (u64, u64, u64,
         pos += n;
         Some(item)
     })
-}
-
-/// One set's pending bit changes and dirty index pages.
-struct Dirty {
-    set: Arc<SetCore>,
-    /// Chunks whose shadow bit is to be set.
-    shadow_bits: BTreeSet<u64>,
-    /// Chunks whose copy bit is to be cleared.
-    copy_bits: BTreeSet<u64>,
-    /// Index pages to write.
-    index_pages: BTreeSet<u64>,
-}
-
-/// What a request changes, committed in write order. Bit changes are applied
-/// to the in-memory bitmaps only at commit, after the data they describe is
-/// synced and the index written: another thread persisting the same bitmap
-/// page can then never make a bit durable before its data or mapping.
-#[derive(Default)]
-pub(crate) struct Pending {
-    vols: Vec<Arc<Volume>>,
-    sets: Vec<Dirty>,
-}
-
-impl Pending {
-    fn entry(&mut self, s: &Arc<SetCore>) -> &mut Dirty {
-        let i = match self.sets.iter().position(|e| Arc::ptr_eq(&e.set, s)) {
-            Some(i) => i,
-            None => {
-                self.sets.push(Dirty {
-                    set: s.clone(),
-                    shadow_bits: BTreeSet::new(),
-                    copy_bits: BTreeSet::new(),
-                    index_pages: BTreeSet::new(),
-                });
-                self.sets.len() - 1
-            }
-        };
-        &mut self.sets[i]
-    }
-    /// Shadow bit `c` of `s` is to be set.
-    fn mark_shadow(&mut self, s: &Arc<SetCore>, c: u64) {
-        self.entry(s).shadow_bits.insert(c);
-    }
-    /// Copy bit `c` of `s` is to be cleared.
-    fn clear_copy(&mut self, s: &Arc<SetCore>, c: u64) {
-        self.entry(s).copy_bits.insert(c);
-    }
-    /// The compact index page that maps chunk `c` of `s` is to be written.
-    fn write_index_of(&mut self, s: &Arc<SetCore>, c: u64) {
-        self.entry(s).index_pages.insert(bitmap::index_page_of(c));
-    }
-    /// Data written to `v` is to be synced before any bit or index page.
-    fn sync_first(&mut self, v: &Arc<Volume>) {
-        if !self.vols.iter().any(|x| Arc::ptr_eq(x, v)) {
-            self.vols.push(v.clone());
-        }
-    }
-
-    /// Syncs copied data, then writes index and bitmap pages durably. Sets
-    /// with volatile bitmaps only change their bits in memory, and when every
-    /// set involved is volatile nothing is synced (after a crash such a set
-    /// is not trusted anyway: see `Engine::open`).
-    pub fn commit(self) -> Result<()> {
-        let all_volatile = !self.sets.is_empty() && self.sets.iter().all(|d| d.set.volatile);
-        if !all_volatile {
-            for v in &self.vols {
-                v.sync()?;
-            }
-        }
-        for Dirty {
-            set: s,
-            shadow_bits: to_mark,
-            copy_bits: to_clear,
-            index_pages,
-        } in self.sets
-        {
-            if s.volatile {
-                if let Err(e) = s.apply_volatile(&to_mark, &to_clear) {
-                    s.go_offline(flags::BMPOFFLINE, &e);
-                    return Err(e);
-                }
-                continue;
-            }
-            let r = (|| {
-                if !index_pages.is_empty() {
-                    // Snapshot the map while holding it: an older snapshot
-                    // written after a newer one would unmap a durable chunk.
-                    // Lock order: compact map, then the bitmap volume.
-                    let cm = s
-                        .compact
-                        .as_ref()
-                        .expect("index only for compact")
-                        .lock()
-                        .unwrap();
-                    s.bitmap
-                        .write_index(&cm.map, &index_pages.into_iter().collect::<Vec<_>>())?;
-                }
-                let mut spages = BTreeSet::new();
-                for c in to_mark {
-                    s.shadow_bits.set(c);
-                    spages.insert(bitmap::page_of(c));
-                }
-                let mut cpages = BTreeSet::new();
-                for c in to_clear {
-                    s.copy_bits.clear(c);
-                    cpages.insert(bitmap::page_of(c));
-                }
-                let spages: Vec<u64> = spages.into_iter().collect();
-                let cpages: Vec<u64> = cpages.into_iter().collect();
-                if !spages.is_empty() {
-                    s.bitmap.write_bits(
-                        Region::Shadow,
-                        &s.shadow_bits,
-                        &spages,
-                        cpages.is_empty(),
-                    )?;
-                }
-                if !cpages.is_empty() {
-                    s.bitmap
-                        .write_bits(Region::Copy, &s.copy_bits, &cpages, true)?;
-                }
-                Ok(())
-            })();
-            if let Err(e) = r {
-                s.go_offline(flags::BMPOFFLINE, &e);
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Why a copy job stops.
@@ -432,6 +312,10 @@ pub(crate) struct SetCore {
     /// and its header says CLEAN, so a crash now would lose nothing. The
     /// first bit change after a save writes the header DIRTY again.
     pub volatile_saved: AtomicBool,
+    /// Serial commits that started and that ended (`pending.rs`): while
+    /// they differ a bit may be set in memory before its page is durable.
+    pub commits_begun: AtomicU64,
+    pub commits_ended: AtomicU64,
 }
 
 /// Where a shadow chunk lives.
@@ -447,6 +331,25 @@ impl SetCore {
 
     pub fn size(&self) -> u64 {
         self.master.size
+    }
+
+    /// Whether a master write to chunks `c0..=c1` owes this set nothing:
+    /// each chunk's shadow bit is set and durable, no copy of it is pending
+    /// and the master is online. Reads the bits, then the commit counters
+    /// (ended before begun): equal counters mean no serial commit was
+    /// between setting a bit in memory and syncing its page when the bits
+    /// were read, so every bit seen set is durable.
+    pub fn saved(&self, c0: u64, c1: u64) -> bool {
+        let f = self.f();
+        if f & flags::MSTOFFLINE != 0 {
+            return false;
+        }
+        let copying = f & (flags::COPYINGM | flags::COPYINGS) != 0;
+        let all = (c0..=c1).all(|c| self.shadow_bits.get(c) && !(copying && self.copy_bits.get(c)));
+        all && {
+            let ended = self.commits_ended.load(Ordering::Acquire);
+            ended == self.commits_begun.load(Ordering::Acquire)
+        }
     }
 
     pub fn shadow_loc(&self, c: u64) -> Loc {
@@ -516,6 +419,9 @@ impl SetCore {
             mv.read_at(&mut buf, c * CHUNK_SIZE)?;
             v.write_at(&buf, o)?;
             pend.sync_first(&v);
+            if self.bitmap.log.is_some() {
+                pend.note_cow(self, c, crc32fast::hash(&buf));
+            }
             crate::probe::cow_first_write();
         }
         Ok(true)
@@ -598,7 +504,11 @@ impl SetCore {
 
     /// Applies bit changes of a volatile set in memory only; the first change
     /// after a save marks the header DIRTY (durably) before any bit moves.
-    fn apply_volatile(&self, to_mark: &BTreeSet<u64>, to_clear: &BTreeSet<u64>) -> Result<()> {
+    pub(crate) fn apply_volatile(
+        &self,
+        to_mark: &BTreeSet<u64>,
+        to_clear: &BTreeSet<u64>,
+    ) -> Result<()> {
         if self.volatile_saved.swap(false, Ordering::AcqRel) {
             self.bitmap
                 .write_header(|h| h.lifecycle = bitmap::LIFE_DIRTY)?;
@@ -800,6 +710,14 @@ impl SetCore {
                 )),
             ));
         }
+        // A bit living only in a log record is recovered by comparing the
+        // shadow with the record (FORMAT.md §1.5): put it in its page before
+        // the shadow data changes.
+        if let Some(log) = &self.bitmap.log {
+            if log.has_unsaved() {
+                log.checkpoint(&self.bitmap)?;
+            }
+        }
         let mut vols: Vec<Arc<Volume>> = Vec::new();
         for (c, start, n, b) in pieces(off, buf.len() as u64) {
             match self.shadow_loc(c) {
@@ -820,8 +738,14 @@ impl SetCore {
         Ok(())
     }
 
+    /// Syncs the shadow (and overflow) volume; bits living only in log
+    /// records go to their pages too, so that a suspended or shut-down set's
+    /// bitmap pages say everything (FORMAT.md §1.5, checkpoint).
     pub fn flush(&self) -> Result<()> {
         self.shadow.sync()?;
+        if let Some(log) = &self.bitmap.log {
+            log.checkpoint(&self.bitmap)?;
+        }
         if let Some(cm) = &self.compact {
             if let Some(o) = &cm.lock().unwrap().overflow {
                 o.vol.sync()?;

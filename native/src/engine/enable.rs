@@ -59,9 +59,13 @@ impl Engine {
         bitmap::check_size(&bvol, &geo, sh)?;
         let fl = initial_flags(spec.kind, compact, shadow.size != master.size);
         let mtime = now();
+        // A persistent, full-size dependent shadow gets a copy-on-write log
+        // when its bitmap volume has room (FORMAT.md §1.5).
+        let wants_log = spec.kind == SetKind::Dependent && !compact && !spec.volatile_bitmap;
         let header = new_header(
             &spec, &paths, &checked, &master, &shadow, &overflow, geo, fl, mtime,
-        );
+        )
+        .with_log(wants_log, bvol.size, &geo);
         let cm = compact.then(|| {
             let mut c = Compact::new(geo.chunks, shadow.size / CHUNK_SIZE);
             c.overflow = overflow.clone();
@@ -390,6 +394,8 @@ fn new_header(
             .map(|o| o.vol.path.to_string_lossy().into_owned())
             .unwrap_or_default(),
         group: spec.group.clone().unwrap_or_default(),
+        log_slots: 0,
+        log_epoch: 0,
     }
 }
 

@@ -317,6 +317,8 @@ impl Engine {
             events: self.inner.bus.clone(),
             volatile,
             volatile_saved: AtomicBool::new(false),
+            commits_begun: AtomicU64::new(0),
+            commits_ended: AtomicU64::new(0),
         })
     }
 

@@ -7,6 +7,7 @@
 use super::{Engine, St};
 use crate::bitmap::{self, BitmapVol, Geometry, Header, Region};
 use crate::compact::Compact;
+use crate::cowlog;
 use crate::error::{Error, Result};
 use crate::set::{Master, Meta, SetCore};
 use crate::state::SetRecord;
@@ -39,7 +40,17 @@ impl Engine {
         let bvol = Arc::new(Volume::open(&bitmap_path)?);
         let paths = (shadow_path.as_path(), bitmap_path.as_path());
         let (h, geo) = check_header(&bvol, rec, &master, paths)?;
-        let bv = BitmapVol::new(bvol, geo, h.clone());
+        // A version 1 volume of a set that qualifies gets its log now; the
+        // header saying so is written before the engine is used.
+        let wants_log = rec.kind == SetKind::Dependent
+            && !rec.imported
+            && !rec.volatile_bitmap
+            && h.flags & flags::TREEMAP == 0;
+        let bv = BitmapVol::new(
+            bvol.clone(),
+            geo,
+            h.clone().with_log(wants_log, bvol.size, &geo),
+        );
         let cm = if h.flags & flags::TREEMAP != 0 {
             Some(load_compact_map(st, rec, &bv, &master, &shadow, paths)?)
         } else {
@@ -88,6 +99,9 @@ impl Engine {
             set.kind == SetKind::Independent,
         )?;
         let shadow_path = &set.shadow_path;
+        if rep.bad_shadow_pages.is_empty() && h.log_slots > 0 && !set.volatile {
+            recover_log(set, h)?;
+        }
         if set.volatile && h.lifecycle != bitmap::LIFE_CLEAN {
             let outcome = distrust_volatile(set, fl);
             tracing::warn!(set = %shadow_path.display(), outcome, "volatile bitmaps were not saved before the engine stopped");
@@ -112,6 +126,33 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Applies the copy-on-write log's records of the header's epoch (FORMAT.md
+/// §1.5), writes the shadow bitmap back if a bit came back, and voids the
+/// records with a new epoch.
+fn recover_log(set: &SetCore, h: &Header) -> Result<()> {
+    let Some(log) = &set.bitmap.log else {
+        return Ok(());
+    };
+    let recs = log.read_records(&set.bitmap.vol, h.log_epoch)?;
+    if recs.is_empty() {
+        return Ok(());
+    }
+    let m = &set.master;
+    let r = cowlog::recover(
+        &recs,
+        &set.shadow_bits,
+        set.chunks,
+        |c| m.chunk_len(c),
+        &set.shadow,
+    )?;
+    tracing::info!(set = %set.shadow_path.display(), records = recs.len(), set_again = r.set.len(), unfinished = r.unfinished.len(), "copy-on-write log replayed");
+    if !r.set.is_empty() {
+        set.bitmap
+            .write_all_bits(Region::Shadow, &set.shadow_bits)?;
+    }
+    set.bitmap.new_log_epoch()
 }
 
 /// A restored set's bitmap volume cannot be used: the set stays offline.

@@ -23,5 +23,6 @@ mod nbd_wire;
 mod overflow_attach_count;
 mod overflow_high_water;
 mod power_loss;
+mod power_loss_cow;
 mod preconditions;
 mod volatile;

@@ -19,7 +19,7 @@
 //!
 //! CI runs a handful of cuts; `NATIVE_LONG=1` runs 1,000 or more.
 
-use super::power_support::{Logical, Written};
+use super::power_support::{open_engine, Logical, Written};
 use native::storage::{Tearing, Trace};
 use native::*;
 use rand::prelude::*;
@@ -76,11 +76,7 @@ impl Rig {
     }
 
     fn open(&self) -> Engine {
-        Engine::open(EngineConfig::new(
-            self.top.join("state"),
-            vec![self.vols.clone()],
-        ))
-        .unwrap()
+        open_engine(&self.top, &self.vols)
     }
 
     fn enable(&self, e: &Engine) {

@@ -1,6 +1,7 @@
 //! What a power cut may leave of one logical volume (a master, or what a
-//! dependent shadow device reads), for the power-loss suite: the writes a
-//! client sent, with the trace positions they and the flushes spanned.
+//! dependent shadow device reads), for the power-loss suites: the writes a
+//! client sent, with the trace positions they and the flushes spanned; and
+//! how the suites reopen the engine after a cut.
 //!
 //! A write is *durable by cut k* once it returned with FUA, or a flush that
 //! started after it returned had itself returned, before event k. After a cut
@@ -77,4 +78,14 @@ impl Logical {
             )),
         }
     }
+}
+
+/// An engine on the state directory `top/state` with the one volume root
+/// `vols` (how the power-loss suites reopen after each cut).
+pub fn open_engine(top: &std::path::Path, vols: &std::path::Path) -> native::Engine {
+    native::Engine::open(native::EngineConfig::new(
+        top.join("state"),
+        vec![vols.to_path_buf()],
+    ))
+    .unwrap()
 }
