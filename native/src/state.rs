@@ -11,6 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::storage::{self, StorageFile};
+use crate::mirror::{MirrorMode, MirrorOptions, Secondary};
 use crate::types::SetKind;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -48,12 +49,29 @@ pub(crate) struct GroupRecord {
     pub locked: bool,
 }
 
+/// A mirror whose primary is on this host (state and bits live on its
+/// scoreboard volume).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct MirrorRecord {
+    pub primary: PathBuf,
+    pub secondary: Secondary,
+    pub scoreboard: PathBuf,
+    pub mode: MirrorMode,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub options: MirrorOptions,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub(crate) struct Config {
     pub version: u32,
     pub sets: Vec<SetRecord>,
     pub groups: Vec<GroupRecord>,
     pub overflows: Vec<PathBuf>,
+    /// Absent in older files and omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<MirrorRecord>,
 }
 
 /// Takes the exclusive lock on `<dir>/lock` (created if missing) and writes

@@ -147,7 +147,12 @@ impl Engine {
             ));
         }
         if let Some(role) = Self::role_of(st, &paths.master) {
-            if !role.starts_with("master of") {
+            // A mirror's primary or local secondary may be a master too
+            // (the protect snapshot of a secondary is such a set).
+            if !role.starts_with("master of")
+                && !role.starts_with("primary of mirror")
+                && !role.starts_with("secondary of mirror")
+            {
                 return Err(Error::in_use(
                     &paths.master,
                     role,

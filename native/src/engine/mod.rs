@@ -109,6 +109,12 @@ struct St {
     overflows: BTreeMap<PathBuf, Arc<Overflow>>,
     /// Overflow volumes in the configuration that could not be opened.
     overflow_missing: Vec<PathBuf>,
+    /// Mirrors by canonical primary.
+    mirrors: BTreeMap<PathBuf, Arc<crate::mirror::device::MirrorCore>>,
+    /// Named consistency groups of mirrors.
+    mirror_groups: BTreeMap<String, Arc<crate::mirror::group::GroupCore>>,
+    /// Configured mirrors that could not be restored.
+    mirrors_offline: BTreeMap<PathBuf, (state::MirrorRecord, String)>,
 }
 
 fn now() -> u64 {
@@ -132,6 +138,7 @@ fn shutdown_inner(st: &Mutex<St>) {
     // Runs fully every time (explicit shutdown, then drop): anything started
     // after an explicit shutdown is stopped again when the engine goes away.
     let st = st.lock().unwrap_or_else(|e| e.into_inner());
+    mirrors::shutdown_mirrors(&st);
     for s in st.sets.values().chain(st.parked.values()) {
         copy::stop(s, Stop::Shutdown);
         let _ = s.flush();
@@ -171,11 +178,15 @@ impl Engine {
         sets.extend(st.offline.values().map(|(r, _)| r.clone()));
         let mut overflows: Vec<PathBuf> = st.overflows.keys().cloned().collect();
         overflows.extend(st.overflow_missing.iter().cloned());
+        let mut mirror_recs: Vec<state::MirrorRecord> =
+            st.mirrors.values().map(|m| mirrors::record_of_mirror(m)).collect();
+        mirror_recs.extend(st.mirrors_offline.values().map(|(r, _)| r.clone()));
         let cfg = Config {
             version: state::CONFIG_VERSION,
             sets,
             groups: st.groups.values().cloned().collect(),
             overflows,
+            mirrors: mirror_recs,
         };
         state::save(&self.inner.cfg.state_dir, &cfg)
     }
@@ -224,7 +235,7 @@ impl Engine {
         if st.overflows.contains_key(p) || st.overflow_missing.iter().any(|o| o == p) {
             return Some("overflow".into());
         }
-        None
+        Self::mirror_role_of(st, p)
     }
 
     /// Refuses a volume that a client holds open as a plain volume.
