@@ -566,6 +566,17 @@ impl Engine {
         self.publish(EngineEvent::MirrorModified {
             primary: m.primary.clone(),
         });
+        drop(st);
+        // Autosync switched on while behind: start trying now.
+        let c = m.ctl();
+        let go = c.options.autosync
+            && c.link.is_none()
+            && matches!(c.state, MirrorState::Logging | MirrorState::NeedSync)
+            && c.flags & (FL_FENCED | FL_SPLIT) == 0;
+        drop(c);
+        if go {
+            link::start_autosync(&m);
+        }
         Ok(())
     }
 

@@ -532,7 +532,14 @@ impl MirrorCore {
         let dirty = self.sb.bits.count();
         let dirty_all = Bits::count_union(&[&self.sb.bits, &self.sb.peer]);
         let chunks = self.chunks().max(1);
-        let dirty_bytes = (dirty_all * CHUNK_SIZE).min(self.size);
+        // The last chunk may be partial.
+        let last = self.chunks().saturating_sub(1);
+        let short = if self.sb.bits.get(last) || self.sb.peer.get(last) {
+            self.chunks() * CHUNK_SIZE - self.size
+        } else {
+            0
+        };
+        let dirty_bytes = dirty_all * CHUNK_SIZE - short;
         let bytes_behind = if c.state == MirrorState::Replicating {
             q_bytes
         } else {

@@ -7,12 +7,15 @@
 //! test (`crash::crash_child`, `volatile::volatile_child`).
 
 mod common;
+mod mirror_support;
 mod nbd_common;
 mod power_support;
 
 mod crash;
 mod engine;
 mod guards;
+mod mirror;
+mod mirror_crash;
 mod model;
 mod nbd_clients;
 mod nbd_tls;
