@@ -10,8 +10,8 @@
 //! as decimal text, for the error message of a second engine only.
 
 use crate::error::{Error, Result};
-use crate::storage::{self, StorageFile};
 use crate::mirror::{MirrorMode, MirrorOptions, Secondary};
+use crate::storage::{self, StorageFile};
 use crate::types::SetKind;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -5,8 +5,8 @@
 use super::{shutdown_inner, Engine, St};
 use crate::blockdev::{BlockDevice, ExportSource};
 use crate::device::{ClientDevice, MasterDevice, ShadowDevice};
-use crate::mirror::device::MirrorDevice;
 use crate::error::{Error, Result};
+use crate::mirror::device::MirrorDevice;
 use crate::types::*;
 use crate::volume::probe_size;
 use std::collections::BTreeMap;

@@ -59,7 +59,9 @@ impl EngineHooks {
 
 impl Hooks for EngineHooks {
     fn protect(&self, m: &MirrorCore) -> Result<()> {
-        let eng = self.engine().ok_or_else(|| Error::Precondition("engine shut down".into()))?;
+        let eng = self
+            .engine()
+            .ok_or_else(|| Error::Precondition("engine shut down".into()))?;
         match &m.secondary {
             Secondary::Local(p) => eng.protect_local(&m.primary, p, m.size),
             Secondary::Remote { volume, target } => eng.links()?.protect(target, volume),
@@ -168,7 +170,13 @@ impl Engine {
         let recs = st
             .mirrors
             .values()
-            .map(|m| (m.primary.clone(), m.secondary.clone(), m.scoreboard_path.clone()))
+            .map(|m| {
+                (
+                    m.primary.clone(),
+                    m.secondary.clone(),
+                    m.scoreboard_path.clone(),
+                )
+            })
             .chain(
                 st.mirrors_offline
                     .values()
@@ -224,7 +232,8 @@ impl Engine {
             return Err(Error::AlreadyExists {
                 kind: "mirror",
                 name: primary.display().to_string(),
-                cause: "the volume is already the primary of a mirror; disable that mirror first".into(),
+                cause: "the volume is already the primary of a mirror; disable that mirror first"
+                    .into(),
             });
         }
         // The primary: plain, a master, or a shadow not being copied.
@@ -259,7 +268,10 @@ impl Engine {
             return Err(Error::in_use(
                 &scoreboard,
                 role,
-                format!("cannot be the scoreboard of mirror {}; choose another volume", primary.display()),
+                format!(
+                    "cannot be the scoreboard of mirror {}; choose another volume",
+                    primary.display()
+                ),
             ));
         }
         Self::check_no_plain_handle(&mut st, &scoreboard, pr)?;
@@ -388,7 +400,10 @@ impl Engine {
                     return Err(Error::in_use(
                         &c,
                         role,
-                        format!("cannot be the secondary of mirror {}; choose another volume", primary.display()),
+                        format!(
+                            "cannot be the secondary of mirror {}; choose another volume",
+                            primary.display()
+                        ),
                     ));
                 }
                 if self.clients_at(&c) > 0 {
@@ -409,7 +424,11 @@ impl Engine {
                     ));
                 }
                 for m in st.mirrors.values() {
-                    if let Secondary::Remote { volume: v, target: t } = &m.secondary {
+                    if let Secondary::Remote {
+                        volume: v,
+                        target: t,
+                    } = &m.secondary
+                    {
                         if v == volume && (t.address == target.address || t.peer == target.peer) {
                             return Err(Error::in_use(
                                 volume,
@@ -431,7 +450,11 @@ impl Engine {
         let m = match self.find_mirror(&st, primary) {
             Ok(m) => m,
             Err(e) => {
-                let key = self.inner.roots.resolve(primary).unwrap_or_else(|_| primary.to_path_buf());
+                let key = self
+                    .inner
+                    .roots
+                    .resolve(primary)
+                    .unwrap_or_else(|_| primary.to_path_buf());
                 if st.mirrors_offline.remove(&key).is_some() {
                     self.save(&st)?;
                     self.publish(EngineEvent::MirrorDeleted { primary: key });
@@ -491,7 +514,11 @@ impl Engine {
         match self.find_mirror(&st, primary) {
             Ok(m) => Ok(m.info()),
             Err(e) => {
-                let key = self.inner.roots.resolve(primary).unwrap_or_else(|_| primary.to_path_buf());
+                let key = self
+                    .inner
+                    .roots
+                    .resolve(primary)
+                    .unwrap_or_else(|_| primary.to_path_buf());
                 st.mirrors_offline
                     .get(&key)
                     .map(|(r, err)| offline_info(r, err))
@@ -523,7 +550,8 @@ impl Engine {
     /// operator's answer to a frozen mirror: writes flow again, tracked.
     pub fn mirror_logging(&self, primary: &Path) -> Result<()> {
         let m = self.mirror(primary)?;
-        m.group.drop_to_logging("logging requested by the operator", false);
+        m.group
+            .drop_to_logging("logging requested by the operator", false);
         for g in m.group.members() {
             let mut c = g.ctl();
             if c.flags & FL_FROZEN != 0 {
@@ -619,7 +647,8 @@ impl Engine {
     pub fn mirror_fence(&self, primary: &Path, fenced: bool) -> Result<()> {
         let m = self.mirror(primary)?;
         if fenced {
-            m.group.drop_to_logging("primary fenced for a role reversal", false);
+            m.group
+                .drop_to_logging("primary fenced for a role reversal", false);
         }
         let mut c = m.ctl();
         if fenced {
@@ -665,7 +694,8 @@ impl Engine {
         m.flush_clears(false);
         let ours = m.sb.bits.count() > 0;
         if ours {
-            m.group.drop_to_logging("both sides were written while apart", false);
+            m.group
+                .drop_to_logging("both sides were written while apart", false);
             for &c in chunks {
                 m.sb.peer.set(c);
             }
@@ -688,9 +718,27 @@ impl Engine {
                 m.sb.bits.set(c);
             }
             m.sb.write_all()?;
-            m.group.drop_to_logging("the peer's changes must be copied", false);
+            m.group
+                .drop_to_logging("the peer's changes must be copied", false);
         }
         Ok(m.info())
+    }
+
+    /// `protectTarget` on a target host (the provider of
+    /// `DS_IIMirrorTarget.protect()` calls it for a claimed volume): a
+    /// dependent snapshot of `volume` in `<its root>/.mirror-protect/`,
+    /// kept if one exists. Returns the snapshot's shadow path.
+    pub fn protect_volume(&self, volume: &Path, owner: &str) -> Result<PathBuf> {
+        let v = self.resolve_volume(volume)?;
+        let size = crate::volume::probe_size(&v).map_or(0, |x| x.0);
+        self.protect_local(Path::new(owner), &v, size)?;
+        Ok(self.protect_paths(&v)?.0)
+    }
+
+    /// Drops what [`Engine::protect_volume`] took (nothing if none).
+    pub fn unprotect_volume(&self, volume: &Path) -> Result<()> {
+        let v = self.resolve_volume(volume)?;
+        self.unprotect_local(&v)
     }
 
     /// Takes the protect snapshot of a local secondary: a dependent set in
@@ -708,7 +756,10 @@ impl Engine {
             f.set_len(len).map_err(|e| Error::io(p, e))
         };
         mk(&shadow, size)?;
-        mk(&bmp, Geometry::new(size.div_ceil(CHUNK_SIZE), false).required())?;
+        mk(
+            &bmp,
+            Geometry::new(size.div_ceil(CHUNK_SIZE), false).required(),
+        )?;
         let r = self.enable_set(SetSpec {
             master: sec.to_path_buf(),
             shadow: shadow.clone(),
@@ -748,10 +799,16 @@ impl Engine {
                 path: sec.to_path_buf(),
                 reason: "not under a volume root".into(),
             })?;
-        let name = sec.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = sec
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let stem = format!("{name}-{:016x}", fnv(sec.as_os_str().as_encoded_bytes()));
         let dir = root.join(PROTECT_DIR);
-        Ok((dir.join(format!("{stem}.shadow")), dir.join(format!("{stem}.bitmap"))))
+        Ok((
+            dir.join(format!("{stem}.shadow")),
+            dir.join(format!("{stem}.bitmap")),
+        ))
     }
 
     /// Brings a configured mirror back at open. A mirror that was
@@ -769,7 +826,9 @@ impl Engine {
         let state = match stored.state {
             MirrorState::Replicating | MirrorState::Logging => MirrorState::Logging,
             MirrorState::Syncing | MirrorState::NeedSync => MirrorState::NeedSync,
-            MirrorState::ReverseSyncing | MirrorState::NeedReverseSync => MirrorState::NeedReverseSync,
+            MirrorState::ReverseSyncing | MirrorState::NeedReverseSync => {
+                MirrorState::NeedReverseSync
+            }
             MirrorState::Failed => MirrorState::Failed,
         };
         let local_secondary = match &r.secondary {
@@ -780,8 +839,8 @@ impl Engine {
             Secondary::Remote { .. } => None,
         };
         let group = Self::group_core(st, &r.group);
-        let when = (stored.when_synced > 0)
-            .then(|| UNIX_EPOCH + Duration::from_secs(stored.when_synced));
+        let when =
+            (stored.when_synced > 0).then(|| UNIX_EPOCH + Duration::from_secs(stored.when_synced));
         let protected = match &r.secondary {
             Secondary::Local(p) => self
                 .protect_paths(p)

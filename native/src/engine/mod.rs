@@ -178,8 +178,11 @@ impl Engine {
         sets.extend(st.offline.values().map(|(r, _)| r.clone()));
         let mut overflows: Vec<PathBuf> = st.overflows.keys().cloned().collect();
         overflows.extend(st.overflow_missing.iter().cloned());
-        let mut mirror_recs: Vec<state::MirrorRecord> =
-            st.mirrors.values().map(|m| mirrors::record_of_mirror(m)).collect();
+        let mut mirror_recs: Vec<state::MirrorRecord> = st
+            .mirrors
+            .values()
+            .map(|m| mirrors::record_of_mirror(m))
+            .collect();
         mirror_recs.extend(st.mirrors_offline.values().map(|(r, _)| r.clone()));
         let cfg = Config {
             version: state::CONFIG_VERSION,

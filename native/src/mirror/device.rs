@@ -439,10 +439,7 @@ impl MirrorCore {
     /// Persists state and flags in the scoreboard header and tells
     /// subscribers.
     pub fn commit_ctl(&self, c: &Ctl) {
-        if let Err(e) = self
-            .sb
-            .write_state(c.state, c.flags, secs(c.when_synced))
-        {
+        if let Err(e) = self.sb.write_state(c.state, c.flags, secs(c.when_synced)) {
             tracing::error!(mirror = %self.primary.display(), error = %e, "cannot write the scoreboard header");
         }
         self.changed.notify_all();
@@ -603,7 +600,11 @@ impl BlockDevice for MirrorDevice {
         self.0.local.read_at(buf, offset)
     }
     fn write_at(&self, buf: &[u8], offset: u64, fua: bool) -> Result<()> {
-        if buf.is_empty() || offset.checked_add(buf.len() as u64).is_none_or(|e| e > self.0.size) {
+        if buf.is_empty()
+            || offset
+                .checked_add(buf.len() as u64)
+                .is_none_or(|e| e > self.0.size)
+        {
             // Let the inner device produce its range error.
             return self.0.local.write_at(buf, offset, fua);
         }

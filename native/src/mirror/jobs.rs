@@ -81,7 +81,11 @@ pub(crate) fn start(m: &Arc<MirrorCore>, kind: SyncKind, dir: SyncDirection) -> 
         let refuse = |cause: String| {
             Err(Error::Precondition(format!(
                 "{} sync of mirror {} refused: the mirror is {}; {cause}",
-                if dir == SyncDirection::Forward { "forward" } else { "reverse" },
+                if dir == SyncDirection::Forward {
+                    "forward"
+                } else {
+                    "reverse"
+                },
                 m.primary.display(),
                 state_name(c.state)
             )))
@@ -89,16 +93,22 @@ pub(crate) fn start(m: &Arc<MirrorCore>, kind: SyncKind, dir: SyncDirection) -> 
         if c.disabled {
             return refuse("it is being disabled".into());
         }
-        if matches!(c.state, MirrorState::Syncing | MirrorState::ReverseSyncing) || c.job.is_some() {
+        if matches!(c.state, MirrorState::Syncing | MirrorState::ReverseSyncing) || c.job.is_some()
+        {
             return refuse("wait for the running sync or put the mirror in logging first".into());
         }
         if c.flags & FL_FENCED != 0 {
             return refuse("its primary is fenced for a role reversal; unfence it first".into());
         }
         if dir == SyncDirection::Forward && c.state == MirrorState::NeedReverseSync {
-            return refuse("an interrupted reverse sync must be redone first (reverse sync)".into());
+            return refuse(
+                "an interrupted reverse sync must be redone first (reverse sync)".into(),
+            );
         }
-        if dir == SyncDirection::Forward && c.state == MirrorState::Replicating && kind == SyncKind::Update {
+        if dir == SyncDirection::Forward
+            && c.state == MirrorState::Replicating
+            && kind == SyncKind::Update
+        {
             // Already in step: nothing to do.
             return Ok(());
         }
@@ -145,7 +155,8 @@ pub(crate) fn start(m: &Arc<MirrorCore>, kind: SyncKind, dir: SyncDirection) -> 
     let h = std::thread::Builder::new()
         .name("mirror-sync".into())
         .spawn(move || {
-            let span = tracing::info_span!("mirror_sync", primary = %mm.primary.display(), ?kind, ?dir);
+            let span =
+                tracing::info_span!("mirror_sync", primary = %mm.primary.display(), ?kind, ?dir);
             let _e = span.enter();
             let chunks = mm.todo.count();
             tracing::info!(chunks, "sync started");
@@ -325,7 +336,10 @@ fn finish(m: &Arc<MirrorCore>, dir: SyncDirection, res: Result<()>) {
                 m.commit_ctl(&c);
                 std::mem::take(&mut c.protected)
             };
-            tracing::info!(when = secs(Some(SystemTime::now())), "sync done; replicating");
+            tracing::info!(
+                when = secs(Some(SystemTime::now())),
+                "sync done; replicating"
+            );
             if was_protected {
                 m.hooks.unprotect(m);
             }

@@ -189,7 +189,8 @@ fn reverse_sync_restores_the_primary() {
     let d = dev(&e, &p);
     d.write_at(&pattern(9, 3 * CH), 5 * CHUNK_SIZE + 10, false)
         .unwrap();
-    d.write_at(&pattern(8, 100), 60 * CHUNK_SIZE, false).unwrap();
+    d.write_at(&pattern(8, 100), 60 * CHUNK_SIZE, false)
+        .unwrap();
     assert_ne!(std::fs::read(&p).unwrap(), good);
     e.mirror_sync(&p, SyncKind::Update, SyncDirection::Reverse)
         .unwrap();
@@ -352,7 +353,10 @@ fn protect_target_snapshots_the_secondary_during_a_resync() {
     e.mirror_sync(&p, SyncKind::Full, SyncDirection::Forward)
         .unwrap();
     assert!(wait(&e, &p));
-    assert!(eventually(5, || e.sets().is_empty()), "dropped once in step");
+    assert!(
+        eventually(5, || e.sets().is_empty()),
+        "dropped once in step"
+    );
     assert!(!shadow.exists());
     // Remote: the link factory is asked.
     let sfile = env.dir.path().join("remote-s");
@@ -423,7 +427,10 @@ fn refusals_leave_nothing_behind() {
     let err = e
         .enable_mirror(mspec(&p, Secondary::Local(s.clone()), &tiny))
         .unwrap_err();
-    assert!(err.to_string().contains("scoreboard volume too small"), "{err}");
+    assert!(
+        err.to_string().contains("scoreboard volume too small"),
+        "{err}"
+    );
     let err = e
         .enable_mirror(mspec(&p, remote(&outside), &sb))
         .unwrap_err();
@@ -449,7 +456,10 @@ fn refusals_leave_nothing_behind() {
     let err = e
         .enable_mirror(mspec(&p3, Secondary::Local(s.clone()), &sb3))
         .unwrap_err();
-    assert!(err.to_string().contains("target of one mirror only"), "{err}");
+    assert!(
+        err.to_string().contains("target of one mirror only"),
+        "{err}"
+    );
     let err = e
         .enable_mirror(mspec(&p, Secondary::Local(s2.clone()), &sb3))
         .unwrap_err();
@@ -532,7 +542,5 @@ fn restored_mirrors_never_claim_replicating() {
     assert!(wait(&e, &p));
     assert_eq!(std::fs::read(&s).unwrap(), std::fs::read(&p).unwrap());
     // Exported through NBD under the primary's name.
-    assert!(e
-        .export_names()
-        .contains(&p.to_string_lossy().into_owned()));
+    assert!(e.export_names().contains(&p.to_string_lossy().into_owned()));
 }

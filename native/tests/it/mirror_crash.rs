@@ -136,7 +136,8 @@ fn mirror_crash_kill_and_recover() {
             .lines()
             .filter_map(|l| {
                 let f: Vec<&str> = l.split(' ').collect();
-                (f.len() == 3 && f[0] == "A").then(|| (f[1].parse().unwrap(), f[2].parse().unwrap()))
+                (f.len() == 3 && f[0] == "A")
+                    .then(|| (f[1].parse().unwrap(), f[2].parse().unwrap()))
             })
             .collect();
         let sf = std::fs::File::open(&s).unwrap();

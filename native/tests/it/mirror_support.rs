@@ -74,9 +74,7 @@ impl MirrorLink for FileLink {
             return;
         }
         self.sw.writes.fetch_add(1, Ordering::SeqCst);
-        self.sw
-            .bytes
-            .fetch_add(data.len() as u64, Ordering::SeqCst);
+        self.sw.bytes.fetch_add(data.len() as u64, Ordering::SeqCst);
         {
             let mut ch = self.sw.chunks.lock().unwrap();
             let c0 = offset / CHUNK_SIZE;
@@ -101,7 +99,11 @@ impl MirrorLink for FileLink {
             return done(Err(cut_err()));
         }
         if self.sw.paused.load(Ordering::SeqCst) {
-            self.sw.held.lock().unwrap().push(Box::new(move || done(Ok(()))));
+            self.sw
+                .held
+                .lock()
+                .unwrap()
+                .push(Box::new(move || done(Ok(()))));
             return;
         }
         done(Ok(()))
@@ -111,10 +113,15 @@ impl MirrorLink for FileLink {
             return done(Err(cut_err()));
         }
         let mut b = vec![0u8; len as usize];
-        done(self.file.read_exact_at(&mut b, offset).map(|_| b).map_err(|e| Error::Io {
-            path: PathBuf::from("test-link"),
-            source: e,
-        }))
+        done(
+            self.file
+                .read_exact_at(&mut b, offset)
+                .map(|_| b)
+                .map_err(|e| Error::Io {
+                    path: PathBuf::from("test-link"),
+                    source: e,
+                }),
+        )
     }
     fn is_up(&self) -> bool {
         !self.sw.cut.load(Ordering::SeqCst)
