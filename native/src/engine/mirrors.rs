@@ -12,7 +12,7 @@ use crate::bitmap::{self, Geometry};
 use crate::blockdev::BlockDevice;
 use crate::device::MasterDevice;
 use crate::error::{Error, Result};
-use crate::mirror::device::{secs, state_name, Ctl, Hooks, MirrorCore};
+use crate::mirror::device::{state_name, Ctl, Hooks, MirrorCore};
 use crate::mirror::group::GroupCore;
 use crate::mirror::scoreboard::{Scoreboard, FL_FENCED, FL_FROZEN, FL_SPLIT};
 use crate::mirror::*;
@@ -959,8 +959,8 @@ pub(super) fn record_of_mirror(m: &MirrorCore) -> MirrorRecord {
 /// Orderly shutdown of every mirror: jobs and senders stopped, cleared
 /// bits written, headers clean (the state stays as it was; restore turns
 /// replicating into logging, since the queue is not kept).
-pub(super) fn shutdown_mirrors(st: &St) {
-    for m in st.mirrors.values() {
+pub(super) fn shutdown_mirrors(mirrors: &[Arc<MirrorCore>]) {
+    for m in mirrors {
         let job = {
             let mut c = m.ctl();
             c.disabled = true;
@@ -971,15 +971,16 @@ pub(super) fn shutdown_mirrors(st: &St) {
         };
         if let Some((stop, h)) = job {
             stop.store(true, Ordering::Release);
-            let _ = h.join();
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
         }
         m.flush_clears(true);
         m.set_replicating(false);
         m.group.queue.purge();
         let _ = m.sb.write_lifecycle(bitmap::LIFE_CLEAN);
-        let _ = secs(None);
     }
-    for m in st.mirrors.values() {
+    for m in mirrors {
         m.group.stop();
     }
 }

@@ -137,8 +137,14 @@ impl Drop for Inner {
 fn shutdown_inner(st: &Mutex<St>) {
     // Runs fully every time (explicit shutdown, then drop): anything started
     // after an explicit shutdown is stopped again when the engine goes away.
+    // Mirror jobs may need the control lock to end (protect snapshots):
+    // stop them before taking it for the sets.
+    let mirrors: Vec<_> = {
+        let st = st.lock().unwrap_or_else(|e| e.into_inner());
+        st.mirrors.values().cloned().collect()
+    };
+    mirrors::shutdown_mirrors(&mirrors);
     let st = st.lock().unwrap_or_else(|e| e.into_inner());
-    mirrors::shutdown_mirrors(&st);
     for s in st.sets.values().chain(st.parked.values()) {
         copy::stop(s, Stop::Shutdown);
         let _ = s.flush();

@@ -242,11 +242,9 @@ fn pace(m: &MirrorCore, stop: &AtomicBool) -> Result<()> {
         if stop.load(Ordering::Acquire) || !t.replicating {
             return Err(stopped());
         }
-        t = m
-            .changed
-            .wait_timeout(t, std::time::Duration::from_millis(50))
-            .unwrap()
-            .0;
+        drop(t);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        t = m.track.lock().unwrap();
     }
     Ok(())
 }
