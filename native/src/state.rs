@@ -63,6 +63,14 @@ pub(crate) struct MirrorRecord {
     pub options: MirrorOptions,
 }
 
+/// A volume claimed as a continuous-copy mirror target (FORMAT.md §3).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct TargetRecord {
+    pub volume: PathBuf,
+    pub owner: String,
+    pub token: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub(crate) struct Config {
     pub version: u32,
@@ -72,6 +80,10 @@ pub(crate) struct Config {
     /// Absent in older files and omitted when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mirrors: Vec<MirrorRecord>,
+    /// Mirror target claims (absent in older files, and left out when
+    /// there are none, so such files stay byte-identical).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetRecord>,
 }
 
 /// Takes the exclusive lock on `<dir>/lock` (created if missing) and writes

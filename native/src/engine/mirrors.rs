@@ -1,8 +1,8 @@
 //! Continuous copy on the engine handle: enable, disable and drive mirrors
 //! (types in `crate::mirror`, machinery in `mirror/device.rs`, `queue.rs`,
-//! `jobs.rs`, `group.rs`, `link.rs`), their persistence and restore, the
-//! role-reversal primitives (fence, scoreboard export and merge), and the
-//! target side's claims of volumes.
+//! `jobs.rs`, `group.rs`, `link.rs`), their persistence and restore, and the
+//! role-reversal primitives (fence, scoreboard export and merge); the target
+//! side's claims are in `targets.rs`.
 //!
 //! Every check of `enable_mirror` comes before anything is written, so a
 //! refused enable leaves the volumes and the configuration as they were.
@@ -34,12 +34,6 @@ fn mirror_not_found(primary: &Path) -> Error {
         name: primary.display().to_string(),
         hint: "no mirror has this primary volume; list the mirrors and use a primary path".into(),
     }
-}
-
-fn not_yet(what: &str) -> Error {
-    Error::Precondition(format!(
-        "{what}: continuous copy is not available in this build"
-    ))
 }
 
 fn subject(primary: &Path) -> String {
@@ -901,24 +895,6 @@ impl Engine {
                 link::start_autosync(m);
             }
         }
-    }
-
-    /// Claims `volume` as the secondary of one mirror (persisted): its NBD
-    /// export then takes writes only from connections naming the claim's
-    /// token.
-    pub fn claim_target(&self, volume: &Path, claim: TargetClaim) -> Result<TargetInfo> {
-        let _ = claim;
-        Err(not_yet(&format!("claim of {}", volume.display())))
-    }
-
-    /// Releases a claim.
-    pub fn release_target(&self, volume: &Path) -> Result<()> {
-        Err(not_yet(&format!("release of {}", volume.display())))
-    }
-
-    /// Every claimed target volume on this host.
-    pub fn targets(&self) -> Vec<TargetInfo> {
-        Vec::new()
     }
 }
 
