@@ -374,7 +374,13 @@ impl MirrorCore {
     }
 
     fn await_remote(&self, w: &Waiter) -> Result<()> {
-        match w.wait(self.link_timeout()) {
+        let t = self.link_timeout();
+        let mut res = w.wait(t);
+        // Queued behind other traffic on a link that answers: not lost.
+        while res.is_none() && self.replicating() && self.group.queue.quiet_for() < t {
+            res = w.wait(t);
+        }
+        match res {
             Some(Outcome::Acked) => Ok(()),
             Some(Outcome::Dropped) => self.after_drop(),
             Some(Outcome::Failed(e)) => {

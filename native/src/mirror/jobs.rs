@@ -76,6 +76,20 @@ pub(crate) fn connect(m: &MirrorCore) -> Result<Arc<dyn MirrorLink>> {
 
 /// Starts a sync job; returns once it runs.
 pub(crate) fn start(m: &Arc<MirrorCore>, kind: SyncKind, dir: SyncDirection) -> Result<()> {
+    // A job that already set its final state may still be on its way out.
+    let ending = {
+        let mut c = m.ctl();
+        if matches!(c.state, MirrorState::Syncing | MirrorState::ReverseSyncing) {
+            None
+        } else {
+            c.job.take()
+        }
+    };
+    if let Some((_, h)) = ending {
+        if h.thread().id() != std::thread::current().id() {
+            let _ = h.join();
+        }
+    }
     {
         let c = m.ctl();
         let refuse = |cause: String| {

@@ -16,7 +16,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Requests in flight to the secondaries of one group.
-const WINDOW: usize = 64;
+const WINDOW: usize = 16;
+/// Bytes in flight to the secondaries of one group (a slow link then holds
+/// at most this much unanswered).
+const WINDOW_BYTES: u64 = 8 << 20;
 /// How often the sender writes back lazily cleared scoreboard bits.
 const CLEAR_EVERY: Duration = Duration::from_millis(200);
 
@@ -102,6 +105,10 @@ struct QSt {
     done: Vec<(u64, Option<String>)>,
     next_seq: u64,
     stop: bool,
+    /// Last reply, or when the first request of an idle period left: a
+    /// link counts as lost when requests are out and nothing came back for
+    /// `link_timeout` (a slow link that answers is not lost).
+    progress: Option<Instant>,
 }
 
 /// How a write is admitted against its mirror's queue bounds.
@@ -200,6 +207,16 @@ impl Queue {
         }
     }
 
+    /// How long requests have been out without any reply (zero when
+    /// nothing is out).
+    pub fn quiet_for(&self) -> Duration {
+        let g = self.st.lock().unwrap();
+        if g.flights.is_empty() {
+            return Duration::ZERO;
+        }
+        g.progress.map_or(Duration::ZERO, |p| p.elapsed())
+    }
+
     /// Stops the sender after purging everything.
     pub fn stop(&self) {
         self.st.lock().unwrap().stop = true;
@@ -207,7 +224,8 @@ impl Queue {
     }
 
     fn can_submit(g: &QSt, i: &Item) -> bool {
-        if g.flights.len() >= WINDOW {
+        let bytes: u64 = g.flights.iter().map(|f| f.len).sum();
+        if g.flights.len() >= WINDOW || (!g.flights.is_empty() && bytes + i.len() > WINDOW_BYTES) {
             return false;
         }
         let same = g.flights.iter().filter(|f| Arc::ptr_eq(&f.m, &i.m));
@@ -247,6 +265,7 @@ impl Queue {
             // 1. Replies.
             if !g.done.is_empty() {
                 let done = std::mem::take(&mut g.done);
+                g.progress = Some(Instant::now());
                 let mut finished = Vec::new();
                 for (seq, err) in done {
                     if let Some(pos) = g.flights.iter().position(|f| f.seq == seq) {
@@ -280,10 +299,11 @@ impl Queue {
                 continue;
             }
             // 2. Replies that do not come.
+            let quiet = g.progress.map_or(Duration::ZERO, |p| p.elapsed());
             let late = g
                 .flights
                 .iter()
-                .find(|f| f.started.elapsed() > f.m.link_timeout())
+                .find(|f| f.started.elapsed() > f.m.link_timeout() && quiet > f.m.link_timeout())
                 .map(|f| (f.m.clone(), f.m.link_timeout()));
             if let Some((m, t)) = late {
                 drop(g);
@@ -300,6 +320,9 @@ impl Queue {
                     next = g.items.pop_front().map(|i| (i, None));
                 } else if Self::can_submit(&g, front) {
                     let i = g.items.pop_front().unwrap();
+                    if g.flights.is_empty() {
+                        g.progress = Some(Instant::now());
+                    }
                     let seq = g.next_seq;
                     g.next_seq += 1;
                     g.flights.push(Flight {
