@@ -154,15 +154,21 @@ impl MirrorCore {
 
     /// Locks the stripes of chunks `c0..=c1` in ascending order.
     pub fn lock_chunks(&self, c0: u64, c1: u64) -> Vec<MutexGuard<'_, ()>> {
-        let n = (c1 - c0 + 1).min(STRIPES as u64);
-        let mut idx: Vec<usize> = (c0..c0 + n)
-            .map(|c| (c % STRIPES as u64) as usize)
-            .collect();
-        idx.sort_unstable();
-        idx.dedup();
-        idx.into_iter()
-            .map(|i| self.stripes[i].lock().unwrap_or_else(|e| e.into_inner()))
-            .collect()
+        crate::set::lock_stripes(&self.stripes, c0, c1)
+    }
+
+    /// Marks the mirror going away: autosync and any job are told to stop;
+    /// returns the job's thread to join.
+    pub fn retire(&self) -> Option<JoinHandle<()>> {
+        let mut c = self.ctl();
+        c.disabled = true;
+        if let Some(a) = &c.autosync {
+            a.store(true, Ordering::Release);
+        }
+        c.job.take().map(|(stop, h)| {
+            stop.store(true, Ordering::Release);
+            h
+        })
     }
 
     pub fn replicating(&self) -> bool {

@@ -21,7 +21,7 @@ const WINDOW: usize = 16;
 /// at most this much unanswered).
 const WINDOW_BYTES: u64 = 8 << 20;
 /// How often the sender writes back lazily cleared scoreboard bits.
-const CLEAR_EVERY: Duration = Duration::from_millis(200);
+const CLEAR_EVERY: Duration = Duration::from_millis(1000);
 
 /// What became of a queued request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +122,16 @@ pub(crate) enum Admit {
     Free,
 }
 
+/// Drops a queued request unsent (its chunks stay marked).
+fn discard(i: Item) {
+    if i.is_write() {
+        i.m.finish_write(i.c0, i.c1, i.len(), false);
+    }
+    if let Some(w) = i.waiter {
+        w.notify(Outcome::Dropped);
+    }
+}
+
 /// What [`Queue::push`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Pushed {
@@ -188,15 +198,7 @@ impl Queue {
             self.cv.notify_all();
             (drop_items, drop_f)
         };
-        for i in items {
-            let len = i.len();
-            if i.is_write() {
-                i.m.finish_write(i.c0, i.c1, len, false);
-            }
-            if let Some(w) = i.waiter {
-                w.notify(Outcome::Dropped);
-            }
-        }
+        items.into_iter().for_each(discard);
         for f in flights {
             if f.write {
                 f.m.finish_write(f.c0, f.c1, f.len, false);
@@ -246,15 +248,7 @@ impl Queue {
                 let items: Vec<Item> = g.items.drain(..).collect();
                 let flights: Vec<Flight> = g.flights.drain(..).collect();
                 drop(g);
-                for i in items {
-                    let len = i.len();
-                    if i.is_write() {
-                        i.m.finish_write(i.c0, i.c1, len, false);
-                    }
-                    if let Some(w) = i.waiter {
-                        w.notify(Outcome::Dropped);
-                    }
-                }
+                items.into_iter().for_each(discard);
                 for f in flights {
                     if let Some(w) = f.waiter {
                         w.notify(Outcome::Dropped);
@@ -341,15 +335,7 @@ impl Queue {
             if let Some((i, seq)) = next {
                 drop(g);
                 match seq {
-                    None => {
-                        let len = i.len();
-                        if i.is_write() {
-                            i.m.finish_write(i.c0, i.c1, len, false);
-                        }
-                        if let Some(w) = i.waiter {
-                            w.notify(Outcome::Dropped);
-                        }
-                    }
+                    None => discard(i),
                     Some(seq) => self.submit(i, seq),
                 }
                 continue;
