@@ -52,6 +52,10 @@ pub(crate) struct Track {
     /// Writes and bytes queued or in flight.
     pub q_writes: u32,
     pub q_bytes: u64,
+    /// The part of `q_writes`/`q_bytes` a sync job queued (not bounded by
+    /// the host-write limits; the job paces itself).
+    pub job_writes: u32,
+    pub job_bytes: u64,
 }
 
 /// Management state of a mirror.
@@ -197,13 +201,18 @@ impl MirrorCore {
             (c.options.queue_writes, c.options.queue_bytes)
         };
         let t = self.track();
-        t.q_writes == 0 || (t.q_writes < w && t.q_bytes + len <= b)
+        let (hw, hb) = (t.q_writes - t.job_writes, t.q_bytes - t.job_bytes);
+        hw == 0 || (hw < w && hb + len <= b)
     }
 
-    pub fn queue_add(&self, len: u64) {
+    pub fn queue_add(&self, len: u64, job: bool) {
         let mut t = self.track();
         t.q_writes += 1;
         t.q_bytes += len;
+        if job {
+            t.job_writes += 1;
+            t.job_bytes += len;
+        }
     }
 
     /// Sets the bits of `c0..=c1` (durable before return) and, when the
@@ -227,7 +236,7 @@ impl MirrorCore {
         if !pages.is_empty() {
             if let Err(e) = self.sb.write_pages(&pages, true) {
                 if replicate {
-                    self.finish_write(c0, c1, 0, false);
+                    self.finish_write(c0, c1, 0, false, false);
                 }
                 self.fail(&format!("scoreboard write failed: {e}"));
                 return Err(e);
@@ -253,11 +262,15 @@ impl MirrorCore {
     /// A write left the queue (acknowledged or not): releases its counts;
     /// acknowledged chunks with nothing else pending become clearable.
     /// `len == 0` marks a write that never entered the queue's bounds.
-    pub fn finish_write(&self, c0: u64, c1: u64, len: u64, acked: bool) {
+    pub fn finish_write(&self, c0: u64, c1: u64, len: u64, acked: bool, job: bool) {
         let mut t = self.track();
         if len > 0 || acked {
             t.q_writes = t.q_writes.saturating_sub(1);
             t.q_bytes = t.q_bytes.saturating_sub(len);
+            if job {
+                t.job_writes = t.job_writes.saturating_sub(1);
+                t.job_bytes = t.job_bytes.saturating_sub(len);
+            }
         }
         for c in c0..=c1 {
             let left = match t.inflight.get_mut(&c) {
@@ -311,7 +324,7 @@ impl MirrorCore {
         let replicate = self.begin(c0, c1)?;
         if let Err(e) = self.local.write_at(buf, off, fua) {
             if replicate {
-                self.finish_write(c0, c1, 0, false);
+                self.finish_write(c0, c1, 0, false, false);
             }
             return Err(e);
         }
@@ -333,6 +346,7 @@ impl MirrorCore {
             c0,
             c1,
             waiter: waiter.clone(),
+            job: false,
         };
         let admit = if mode == MirrorMode::Sync || full == QueueFull::Block {
             Admit::Block
@@ -374,6 +388,7 @@ impl MirrorCore {
             c0: 0,
             c1: 0,
             waiter: Some(w.clone()),
+            job: false,
         };
         self.group.queue.push(item, Admit::Block);
         self.await_remote(&w)

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 const WINDOW: usize = 16;
 /// Bytes in flight to the secondaries of one group (a slow link then holds
 /// at most this much unanswered).
-const WINDOW_BYTES: u64 = 8 << 20;
+const WINDOW_BYTES: u64 = 32 << 20;
 /// How often the sender writes back lazily cleared scoreboard bits.
 const CLEAR_EVERY: Duration = Duration::from_millis(1000);
 
@@ -73,6 +73,8 @@ pub(crate) struct Item {
     pub c0: u64,
     pub c1: u64,
     pub waiter: Option<Arc<Waiter>>,
+    /// Queued by a sync job: outside the mirror's host-write bounds.
+    pub job: bool,
 }
 
 impl Item {
@@ -94,6 +96,7 @@ struct Flight {
     c1: u64,
     len: u64,
     write: bool,
+    job: bool,
     waiter: Option<Arc<Waiter>>,
     started: Instant,
 }
@@ -125,7 +128,7 @@ pub(crate) enum Admit {
 /// Drops a queued request unsent (its chunks stay marked).
 fn discard(i: Item) {
     if i.is_write() {
-        i.m.finish_write(i.c0, i.c1, i.len(), false);
+        i.m.finish_write(i.c0, i.c1, i.len(), false, i.job);
     }
     if let Some(w) = i.waiter {
         w.notify(Outcome::Dropped);
@@ -160,7 +163,7 @@ impl Queue {
             loop {
                 if !item.m.replicating() || g.stop {
                     drop(g);
-                    item.m.finish_write(item.c0, item.c1, 0, false);
+                    item.m.finish_write(item.c0, item.c1, 0, false, item.job);
                     return Pushed::Dropped;
                 }
                 if admit == Admit::Free || item.m.queue_has_room(item.len()) {
@@ -168,7 +171,7 @@ impl Queue {
                 }
                 if admit == Admit::NoBlock {
                     drop(g);
-                    item.m.finish_write(item.c0, item.c1, 0, false);
+                    item.m.finish_write(item.c0, item.c1, 0, false, item.job);
                     return Pushed::Full;
                 }
                 g = self
@@ -177,7 +180,7 @@ impl Queue {
                     .unwrap()
                     .0;
             }
-            item.m.queue_add(item.len());
+            item.m.queue_add(item.len(), item.job);
         }
         g.items.push_back(item);
         self.cv.notify_all();
@@ -201,7 +204,7 @@ impl Queue {
         items.into_iter().for_each(discard);
         for f in flights {
             if f.write {
-                f.m.finish_write(f.c0, f.c1, f.len, false);
+                f.m.finish_write(f.c0, f.c1, f.len, false, f.job);
             }
             if let Some(w) = f.waiter {
                 w.notify(Outcome::Dropped);
@@ -272,7 +275,7 @@ impl Queue {
                     match err {
                         None => {
                             if f.write {
-                                f.m.finish_write(f.c0, f.c1, f.len, true);
+                                f.m.finish_write(f.c0, f.c1, f.len, true, f.job);
                             }
                             if let Some(w) = f.waiter {
                                 w.notify(Outcome::Acked);
@@ -280,7 +283,7 @@ impl Queue {
                         }
                         Some(e) => {
                             if f.write {
-                                f.m.finish_write(f.c0, f.c1, f.len, false);
+                                f.m.finish_write(f.c0, f.c1, f.len, false, f.job);
                             }
                             // The group drops before the writer hears of it.
                             f.m.link_failed(&e);
@@ -326,6 +329,7 @@ impl Queue {
                         c1: i.c1,
                         len: i.len(),
                         write: i.is_write(),
+                        job: i.job,
                         waiter: i.waiter.clone(),
                         started: Instant::now(),
                     });
