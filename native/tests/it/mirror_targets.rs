@@ -47,6 +47,13 @@ fn claims_persist_show_in_used_by_and_refuse_conflicts() {
             EngineEvent::TargetClaimed { volume } if volume == t
         ));
         assert_eq!(used_by(&e, &t), "mirror target of hostA:/vols/p");
+        // The token is on disk now: only the engine's user may read it.
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(env.state.join("engine.json"))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "engine.json mode {mode:o}");
         // Same owner again: the token is renewed, not refused.
         e.claim_target(&t, claim("hostA:/vols/p", "tok-renewed-0000000000"))
             .unwrap();
