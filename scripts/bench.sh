@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The side-by-side references: cp is always there; these come from Debian.
 need=()
-for tool in nbdkit:nbdkit fio:fio wrk:wrk qemu-nbd:qemu-utils nbdcopy:libnbd-bin chromium:chromium; do
+for tool in nbdkit:nbdkit fio:fio wrk:wrk qemu-nbd:qemu-utils qemu-storage-daemon:qemu-utils nbdcopy:libnbd-bin chromium:chromium; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -36,6 +36,7 @@ run cargo run --release -p native --example engine_nbd_bench
 run cargo run --release -p native --example sync_probe
 run cargo run --release -p native --example nbd_tls_bench
 run cargo run --release -p native --example nbd_client_bench
+run cargo run --release -p native --example mirror_bench
 [ -x cimom/benches/http_bench.sh ] && run cimom/benches/http_bench.sh
 # Issue 17: a full copy through CIM until synchronized and synced, against cp + sync.
 run .venv/bin/python providers/benches/cim_full_copy.py
