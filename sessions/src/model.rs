@@ -377,3 +377,53 @@ pub fn is_name(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_times_and_names() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("3h"), Some(Duration::from_secs(3 * 3600)));
+        for bad in [
+            "",
+            "h",
+            "3",
+            "3 h",
+            "+3h",
+            "-3h",
+            "3x",
+            "3hh",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+        assert_eq!(format_duration(Duration::from_secs(86_400)), "1d");
+        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+        assert_eq!(format_duration(Duration::from_secs(5400)), "90m");
+        assert_eq!(parse_time_of_day("00:00"), Some(0));
+        assert_eq!(parse_time_of_day("23:59"), Some(23 * 60 + 59));
+        for bad in ["24:00", "7:00", "07:60", "07-00", "0700"] {
+            assert_eq!(parse_time_of_day(bad), None, "{bad:?}");
+        }
+        assert!(is_name("site-switch.sh") && is_name("_x"));
+        for bad in ["", "-x", ".x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(!is_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn enumerations_ignore_case_and_print_canonically() {
+        assert_eq!(Command::from_name("Freeze"), Some(Command::Freeze));
+        assert_eq!(
+            SeqType::from_name("POINT-IN-TIME"),
+            Some(SeqType::PointInTime)
+        );
+        assert_eq!(SeqType::from_name("PointInTime"), None);
+        assert_eq!(Event::OnDuplex.to_string(), "onDuplex");
+        assert_eq!(SeqType::choices(), "Point-In-Time or Continuous");
+        assert!(Characteristic::Dependent.fits(SeqType::PointInTime));
+        assert!(!Mode::Copy.fits(SeqType::Continuous));
+    }
+}

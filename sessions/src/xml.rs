@@ -258,3 +258,36 @@ pub(crate) fn read_tree(src: &str) -> Result<Node, Diagnostic> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_count_characters() {
+        let l = Lines::new("ab\nçé<x\n\nz");
+        assert_eq!((l.pos(0).line, l.pos(0).col), (1, 1));
+        assert_eq!((l.pos(3).line, l.pos(3).col), (2, 1));
+        // `<` after two 2-byte characters is column 3.
+        assert_eq!((l.pos(7).line, l.pos(7).col), (2, 3));
+        assert_eq!((l.pos(11).line, l.pos(11).col), (4, 1));
+    }
+
+    #[test]
+    fn deep_nesting_and_prefixes_are_refused() {
+        let deep = format!("{}{}", "<a>".repeat(40), "</a>".repeat(40));
+        assert_eq!(
+            read_tree(&deep).unwrap_err().message,
+            "elements nested too deeply"
+        );
+        let e = read_tree("<cs:SESSION xmlns:cs='urn:ds:copy-session:1'/>").unwrap_err();
+        assert!(e.message.contains("namespace prefixes"), "{}", e.message);
+        let e = read_tree("<?xml version='1.0' encoding='ISO-8859-1'?><a/>").unwrap_err();
+        assert_eq!(e.message, "only UTF-8 documents are accepted");
+        let n = read_tree("<a x='1&amp;2'>t&#x41;<![CDATA[<b>]]></a>").unwrap();
+        assert_eq!(
+            (n.attrs[0].value.as_str(), n.text.as_str()),
+            ("1&2", "tA<b>")
+        );
+    }
+}
