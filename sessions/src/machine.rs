@@ -375,28 +375,18 @@ pub fn step(
                 event,
                 occurrence,
             });
-            if let Some(handler) = q.handler(event) {
-                for (index, a) in handler.actions.iter().enumerate() {
-                    out.push(Decision::Act {
-                        seq,
-                        event,
-                        occurrence,
-                        index,
-                        action: a.value.clone(),
-                    });
-                }
+            push_actions(q, event, occurrence, |_| false, out);
+        };
+        // onError and onDuplex fire on each entry into their status.
+        let on_entry = |event: Event, into: Status, out: &mut Vec<Decision>| {
+            if status == into && h.status != into {
+                fire(event, fired_count(journal, seq, event) + 1, out);
             }
         };
         if h.runs > 0 {
             fire(Event::OnStart, h.runs, &mut out);
         }
-        if status == Status::Failed && h.status != Status::Failed {
-            fire(
-                Event::OnError,
-                fired_count(journal, seq, Event::OnError) + 1,
-                &mut out,
-            );
-        }
+        on_entry(Event::OnError, Status::Failed, &mut out);
         let complete = match q.kind.value {
             SeqType::PointInTime => status == Status::Done,
             SeqType::Continuous => status == Status::Duplex,
@@ -404,13 +394,7 @@ pub fn step(
         if complete {
             fire(Event::OnComplete, h.runs, &mut out);
         }
-        if status == Status::Duplex && h.status != Status::Duplex {
-            fire(
-                Event::OnDuplex,
-                fired_count(journal, seq, Event::OnDuplex) + 1,
-                &mut out,
-            );
-        }
+        on_entry(Event::OnDuplex, Status::Duplex, &mut out);
         if let (Some(s), Some(armed)) = (&q.schedule, h.armed_at) {
             if status != Status::Stopped {
                 if let Some(t) = due_tick(s.value, armed, now) {
@@ -434,17 +418,33 @@ fn owed(
     occurrence: u64,
     out: &mut Vec<Decision>,
 ) {
-    let Some(handler) = session.sequence(seq).and_then(|q| q.handler(event)) else {
+    let Some(q) = session.sequence(seq) else {
+        return;
+    };
+    let done = |index: usize| {
+        journal.iter().any(|e| {
+            matches!(e, Entry::Acted { seq: s, event: ev, occurrence: o, index: i, .. }
+                if *s == seq && *ev == event && *o == occurrence && *i == index)
+        })
+    };
+    push_actions(q, event, occurrence, done, out);
+}
+
+/// The actions `q` runs for `event`, in document order, except those `done`.
+fn push_actions(
+    q: &Sequence,
+    event: Event,
+    occurrence: u64,
+    done: impl Fn(usize) -> bool,
+    out: &mut Vec<Decision>,
+) {
+    let Some(handler) = q.handler(event) else {
         return;
     };
     for (index, a) in handler.actions.iter().enumerate() {
-        let done = journal.iter().any(|e| {
-            matches!(e, Entry::Acted { seq: s, event: ev, occurrence: o, index: i, .. }
-                if *s == seq && *ev == event && *o == occurrence && *i == index)
-        });
-        if !done {
+        if !done(index) {
             out.push(Decision::Act {
-                seq,
+                seq: q.num.value,
                 event,
                 occurrence,
                 index,
