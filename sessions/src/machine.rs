@@ -39,7 +39,9 @@ pub enum PairState {
     Syncing,
     /// Continuous: replicating, nothing out of sync.
     Duplex,
-    /// Continuous: logging (frozen, stopped or the link is down).
+    /// Continuous: logging (frozen, stopped or the link is down). Unless
+    /// the session froze or stopped the sequence, it is a failure: a cut link
+    /// is what onError exists for.
     Logging,
     /// Failed, with the host's reason.
     Failed(String),
@@ -275,7 +277,15 @@ pub fn derive_status(
         SeqType::PointInTime if all(PairState::Idle) => Status::Done,
         SeqType::PointInTime => Status::Failed,
         SeqType::Continuous if all(PairState::Duplex) => Status::Duplex,
-        SeqType::Continuous if pairs.contains(&PairState::Logging) => Status::Logging,
+        SeqType::Continuous if pairs.contains(&PairState::Logging) => {
+            // Logging the session asked for (freeze) is a status; any other
+            // is a cut link or a failed secondary.
+            if last == Some(Command::Freeze) {
+                Status::Logging
+            } else {
+                Status::Failed
+            }
+        }
         SeqType::Continuous
             if pairs
                 .iter()

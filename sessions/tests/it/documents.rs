@@ -363,7 +363,7 @@ fn a_crash_between_actions_resumes_with_the_next_one() {
 }
 
 #[test]
-fn duplex_fires_on_every_entry() {
+fn duplex_fires_on_every_entry_and_unplanned_logging_is_an_error() {
     use PairState::*;
     let mut run = Run {
         session: cppc(),
@@ -380,10 +380,25 @@ fn duplex_fires_on_every_entry() {
     {
         run.step(&[(4, st)], t as u64);
     }
+    // Logging the session did not ask for is an error (a cut link).
     assert_eq!(
         run.done,
-        ["onDuplex 4: notify oncall", "onDuplex 4: notify oncall"]
+        [
+            "onDuplex 4: notify oncall",
+            "onError 4: notify oncall",
+            "onDuplex 4: notify oncall"
+        ]
     );
+    // After a freeze, logging is expected: no error.
+    run.done.clear();
+    run.journal.push(Entry::Issued {
+        seq: 4,
+        cmd: Command::Freeze,
+        at: 9,
+    });
+    run.step(&[(4, Logging)], 10);
+    run.step(&[(4, Logging)], 11);
+    assert!(run.done.is_empty(), "{:?}", run.done);
 }
 
 #[test]
