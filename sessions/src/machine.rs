@@ -308,7 +308,7 @@ pub fn due_tick(schedule: Schedule, armed: u64, now: u64) -> Option<u64> {
         Schedule::At(minute) => {
             let day = 86_400;
             let offset = u64::from(minute) * 60;
-            let today = now - now % day + offset;
+            let today = (now - now % day).saturating_add(offset);
             let t = if today <= now {
                 today
             } else {
@@ -333,12 +333,16 @@ pub fn next_tick(session: &Session, journal: &[Entry], seq: u32, now: u64) -> Op
         Schedule::Every(d) => {
             let every = d.as_secs().max(1);
             let k = now.saturating_sub(armed) / every + 1;
-            Some(armed + k * every)
+            Some(armed.saturating_add(k.saturating_mul(every)))
         }
         Schedule::At(minute) => {
             let day = 86_400;
-            let today = now - now % day + u64::from(minute) * 60;
-            Some(if today > now { today } else { today + day })
+            let today = (now - now % day).saturating_add(u64::from(minute) * 60);
+            Some(if today > now {
+                today
+            } else {
+                today.saturating_add(day)
+            })
         }
     }
 }
