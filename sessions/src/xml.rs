@@ -214,31 +214,22 @@ pub(crate) fn read_tree(src: &str) -> Result<Node, Diagnostic> {
                 }
             }
             Event::GeneralRef(r) => {
+                let name = String::from_utf8_lossy(&r).into_owned();
                 let ch = if r.is_char_ref() {
                     match r.resolve_char_ref() {
-                        Ok(Some(c)) => c,
+                        Ok(Some(c)) => c.to_string(),
                         _ => return Err(Diagnostic::new(pos, "invalid character reference")),
                     }
+                } else if let Some(v) = quick_xml::escape::resolve_predefined_entity(&name) {
+                    v.to_owned()
                 } else {
-                    match &*r {
-                        b"lt" => '<',
-                        b"gt" => '>',
-                        b"amp" => '&',
-                        b"quot" => '"',
-                        b"apos" => '\'',
-                        other => {
-                            return Err(Diagnostic::new(
-                                pos,
-                                format!(
-                                    "undefined entity &{};: {NO_DOCTYPE}",
-                                    String::from_utf8_lossy(other)
-                                ),
-                            ))
-                        }
-                    }
+                    return Err(Diagnostic::new(
+                        pos,
+                        format!("undefined entity &{name};: {NO_DOCTYPE}"),
+                    ));
                 };
                 match stack.last_mut() {
-                    Some(node) => b.text(node, offset, &ch.to_string()),
+                    Some(node) => b.text(node, offset, &ch),
                     None => return Err(Diagnostic::new(pos, "text outside the root element")),
                 }
             }

@@ -104,3 +104,20 @@ fn bad_fixtures_give_their_expected_messages() {
     // The schema carries most rules; the parser-only ones are the minority.
     assert!(!semantic_only.is_empty());
 }
+
+#[test]
+fn canonical_forms_validate_with_xmllint() {
+    let dir = std::env::temp_dir().join(format!("sessions-canonical-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for f in xml_files("good") {
+        let s = sessions::parse(&std::fs::read_to_string(&f).expect("read")).expect("parses");
+        let out = dir.join(f.file_name().expect("name"));
+        std::fs::write(&out, sessions::to_xml(&s)).expect("write");
+        assert!(
+            xmllint_accepts(&out),
+            "xmllint rejects the canonical form of {}",
+            f.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
