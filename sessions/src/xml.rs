@@ -6,6 +6,7 @@
 //! in `parse.rs`.
 
 use crate::{Diagnostic, Pos};
+use quick_xml::events::attributes::AttrError;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
@@ -105,7 +106,7 @@ impl<'a> Builder<'a> {
         let mut attrs = start.attributes();
         attrs.with_checks(true);
         for a in attrs {
-            let a = a.map_err(|e| Diagnostic::new(pos, format!("malformed attribute: {e}")))?;
+            let a = a.map_err(|e| self.attr_error(offset, &e))?;
             let apos = self.lines.pos(self.offset_of(a.key.as_ref()));
             let aname = String::from_utf8_lossy(a.key.as_ref()).into_owned();
             let value = a
@@ -118,6 +119,22 @@ impl<'a> Builder<'a> {
             });
         }
         Ok(node)
+    }
+
+    /// An attribute syntax error of the tag at `offset`, placed where it is
+    /// (quick-xml counts from the first byte after `<`).
+    fn attr_error(&self, offset: u64, e: &AttrError) -> Diagnostic {
+        let (at, what) = match e {
+            AttrError::Duplicated(at, _) => (*at, "duplicated attribute"),
+            AttrError::ExpectedEq(at) => (*at, "expected '=' after the attribute name"),
+            AttrError::ExpectedValue(at) => (*at, "expected an attribute value"),
+            AttrError::UnquotedValue(at) => (*at, "attribute values must be quoted"),
+            AttrError::ExpectedQuote(at, _) => (*at, "unclosed attribute value"),
+        };
+        Diagnostic::new(
+            self.at(offset + 1 + at as u64),
+            format!("malformed attribute: {what}"),
+        )
     }
 
     fn text(&self, node: &mut Node, offset: u64, piece: &str) {
