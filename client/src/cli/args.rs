@@ -10,6 +10,9 @@
 //!    settings with environment defaults applied. Reading the password file
 //!    happens later, in the runner.
 //!
+//! Besides the option letters, one word command: `session check FILE`
+//! (the first operand `session`, with no action letter).
+//!
 //! Every usage problem is a [`UsageError`] whose text is the classic message
 //! ("must specify an action flag", "too many action flags", ...); `iiadm`
 //! prints it with the usage summary and exits 2.
