@@ -2,7 +2,7 @@
 # Runs every test of the project on a fresh machine of this kind.
 #
 # Installs what the tests need when it is missing (Debian: sblim-wbemcli,
-# libnbd-bin, qemu-utils, openssl, util-linux, man-db, chromium; PyPI, in ./.venv:
+# libnbd-bin, qemu-utils, openssl, util-linux, man-db, chromium, libxml2-utils; PyPI, in ./.venv:
 # pywbem, pywbemtools, pytest, prometheus_client, playwright; cargo-nextest, cargo-deb), builds
 # the binaries, then runs the Rust tests (cargo nextest), the end-to-end tests
 # against a real cimomd (pytest, tests/e2e) and short fuzzing runs.
@@ -23,6 +23,8 @@ command -v qemu-io >/dev/null || need_apt+=(qemu-utils)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v man >/dev/null || need_apt+=(man-db)
+# The copy-session fixtures are checked against the XSD with xmllint.
+command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
 # The console tests drive Debian's chromium through Playwright (never a browser download).
 command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -64,7 +66,7 @@ log "end-to-end tests (pytest against a real cimomd)"
 CIMOMD="$ROOT/target/debug/cimomd" IIADM="$ROOT/target/debug/iiadm" \
   python -m pytest -q tests/e2e
 
-# Six targets (cim 2, mof 1, native 2, cimom 1) take no more of the short CI budget than
+# Seven targets (cim 2, mof 1, native 2, cimom 1, sessions 1) take about the short CI budget
 # the first four did (4 x 20 s); the long modes (FUZZ_RUNS, see each run.sh) go deep.
 FUZZ_SECONDS=${FUZZ_SECONDS:-12}
 if [ "$FUZZ_SECONDS" != 0 ]; then
@@ -72,7 +74,7 @@ if [ "$FUZZ_SECONDS" != 0 ]; then
     log "installing cargo-fuzz"
     cargo install --locked cargo-fuzz
   fi
-  for script in cim/fuzz/run.sh mof/fuzz/run.sh native/fuzz/run.sh cimom/fuzz/run.sh; do
+  for script in cim/fuzz/run.sh mof/fuzz/run.sh native/fuzz/run.sh cimom/fuzz/run.sh sessions/fuzz/run.sh; do
     if [ -x "$script" ]; then
       log "fuzzing: $script for ${FUZZ_SECONDS}s per target"
       "$script" "$FUZZ_SECONDS"

@@ -10,6 +10,9 @@
 //!    settings with environment defaults applied. Reading the password file
 //!    happens later, in the runner.
 //!
+//! Besides the option letters, one word command: `session check FILE`
+//! (the first operand `session`, with no action letter).
+//!
 //! Every usage problem is a [`UsageError`] whose text is the classic message
 //! ("must specify an action flag", "too many action flags", ...); `iiadm`
 //! prints it with the usage summary and exits 2.
@@ -65,6 +68,9 @@ pub enum UsageError {
     /// `-C GROUP TYPE` with a type other than ind/dep.
     #[error("group type must be ind or dep, not {0:?}")]
     GroupType(String),
+    /// `session` without a known verb, or a verb that needs the sessions runtime.
+    #[error("{0}")]
+    Session(String),
     /// The PID-lock modifier of the classic tool.
     #[error("-p (PID lock) is not supported by this iiadm")]
     PidLock,
@@ -340,6 +346,8 @@ pub enum Action {
     DeleteGroup(String),
     /// `-G` / `-g -L`.
     ListGroups,
+    /// `session check FILE`: validate a copy-session/1 document offline.
+    SessionCheck(PathBuf),
     /// `-h`.
     Help,
     /// `-v`.
@@ -474,6 +482,12 @@ impl LowArgs {
         }
         if self.move_members {
             actions.push(('m', None));
+        }
+        if actions.is_empty()
+            && self.group.is_none()
+            && self.operands.first().is_some_and(|o| o == "session")
+        {
+            return session_action(&self.operands[1..]);
         }
         if actions.is_empty() {
             if self.empty || (self.operands.is_empty() && self.group.is_none()) {
@@ -765,6 +779,31 @@ impl LowArgs {
     }
 }
 
+/// `session VERB ...`. Only `check` exists so far: `start`, `stop`, `status`
+/// and `list` need the sessions runtime in `cimomd` (`DS_CopySession`).
+fn session_action(ops: &[String]) -> Result<Action, UsageError> {
+    match ops.first().map(String::as_str) {
+        Some("check") => match &ops[1..] {
+            [file] => Ok(Action::SessionCheck(PathBuf::from(file))),
+            [] => Err(UsageError::Session("session check requires a FILE".into())),
+            more => Err(UsageError::Session(format!(
+                "too many arguments for session check: {}",
+                more[1..].join(" ")
+            ))),
+        },
+        Some(verb @ ("start" | "stop" | "status" | "list")) => Err(UsageError::Session(format!(
+            "session {verb} is not available yet: it needs the sessions runtime (DS_CopySession); \
+             only session check FILE works"
+        ))),
+        Some(other) => Err(UsageError::Session(format!(
+            "unknown session command {other:?}"
+        ))),
+        None => Err(UsageError::Session(
+            "session requires a command: check FILE".into(),
+        )),
+    }
+}
+
 /// Parses `args` (without the program name) all the way to [`HighArgs`].
 pub fn parse<I, S>(args: I, env: &Env) -> Result<HighArgs, UsageError>
 where
@@ -800,6 +839,7 @@ usage: iiadm [--url URL] [--user USER] [--password-file FILE] [--json]
   -g -L                  list groups            -n            do not ask for confirmation
   -h                     help                   -v            version
 A SET is named by its shadow volume path or its set name.
+Sessions: iiadm session check FILE [--json] checks a copy-session/1 document offline: exit 0 valid (a summary), 1 invalid (FILE:LINE:COLUMN: messages).
 Environment: IIADM_URL (default http://127.0.0.1:5988), IIADM_USER, IIADM_PASSWORD.
 Exit status: 0 success, 1 operation failed, 2 bad usage.
 ";

@@ -210,5 +210,9 @@ mod tests {
         );
         let tail = cmd.get_after_long_help().unwrap().to_string();
         assert!(tail.contains("Exit status: 0 success, 1 operation failed, 2 bad usage."));
+        assert!(
+            tail.contains("Sessions: iiadm session check FILE [--json]"),
+            "{tail}"
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! The `iiadm` command: argument parsing ([`args`]), output formats
-//! ([`output`]) and the runner ([`run`]). `src/bin/iiadm.rs` only wires these
+//! ([`output`]), the runner ([`run`]) and the offline `session check`
+//! ([`session`]). `src/bin/iiadm.rs` only wires these
 //! to the process; tests drive [`run_capture`] (or [`run::run_async`]) instead.
 
 pub mod args;
 pub mod doc;
 pub mod output;
 pub mod run;
+pub mod session;
 
 use std::io::{IsTerminal, Write};
 

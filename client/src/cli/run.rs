@@ -119,6 +119,7 @@ pub async fn run_async(args: &HighArgs, io: &mut Io<'_>) -> i32 {
             let _ = io.out.write_all(output::version().as_bytes());
             return 0;
         }
+        Action::SessionCheck(file) => return super::session::check(file, args.json, io),
         _ => {}
     }
     let host = match client_config(&args.conn).and_then(Client::new) {
@@ -376,7 +377,7 @@ where
 pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome {
     let json = args.json;
     match &args.action {
-        Action::Help | Action::Version => Ok(()),
+        Action::Help | Action::Version | Action::SessionCheck(_) => Ok(()),
         Action::Enable {
             set_type,
             master,

@@ -415,3 +415,33 @@ fn connection_options_and_environment() {
     assert_eq!(h.conn.url, "http://127.0.0.1:5988");
     assert!(parse(["-n", "-c", "m", "/s"], &env()).unwrap().no_confirm);
 }
+
+#[test]
+fn session_check_and_the_verbs_that_need_the_runtime() {
+    assert_eq!(
+        ok(&["session", "check", "s.xml"]),
+        Action::SessionCheck("s.xml".into())
+    );
+    let h = parse(["--json", "session", "check", "s.xml"], &env()).unwrap();
+    assert!(h.json);
+    for (args, text) in [
+        (&["session"][..], "session requires a command: check FILE"),
+        (&["session", "check"][..], "session check requires a FILE"),
+        (
+            &["session", "check", "a", "b"][..],
+            "too many arguments for session check: b",
+        ),
+        (&["session", "frob"][..], "unknown session command \"frob\""),
+    ] {
+        assert_eq!(err(args).to_string(), text, "{args:?}");
+    }
+    for verb in ["start", "stop", "status", "list"] {
+        let e = err(&["session", verb, "x"]).to_string();
+        assert!(e.contains("needs the sessions runtime"), "{e}");
+    }
+    // `session` as an operand of a classic action stays an operand.
+    assert_eq!(
+        ok(&["-i", "session"]),
+        Action::Status(Scope::Target(set("session")))
+    );
+}
