@@ -318,6 +318,20 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// An optional boolean parameter ("true"/"false" strings accepted).
+    pub fn get_bool(&self, name: &str) -> Result<Option<bool>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Boolean(b)) => Ok(Some(*b)),
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(other) => Err(Error::InvalidParameter(format!(
+                "parameter {name} of {} must be a boolean, not {other:?}",
+                self.method
+            ))),
+        }
+    }
+
     /// A required reference parameter (a REF value, or a WBEM URI string as
     /// some clients send).
     pub fn reference(&self, name: &str) -> Result<ObjectPath> {
