@@ -75,12 +75,19 @@ enum Command {
 }
 
 /// The MOF compiled into `root/cimv2` at the first start (and when it changes).
-fn bundled() -> [BundledMof; 1] {
-    [BundledMof {
-        namespace: providers::NAMESPACE,
-        name: providers::DS_II_MOF_NAME,
-        text: providers::DS_II_MOF,
-    }]
+fn bundled() -> [BundledMof; 2] {
+    [
+        BundledMof {
+            namespace: providers::NAMESPACE,
+            name: providers::DS_II_MOF_NAME,
+            text: providers::DS_II_MOF,
+        },
+        BundledMof {
+            namespace: providers::NAMESPACE,
+            name: providers::DS_II_MIRROR_MOF_NAME,
+            text: providers::DS_II_MIRROR_MOF,
+        },
+    ]
 }
 
 fn main() -> ExitCode {
@@ -110,6 +117,16 @@ fn main() -> ExitCode {
                 Err(e) => return usage_error(&e),
             };
             init_tracing(&config.log);
+            let peers = match &config.peers {
+                Some(path) => match cimomd::peers::PeersFile::load(path) {
+                    Ok(p) => p,
+                    Err(e) => return usage_error(&e),
+                },
+                None => cimomd::peers::PeersFile {
+                    local_name: providers::peers::local_host_name(),
+                    peers: Vec::new(),
+                },
+            };
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -120,7 +137,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            exit(runtime.block_on(serve(config, cli.announce)), 1)
+            exit(runtime.block_on(serve(config, peers, cli.announce)), 1)
         }
     }
 }
@@ -253,7 +270,11 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> anyhow::Result<()> {
+async fn serve(
+    mut config: Config,
+    peers: cimomd::peers::PeersFile,
+    announce: cimom::announce::AnnounceArgs,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("cannot create the state dir {}", config.state_dir.display()))?;
     if config.server.https_listen.is_some() && config.server.tls.is_none() {
@@ -274,8 +295,17 @@ async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> a
         }
     }
 
-    let engine_cfg =
+    let mut engine_cfg =
         EngineConfig::new(config.state_dir.join("engine"), config.volume_roots.clone());
+    // Mirrors reach their secondaries through the peers file.
+    let peers = Arc::new(peers);
+    engine_cfg.links = Some(native::mirror::Links(Arc::new(
+        cimomd::peers::PeerLinks::new(
+            peers.clone(),
+            cimomd::peers::nbd_links(),
+            tokio::runtime::Handle::current(),
+        ),
+    )));
     // The engine and the repository open side by side (both mostly wait on
     // the disk); the providers are registered once both are there.
     let state_dir = config.state_dir.clone();
@@ -306,7 +336,16 @@ async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> a
         .await
         .map_err(anyhow::Error::msg)?;
     let reach = nbd.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
-    cimom.set_providers(providers::registry_with_nbd(&engine, reach));
+    let backend = providers::backend::Backend::new(engine.clone())
+        .with_peers(Arc::new(cimomd::peers::PeerDirectory(peers)))
+        .with_volume_roots(
+            config
+                .volume_roots
+                .iter()
+                .map(|r| r.canonicalize().unwrap_or_else(|_| r.clone()))
+                .collect(),
+        );
+    cimom.set_providers(providers::registry_for(backend, reach));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
