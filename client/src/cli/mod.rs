@@ -1,9 +1,10 @@
 //! The `iiadm` command: argument parsing ([`args`]), output formats
-//! ([`output`]) and the runner ([`run`]). `src/bin/iiadm.rs` only wires these
+//! ([`output`]), the runner ([`run`]) and `iiadm mirror` ([`mirror`]). `src/bin/iiadm.rs` only wires these
 //! to the process; tests drive [`run_capture`] (or [`run::run_async`]) instead.
 
 pub mod args;
 pub mod doc;
+pub mod mirror;
 pub mod output;
 pub mod run;
 
