@@ -33,6 +33,7 @@ done
 run cargo run --release -p native --example nbd_bench
 run cargo run --release -p native --example engine_nbd_bench
 run cargo run --release -p native --example nbd_tls_bench
+run cargo run --release -p native --example nbd_client_bench
 [ -x cimom/benches/http_bench.sh ] && run cimom/benches/http_bench.sh
 # Issue 18: start to READY=1 (DMTF 2.41 + 1,000 sets) and metrics endpoint overhead.
 run .venv/bin/python cimomd/benches/service_bench.py

@@ -48,12 +48,24 @@ pub(crate) struct GroupRecord {
     pub locked: bool,
 }
 
+/// A volume claimed as a continuous-copy mirror target (FORMAT.md §3).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct TargetRecord {
+    pub volume: PathBuf,
+    pub owner: String,
+    pub token: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub(crate) struct Config {
     pub version: u32,
     pub sets: Vec<SetRecord>,
     pub groups: Vec<GroupRecord>,
     pub overflows: Vec<PathBuf>,
+    /// Mirror target claims (absent in older files, and left out when
+    /// there are none, so such files stay byte-identical).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetRecord>,
 }
 
 /// Takes the exclusive lock on `<dir>/lock` (created if missing) and writes

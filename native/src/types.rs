@@ -339,7 +339,8 @@ pub struct VolumeInfo {
     /// Size in bytes.
     pub capacity: u64,
     /// `""` or `"master of <shadow>"`, `"shadow of <shadow>"`,
-    /// `"bitmap of <shadow>"`, `"overflow"`.
+    /// `"bitmap of <shadow>"`, `"overflow"`, `"mirror target of <owner>"`
+    /// (a claimed master: `"mirror target of <owner>; master of <shadow>"`).
     pub used_by: String,
     /// A block device rather than a regular file.
     pub block_device: bool,

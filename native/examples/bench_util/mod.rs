@@ -1,4 +1,4 @@
-//! Helpers shared by the NBD benchmark examples (`nbd_bench`,
+//! Helpers shared by the NBD benchmark examples (`nbd_bench`, `nbd_client_bench`,
 //! `nbd_tls_bench`, `engine_nbd_bench`): medians, environment knobs, test files, fio runs,
 //! the result rows, and starting, waiting for and stopping the reference
 //! tools.

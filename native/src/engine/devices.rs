@@ -51,7 +51,11 @@ impl Engine {
             let Some((size, block)) = probe_size(&c) else {
                 continue;
             };
-            let used_by = Self::role_of(&st, &c).unwrap_or_default();
+            let used_by = match (Self::target_role(&st, &c), Self::role_of(&st, &c)) {
+                // A claimed master shows both roles.
+                (Some(t), Some(r)) if t != r => format!("{t}; {r}"),
+                (_, r) => r.unwrap_or_default(),
+            };
             out.insert(
                 c.clone(),
                 VolumeInfo {
@@ -82,7 +86,11 @@ impl Engine {
     }
 
     /// The device for `path` and the canonical path it is counted under.
-    fn device_in(&self, st: &mut St, path: &Path) -> Result<(PathBuf, Arc<dyn BlockDevice>)> {
+    pub(super) fn device_in(
+        &self,
+        st: &mut St,
+        path: &Path,
+    ) -> Result<(PathBuf, Arc<dyn BlockDevice>)> {
         let p = match st.sets.get(path) {
             Some(_) => path.to_path_buf(),
             None => self.inner.roots.resolve(path)?,
@@ -91,7 +99,7 @@ impl Engine {
             return Ok((s.shadow_path.clone(), Arc::new(ShadowDevice(s.clone()))));
         }
         if let Some(role) = Self::role_of(st, &p) {
-            if !role.starts_with("master of") {
+            if !role.starts_with("master of") && !role.starts_with("mirror target of") {
                 return Err(Error::PermissionDenied {
                     path: p,
                     reason: format!("the volume is the {role}; I/O to bitmap and overflow volumes through the engine is refused"),
@@ -122,7 +130,7 @@ impl Engine {
         map.get(p).map_or(0, |c| c.load(Ordering::Acquire))
     }
 
-    fn client_counter(&self, p: &Path) -> Arc<AtomicUsize> {
+    pub(super) fn client_counter(&self, p: &Path) -> Arc<AtomicUsize> {
         let mut map = self.inner.clients.lock().unwrap_or_else(|e| e.into_inner());
         // Forget volumes nobody holds any more, so the map stays small.
         map.retain(|_, c| c.load(Ordering::Acquire) > 0 || Arc::strong_count(c) > 1);
@@ -168,6 +176,8 @@ impl ExportSource for Engine {
                 v.push(s.master.path.to_string_lossy().into_owned());
             }
         }
+        // Claimed mirror targets, by their plain path (never the token form).
+        v.extend(st.targets.keys().map(|p| p.to_string_lossy().into_owned()));
         v.sort();
         v.dedup();
         v
@@ -175,8 +185,14 @@ impl ExportSource for Engine {
 
     /// The device of one set volume, counted as one client connection of
     /// that volume until the server drops it (at the end of the connection).
+    ///
+    /// A claimed mirror target is opened fenced (`targets.rs`): with
+    /// `?mirror=<token>` for its owner, read-only in effect for anyone else.
     fn open_export(&self, name: &str) -> Option<Arc<dyn BlockDevice>> {
         let mut st = self.st();
+        if let Some(opened) = self.open_target_export(&mut st, name) {
+            return opened;
+        }
         let listed = st.sets.values().chain(st.parked.values()).any(|s| {
             s.shadow_path.as_os_str() == name || (!s.imported && s.master.path.as_os_str() == name)
         });

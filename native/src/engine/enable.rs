@@ -147,7 +147,9 @@ impl Engine {
             ));
         }
         if let Some(role) = Self::role_of(st, &paths.master) {
-            if !role.starts_with("master of") {
+            // A mirror target may be a master: sessions chain it into a
+            // point-in-time copy.
+            if !role.starts_with("master of") && !role.starts_with("mirror target of") {
                 return Err(Error::in_use(
                     &paths.master,
                     role,

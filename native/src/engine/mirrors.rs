@@ -1,5 +1,5 @@
 //! Continuous copy on the engine handle: enable, disable and drive mirrors
-//! (types in `crate::mirror`), and the target side's claims of volumes.
+//! (types in `crate::mirror`); the target side's claims are in `targets.rs`.
 //!
 //! API surface agreed between the engine, the NBD client and the providers;
 //! the bodies are filled in by the mirror work (issue 15).
@@ -71,23 +71,5 @@ impl Engine {
     pub fn mirror_wait(&self, primary: &Path, timeout: Option<Duration>) -> Result<bool> {
         let _ = timeout;
         Err(not_yet(&format!("wait for mirror {}", primary.display())))
-    }
-
-    /// Claims `volume` as the secondary of one mirror (persisted): its NBD
-    /// export then takes writes only from connections naming the claim's
-    /// token.
-    pub fn claim_target(&self, volume: &Path, claim: TargetClaim) -> Result<TargetInfo> {
-        let _ = claim;
-        Err(not_yet(&format!("claim of {}", volume.display())))
-    }
-
-    /// Releases a claim.
-    pub fn release_target(&self, volume: &Path) -> Result<()> {
-        Err(not_yet(&format!("release of {}", volume.display())))
-    }
-
-    /// Every claimed target volume on this host.
-    pub fn targets(&self) -> Vec<TargetInfo> {
-        Vec::new()
     }
 }

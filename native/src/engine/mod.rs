@@ -42,7 +42,8 @@
 //! `open.rs` opening and recovery; `enable.rs` and `restore.rs` a new and a
 //! configured set, step by step; `sets.rs` disable, rename and set info;
 //! `jobs.rs` copy/update, abort, suspend, resume, reset, wait and copy
-//! parameters; `transfer.rs` export, import and join; `overflows.rs`
+//! parameters; `transfer.rs` export, import and join; `targets.rs` mirror target claims
+//! and their export fence; `overflows.rs`
 //! overflow volumes; `groups.rs` groups; `devices.rs` volumes, data-path
 //! devices, the NBD export source, events and shutdown.
 
@@ -70,6 +71,7 @@ mod open;
 mod overflows;
 mod restore;
 mod sets;
+mod targets;
 mod transfer;
 
 /// Handle to the imaging engine.
@@ -109,6 +111,8 @@ struct St {
     overflows: BTreeMap<PathBuf, Arc<Overflow>>,
     /// Overflow volumes in the configuration that could not be opened.
     overflow_missing: Vec<PathBuf>,
+    /// Volumes claimed as mirror targets (`targets.rs`), by canonical path.
+    targets: BTreeMap<PathBuf, targets::Target>,
 }
 
 fn now() -> u64 {
@@ -176,6 +180,7 @@ impl Engine {
             sets,
             groups: st.groups.values().cloned().collect(),
             overflows,
+            targets: targets::target_records(st),
         };
         state::save(&self.inner.cfg.state_dir, &cfg)
     }
@@ -224,7 +229,7 @@ impl Engine {
         if st.overflows.contains_key(p) || st.overflow_missing.iter().any(|o| o == p) {
             return Some("overflow".into());
         }
-        None
+        Self::target_role(st, p)
     }
 
     /// Refuses a volume that a client holds open as a plain volume.

@@ -51,6 +51,14 @@ impl Engine {
                     }
                 }
             }
+            for t in &conf.targets {
+                let claim = crate::mirror::TargetClaim {
+                    owner: t.owner.clone(),
+                    token: t.token.clone(),
+                };
+                st.targets
+                    .insert(t.volume.clone(), super::targets::Target::new(claim));
+            }
             for g in &conf.groups {
                 st.groups.insert(g.name.clone(), g.clone());
             }

@@ -298,7 +298,7 @@ where
                     continue;
                 }
                 let Some(export) = lookup(session, source, &req.name).await? else {
-                    let msg = format!("no export named {:?}", req.name);
+                    let msg = format!("no export named {:?}", super::redact_export(&req.name));
                     put_option_reply(&mut out, option, REP_ERR_UNKNOWN, msg.as_bytes());
                     send(wr, &out).await?;
                     continue;

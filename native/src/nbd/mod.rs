@@ -124,6 +124,7 @@
 //!   it is accepted, before the greeting (the handshake has no way to say
 //!   why); the server logs a warning naming the peer.
 
+pub mod client;
 pub mod file_export;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -153,6 +154,16 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 use transmission::Wire;
+
+/// An export name as logs and messages show it: the secret of a mirror
+/// target's export name (`<path>?mirror=<token>`, see the engine's
+/// `targets.rs`) is replaced by `…`.
+pub fn redact_export(export: &str) -> String {
+    match export.find("?mirror=") {
+        Some(i) => format!("{}?mirror=…", &export[..i]),
+        None => export.to_owned(),
+    }
+}
 
 /// Limits and timeouts of the NBD server.
 #[derive(Debug, Clone)]
@@ -425,7 +436,7 @@ async fn connection(link: Link, peer: Peer, ctx: Arc<Ctx>, mut stop: watch::Rece
         }
         Ok(Ok(Some(t))) => t,
     };
-    tracing::Span::current().record("export", export.name.as_str());
+    tracing::Span::current().record("export", redact_export(&export.name).as_str());
     tracing::info!(
         size = export.size,
         read_only = export.read_only,

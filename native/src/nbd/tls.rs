@@ -216,7 +216,7 @@ fn pem_reader(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
         })
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let certs: Vec<_> = rustls_pemfile::certs(&mut pem_reader(path)?)
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| config_error(&subject(path), &e.to_string()))?;
@@ -226,7 +226,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
+pub(crate) fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     rustls_pemfile::private_key(&mut pem_reader(path)?)
         .map_err(|e| config_error(&subject(path), &e.to_string()))?
         .ok_or_else(|| config_error(&subject(path), "holds no PEM private key"))

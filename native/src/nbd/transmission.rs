@@ -630,7 +630,7 @@ pub(crate) async fn run<R: AsyncRead + Unpin>(
         work: Condvar::new(),
         max_workers: config.workers_per_connection.max(1),
         avg_call_ns: AtomicU64::new(0),
-        probe: crate::probe::export_opened(&export.name),
+        probe: crate::probe::export_opened(&super::redact_export(&export.name)),
     });
     let slots = Arc::new(Semaphore::new(max_in_flight));
     let budget = config

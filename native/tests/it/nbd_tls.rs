@@ -17,12 +17,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
+pub(crate) struct Ca {
+    pub cert: rcgen::Certificate,
+    pub key: KeyPair,
 }
 
-fn ca(name: &str) -> Ca {
+pub(crate) fn ca(name: &str) -> Ca {
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.distinguished_name.push(DnType::CommonName, name);
@@ -34,7 +34,7 @@ fn ca(name: &str) -> Ca {
 }
 
 /// A leaf certificate and its key, both PEM.
-fn leaf(ca: &Ca, cn: &str, sans: Vec<SanType>, client: bool) -> (String, String) {
+pub(crate) fn leaf(ca: &Ca, cn: &str, sans: Vec<SanType>, client: bool) -> (String, String) {
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
     p.distinguished_name.push(DnType::CommonName, cn);
     p.subject_alt_names = sans;
@@ -48,13 +48,13 @@ fn leaf(ca: &Ca, cn: &str, sans: Vec<SanType>, client: bool) -> (String, String)
     (cert.pem(), key.serialize_pem())
 }
 
-struct Pki {
-    dir: tempfile::TempDir,
-    ca: Ca,
-    files: TlsFiles,
+pub(crate) struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca: Ca,
+    pub files: TlsFiles,
 }
 
-fn pki() -> Pki {
+pub(crate) fn pki() -> Pki {
     let dir = tempfile::tempdir().unwrap();
     let ca = ca("nbd test ca");
     let (cert, key) = leaf(
