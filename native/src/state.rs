@@ -10,6 +10,7 @@
 //! as decimal text, for the error message of a second engine only.
 
 use crate::error::{Error, Result};
+use crate::mirror::{MirrorMode, MirrorOptions, Secondary};
 use crate::storage::{self, StorageFile};
 use crate::types::SetKind;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,20 @@ pub(crate) struct GroupRecord {
     pub locked: bool,
 }
 
+/// A mirror whose primary is on this host (state and bits live on its
+/// scoreboard volume).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct MirrorRecord {
+    pub primary: PathBuf,
+    pub secondary: Secondary,
+    pub scoreboard: PathBuf,
+    pub mode: MirrorMode,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub options: MirrorOptions,
+}
+
 /// A volume claimed as a continuous-copy mirror target (FORMAT.md §3).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct TargetRecord {
@@ -62,6 +77,9 @@ pub(crate) struct Config {
     pub sets: Vec<SetRecord>,
     pub groups: Vec<GroupRecord>,
     pub overflows: Vec<PathBuf>,
+    /// Absent in older files and omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<MirrorRecord>,
     /// Mirror target claims (absent in older files, and left out when
     /// there are none, so such files stay byte-identical).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -6,6 +6,7 @@ use super::{shutdown_inner, Engine, St};
 use crate::blockdev::{BlockDevice, ExportSource};
 use crate::device::{ClientDevice, MasterDevice, ShadowDevice};
 use crate::error::{Error, Result};
+use crate::mirror::device::MirrorDevice;
 use crate::types::*;
 use crate::volume::probe_size;
 use std::collections::BTreeMap;
@@ -86,7 +87,35 @@ impl Engine {
     }
 
     /// The device for `path` and the canonical path it is counted under.
+    /// A mirror's primary gets the mirrored device, wrapped around the
+    /// master or shadow device, so copy-on-write still happens beneath it;
+    /// a mirror's local secondary is written by its mirror only.
     pub(super) fn device_in(
+        &self,
+        st: &mut St,
+        path: &Path,
+    ) -> Result<(PathBuf, Arc<dyn BlockDevice>)> {
+        let p = if st.sets.contains_key(path) || st.mirrors.contains_key(path) {
+            path.to_path_buf()
+        } else {
+            self.inner.roots.resolve(path)?
+        };
+        if let Some(m) = st.mirrors.get(&p) {
+            return Ok((p, Arc::new(MirrorDevice(m.clone()))));
+        }
+        if let Some(role) = Self::mirror_role_of(st, &p) {
+            if role.starts_with("secondary of mirror") {
+                return Err(Error::PermissionDenied {
+                    path: p,
+                    reason: format!("the volume is the {role}; only the mirror writes it"),
+                });
+            }
+        }
+        self.device_plain(st, &p)
+    }
+
+    /// The device of a set volume or plain volume, without any mirror.
+    pub(super) fn device_plain(
         &self,
         st: &mut St,
         path: &Path,
@@ -99,7 +128,10 @@ impl Engine {
             return Ok((s.shadow_path.clone(), Arc::new(ShadowDevice(s.clone()))));
         }
         if let Some(role) = Self::role_of(st, &p) {
-            if !role.starts_with("master of") && !role.starts_with("mirror target of") {
+            if !role.starts_with("master of")
+                && !role.starts_with("primary of mirror")
+                && !role.starts_with("mirror target of")
+            {
                 return Err(Error::PermissionDenied {
                     path: p,
                     reason: format!("the volume is the {role}; I/O to bitmap and overflow volumes through the engine is refused"),
@@ -125,7 +157,7 @@ impl Engine {
         }
     }
 
-    fn clients_at(&self, p: &Path) -> usize {
+    pub(super) fn clients_at(&self, p: &Path) -> usize {
         let map = self.inner.clients.lock().unwrap_or_else(|e| e.into_inner());
         map.get(p).map_or(0, |c| c.load(Ordering::Acquire))
     }
@@ -176,6 +208,7 @@ impl ExportSource for Engine {
                 v.push(s.master.path.to_string_lossy().into_owned());
             }
         }
+        v.extend(st.mirrors.keys().map(|p| p.to_string_lossy().into_owned()));
         // Claimed mirror targets, by their plain path (never the token form).
         v.extend(st.targets.keys().map(|p| p.to_string_lossy().into_owned()));
         v.sort();
@@ -195,7 +228,7 @@ impl ExportSource for Engine {
         }
         let listed = st.sets.values().chain(st.parked.values()).any(|s| {
             s.shadow_path.as_os_str() == name || (!s.imported && s.master.path.as_os_str() == name)
-        });
+        }) || st.mirrors.contains_key(Path::new(name));
         if !listed {
             return None;
         }

@@ -147,9 +147,14 @@ impl Engine {
             ));
         }
         if let Some(role) = Self::role_of(st, &paths.master) {
-            // A mirror target may be a master: sessions chain it into a
-            // point-in-time copy.
-            if !role.starts_with("master of") && !role.starts_with("mirror target of") {
+            // A mirror's primary, local secondary or target may be a master
+            // too (a protect snapshot is such a set; sessions chain targets
+            // into point-in-time copies).
+            if !role.starts_with("master of")
+                && !role.starts_with("primary of mirror")
+                && !role.starts_with("secondary of mirror")
+                && !role.starts_with("mirror target of")
+            {
                 return Err(Error::in_use(
                     &paths.master,
                     role,

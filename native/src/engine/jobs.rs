@@ -174,6 +174,16 @@ impl Engine {
                 Direction::ToMaster => (&s.master.path, "copy/update to the master"),
             };
             self.refuse_clients(&s.shadow_path, target, what)?;
+            if st.mirrors.contains_key(target.as_path()) {
+                return Err(Error::in_use(
+                    target,
+                    "primary of mirror",
+                    format!(
+                        "{what} of set {} refused: the copy would bypass the mirror; disable the mirror first",
+                        s.shadow_path.display()
+                    ),
+                ));
+            }
             if group.is_none() {
                 self.check_not_locked(st, s, "copy/update of one member")?;
             }

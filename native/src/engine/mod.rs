@@ -111,6 +111,12 @@ struct St {
     overflows: BTreeMap<PathBuf, Arc<Overflow>>,
     /// Overflow volumes in the configuration that could not be opened.
     overflow_missing: Vec<PathBuf>,
+    /// Mirrors by canonical primary.
+    mirrors: BTreeMap<PathBuf, Arc<crate::mirror::device::MirrorCore>>,
+    /// Named consistency groups of mirrors.
+    mirror_groups: BTreeMap<String, Arc<crate::mirror::group::GroupCore>>,
+    /// Configured mirrors that could not be restored.
+    mirrors_offline: BTreeMap<PathBuf, (state::MirrorRecord, String)>,
     /// Volumes claimed as mirror targets (`targets.rs`), by canonical path.
     targets: BTreeMap<PathBuf, targets::Target>,
 }
@@ -135,6 +141,13 @@ impl Drop for Inner {
 fn shutdown_inner(st: &Mutex<St>) {
     // Runs fully every time (explicit shutdown, then drop): anything started
     // after an explicit shutdown is stopped again when the engine goes away.
+    // Mirror jobs may need the control lock to end (protect snapshots):
+    // stop them before taking it for the sets.
+    let mirrors: Vec<_> = {
+        let st = st.lock().unwrap_or_else(|e| e.into_inner());
+        st.mirrors.values().cloned().collect()
+    };
+    mirrors::shutdown_mirrors(&mirrors);
     let st = st.lock().unwrap_or_else(|e| e.into_inner());
     for s in st.sets.values().chain(st.parked.values()) {
         copy::stop(s, Stop::Shutdown);
@@ -175,11 +188,18 @@ impl Engine {
         sets.extend(st.offline.values().map(|(r, _)| r.clone()));
         let mut overflows: Vec<PathBuf> = st.overflows.keys().cloned().collect();
         overflows.extend(st.overflow_missing.iter().cloned());
+        let mut mirror_recs: Vec<state::MirrorRecord> = st
+            .mirrors
+            .values()
+            .map(|m| mirrors::record_of_mirror(m))
+            .collect();
+        mirror_recs.extend(st.mirrors_offline.values().map(|(r, _)| r.clone()));
         let cfg = Config {
             version: state::CONFIG_VERSION,
             sets,
             groups: st.groups.values().cloned().collect(),
             overflows,
+            mirrors: mirror_recs,
             targets: targets::target_records(st),
         };
         state::save(&self.inner.cfg.state_dir, &cfg)
@@ -229,7 +249,7 @@ impl Engine {
         if st.overflows.contains_key(p) || st.overflow_missing.iter().any(|o| o == p) {
             return Some("overflow".into());
         }
-        Self::target_role(st, p)
+        Self::mirror_role_of(st, p).or_else(|| Self::target_role(st, p))
     }
 
     /// Refuses a volume that a client holds open as a plain volume.

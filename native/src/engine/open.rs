@@ -71,6 +71,14 @@ impl Engine {
                 }
             }
             mark_opened(opened);
+            // Mirrors after sets: a mirrored master keeps its copy-on-write.
+            for rec in &conf.mirrors {
+                if let Err(e) = eng.restore_mirror(&mut st, rec) {
+                    tracing::warn!(mirror = %rec.primary.display(), error = %e, "mirror restored offline");
+                    st.mirrors_offline
+                        .insert(rec.primary.clone(), (rec.clone(), e.to_string()));
+                }
+            }
             // Boot resumes every set: an exported set that is not suspended
             // joins a local import of its shadow now (imaging.md §3.5, §5).
             let due: Vec<PathBuf> = st
@@ -100,6 +108,7 @@ impl Engine {
                     copy::start(set, dir);
                 }
             }
+            eng.start_restored_mirrors(&st);
         }
         Ok(eng)
     }

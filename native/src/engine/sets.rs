@@ -37,6 +37,13 @@ impl Engine {
             }
         };
         self.check_not_locked(&st, &set, "disable")?;
+        if st.mirrors.contains_key(&set.shadow_path) {
+            return Err(Error::in_use(
+                &set.shadow_path,
+                "primary of mirror",
+                "disable of the set refused: its shadow is a mirror's primary; disable the mirror first",
+            ));
+        }
         let f = set.f();
         if set.kind == SetKind::Independent
             && f & flags::COPYINGP != 0

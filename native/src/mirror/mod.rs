@@ -15,6 +15,15 @@
 //! (`nbd::client`, feature `nbd`) provides one, so the engine core needs
 //! no network code and tests can plug a local link.
 
+pub(crate) mod device;
+pub(crate) mod group;
+pub(crate) mod jobs;
+pub(crate) mod link;
+pub(crate) mod queue;
+pub(crate) mod scoreboard;
+
+pub use device::state_name;
+
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use std::fmt;

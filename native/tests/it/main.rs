@@ -8,12 +8,16 @@
 //! test (`crash::crash_child`, `volatile::volatile_child`).
 
 mod common;
+mod mirror_support;
 mod nbd_common;
 mod power_support;
 
 mod crash;
 mod engine;
 mod guards;
+mod mirror;
+mod mirror_crash;
+mod mirror_nbd;
 mod mirror_targets;
 mod model;
 mod nbd_client;
