@@ -302,7 +302,7 @@ async fn serve(
     engine_cfg.links = Some(native::mirror::Links(Arc::new(
         cimomd::peers::PeerLinks::new(
             peers.clone(),
-            cimomd::peers::nbd_links(),
+            cimomd::peers::nbd_links()?,
             tokio::runtime::Handle::current(),
         ),
     )));
@@ -337,14 +337,7 @@ async fn serve(
         .map_err(anyhow::Error::msg)?;
     let reach = nbd.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
     let backend = providers::backend::Backend::new(engine.clone())
-        .with_peers(Arc::new(cimomd::peers::PeerDirectory(peers)))
-        .with_volume_roots(
-            config
-                .volume_roots
-                .iter()
-                .map(|r| r.canonicalize().unwrap_or_else(|_| r.clone()))
-                .collect(),
-        );
+        .with_peers(Arc::new(cimomd::peers::PeerDirectory(peers)));
     cimom.set_providers(providers::registry_for(backend, reach));
 
     let (stop_tx, stop_rx) = watch::channel(false);

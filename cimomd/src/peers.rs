@@ -321,10 +321,12 @@ impl LinkFactory for PeerLinks {
     }
 }
 
-/// The NBD client's link factory (`native::nbd::client`), once this build
-/// has one.
-pub fn nbd_links() -> Option<Arc<dyn LinkFactory>> {
-    None
+/// The NBD client's link factory (`native::nbd::client::NbdLinks`, which
+/// owns a small runtime of its own).
+pub fn nbd_links() -> anyhow::Result<Option<Arc<dyn LinkFactory>>> {
+    let links = native::nbd::client::NbdLinks::new()
+        .map_err(|e| anyhow::anyhow!("cannot start the mirror NBD client: {e}"))?;
+    Ok(Some(Arc::new(links)))
 }
 
 #[cfg(test)]

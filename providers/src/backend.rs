@@ -7,8 +7,7 @@
 //! helpers here also resolve object paths of our classes to engine snapshots,
 //! so that every provider reports a missing or mismatched object the same way.
 //! It also carries what the mirror providers need beyond the engine: the
-//! [`Peers`] directory and the volume roots (for the reserved folder of
-//! target snapshots).
+//! [`Peers`] directory.
 
 use crate::convert::{key_string, set_type, DS_IIGROUP, DS_IIOVERFLOWVOL, DS_IISET};
 use crate::error::{Error, Result};
@@ -23,29 +22,20 @@ use std::sync::Arc;
 pub struct Backend {
     engine: Engine,
     peers: Arc<dyn Peers>,
-    roots: Arc<Vec<PathBuf>>,
 }
 
 impl Backend {
-    /// Wraps an engine (no peers, no volume roots known).
+    /// Wraps an engine (no peers).
     pub fn new(engine: Engine) -> Self {
         Backend {
             engine,
             peers: Arc::new(NoPeers),
-            roots: Arc::new(Vec::new()),
         }
     }
 
     /// Reaches other hosts through `peers` (cimomd's `--peers` file).
     pub fn with_peers(mut self, peers: Arc<dyn Peers>) -> Self {
         self.peers = peers;
-        self
-    }
-
-    /// Tells the providers the engine's volume roots (the first one holds
-    /// the reserved folder of mirror-target snapshots).
-    pub fn with_volume_roots(mut self, roots: Vec<PathBuf>) -> Self {
-        self.roots = Arc::new(roots);
         self
     }
 
@@ -59,10 +49,6 @@ impl Backend {
         &self.peers
     }
 
-    /// The volume roots given with [`Backend::with_volume_roots`].
-    pub fn volume_roots(&self) -> &[PathBuf] {
-        &self.roots
-    }
 
     /// Runs `f` on the blocking pool; an engine error becomes
     /// [`Error::Engine`] with `action` ("disable set /v/s").

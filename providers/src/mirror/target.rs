@@ -8,8 +8,8 @@
 //!   claim.
 //! * `protect()` takes a dependent point-in-time snapshot of the volume
 //!   before a resync (the primary's `protectTarget`): a `DS_IISet` whose
-//!   sparse shadow and bitmap are made in the reserved folder
-//!   [`PROTECT_DIR`] of the first volume root, named after the volume;
+//!   sparse shadow and bitmap the engine makes in the reserved folder
+//!   `.mirror-protect` of the volume's root ([`Engine::protect_volume`]);
 //!   `unprotect()` disables that set and removes both files.
 
 use super::convert::{target_instance, DS_IIMIRRORTARGET};
@@ -21,12 +21,9 @@ use cim::ops::{MethodResult, ParamValue};
 use cim::{CimName, Class, Instance, ObjectPath};
 use cimom_provider::{InstanceProvider, MethodProvider, ProviderContext, ProviderResult};
 use native::mirror::{TargetClaim, TargetInfo};
-use native::{Engine, SetKind, SetSpec};
+use native::Engine;
 use std::path::{Path, PathBuf};
 use tracing::Instrument;
-
-/// The reserved folder (in the first volume root) of target snapshots.
-pub const PROTECT_DIR: &str = ".mirror-protect";
 
 /// The `DS_IIMirrorTarget` provider.
 #[derive(Clone)]
@@ -34,86 +31,10 @@ pub struct TargetProvider {
     backend: Backend,
 }
 
-/// Shadow and bitmap files of the snapshot protecting `volume`.
-pub fn protect_files(root: &Path, volume: &Path) -> (PathBuf, PathBuf) {
-    let name: String = path_text(volume)
-        .trim_start_matches('/')
-        .chars()
-        .map(|c| if c == '/' { '_' } else { c })
-        .collect();
-    let dir = root.join(PROTECT_DIR);
-    (
-        dir.join(format!("{name}.shadow")),
-        dir.join(format!("{name}.bitmap")),
-    )
-}
-
 /// The shadow of the snapshot protecting `volume`, if one is taken.
-fn protection(engine: &Engine, root: Option<&PathBuf>, volume: &Path) -> Option<PathBuf> {
-    let (shadow, _) = protect_files(root?, volume);
-    let shadow = shadow.canonicalize().ok()?;
-    engine
-        .sets()
-        .into_iter()
-        .find(|s| s.shadow == shadow)
-        .map(|s| s.shadow)
-}
-
-/// Bitmap volume bytes that are surely enough for `chunks` chunks (header,
-/// bitmaps, index and slack; the file is sparse).
-fn bitmap_bytes(chunks: u64) -> u64 {
-    (1 << 20) + chunks * 8
-}
-
-fn take_snapshot(engine: &Engine, root: &Path, volume: &Path, size: u64) -> native::Result<()> {
-    if protection(engine, Some(&root.to_path_buf()), volume).is_some() {
-        return Ok(());
-    }
-    let (shadow, bitmap) = protect_files(root, volume);
-    let io = |e: std::io::Error, what: &Path| native::Error::Precondition(format!(
-        "cannot make {}: {e}",
-        what.display()
-    ));
-    let dir = shadow.parent().unwrap_or(root);
-    std::fs::create_dir_all(dir).map_err(|e| io(e, dir))?;
-    let chunks = size.div_ceil(native::CHUNK_SIZE);
-    for (file, len) in [(&shadow, size), (&bitmap, bitmap_bytes(chunks))] {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(file)
-            .map_err(|e| io(e, file))?;
-        f.set_len(len).map_err(|e| io(e, file))?;
-    }
-    let spec = SetSpec {
-        master: volume.to_path_buf(),
-        shadow: shadow.clone(),
-        bitmap: bitmap.clone(),
-        kind: SetKind::Dependent,
-        name: Some(format!("mirror-protect:{}", volume.display())),
-        group: None,
-        overflow: None,
-        copy_units: None,
-        copy_delay: None,
-        volatile_bitmap: false,
-    };
-    if let Err(e) = engine.enable_set(spec) {
-        let _ = std::fs::remove_file(&shadow);
-        let _ = std::fs::remove_file(&bitmap);
-        return Err(e);
-    }
-    Ok(())
-}
-
-fn drop_snapshot(engine: &Engine, root: &Path, volume: &Path) -> native::Result<()> {
-    if let Some(shadow) = protection(engine, Some(&root.to_path_buf()), volume) {
-        engine.disable_set(&shadow)?;
-    }
-    let (shadow, bitmap) = protect_files(root, volume);
-    let _ = std::fs::remove_file(shadow);
-    let _ = std::fs::remove_file(bitmap);
-    Ok(())
+fn protection(engine: &Engine, volume: &Path) -> Option<PathBuf> {
+    let (shadow, _) = engine.protect_paths(volume).ok()?;
+    engine.set_info(&shadow).ok().map(|s| s.shadow)
 }
 
 impl TargetProvider {
@@ -122,19 +43,14 @@ impl TargetProvider {
         TargetProvider { backend }
     }
 
-    fn root(&self) -> Option<PathBuf> {
-        self.backend.volume_roots().first().cloned()
-    }
-
     async fn instances(&self, ns: &str) -> Result<Vec<Instance>> {
-        let root = self.root();
         let found = self
             .backend
             .query(move |e| {
                 e.targets()
                     .into_iter()
                     .map(|t| {
-                        let p = protection(e, root.as_ref(), &t.volume).map(|p| path_text(&p));
+                        let p = protection(e, &t.volume).map(|p| path_text(&p));
                         (t, p)
                     })
                     .collect::<Vec<_>>()
@@ -199,15 +115,12 @@ impl TargetProvider {
 
     async fn delete(&self, path: &ObjectPath) -> Result<()> {
         let info = self.target_for_path(path).await?;
-        let root = self.root();
         let vol = info.volume.clone();
         self.backend
             .call(
                 format!("release mirror target {}", info.volume.display()),
                 move |e| {
-                    if let Some(root) = root {
-                        drop_snapshot(e, &root, &vol)?;
-                    }
+                    e.unprotect_volume(&vol)?;
                     e.release_target(&vol)
                 },
             )
@@ -218,22 +131,16 @@ impl TargetProvider {
 
     async fn invoke(&self, target: &ObjectPath, method: &CimName) -> Result<MethodResult> {
         let info = self.target_for_path(target).await?;
-        let root = self.root().ok_or_else(|| {
-            Error::Failed(format!(
-                "cannot {method} mirror target {}: no volume root is known for the snapshot",
-                info.volume.display()
-            ))
-        })?;
         let vol = info.volume.clone();
         let action = format!("{method} mirror target {}", info.volume.display());
         if method.is("protect") {
-            let size = info.size;
+            let owner = info.owner.clone();
             self.backend
-                .call(action, move |e| take_snapshot(e, &root, &vol, size))
+                .call(action, move |e| e.protect_volume(&vol, &owner).map(|_| ()))
                 .await?;
         } else if method.is("unprotect") {
             self.backend
-                .call(action, move |e| drop_snapshot(e, &root, &vol))
+                .call(action, move |e| e.unprotect_volume(&vol))
                 .await?;
         } else {
             return Err(Error::NotSupported(format!(
@@ -308,18 +215,5 @@ impl MethodProvider for TargetProvider {
     ) -> ProviderResult<MethodResult> {
         let span = tracing::info_span!("provider", class = DS_IIMIRRORTARGET, method = %method);
         Ok(self.invoke(target, method).instrument(span).await?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn protect_files_live_in_the_reserved_folder() {
-        let (s, b) = protect_files(Path::new("/r"), Path::new("/r/vols/t.img"));
-        assert_eq!(s, Path::new("/r/.mirror-protect/r_vols_t.img.shadow"));
-        assert_eq!(b, Path::new("/r/.mirror-protect/r_vols_t.img.bitmap"));
-        assert!(bitmap_bytes(1 << 20) > (1 << 20) / 8 * 3);
     }
 }

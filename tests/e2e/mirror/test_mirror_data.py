@@ -216,8 +216,12 @@ def test_kill9_mid_resync_with_protect_target_leaves_a_restorable_target(pair):
     target = pair.b.conn().EnumerateInstances("DS_IIMirrorTarget")[0]
     assert target["protectionShadow"], "protectTarget took no snapshot before the resync"
     pair.a.stop(sig=9)
-    # The snapshot holds the pre-resync secondary: restore it.
+    # The dead primary's connection goes away; the snapshot holds the
+    # pre-resync secondary: restore it.
     b = pair.b.conn()
+    deadline = time.time() + 20
+    while b.EnumerateInstances("DS_IIMirrorTarget")[0]["connected"] and time.time() < deadline:
+        time.sleep(0.1)
     sets = [x for x in b.EnumerateInstances("DS_IISet") if x["shadowVolume"] == target["protectionShadow"]]
     assert len(sets) == 1
     assert file_bytes(target["protectionShadow"], 0, 4096) in (b"A" * 4096,)
