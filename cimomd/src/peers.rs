@@ -249,6 +249,38 @@ impl Peers for PeerDirectory {
             Err(e) => Err(peer_error(peer, e)),
         }
     }
+
+    async fn create_instance(
+        &self,
+        peer: &str,
+        instance: Instance,
+    ) -> Result<ObjectPath, PeerError> {
+        let client = self.0.client(peer)?;
+        client
+            .create_instance(NS, instance)
+            .await
+            .map_err(|e| peer_error(peer, e))
+    }
+
+    async fn invoke(
+        &self,
+        peer: &str,
+        path: &ObjectPath,
+        method: &str,
+        params: Vec<ParamValue>,
+    ) -> Result<(), PeerError> {
+        let client = self.0.client(peer)?;
+        let r = client
+            .invoke(path, method, params)
+            .await
+            .map_err(|e| peer_error(peer, e))?;
+        match r.return_value {
+            Value::Boolean(true) => Ok(()),
+            other => Err(PeerError::failed(format!(
+                "peer {peer}: {method} returned {other:?} instead of true"
+            ))),
+        }
+    }
 }
 
 /// The engine's links: data through `data` (the NBD client), target
@@ -384,7 +416,7 @@ nbd-address = "127.0.0.1:10810"
     #[test]
     fn tls_peers_get_a_server_name() {
         let f = PeersFile::parse(
-            "[[peer]]\nname = \"b\"\ncim-url = \"https://h:5989\"\nnbd-address = \"hostb:10809\"\nca = \"/ca.pem\"\nnbd-tls = true\n",
+            "[[peer]]\nname = \"b\"\ncim-url = \"http://h:5988\"\nnbd-address = \"hostb:10809\"\nca = \"/ca.pem\"\nnbd-tls = true\n",
         )
         .unwrap();
         let tls = f.peers[0].info.nbd_tls.clone().unwrap();

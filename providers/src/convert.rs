@@ -273,7 +273,8 @@ impl<'a> Params<'a> {
         Params { method, params }
     }
 
-    fn get(&self, name: &str) -> Option<&'a Value> {
+    /// A parameter's value as sent (`None` when absent or NULL).
+    pub fn get(&self, name: &str) -> Option<&'a Value> {
         self.params
             .iter()
             .find(|p| p.name.is(name))

@@ -6,12 +6,15 @@
 //! The `DS_IIMirror` provider asks a peer three things, all before or while
 //! it enables a mirror: what a volume there is ([`Peers::volume`], the peer's
 //! `DS_Volume`), to claim it for the mirror ([`Peers::claim`], CreateInstance
-//! of the peer's `DS_IIMirrorTarget`) and to release it ([`Peers::release`]).
+//! of the peer's `DS_IIMirrorTarget`) and to release it ([`Peers::release`]);
+//! a role reversal also creates the new primary's mirror there and calls
+//! its methods ([`Peers::create_instance`], [`Peers::invoke`]).
 //! A peer's CIM error keeps its status code, so a secondary outside the
 //! peer's volume roots is `CIM_ERR_ACCESS_DENIED` here as well.
 
 use async_trait::async_trait;
-use cim::StatusCode;
+use cim::ops::ParamValue;
+use cim::{Instance, ObjectPath, StatusCode};
 use native::mirror::RemoteTls;
 
 /// How to reach one peer's data side (its NBD export).
@@ -79,6 +82,21 @@ pub trait Peers: Send + Sync {
     /// Releases the claim of `volume` on `peer` (a claim that is gone
     /// already is not an error).
     async fn release(&self, peer: &str, volume: &str) -> Result<(), PeerError>;
+    /// Creates an instance on `peer` (role reversal: the new primary's
+    /// `DS_IIMirror`); returns its path.
+    async fn create_instance(
+        &self,
+        peer: &str,
+        instance: Instance,
+    ) -> Result<ObjectPath, PeerError>;
+    /// Invokes a method on `peer` that returns `true` on success.
+    async fn invoke(
+        &self,
+        peer: &str,
+        path: &ObjectPath,
+        method: &str,
+        params: Vec<ParamValue>,
+    ) -> Result<(), PeerError>;
 }
 
 /// No peers (no `--peers` file): every remote secondary is an unknown peer.
@@ -103,6 +121,18 @@ impl Peers for NoPeers {
         Err(PeerError::failed(format!("unknown peer {peer}")))
     }
     async fn release(&self, peer: &str, _: &str) -> Result<(), PeerError> {
+        Err(PeerError::failed(format!("unknown peer {peer}")))
+    }
+    async fn create_instance(&self, peer: &str, _: Instance) -> Result<ObjectPath, PeerError> {
+        Err(PeerError::failed(format!("unknown peer {peer}")))
+    }
+    async fn invoke(
+        &self,
+        peer: &str,
+        _: &ObjectPath,
+        _: &str,
+        _: Vec<ParamValue>,
+    ) -> Result<(), PeerError> {
         Err(PeerError::failed(format!("unknown peer {peer}")))
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod assoc;
 pub mod convert;
+pub mod reverse;
 pub mod target;
 
 use crate::backend::Backend;
@@ -463,10 +464,16 @@ impl MirrorProvider {
                 self.wait_for_sync(&primary, secs).await?;
                 Ok(ret_true())
             }
-            "reverseroles" => Err(Error::NotSupported(format!(
-                "reverseRoles on mirror of {}: role reversal (failover with fencing of the old primary) is not offered by this engine; disable the mirror and enable it from the other host instead",
-                primary.display()
-            ))),
+            "reverseroles" => {
+                let sb = p.string("scoreboardVolume")?;
+                reverse::reverse_roles(&self.backend, &info, &sb).await?;
+                Ok(ret_true())
+            }
+            "mergepeerchanges" => {
+                let chunks = p.get("chunks").cloned().unwrap_or(Value::Null);
+                reverse::merge_peer_changes(&self.backend, &info, &chunks).await?;
+                Ok(ret_true())
+            }
             _ => Err(Error::NotSupported(format!(
                 "{DS_IIMIRROR} has no method {m}"
             ))),

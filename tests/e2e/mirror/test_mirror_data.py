@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from pywbem import Uint32
+from pywbem import Uint32, Uint64
 
 from checks import CIM_ERR_FAILED, CIM_ERR_INVALID_PARAMETER, expect_cim_error
 from mirror_util import (
@@ -24,7 +24,7 @@ from mirror_util import (
     volumes,
     wait_state,
 )
-from nbd_client import CMD_FLUSH, CMD_WRITE, Nbd, raw_read, raw_write
+from nbd_client import CMD_FLUSH, CMD_WRITE, EPERM, Nbd, raw_read, raw_write
 
 
 @pytest.fixture
@@ -231,8 +231,51 @@ def test_kill9_mid_resync_with_protect_target_leaves_a_restorable_target(pair):
         assert file_bytes(s, n * CHUNK, 4096) == b"A" * 4096, n
 
 
+def test_reverse_roles_makes_the_secondary_primary_and_fences_the_old_one(pair):
+    a, b = pair.a.conn(), pair.b.conn()
+    path, p, s, _ = mirrored(pair, "rr")
+    raw_write(pair.a, p, 0, b"1" * 4096)
+    in_step(a, path)
+    bsb = pair.b.volume("rr-bsb", MiB)
+    assert call(a, path, "reverseRoles", scoreboardVolume=bsb) is True
+    assert a.EnumerateInstances("DS_IIMirror") == []
+    [new] = b.EnumerateInstances("DS_IIMirror")
+    assert (new["primaryVolume"], new["secondaryHost"], new["secondaryVolume"]) == (s, "hosta", p)
+    in_step(b, new.path)
+    assert [t["volume"] for t in a.EnumerateInstances("DS_IIMirrorTarget")] == [p]
+    # The old primary is fenced: a foreign writer gets EPERM.
+    c = Nbd(pair.a.nbd_port).go(p)
+    assert c.cmd(CMD_WRITE, 0, 512, b"x" * 512)[0] == EPERM
+    c.close()
+    # The new primary's writes reach the old one.
+    raw_write(pair.b, s, CHUNK, b"2" * 4096)
+    in_step(b, new.path)
+    assert file_bytes(p, CHUNK, 4096) == b"2" * 4096
+    assert file_bytes(p, 0, 4096) == b"1" * 4096
+
+
 def test_split_brain_goes_to_need_sync_and_keeps_both_sides(pair):
+    """Both sides changed while apart: this side logged chunk 3, the peer's
+    changes (handed over by a role reversal) name chunk 9. The mirror
+    refuses to guess a direction: need-sync, both sides' data kept, until
+    the operator's sync."""
     conn = pair.a.conn()
     path, p, s, _ = mirrored(pair, "brain")
-    expect_cim_error(lambda: call(conn, path, "reverseRoles"), None, "reverseRoles")
-    pytest.xfail("role reversal (reverseRoles) is not in the merged engine: no split brain can be made")
+    call(conn, path, "logging")
+    raw_write(pair.a, p, 3 * CHUNK, b"P" * 4096)
+    with open(s, "r+b") as f:  # the other side's own change
+        f.seek(9 * CHUNK)
+        f.write(b"S" * 4096)
+    assert call(conn, path, "mergePeerChanges", chunks=[Uint64(9)]) is True
+    inst = wait_state(conn, path, "need-sync", timeout=10)
+    assert "split brain" in inst["lastError"], inst["lastError"]
+    assert inst["dirtyChunks"] >= 1
+    assert file_bytes(s, 9 * CHUNK, 4096) == b"S" * 4096  # nothing discarded yet
+    assert raw_read(pair.a, p, 3 * CHUNK, 4096) == b"P" * 4096
+    expect_cim_error(lambda: call(conn, path, "waitForSync", timeoutSeconds=Uint32(2)),
+                     CIM_ERR_FAILED, "need-sync")
+    # The operator chooses: forward.
+    call(conn, path, "updateSync")
+    in_step(conn, path)
+    assert file_bytes(s, 3 * CHUNK, 4096) == b"P" * 4096
+    assert file_bytes(s, 9 * CHUNK, 4096) == raw_read(pair.a, p, 9 * CHUNK, 4096)
