@@ -105,7 +105,10 @@ impl PeersFile {
                     e.name
                 ));
             }
-            if peers.iter().any(|p| p.info.name.eq_ignore_ascii_case(&e.name)) {
+            if peers
+                .iter()
+                .any(|p| p.info.name.eq_ignore_ascii_case(&e.name))
+            {
                 return Err(format!("peer {} is named twice", e.name));
             }
             let host = e
@@ -121,7 +124,10 @@ impl PeersFile {
                 })?;
             let nbd_tls = if e.nbd_tls {
                 let ca = e.ca.clone().ok_or_else(|| {
-                    format!("peer {}: nbd-tls needs ca (the CA of its certificate)", e.name)
+                    format!(
+                        "peer {}: nbd-tls needs ca (the CA of its certificate)",
+                        e.name
+                    )
                 })?;
                 Some(RemoteTls {
                     ca,
@@ -152,9 +158,7 @@ impl PeersFile {
             });
         }
         Ok(PeersFile {
-            local_name: file
-                .name
-                .unwrap_or_else(providers::peers::local_host_name),
+            local_name: file.name.unwrap_or_else(providers::peers::local_host_name),
             peers,
         })
     }
@@ -308,7 +312,12 @@ impl PeerLinks {
 
     /// Calls `method` on the peer's claim of `volume`, blocking; runs on a
     /// thread of its own so that it never blocks inside the runtime.
-    fn call_target(&self, target: &RemoteTarget, volume: &Path, method: &str) -> native::Result<()> {
+    fn call_target(
+        &self,
+        target: &RemoteTarget,
+        volume: &Path,
+        method: &str,
+    ) -> native::Result<()> {
         let fail = |e: String| native::Error::Precondition(e);
         let client = self
             .peers
@@ -334,7 +343,11 @@ impl PeerLinks {
 }
 
 impl LinkFactory for PeerLinks {
-    fn connect(&self, target: &RemoteTarget, timeout: Duration) -> native::Result<Arc<dyn MirrorLink>> {
+    fn connect(
+        &self,
+        target: &RemoteTarget,
+        timeout: Duration,
+    ) -> native::Result<Arc<dyn MirrorLink>> {
         match &self.data {
             Some(d) => d.connect(target, timeout),
             None => Err(native::Error::Precondition(format!(

@@ -11,8 +11,8 @@
 
 use crate::convert::{key_string, set_type, DS_IIGROUP, DS_IIOVERFLOWVOL, DS_IISET};
 use crate::error::{Error, Result};
-use cim::ObjectPath;
 use crate::peers::{NoPeers, Peers};
+use cim::ObjectPath;
 use native::{Engine, GroupInfo, OverflowInfo, SetInfo};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,7 +48,6 @@ impl Backend {
     pub fn peers(&self) -> &Arc<dyn Peers> {
         &self.peers
     }
-
 
     /// Runs `f` on the blocking pool; an engine error becomes
     /// [`Error::Engine`] with `action` ("disable set /v/s").

@@ -212,11 +212,7 @@ pub fn alert(set: &Instance, reason: &str) -> Instance {
 pub fn mirror_alert(mirror: &Instance, link_lost: bool, reason: &str) -> Instance {
     let primary = mirror.get_str("primaryVolume").unwrap_or_default();
     let host = mirror.get_str("secondaryHost").unwrap_or_default();
-    let what = if link_lost {
-        "lost its link"
-    } else {
-        "failed"
-    };
+    let what = if link_lost { "lost its link" } else { "failed" };
     alert_about(
         mirror,
         format!("mirror of {primary} to {host} {what}: {reason}"),
@@ -240,7 +236,11 @@ fn alert_about(element: &Instance, description: String, reason: &str, severity: 
         .with("AlertType", CimType::Uint16, Value::Uint16(5))
         // 6 = Critical (a set's data is not protected until it is reset),
         // 4 = Major (a mirror is behind but tracking)
-        .with("PerceivedSeverity", CimType::Uint16, Value::Uint16(severity))
+        .with(
+            "PerceivedSeverity",
+            CimType::Uint16,
+            Value::Uint16(severity),
+        )
         // 1 = Other, explained in ProbableCauseDescription
         .with("ProbableCause", CimType::Uint16, Value::Uint16(1))
         .with(
@@ -364,7 +364,11 @@ impl<S: Sink> State<S> {
                 self.sink.publish(mirror_alert(&inst, link_lost, &reason));
             }
             EngineEvent::TargetClaimed { volume } => {
-                let found = self.engine.targets().into_iter().find(|t| t.volume == volume);
+                let found = self
+                    .engine
+                    .targets()
+                    .into_iter()
+                    .find(|t| t.volume == volume);
                 if let Some(t) = found {
                     let inst = target_instance(&t, None, NS);
                     self.sink
@@ -612,11 +616,18 @@ mod tests {
     #[test]
     fn mirror_alert_names_the_mirror_and_cause() {
         let m = Instance::new("DS_IIMirror")
-            .with("primaryVolume", CimType::String, Value::String("/v/p".into()))
+            .with(
+                "primaryVolume",
+                CimType::String,
+                Value::String("/v/p".into()),
+            )
             .with("secondaryHost", CimType::String, Value::String("b".into()));
         let a = mirror_alert(&m, true, "no reply in 5 s");
         let d = a.get_str("Description").unwrap();
-        assert!(d.contains("/v/p") && d.contains("lost its link") && d.contains("5 s"), "{d}");
+        assert!(
+            d.contains("/v/p") && d.contains("lost its link") && d.contains("5 s"),
+            "{d}"
+        );
         assert_eq!(a.get("PerceivedSeverity"), Some(&Value::Uint16(4)));
         let f = mirror_alert(&m, false, "secondary refused a write");
         assert!(f.get_str("Description").unwrap().contains("failed"));

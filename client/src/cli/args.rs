@@ -798,7 +798,13 @@ where
 /// Where the word `mirror` starts an `iiadm mirror` command: the first
 /// argument that is neither an option nor the value of a connection option.
 fn mirror_position(args: &[String]) -> Option<usize> {
-    const WITH_VALUE: &[&str] = &["--url", "--user", "--password-file", "--ca-file", "--timeout"];
+    const WITH_VALUE: &[&str] = &[
+        "--url",
+        "--user",
+        "--password-file",
+        "--ca-file",
+        "--timeout",
+    ];
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();

@@ -163,13 +163,41 @@ fn mirror_command() -> Command {
     for (long, value, help) in [
         ("json", None, "Print results as JSON"),
         ("mode", Some("MODE"), "sync or async (-e/-E; default sync)"),
-        ("link-timeout", Some("SECS"), "Seconds a write waits for the secondary before the link counts as lost (default 5)"),
-        ("link-policy", Some("POLICY"), "logging or freeze: what host writes do after link loss"),
-        ("queue-full", Some("WHAT"), "block or noblock: a full async queue stalls writers or drops to logging"),
-        ("queue-writes", Some("N"), "Async queue bound in writes (default 4096)"),
-        ("queue-bytes", Some("N"), "Async queue bound in bytes (default 8388608)"),
-        ("autosync", None, "Retry a lost link and update-sync when it returns"),
-        ("protect-target", None, "Snapshot the secondary before every resync"),
+        (
+            "link-timeout",
+            Some("SECS"),
+            "Seconds a write waits for the secondary before the link counts as lost (default 5)",
+        ),
+        (
+            "link-policy",
+            Some("POLICY"),
+            "logging or freeze: what host writes do after link loss",
+        ),
+        (
+            "queue-full",
+            Some("WHAT"),
+            "block or noblock: a full async queue stalls writers or drops to logging",
+        ),
+        (
+            "queue-writes",
+            Some("N"),
+            "Async queue bound in writes (default 4096)",
+        ),
+        (
+            "queue-bytes",
+            Some("N"),
+            "Async queue bound in bytes (default 8388608)",
+        ),
+        (
+            "autosync",
+            None,
+            "Retry a lost link and update-sync when it returns",
+        ),
+        (
+            "protect-target",
+            None,
+            "Snapshot the secondary before every resync",
+        ),
     ] {
         let arg = Arg::new(long).long(long).help(help);
         cmd = cmd.arg(match value {
@@ -269,7 +297,9 @@ mod tests {
             .expect("mirror subcommand");
         for letter in "eEdlmurwPRgt".chars() {
             assert!(
-                mirror.get_arguments().any(|a| a.get_short() == Some(letter)),
+                mirror
+                    .get_arguments()
+                    .any(|a| a.get_short() == Some(letter)),
                 "mirror -{letter}"
             );
         }

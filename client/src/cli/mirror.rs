@@ -107,7 +107,10 @@ pub fn parse(args: &[String]) -> Result<MirrorCmd, UsageError> {
     let mut spec = MirrorSpecArgs::default();
     let mut ops: Vec<String> = Vec::new();
     let mut it = args.iter().peekable();
-    let number = |t: &str| t.parse::<u32>().map_err(|_| UsageError::Number(t.to_owned()));
+    let number = |t: &str| {
+        t.parse::<u32>()
+            .map_err(|_| UsageError::Number(t.to_owned()))
+    };
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
             it.next()
@@ -132,11 +135,16 @@ pub fn parse(args: &[String]) -> Result<MirrorCmd, UsageError> {
             }
             "--queue-bytes" => {
                 let v = value("--queue-bytes")?;
-                v.parse::<u64>().map_err(|_| UsageError::Number(v.clone()))?;
+                v.parse::<u64>()
+                    .map_err(|_| UsageError::Number(v.clone()))?;
                 spec.options.push(("queueBytes".into(), v));
             }
-            "--link-policy" => spec.options.push(("linkPolicy".into(), value("--link-policy")?)),
-            "--queue-full" => spec.options.push(("queueFull".into(), value("--queue-full")?)),
+            "--link-policy" => spec
+                .options
+                .push(("linkPolicy".into(), value("--link-policy")?)),
+            "--queue-full" => spec
+                .options
+                .push(("queueFull".into(), value("--queue-full")?)),
             "-g" => group = Some(value("-g")?),
             "-t" => wait_secs = Some(number(&value("-t")?)?),
             "-R" => {
@@ -207,7 +215,10 @@ pub fn parse(args: &[String]) -> Result<MirrorCmd, UsageError> {
                     "-{verb} needs PRIMARY HOST:SECONDARY SCOREBOARD [sync|async]"
                 )));
             };
-            let Some((host, vol)) = secondary.split_once(':').filter(|(h, v)| !h.is_empty() && !v.is_empty()) else {
+            let Some((host, vol)) = secondary
+                .split_once(':')
+                .filter(|(h, v)| !h.is_empty() && !v.is_empty())
+            else {
                 return Err(usage(format!(
                     "the secondary {secondary:?} must be HOST:VOLUME (HOST a peer, or localhost)"
                 )));
@@ -221,8 +232,14 @@ pub fn parse(args: &[String]) -> Result<MirrorCmd, UsageError> {
         'd' => (MirrorVerb::Disable, one(&mut ops, "PRIMARY")?),
         'l' => (MirrorVerb::Logging, one(&mut ops, "PRIMARY")?),
         'm' => (MirrorVerb::FullSync { reverse }, one(&mut ops, "PRIMARY")?),
-        'u' => (MirrorVerb::UpdateSync { reverse }, one(&mut ops, "PRIMARY")?),
-        'w' => (MirrorVerb::Wait(wait_secs.unwrap_or(0)), one(&mut ops, "PRIMARY")?),
+        'u' => (
+            MirrorVerb::UpdateSync { reverse },
+            one(&mut ops, "PRIMARY")?,
+        ),
+        'w' => (
+            MirrorVerb::Wait(wait_secs.unwrap_or(0)),
+            one(&mut ops, "PRIMARY")?,
+        ),
         'R' => (
             MirrorVerb::SetMode(mode_optarg.unwrap_or_default()),
             one(&mut ops, "PRIMARY")?,
@@ -238,7 +255,12 @@ pub fn parse(args: &[String]) -> Result<MirrorCmd, UsageError> {
     if group.is_some() && matches!(verb, MirrorVerb::Disable | MirrorVerb::SetMode(_)) {
         return Err(UsageError::GroupNotAllowed);
     }
-    if group.is_some() && matches!(verb, MirrorVerb::FullSync { reverse: true } | MirrorVerb::UpdateSync { reverse: true }) {
+    if group.is_some()
+        && matches!(
+            verb,
+            MirrorVerb::FullSync { reverse: true } | MirrorVerb::UpdateSync { reverse: true }
+        )
+    {
         return Err(UsageError::GroupNotAllowed);
     }
     Ok(MirrorCmd {
@@ -402,17 +424,18 @@ pub async fn execute(host: &IiHost, cmd: &MirrorCmd, io: &mut Io<'_>) -> Result<
 }
 
 /// After an action: with `--json`, the mirrors' state now.
-async fn report(io: &mut Io<'_>, mirrors: &[MirrorHandle], json: bool, what: &str) -> Result<(), Failure> {
+async fn report(
+    io: &mut Io<'_>,
+    mirrors: &[MirrorHandle],
+    json: bool,
+    what: &str,
+) -> Result<(), Failure> {
     if !json {
         return Ok(());
     }
     let mut infos = Vec::new();
     for m in mirrors {
-        infos.push(
-            m.info()
-                .await
-                .map_err(|e| failure(what.to_owned(), e))?,
-        );
+        infos.push(m.info().await.map_err(|e| failure(what.to_owned(), e))?);
     }
     print_status(io, &infos, true);
     Ok(())
@@ -428,24 +451,51 @@ mod tests {
 
     #[test]
     fn enable_takes_host_secondary_mode_and_options() {
-        let c = p(&["-e", "/v/p", "b:/w/s", "/v/sb", "async", "--protect-target", "--link-timeout", "2"]).unwrap();
+        let c = p(&[
+            "-e",
+            "/v/p",
+            "b:/w/s",
+            "/v/sb",
+            "async",
+            "--protect-target",
+            "--link-timeout",
+            "2",
+        ])
+        .unwrap();
         assert_eq!(c.primary.as_deref(), Some("/v/p"));
-        let MirrorVerb::Enable(a) = c.verb else { panic!() };
+        let MirrorVerb::Enable(a) = c.verb else {
+            panic!()
+        };
         assert_eq!((a.host.as_str(), a.secondary.as_str()), ("b", "/w/s"));
         assert_eq!(a.mode.as_deref(), Some("async"));
         assert!(!a.equal);
         assert!(a.options.contains(&("linkTimeout".into(), "2".into())));
         let c = p(&["-g", "g1", "-E", "/v/p", "localhost:/v/s", "/v/sb"]).unwrap();
         assert_eq!(c.group.as_deref(), Some("g1"));
-        assert!(matches!(c.verb, MirrorVerb::Enable(MirrorSpecArgs { equal: true, .. })));
+        assert!(matches!(
+            c.verb,
+            MirrorVerb::Enable(MirrorSpecArgs { equal: true, .. })
+        ));
     }
 
     #[test]
     fn verbs_and_modifiers() {
-        assert_eq!(p(&["-r", "-m", "/v/p"]).unwrap().verb, MirrorVerb::FullSync { reverse: true });
-        assert_eq!(p(&["-ru", "/v/p"]).unwrap().verb, MirrorVerb::UpdateSync { reverse: true });
-        assert_eq!(p(&["-w", "/v/p", "-t", "5"]).unwrap().verb, MirrorVerb::Wait(5));
-        assert_eq!(p(&["-R", "m", "async", "/v/p"]).unwrap().verb, MirrorVerb::SetMode("async".into()));
+        assert_eq!(
+            p(&["-r", "-m", "/v/p"]).unwrap().verb,
+            MirrorVerb::FullSync { reverse: true }
+        );
+        assert_eq!(
+            p(&["-ru", "/v/p"]).unwrap().verb,
+            MirrorVerb::UpdateSync { reverse: true }
+        );
+        assert_eq!(
+            p(&["-w", "/v/p", "-t", "5"]).unwrap().verb,
+            MirrorVerb::Wait(5)
+        );
+        assert_eq!(
+            p(&["-R", "m", "async", "/v/p"]).unwrap().verb,
+            MirrorVerb::SetMode("async".into())
+        );
         let s = p(&["-P", "--json"]).unwrap();
         assert!(s.json && s.primary.is_none() && s.verb == MirrorVerb::Status);
         assert_eq!(p(&["-g", "g", "-u"]).unwrap().group.as_deref(), Some("g"));

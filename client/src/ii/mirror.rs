@@ -133,7 +133,12 @@ impl MirrorInfo {
         }
         let path = match &i.path {
             Some(p) => with_ns(p.clone(), namespace),
-            None => mirror_path(namespace, &primary, &text("secondaryHost"), &text("secondaryVolume")),
+            None => mirror_path(
+                namespace,
+                &primary,
+                &text("secondaryHost"),
+                &text("secondaryVolume"),
+            ),
         };
         Ok(MirrorInfo {
             primary_volume: primary,
@@ -197,7 +202,12 @@ impl MirrorHandle {
         &self.primary
     }
 
-    async fn call(&self, method: &str, params: Vec<ParamValue>, timeout: Option<Duration>) -> Result<()> {
+    async fn call(
+        &self,
+        method: &str,
+        params: Vec<ParamValue>,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
         let r = self
             .host
             .client
@@ -226,7 +236,11 @@ impl MirrorHandle {
 
     /// `reverseSync(full)`.
     pub async fn reverse_sync(&self, full: bool) -> Result<()> {
-        let p = vec![ParamValue::new("full", CimType::Boolean, Value::Boolean(full))];
+        let p = vec![ParamValue::new(
+            "full",
+            CimType::Boolean,
+            Value::Boolean(full),
+        )];
         self.call("reverseSync", p, self.host.client.config().timeout)
             .await
     }
@@ -256,7 +270,8 @@ impl MirrorHandle {
             CimType::Uint32,
             Value::Uint32(timeout_seconds),
         )];
-        let limit = (timeout_seconds > 0).then(|| Duration::from_secs(u64::from(timeout_seconds) + 30));
+        let limit =
+            (timeout_seconds > 0).then(|| Duration::from_secs(u64::from(timeout_seconds) + 30));
         self.call("waitForSync", p, limit).await
     }
 
@@ -343,7 +358,13 @@ impl IiHost {
 
     /// Calls a `DS_IIMirrorGroup` method (`logging`, `updateSync`,
     /// `fullSync`, `waitForSync`).
-    pub async fn mirror_group_call(&self, group: &str, method: &str, params: Vec<ParamValue>, timeout: Option<Duration>) -> Result<()> {
+    pub async fn mirror_group_call(
+        &self,
+        group: &str,
+        method: &str,
+        params: Vec<ParamValue>,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
         let path = ObjectPath::class(Some(&self.namespace), MIRROR_GROUP_CLASS)
             .with_key("groupName", Value::String(group.to_owned()));
         let r = self
@@ -372,7 +393,11 @@ mod tests {
         };
         let i = spec
             .to_instance()
-            .with("state", CimType::String, Value::String("replicating".into()))
+            .with(
+                "state",
+                CimType::String,
+                Value::String("replicating".into()),
+            )
             .with("bytesBehind", CimType::Uint64, Value::Uint64(7));
         assert_eq!(i.get("volumesEqual"), Some(&Value::Boolean(true)));
         let info = MirrorInfo::from_instance(&i, "root/cimv2").unwrap();

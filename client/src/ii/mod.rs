@@ -28,12 +28,12 @@ mod set;
 pub use call::{group_path, overflow_path, set_path};
 pub use group::GroupHandle;
 pub use host::IiHost;
+pub use mirror::{
+    mirror_path, MirrorHandle, MirrorInfo, MirrorSpec, MIRROR_CLASS, MIRROR_GROUP_CLASS,
+};
 pub use model::{
     CopyParams, Direction, GroupInfo, OverflowInfo, SetInfo, SetSpec, SetType, VolumeInfo,
     GROUP_CLASS, OVERFLOW_CLASS, SET_CLASS, VOLUME_CLASS,
-};
-pub use mirror::{
-    mirror_path, MirrorHandle, MirrorInfo, MirrorSpec, MIRROR_CLASS, MIRROR_GROUP_CLASS,
 };
 pub use set::SetHandle;
 

@@ -124,7 +124,11 @@ pub fn mirror_instance(info: &MirrorInfo, ns: Option<&str>) -> Instance {
         .unwrap_or(Value::Null);
     let o = &info.options;
     let mut i = Instance::new(DS_IIMIRROR)
-        .with("primaryVolume", CimType::String, s(path_text(&info.primary)))
+        .with(
+            "primaryVolume",
+            CimType::String,
+            s(path_text(&info.primary)),
+        )
         .with("secondaryHost", CimType::String, s(host))
         .with("secondaryVolume", CimType::String, s(vol))
         .with(
@@ -144,7 +148,11 @@ pub fn mirror_instance(info: &MirrorInfo, ns: Option<&str>) -> Instance {
             CimType::Uint64,
             Value::Uint64(info.bytes_behind),
         )
-        .with("queueDepth", CimType::Uint32, Value::Uint32(info.queue_depth))
+        .with(
+            "queueDepth",
+            CimType::Uint32,
+            Value::Uint32(info.queue_depth),
+        )
         .with(
             "dirtyChunks",
             CimType::Uint64,
@@ -163,9 +171,17 @@ pub fn mirror_instance(info: &MirrorInfo, ns: Option<&str>) -> Instance {
             CimType::String,
             s(info.group.clone().unwrap_or_default()),
         )
-        .with("queueWrites", CimType::Uint32, Value::Uint32(o.queue_writes))
+        .with(
+            "queueWrites",
+            CimType::Uint32,
+            Value::Uint32(o.queue_writes),
+        )
         .with("queueBytes", CimType::Uint64, Value::Uint64(o.queue_bytes))
-        .with("queueFull", CimType::String, s(queue_full_str(o.queue_full)))
+        .with(
+            "queueFull",
+            CimType::String,
+            s(queue_full_str(o.queue_full)),
+        )
         .with(
             "linkTimeout",
             CimType::Uint32,
@@ -188,14 +204,22 @@ pub fn target_path(volume: &str, ns: Option<&str>) -> ObjectPath {
 }
 
 /// The instance of a claimed target; the token is never shown.
-pub fn target_instance(info: &TargetInfo, protection: Option<String>, ns: Option<&str>) -> Instance {
+pub fn target_instance(
+    info: &TargetInfo,
+    protection: Option<String>,
+    ns: Option<&str>,
+) -> Instance {
     let vol = path_text(&info.volume);
     let mut i = Instance::new(DS_IIMIRRORTARGET)
         .with("volume", CimType::String, s(vol.clone()))
         .with("owner", CimType::String, s(info.owner.clone()))
         .with("token", CimType::String, Value::Null)
         .with("capacity", CimType::Uint64, Value::Uint64(info.size))
-        .with("connected", CimType::Boolean, Value::Boolean(info.connected))
+        .with(
+            "connected",
+            CimType::Boolean,
+            Value::Boolean(info.connected),
+        )
         .with(
             "protectionShadow",
             CimType::String,
@@ -415,7 +439,8 @@ mod tests {
             options_from(&bad, &base, "m"),
             Err(Error::InvalidParameter(_))
         ));
-        let zero = Instance::new(DS_IIMIRROR).with("linkTimeout", CimType::Uint32, Value::Uint32(0));
+        let zero =
+            Instance::new(DS_IIMIRROR).with("linkTimeout", CimType::Uint32, Value::Uint32(0));
         assert!(options_from(&zero, &base, "m").is_err());
     }
 }

@@ -120,7 +120,9 @@ impl MirrorProvider {
             }
         }
         let volumes_equal = prop_bool(&inst, "volumesEqual")?.unwrap_or(false);
-        self.backend.check_volume(&primary, "mirror primary").await?;
+        self.backend
+            .check_volume(&primary, "mirror primary")
+            .await?;
         self.backend
             .check_volume(&scoreboard, "mirror scoreboard")
             .await?;
@@ -227,7 +229,9 @@ impl MirrorProvider {
         let vol = peers
             .volume(host, secondary)
             .await
-            .map_err(peer_err(format!("use {secondary} on {host} as mirror secondary")))?;
+            .map_err(peer_err(format!(
+                "use {secondary} on {host} as mirror secondary"
+            )))?;
         if !vol.used_by.is_empty() {
             return Err(Error::AlreadyExists(format!(
                 "cannot use {} on {host} as mirror secondary: it is in use there ({}); release it or choose another volume",
@@ -242,13 +246,16 @@ impl MirrorProvider {
                 vol.capacity
             )));
         }
-        let token = fresh_token()
-            .map_err(|e| Error::Failed(format!("cannot make a claim token: {e}")))?;
+        let token =
+            fresh_token().map_err(|e| Error::Failed(format!("cannot make a claim token: {e}")))?;
         let owner = format!("{}:{}", peers.local_name(), primary.display());
         peers
             .claim(host, &vol.path, &owner, &token)
             .await
-            .map_err(peer_err(format!("claim {} on {host} as mirror target", vol.path)))?;
+            .map_err(peer_err(format!(
+                "claim {} on {host} as mirror target",
+                vol.path
+            )))?;
         let target = RemoteTarget {
             peer: peer.name.clone(),
             address: peer.nbd_address.clone(),
@@ -445,7 +452,11 @@ impl MirrorProvider {
                         ))
                     }
                 };
-                let kind = if full { SyncKind::Full } else { SyncKind::Update };
+                let kind = if full {
+                    SyncKind::Full
+                } else {
+                    SyncKind::Update
+                };
                 self.act(&primary, m, sync(kind, SyncDirection::Reverse))
                     .await
             }

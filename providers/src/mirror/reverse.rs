@@ -68,7 +68,11 @@ pub async fn reverse_roles(backend: &Backend, info: &MirrorInfo, scoreboard: &st
         .with("primaryVolume", CimType::String, s(secondary.clone()))
         .with("secondaryHost", CimType::String, s(peers.local_name()))
         .with("secondaryVolume", CimType::String, s(path_text(&primary)))
-        .with("scoreboardVolume", CimType::String, s(scoreboard.to_owned()))
+        .with(
+            "scoreboardVolume",
+            CimType::String,
+            s(scoreboard.to_owned()),
+        )
         .with("mode", CimType::String, s(mode_str(info.mode).to_owned()))
         .with("volumesEqual", CimType::Boolean, Value::Boolean(true))
         .with(
@@ -109,7 +113,11 @@ pub async fn reverse_roles(backend: &Backend, info: &MirrorInfo, scoreboard: &st
 }
 
 /// `mergePeerChanges(chunks)`: the chunks the old primary had not sent.
-pub async fn merge_peer_changes(backend: &Backend, info: &MirrorInfo, chunks: &Value) -> Result<()> {
+pub async fn merge_peer_changes(
+    backend: &Backend,
+    info: &MirrorInfo,
+    chunks: &Value,
+) -> Result<()> {
     let list: Vec<u64> = match chunks {
         Value::Array(items) => items
             .iter()

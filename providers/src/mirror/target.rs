@@ -95,9 +95,7 @@ impl TargetProvider {
                 "cannot claim {volume}: the token must be at least 16 letters or digits"
             )));
         }
-        self.backend
-            .check_volume(&volume, "mirror target")
-            .await?;
+        self.backend.check_volume(&volume, "mirror target").await?;
         let v = PathBuf::from(&volume);
         let info = self
             .backend
@@ -158,7 +156,11 @@ impl InstanceProvider for TargetProvider {
         ctx: &ProviderContext,
         _class: &Class,
     ) -> ProviderResult<Vec<Instance>> {
-        let span = tracing::debug_span!("provider", class = DS_IIMIRRORTARGET, op = "EnumerateInstances");
+        let span = tracing::debug_span!(
+            "provider",
+            class = DS_IIMIRRORTARGET,
+            op = "EnumerateInstances"
+        );
         Ok(self.instances(&ctx.namespace).instrument(span).await?)
     }
 
@@ -174,8 +176,10 @@ impl InstanceProvider for TargetProvider {
         all.into_iter()
             .find(|i| i.get_str("volume") == Some(vol.as_str()))
             .ok_or_else(|| {
-                Error::NotFound(format!("no {DS_IIMIRRORTARGET} {vol}: it was just released"))
-                    .into()
+                Error::NotFound(format!(
+                    "no {DS_IIMIRRORTARGET} {vol}: it was just released"
+                ))
+                .into()
             })
     }
 
@@ -185,7 +189,8 @@ impl InstanceProvider for TargetProvider {
         _class: &Class,
         instance: Instance,
     ) -> ProviderResult<ObjectPath> {
-        let span = tracing::info_span!("provider", class = DS_IIMIRRORTARGET, op = "CreateInstance");
+        let span =
+            tracing::info_span!("provider", class = DS_IIMIRRORTARGET, op = "CreateInstance");
         Ok(self
             .create(&ctx.namespace, instance)
             .instrument(span)
@@ -198,7 +203,8 @@ impl InstanceProvider for TargetProvider {
         _class: &Class,
         path: &ObjectPath,
     ) -> ProviderResult<()> {
-        let span = tracing::info_span!("provider", class = DS_IIMIRRORTARGET, op = "DeleteInstance");
+        let span =
+            tracing::info_span!("provider", class = DS_IIMIRRORTARGET, op = "DeleteInstance");
         Ok(self.delete(path).instrument(span).await?)
     }
 }

@@ -41,7 +41,10 @@ async fn local_mirror_life_cycle_and_indications() {
 
     // Refused before anything moves.
     let bad = mirror_instance(&p, &sec, &sb, "localhost").with("mode", CimType::String, s("semi"));
-    let e = mirrors.create_instance(&f.ctx, &cls, bad).await.unwrap_err();
+    let e = mirrors
+        .create_instance(&f.ctx, &cls, bad)
+        .await
+        .unwrap_err();
     assert_eq!(e.status, StatusCode::InvalidParameter);
     assert!(e.description.contains("semi"), "{}", e.description);
     let e = mirrors
@@ -49,8 +52,16 @@ async fn local_mirror_life_cycle_and_indications() {
         .await
         .unwrap_err();
     assert_eq!(e.status, StatusCode::InvalidParameter);
-    assert!(e.description.contains("unknown peer hostz"), "{}", e.description);
-    assert!(mirrors.enumerate_instances(&f.ctx, &cls).await.unwrap().is_empty());
+    assert!(
+        e.description.contains("unknown peer hostz"),
+        "{}",
+        e.description
+    );
+    assert!(mirrors
+        .enumerate_instances(&f.ctx, &cls)
+        .await
+        .unwrap()
+        .is_empty());
 
     let path = mirrors
         .create_instance(
@@ -82,19 +93,29 @@ async fn local_mirror_life_cycle_and_indications() {
                 .map(|r| r.return_value)
         }
     };
-    assert_eq!(call("fullSync", vec![]).await.unwrap(), Value::Boolean(true));
     assert_eq!(
-        call("waitForSync", vec![u32p("timeoutSeconds", 30)]).await.unwrap(),
+        call("fullSync", vec![]).await.unwrap(),
+        Value::Boolean(true)
+    );
+    assert_eq!(
+        call("waitForSync", vec![u32p("timeoutSeconds", 30)])
+            .await
+            .unwrap(),
         Value::Boolean(true)
     );
     assert_eq!(call("logging", vec![]).await.unwrap(), Value::Boolean(true));
     drain(&mut state);
-    let e = call("waitForSync", vec![u32p("timeoutSeconds", 1)]).await.unwrap_err();
-    assert_eq!(e.status, StatusCode::Failed);
-    assert!(e.description.contains("logging"), "{}", e.description);
-    let e = call("setMode", vec![ParamValue::new("mode", CimType::String, s("x"))])
+    let e = call("waitForSync", vec![u32p("timeoutSeconds", 1)])
         .await
         .unwrap_err();
+    assert_eq!(e.status, StatusCode::Failed);
+    assert!(e.description.contains("logging"), "{}", e.description);
+    let e = call(
+        "setMode",
+        vec![ParamValue::new("mode", CimType::String, s("x"))],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.status, StatusCode::InvalidParameter);
 
     // The group and the associations.
@@ -111,13 +132,22 @@ async fn local_mirror_life_cycle_and_indications() {
         .unwrap();
     assert_eq!(refs.len(), 1);
     let sec_refs = assocs
-        .references(&f.ctx, &class("DS_IIMirrorSecondaryVolume"), &path, Some("mirror"))
+        .references(
+            &f.ctx,
+            &class("DS_IIMirrorSecondaryVolume"),
+            &path,
+            Some("mirror"),
+        )
         .await
         .unwrap();
     assert_eq!(sec_refs.len(), 1);
 
     mirrors.delete_instance(&f.ctx, &cls, &path).await.unwrap();
-    assert!(mirrors.enumerate_instances(&f.ctx, &cls).await.unwrap().is_empty());
+    assert!(mirrors
+        .enumerate_instances(&f.ctx, &cls)
+        .await
+        .unwrap()
+        .is_empty());
 
     drain(&mut state);
     let mirror_events: Vec<&str> = state
@@ -128,8 +158,16 @@ async fn local_mirror_life_cycle_and_indications() {
         })
         .map(|i| i.class_name.as_str())
         .collect();
-    assert_eq!(mirror_events.first(), Some(&"CIM_InstCreation"), "{mirror_events:?}");
-    assert_eq!(mirror_events.last(), Some(&"CIM_InstDeletion"), "{mirror_events:?}");
+    assert_eq!(
+        mirror_events.first(),
+        Some(&"CIM_InstCreation"),
+        "{mirror_events:?}"
+    );
+    assert_eq!(
+        mirror_events.last(),
+        Some(&"CIM_InstDeletion"),
+        "{mirror_events:?}"
+    );
     assert!(
         mirror_events.contains(&"CIM_InstModification"),
         "{mirror_events:?}"
