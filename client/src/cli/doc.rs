@@ -142,15 +142,20 @@ pub fn command() -> Command {
         .skip_while(|l| !l.starts_with("  -"))
         .filter(|l| !l.starts_with(' '))
         .collect();
-    cmd.arg(
-        Arg::new("operands")
-            .value_name("OPERAND")
-            .num_args(0..)
-            .value_hint(clap::ValueHint::AnyPath)
-            .help("Volumes, sets, groups and numbers, as the option needs"),
-    )
+    cmd.arg(operands(
+        "Volumes, sets, groups and numbers, as the option needs",
+    ))
     .after_long_help(closing.join("\n\n"))
     .subcommand(mirror_command())
+}
+
+/// The positional operands, with their help.
+fn operands(help: &'static str) -> Arg {
+    Arg::new("operands")
+        .value_name("OPERAND")
+        .num_args(0..)
+        .value_hint(clap::ValueHint::AnyPath)
+        .help(help)
 }
 
 /// `iiadm mirror`: its letters from [`MIRROR_USAGE`], its long options
@@ -210,13 +215,9 @@ fn mirror_command() -> Command {
         .skip(1)
         .filter(|l| !l.starts_with(' '))
         .collect();
-    cmd.arg(
-        Arg::new("operands")
-            .value_name("OPERAND")
-            .num_args(0..)
-            .value_hint(clap::ValueHint::AnyPath)
-            .help("Volumes, HOST:SECONDARY, modes and numbers, as the option needs"),
-    )
+    cmd.arg(operands(
+        "Volumes, HOST:SECONDARY, modes and numbers, as the option needs",
+    ))
     .after_long_help(closing.join("\n\n"))
 }
 

@@ -16,11 +16,12 @@ use super::convert::{
     mirror_group_path, mirror_groups, mirror_path, target_path, DS_IIMIRROR, DS_IIMIRRORGROUP,
     DS_IIMIRRORTARGET,
 };
+use crate::assoc::{assoc, identity};
 use crate::backend::Backend;
 use crate::convert::{path_text, volume_path, DS_VOLUME};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
-use cim::{CimName, CimType, Class, Instance, ObjectPath, Value};
+use cim::{CimName, Class, Instance, ObjectPath};
 use cimom_provider::{AssociationProvider, InstanceProvider, ProviderContext, ProviderResult};
 use native::mirror::Secondary;
 use std::path::PathBuf;
@@ -40,33 +41,6 @@ pub const DS_IIMIRRORGROUPMEMBER: &str = "DS_IIMirrorGroupMember";
 #[derive(Clone)]
 pub struct MirrorAssocProvider {
     backend: Backend,
-}
-
-type End = (&'static str, &'static str, ObjectPath);
-
-fn assoc(class: &str, (r1, c1, p1): End, (r2, c2, p2): End) -> Instance {
-    let ref_ty = |c: &str| CimType::Reference(Some(CimName::new(c)));
-    let mut i = Instance::new(class)
-        .with(r1, ref_ty(c1), Value::Reference(p1.clone()))
-        .with(r2, ref_ty(c2), Value::Reference(p2.clone()));
-    i.path = Some(
-        ObjectPath::class(None, class)
-            .with_key(r1, Value::Reference(p1))
-            .with_key(r2, Value::Reference(p2)),
-    );
-    i
-}
-
-/// A reference's identity: class and keys, without namespace or host, with
-/// nested references stripped the same way.
-fn identity(p: &ObjectPath) -> String {
-    let mut p = p.local();
-    for k in &mut p.keys {
-        if let Value::Reference(r) = &k.value {
-            k.value = Value::Reference(r.local());
-        }
-    }
-    p.canonical_key()
 }
 
 impl MirrorAssocProvider {

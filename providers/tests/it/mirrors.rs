@@ -25,13 +25,6 @@ async fn local_mirror_life_cycle_and_indications() {
     let rx = f.engine.subscribe();
     let mut state = providers::indication::State::new(f.engine.clone(), Vec::new());
     state.prime();
-    // Events are handled after each step, as the forwarder thread would.
-    let drain = |state: &mut providers::indication::State<Vec<Instance>>| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        while let Ok(ev) = rx.try_recv() {
-            state.handle(ev);
-        }
-    };
     let (p, sec, sb) = (
         f.volume("lp", 4 * MIB),
         f.volume("ls", 4 * MIB),
@@ -74,7 +67,7 @@ async fn local_mirror_life_cycle_and_indications() {
         .await
         .unwrap();
     assert_eq!(path.key_str("secondaryHost"), Some("localhost"));
-    drain(&mut state);
+    drain(&rx, &mut state);
     let inst = mirrors.get_instance(&f.ctx, &cls, &path).await.unwrap();
     assert_eq!(inst.get_str("state"), Some("need-sync"));
     assert_eq!(inst.get("linkTimeout"), Some(&Value::Uint32(2)));
@@ -104,7 +97,7 @@ async fn local_mirror_life_cycle_and_indications() {
         Value::Boolean(true)
     );
     assert_eq!(call("logging", vec![]).await.unwrap(), Value::Boolean(true));
-    drain(&mut state);
+    drain(&rx, &mut state);
     let e = call("waitForSync", vec![u32p("timeoutSeconds", 1)])
         .await
         .unwrap_err();
@@ -149,7 +142,7 @@ async fn local_mirror_life_cycle_and_indications() {
         .unwrap()
         .is_empty());
 
-    drain(&mut state);
+    drain(&rx, &mut state);
     let mirror_events: Vec<&str> = state
         .sink()
         .iter()
