@@ -158,6 +158,12 @@ pub(crate) fn save(dir: &Path, cfg: &Config) -> Result<()> {
     let tmp = dir.join("engine.json.tmp");
     let body = serde_json::to_vec_pretty(cfg).expect("config serialises");
     let f = StorageFile::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    // Mirror target claims carry secrets (tokens): owner-only, whatever the umask.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io(&tmp, e))?;
+    }
     f.write_all_at(&body, 0).map_err(|e| Error::io(&tmp, e))?;
     f.sync_all().map_err(|e| Error::io(&tmp, e))?;
     drop(f);

@@ -7,6 +7,12 @@
 //! `qemu-io -f raw nbd://127.0.0.1:10809//abs/path` (note the double slash)
 //! opens a volume and `nbdinfo --list nbd://127.0.0.1:10809` lists them.
 //!
+//! A volume claimed as a continuous-copy mirror target (the engine's
+//! `targets.rs`) is also reachable as `<absolute path>?mirror=<token>`, the
+//! only name under which it accepts writes; the token is never logged
+//! ([`redact_export`]). The engine's own NBD client, the mirror's writer,
+//! is [`client`].
+//!
 //! # Usage
 //!
 //! ```no_run

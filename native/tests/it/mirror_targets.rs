@@ -47,6 +47,13 @@ fn claims_persist_show_in_used_by_and_refuse_conflicts() {
             EngineEvent::TargetClaimed { volume } if volume == t
         ));
         assert_eq!(used_by(&e, &t), "mirror target of hostA:/vols/p");
+        // The token is on disk now: only the engine's user may read it.
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(env.state.join("engine.json"))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "engine.json mode {mode:o}");
         // Same owner again: the token is renewed, not refused.
         e.claim_target(&t, claim("hostA:/vols/p", "tok-renewed-0000000000"))
             .unwrap();
@@ -80,6 +87,11 @@ fn claims_persist_show_in_used_by_and_refuse_conflicts() {
             .claim_target(&m, claim("hostA:/z", "has?mirror=and&more-chars"))
             .unwrap_err();
         assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
+        // Not while another NBD client holds the volume.
+        let held = e.open_export(&m.display().to_string()).unwrap();
+        let err = e.claim_target(&m, claim("hostA:/z", TOKEN)).unwrap_err();
+        assert!(err.to_string().contains("NBD client"), "{err}");
+        drop(held);
         e.claim_target(&m, claim("hostA:/z", TOKEN)).unwrap();
         assert_eq!(
             used_by(&e, &m),
@@ -99,6 +111,19 @@ fn claims_persist_show_in_used_by_and_refuse_conflicts() {
     owners.sort();
     assert_eq!(owners, vec!["hostA:/vols/p", "hostA:/z"]);
     assert_eq!(used_by(&e, &t), "mirror target of hostA:/vols/p");
+    // The fence comes back with the claim: the renewed token writes, the
+    // first one and the plain name do not.
+    let plain = t.display().to_string();
+    let owner = e
+        .open_export(&format!("{plain}?mirror=tok-renewed-0000000000"))
+        .expect("the token export opens");
+    owner.write_at(&[5; 512], 0, false).unwrap();
+    assert!(e.open_export(&format!("{plain}?mirror={TOKEN}")).is_none());
+    let foreign = e.open_export(&plain).expect("the plain export opens");
+    let err = foreign.write_at(&[6; 512], 0, false).unwrap_err();
+    assert!(matches!(err, Error::PermissionDenied { .. }), "{err}");
+    assert!(err.to_string().contains("hostA:/vols/p"), "{err}");
+    drop((owner, foreign));
     e.release_target(&t).unwrap();
     let err = e.release_target(&t).unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");

@@ -451,25 +451,27 @@ fn nbd_links_connect_through_the_link_factory() {
     let link = links.connect(&target, Duration::from_secs(5)).unwrap();
     assert_eq!(link.size(), 2 << 20);
     let (tx, rx) = std::sync::mpsc::channel();
-    let data = pattern(1 << 20, 4);
-    for i in 0..8u64 {
+    let data = pattern(256 << 10, 4);
+    // 64 small writes at once, four times the client's requests in flight: the
+    // ones past the window wait for a slot, the buffered ones still go out.
+    for i in 0..64u64 {
         let tx = tx.clone();
-        let piece = data[(i as usize) << 17..((i as usize) + 1) << 17].to_vec();
+        let piece = data[(i as usize) << 12..((i as usize) + 1) << 12].to_vec();
         link.write(
-            i << 17,
+            i << 12,
             piece,
             false,
             Box::new(move |r| tx.send(r).unwrap()),
         );
     }
-    for _ in 0..8 {
+    for _ in 0..64 {
         rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
     }
     let tx2 = tx.clone();
     link.flush(Box::new(move |r| tx2.send(r).unwrap()));
     rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
     let (rtx, rrx) = std::sync::mpsc::channel();
-    link.read(0, 1 << 20, Box::new(move |r| rtx.send(r).unwrap()));
+    link.read(0, 256 << 10, Box::new(move |r| rtx.send(r).unwrap()));
     assert!(rrx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap() == data);
     assert!(link.is_up());
     drop(link);

@@ -331,16 +331,33 @@ async fn writer<W: AsyncWrite + Unpin>(
             }
             return;
         };
-        let permit = tokio::select! {
-            biased;
-            _ = stopped(&mut stop) => {
-                done.complete(Err(shared.broken_error()));
-                break;
+        // With every slot taken, the requests buffered so far must go out
+        // before waiting: their replies are what frees a slot.
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let flushed = tokio::select! {
+                    biased;
+                    _ = stopped(&mut stop) => Err(io::Error::other("connection stopped")),
+                    r = wr.flush() => r,
+                };
+                if let Err(e) = flushed {
+                    done.complete(Err(shared.broken_error()));
+                    shared.fail(format!("sending requests failed: {e}"));
+                    break;
+                }
+                tokio::select! {
+                    biased;
+                    _ = stopped(&mut stop) => {
+                        done.complete(Err(shared.broken_error()));
+                        break;
+                    }
+                    p = permits.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                }
             }
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
         };
         cookie = cookie.wrapping_add(1);
         let kind = cmd.kind();

@@ -363,11 +363,12 @@ impl NbdClient {
     }
 
     /// Sends `NBD_CMD_DISC` (once the last clone is gone) and waits until
-    /// the server closed the connection.
+    /// the server closed the connection, at most 15 s (other clones still
+    /// alive keep it open).
     pub async fn close(self) {
         let mut stop = self.shared.stopped();
         drop(self);
-        let _ = stop.wait_for(|s| *s).await;
+        let _ = tokio::time::timeout(Duration::from_secs(15), stop.wait_for(|s| *s)).await;
     }
 }
 

@@ -49,6 +49,11 @@ impl ExportInfo {
     pub fn flush(&self) -> bool {
         self.flags & TFLAG_SEND_FLUSH != 0
     }
+    /// A flush on one connection covers writes on every connection, so a
+    /// full sync may spread over several links.
+    pub fn multi_conn(&self) -> bool {
+        self.flags & TFLAG_CAN_MULTI_CONN != 0
+    }
 }
 
 pub(crate) fn bad(msg: impl Into<String>) -> io::Error {
@@ -97,9 +102,7 @@ pub(crate) fn server_name(name: &str) -> Result<ServerName<'static>> {
     })
 }
 
-/// Reads the greeting and sends the client flags. Returns whether the
-/// server omits the 124 zero bytes (unused with `NBD_OPT_GO`, kept for
-/// completeness of the check).
+/// Reads the greeting (fixed newstyle only) and sends the client flags.
 pub(crate) async fn greet<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> io::Result<()> {
     let mut g = [0u8; 18];
     s.read_exact(&mut g[..16]).await?;
