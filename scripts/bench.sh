@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The side-by-side references: cp is always there; these come from Debian.
 need=()
-for tool in nbdkit:nbdkit fio:fio wrk:wrk qemu-nbd:qemu-utils nbdcopy:libnbd-bin chromium:chromium; do
+for tool in nbdkit:nbdkit fio:fio wrk:wrk qemu-nbd:qemu-utils qemu-storage-daemon:qemu-utils nbdcopy:libnbd-bin chromium:chromium; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -34,6 +34,7 @@ run cargo run --release -p native --example nbd_bench
 run cargo run --release -p native --example engine_nbd_bench
 run cargo run --release -p native --example nbd_tls_bench
 run cargo run --release -p native --example nbd_client_bench
+run cargo run --release -p native --example mirror_bench
 [ -x cimom/benches/http_bench.sh ] && run cimom/benches/http_bench.sh
 # Issue 18: start to READY=1 (DMTF 2.41 + 1,000 sets) and metrics endpoint overhead.
 run .venv/bin/python cimomd/benches/service_bench.py

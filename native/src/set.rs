@@ -63,14 +63,7 @@ impl Master {
 
     /// Locks the stripes of chunks `c0..=c1` in ascending order.
     pub fn lock_chunks(&self, c0: u64, c1: u64) -> Vec<MutexGuard<'_, ()>> {
-        let n = (c1 - c0 + 1).min(STRIPES as u64);
-        let mut idx: Vec<usize> = (c0..c0 + n)
-            .map(|c| (c % STRIPES as u64) as usize)
-            .collect();
-        idx.sort_unstable();
-        idx.into_iter()
-            .map(|i| self.stripes[i].lock().unwrap_or_else(|e| e.into_inner()))
-            .collect()
+        lock_stripes(&self.stripes, c0, c1)
     }
 
     /// Length of chunk `c` (the last one may be partial).
@@ -165,6 +158,20 @@ impl Master {
         }
         Ok(())
     }
+}
+
+/// Locks the stripes (chunk modulo the table's length) of chunks
+/// `c0..=c1`, each once, in ascending order.
+pub(crate) fn lock_stripes(stripes: &[Mutex<()>], c0: u64, c1: u64) -> Vec<MutexGuard<'_, ()>> {
+    let n = stripes.len() as u64;
+    let mut idx: Vec<usize> = (c0..c0 + (c1 - c0 + 1).min(n))
+        .map(|c| (c % n) as usize)
+        .collect();
+    idx.sort_unstable();
+    idx.dedup();
+    idx.into_iter()
+        .map(|i| stripes[i].lock().unwrap_or_else(|e| e.into_inner()))
+        .collect()
 }
 
 /// Chunks `c0..=c1` touched by `[off, off+len)` (len > 0).

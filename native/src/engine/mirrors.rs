@@ -20,7 +20,6 @@ use crate::state::MirrorRecord;
 use crate::types::*;
 use crate::volume::Volume;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -457,18 +456,10 @@ impl Engine {
                 return Err(e);
             }
         };
-        let job = {
-            let mut c = m.ctl();
-            c.disabled = true;
-            if let Some(a) = &c.autosync {
-                a.store(true, Ordering::Release);
-            }
-            c.job.take()
-        };
+        let job = m.retire();
         m.set_replicating(false);
         m.group.queue.purge();
-        if let Some((stop, h)) = job {
-            stop.store(true, Ordering::Release);
+        if let Some(h) = job {
             drop(st);
             let _ = h.join();
             st = self.st();
@@ -937,16 +928,7 @@ pub(super) fn record_of_mirror(m: &MirrorCore) -> MirrorRecord {
 /// replicating into logging, since the queue is not kept).
 pub(super) fn shutdown_mirrors(mirrors: &[Arc<MirrorCore>]) {
     for m in mirrors {
-        let job = {
-            let mut c = m.ctl();
-            c.disabled = true;
-            if let Some(a) = &c.autosync {
-                a.store(true, Ordering::Release);
-            }
-            c.job.take()
-        };
-        if let Some((stop, h)) = job {
-            stop.store(true, Ordering::Release);
+        if let Some(h) = m.retire() {
             if h.thread().id() != std::thread::current().id() {
                 let _ = h.join();
             }

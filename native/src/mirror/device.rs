@@ -52,6 +52,10 @@ pub(crate) struct Track {
     /// Writes and bytes queued or in flight.
     pub q_writes: u32,
     pub q_bytes: u64,
+    /// The part of `q_writes`/`q_bytes` a sync job queued (not bounded by
+    /// the host-write limits; the job paces itself).
+    pub job_writes: u32,
+    pub job_bytes: u64,
 }
 
 /// Management state of a mirror.
@@ -154,15 +158,21 @@ impl MirrorCore {
 
     /// Locks the stripes of chunks `c0..=c1` in ascending order.
     pub fn lock_chunks(&self, c0: u64, c1: u64) -> Vec<MutexGuard<'_, ()>> {
-        let n = (c1 - c0 + 1).min(STRIPES as u64);
-        let mut idx: Vec<usize> = (c0..c0 + n)
-            .map(|c| (c % STRIPES as u64) as usize)
-            .collect();
-        idx.sort_unstable();
-        idx.dedup();
-        idx.into_iter()
-            .map(|i| self.stripes[i].lock().unwrap_or_else(|e| e.into_inner()))
-            .collect()
+        crate::set::lock_stripes(&self.stripes, c0, c1)
+    }
+
+    /// Marks the mirror going away: autosync and any job are told to stop;
+    /// returns the job's thread to join.
+    pub fn retire(&self) -> Option<JoinHandle<()>> {
+        let mut c = self.ctl();
+        c.disabled = true;
+        if let Some(a) = &c.autosync {
+            a.store(true, Ordering::Release);
+        }
+        c.job.take().map(|(stop, h)| {
+            stop.store(true, Ordering::Release);
+            h
+        })
     }
 
     pub fn replicating(&self) -> bool {
@@ -191,13 +201,18 @@ impl MirrorCore {
             (c.options.queue_writes, c.options.queue_bytes)
         };
         let t = self.track();
-        t.q_writes == 0 || (t.q_writes < w && t.q_bytes + len <= b)
+        let (hw, hb) = (t.q_writes - t.job_writes, t.q_bytes - t.job_bytes);
+        hw == 0 || (hw < w && hb + len <= b)
     }
 
-    pub fn queue_add(&self, len: u64) {
+    pub fn queue_add(&self, len: u64, job: bool) {
         let mut t = self.track();
         t.q_writes += 1;
         t.q_bytes += len;
+        if job {
+            t.job_writes += 1;
+            t.job_bytes += len;
+        }
     }
 
     /// Sets the bits of `c0..=c1` (durable before return) and, when the
@@ -221,7 +236,7 @@ impl MirrorCore {
         if !pages.is_empty() {
             if let Err(e) = self.sb.write_pages(&pages, true) {
                 if replicate {
-                    self.finish_write(c0, c1, 0, false);
+                    self.finish_write(c0, c1, 0, false, false);
                 }
                 self.fail(&format!("scoreboard write failed: {e}"));
                 return Err(e);
@@ -247,11 +262,15 @@ impl MirrorCore {
     /// A write left the queue (acknowledged or not): releases its counts;
     /// acknowledged chunks with nothing else pending become clearable.
     /// `len == 0` marks a write that never entered the queue's bounds.
-    pub fn finish_write(&self, c0: u64, c1: u64, len: u64, acked: bool) {
+    pub fn finish_write(&self, c0: u64, c1: u64, len: u64, acked: bool, job: bool) {
         let mut t = self.track();
         if len > 0 || acked {
             t.q_writes = t.q_writes.saturating_sub(1);
             t.q_bytes = t.q_bytes.saturating_sub(len);
+            if job {
+                t.job_writes = t.job_writes.saturating_sub(1);
+                t.job_bytes = t.job_bytes.saturating_sub(len);
+            }
         }
         for c in c0..=c1 {
             let left = match t.inflight.get_mut(&c) {
@@ -305,7 +324,7 @@ impl MirrorCore {
         let replicate = self.begin(c0, c1)?;
         if let Err(e) = self.local.write_at(buf, off, fua) {
             if replicate {
-                self.finish_write(c0, c1, 0, false);
+                self.finish_write(c0, c1, 0, false, false);
             }
             return Err(e);
         }
@@ -327,6 +346,7 @@ impl MirrorCore {
             c0,
             c1,
             waiter: waiter.clone(),
+            job: false,
         };
         let admit = if mode == MirrorMode::Sync || full == QueueFull::Block {
             Admit::Block
@@ -368,13 +388,20 @@ impl MirrorCore {
             c0: 0,
             c1: 0,
             waiter: Some(w.clone()),
+            job: false,
         };
         self.group.queue.push(item, Admit::Block);
         self.await_remote(&w)
     }
 
     fn await_remote(&self, w: &Waiter) -> Result<()> {
-        match w.wait(self.link_timeout()) {
+        let t = self.link_timeout();
+        let mut res = w.wait(t);
+        // Queued behind other traffic on a link that answers: not lost.
+        while res.is_none() && self.replicating() && self.group.queue.quiet_for() < t {
+            res = w.wait(t);
+        }
+        match res {
             Some(Outcome::Acked) => Ok(()),
             Some(Outcome::Dropped) => self.after_drop(),
             Some(Outcome::Failed(e)) => {

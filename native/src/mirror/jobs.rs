@@ -27,6 +27,8 @@ use std::time::SystemTime;
 
 /// Chunks per copy request (1 MiB).
 const RUN: u64 = 32;
+/// A sync job's bytes queued or in flight at most.
+const JOB_BYTES: u64 = 48 << 20;
 /// Reverse sync: bytes restored between flushes of the primary.
 const FLUSH_EVERY: u64 = 64 << 20;
 
@@ -76,6 +78,20 @@ pub(crate) fn connect(m: &MirrorCore) -> Result<Arc<dyn MirrorLink>> {
 
 /// Starts a sync job; returns once it runs.
 pub(crate) fn start(m: &Arc<MirrorCore>, kind: SyncKind, dir: SyncDirection) -> Result<()> {
+    // A job that already set its final state may still be on its way out.
+    let ending = {
+        let mut c = m.ctl();
+        if matches!(c.state, MirrorState::Syncing | MirrorState::ReverseSyncing) {
+            None
+        } else {
+            c.job.take()
+        }
+    };
+    if let Some((_, h)) = ending {
+        if h.thread().id() != std::thread::current().id() {
+            let _ = h.join();
+        }
+    }
     {
         let c = m.ctl();
         let refuse = |cause: String| {
@@ -201,6 +217,7 @@ fn run_forward(m: &Arc<MirrorCore>, stop: &AtomicBool) -> Result<()> {
             c0,
             c1,
             waiter: None,
+            job: true,
         };
         if m.group.queue.push(item, Admit::Free) != Pushed::Queued {
             return Err(stopped());
@@ -216,6 +233,7 @@ fn run_forward(m: &Arc<MirrorCore>, stop: &AtomicBool) -> Result<()> {
         c0: 0,
         c1: 0,
         waiter: Some(w.clone()),
+        job: true,
     };
     m.group.queue.push(item, Admit::Free);
     loop {
@@ -230,20 +248,17 @@ fn run_forward(m: &Arc<MirrorCore>, stop: &AtomicBool) -> Result<()> {
     }
 }
 
-/// Keeps the job's share of the queue to half the mirror's bounds, so host
-/// writes (which `noblock` would drop to logging) always find room.
+/// Keeps what the job has queued or in flight under [`JOB_BYTES`]; host
+/// writes are bounded apart (`queue_writes`/`queue_bytes` count only them),
+/// so `noblock` never drops to logging because of a sync.
 fn pace(m: &MirrorCore, stop: &AtomicBool) -> Result<()> {
-    let (w, b) = {
-        let c = m.ctl();
-        (c.options.queue_writes / 2, c.options.queue_bytes / 2)
-    };
     let mut t = m.track.lock().unwrap();
-    while t.q_writes > w.max(1) || t.q_bytes > b.max(RUN * CHUNK_SIZE) {
+    while t.job_bytes >= JOB_BYTES {
         if stop.load(Ordering::Acquire) || !t.replicating {
             return Err(stopped());
         }
         drop(t);
-        std::thread::sleep(std::time::Duration::from_millis(2));
+        std::thread::sleep(std::time::Duration::from_millis(1));
         t = m.track.lock().unwrap();
     }
     Ok(())

@@ -16,9 +16,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Requests in flight to the secondaries of one group.
-const WINDOW: usize = 64;
+const WINDOW: usize = 16;
+/// Bytes in flight to the secondaries of one group (a slow link then holds
+/// at most this much unanswered).
+const WINDOW_BYTES: u64 = 32 << 20;
 /// How often the sender writes back lazily cleared scoreboard bits.
-const CLEAR_EVERY: Duration = Duration::from_millis(200);
+const CLEAR_EVERY: Duration = Duration::from_millis(1000);
 
 /// What became of a queued request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +73,8 @@ pub(crate) struct Item {
     pub c0: u64,
     pub c1: u64,
     pub waiter: Option<Arc<Waiter>>,
+    /// Queued by a sync job: outside the mirror's host-write bounds.
+    pub job: bool,
 }
 
 impl Item {
@@ -91,6 +96,7 @@ struct Flight {
     c1: u64,
     len: u64,
     write: bool,
+    job: bool,
     waiter: Option<Arc<Waiter>>,
     started: Instant,
 }
@@ -102,6 +108,10 @@ struct QSt {
     done: Vec<(u64, Option<String>)>,
     next_seq: u64,
     stop: bool,
+    /// Last reply, or when the first request of an idle period left: a
+    /// link counts as lost when requests are out and nothing came back for
+    /// `link_timeout` (a slow link that answers is not lost).
+    progress: Option<Instant>,
 }
 
 /// How a write is admitted against its mirror's queue bounds.
@@ -113,6 +123,16 @@ pub(crate) enum Admit {
     NoBlock,
     /// Not bounded (a sync job, which paces itself).
     Free,
+}
+
+/// Drops a queued request unsent (its chunks stay marked).
+fn discard(i: Item) {
+    if i.is_write() {
+        i.m.finish_write(i.c0, i.c1, i.len(), false, i.job);
+    }
+    if let Some(w) = i.waiter {
+        w.notify(Outcome::Dropped);
+    }
 }
 
 /// What [`Queue::push`] did.
@@ -143,7 +163,7 @@ impl Queue {
             loop {
                 if !item.m.replicating() || g.stop {
                     drop(g);
-                    item.m.finish_write(item.c0, item.c1, 0, false);
+                    item.m.finish_write(item.c0, item.c1, 0, false, item.job);
                     return Pushed::Dropped;
                 }
                 if admit == Admit::Free || item.m.queue_has_room(item.len()) {
@@ -151,7 +171,7 @@ impl Queue {
                 }
                 if admit == Admit::NoBlock {
                     drop(g);
-                    item.m.finish_write(item.c0, item.c1, 0, false);
+                    item.m.finish_write(item.c0, item.c1, 0, false, item.job);
                     return Pushed::Full;
                 }
                 g = self
@@ -160,7 +180,7 @@ impl Queue {
                     .unwrap()
                     .0;
             }
-            item.m.queue_add(item.len());
+            item.m.queue_add(item.len(), item.job);
         }
         g.items.push_back(item);
         self.cv.notify_all();
@@ -181,23 +201,25 @@ impl Queue {
             self.cv.notify_all();
             (drop_items, drop_f)
         };
-        for i in items {
-            let len = i.len();
-            if i.is_write() {
-                i.m.finish_write(i.c0, i.c1, len, false);
-            }
-            if let Some(w) = i.waiter {
-                w.notify(Outcome::Dropped);
-            }
-        }
+        items.into_iter().for_each(discard);
         for f in flights {
             if f.write {
-                f.m.finish_write(f.c0, f.c1, f.len, false);
+                f.m.finish_write(f.c0, f.c1, f.len, false, f.job);
             }
             if let Some(w) = f.waiter {
                 w.notify(Outcome::Dropped);
             }
         }
+    }
+
+    /// How long requests have been out without any reply (zero when
+    /// nothing is out).
+    pub fn quiet_for(&self) -> Duration {
+        let g = self.st.lock().unwrap();
+        if g.flights.is_empty() {
+            return Duration::ZERO;
+        }
+        g.progress.map_or(Duration::ZERO, |p| p.elapsed())
     }
 
     /// Stops the sender after purging everything.
@@ -207,7 +229,8 @@ impl Queue {
     }
 
     fn can_submit(g: &QSt, i: &Item) -> bool {
-        if g.flights.len() >= WINDOW {
+        let bytes: u64 = g.flights.iter().map(|f| f.len).sum();
+        if g.flights.len() >= WINDOW || (!g.flights.is_empty() && bytes + i.len() > WINDOW_BYTES) {
             return false;
         }
         let same = g.flights.iter().filter(|f| Arc::ptr_eq(&f.m, &i.m));
@@ -228,15 +251,7 @@ impl Queue {
                 let items: Vec<Item> = g.items.drain(..).collect();
                 let flights: Vec<Flight> = g.flights.drain(..).collect();
                 drop(g);
-                for i in items {
-                    let len = i.len();
-                    if i.is_write() {
-                        i.m.finish_write(i.c0, i.c1, len, false);
-                    }
-                    if let Some(w) = i.waiter {
-                        w.notify(Outcome::Dropped);
-                    }
-                }
+                items.into_iter().for_each(discard);
                 for f in flights {
                     if let Some(w) = f.waiter {
                         w.notify(Outcome::Dropped);
@@ -247,6 +262,7 @@ impl Queue {
             // 1. Replies.
             if !g.done.is_empty() {
                 let done = std::mem::take(&mut g.done);
+                g.progress = Some(Instant::now());
                 let mut finished = Vec::new();
                 for (seq, err) in done {
                     if let Some(pos) = g.flights.iter().position(|f| f.seq == seq) {
@@ -259,7 +275,7 @@ impl Queue {
                     match err {
                         None => {
                             if f.write {
-                                f.m.finish_write(f.c0, f.c1, f.len, true);
+                                f.m.finish_write(f.c0, f.c1, f.len, true, f.job);
                             }
                             if let Some(w) = f.waiter {
                                 w.notify(Outcome::Acked);
@@ -267,7 +283,7 @@ impl Queue {
                         }
                         Some(e) => {
                             if f.write {
-                                f.m.finish_write(f.c0, f.c1, f.len, false);
+                                f.m.finish_write(f.c0, f.c1, f.len, false, f.job);
                             }
                             // The group drops before the writer hears of it.
                             f.m.link_failed(&e);
@@ -280,10 +296,11 @@ impl Queue {
                 continue;
             }
             // 2. Replies that do not come.
+            let quiet = g.progress.map_or(Duration::ZERO, |p| p.elapsed());
             let late = g
                 .flights
                 .iter()
-                .find(|f| f.started.elapsed() > f.m.link_timeout())
+                .find(|f| f.started.elapsed() > f.m.link_timeout() && quiet > f.m.link_timeout())
                 .map(|f| (f.m.clone(), f.m.link_timeout()));
             if let Some((m, t)) = late {
                 drop(g);
@@ -300,6 +317,9 @@ impl Queue {
                     next = g.items.pop_front().map(|i| (i, None));
                 } else if Self::can_submit(&g, front) {
                     let i = g.items.pop_front().unwrap();
+                    if g.flights.is_empty() {
+                        g.progress = Some(Instant::now());
+                    }
                     let seq = g.next_seq;
                     g.next_seq += 1;
                     g.flights.push(Flight {
@@ -309,6 +329,7 @@ impl Queue {
                         c1: i.c1,
                         len: i.len(),
                         write: i.is_write(),
+                        job: i.job,
                         waiter: i.waiter.clone(),
                         started: Instant::now(),
                     });
@@ -318,15 +339,7 @@ impl Queue {
             if let Some((i, seq)) = next {
                 drop(g);
                 match seq {
-                    None => {
-                        let len = i.len();
-                        if i.is_write() {
-                            i.m.finish_write(i.c0, i.c1, len, false);
-                        }
-                        if let Some(w) = i.waiter {
-                            w.notify(Outcome::Dropped);
-                        }
-                    }
+                    None => discard(i),
                     Some(seq) => self.submit(i, seq),
                 }
                 continue;
