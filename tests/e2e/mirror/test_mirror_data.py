@@ -123,6 +123,28 @@ def test_async_mode_reports_bytes_behind(pair):
     assert conn.GetInstance(path)["mode"] == "sync"
 
 
+def test_full_async_queue_with_noblock_drops_to_logging(pair):
+    """A full queue never stalls writers with queueFull = noblock: the
+    mirror drops to logging at once (long before the link timeout)."""
+    conn = pair.a.conn()
+    path, p, s, _ = mirrored(pair, "noblock", mode="async", queueWrites=4,
+                             queueFull="noblock", linkTimeout=60)
+    pair.proxy.cut()
+    started = time.monotonic()
+    c = Nbd(pair.a.nbd_port).go(p)
+    for n in range(64):
+        assert c.cmd(CMD_WRITE, n * CHUNK, 4 * KiB, record(n))[0] == 0
+    c.close()
+    inst = wait_state(conn, path, "logging", timeout=20)
+    assert time.monotonic() - started < 30
+    assert inst["dirtyChunks"] > 0
+    pair.proxy.restore()
+    call(conn, path, "updateSync")
+    in_step(conn, path)
+    for n in range(64):
+        assert file_bytes(s, n * CHUNK, 4 * KiB) == record(n), n
+
+
 def test_update_sync_copies_exactly_the_logged_chunks(pair):
     conn = pair.a.conn()
     path, p, s, _ = mirrored(pair, "update")
