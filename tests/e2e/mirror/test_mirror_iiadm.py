@@ -64,3 +64,27 @@ def test_mirror_life_cycle(pair):
     assert json.loads(ok(a.iiadm("mirror", "-P", "--json"))) == []
     assert pair.b.conn().EnumerateInstances("DS_IIMirrorTarget") == []
     fails(a.iiadm("mirror", "-m", p), "no mirror of")
+
+
+def test_group_verbs(pair):
+    a = pair.a
+    mirrors = []
+    for name in ("cg1", "cg2"):
+        p, s, sb = volumes(pair.a, pair.b, name)
+        ok(a.iiadm("mirror", "-g", "cg", "-E", p, f"hostb:{s}", sb))
+        mirrors.append((p, s))
+    status = json.loads(ok(a.iiadm("mirror", "-g", "cg", "-P", "--json")))
+    assert sorted(m["primaryVolume"] for m in status) == sorted(p for p, _ in mirrors)
+    assert all(m["groupName"] == "cg" and m["state"] == "replicating" for m in status)
+    ok(a.iiadm("mirror", "-g", "cg", "-l"))
+    status = json.loads(ok(a.iiadm("mirror", "-g", "cg", "-P", "--json")))
+    assert {m["state"] for m in status} == {"logging"}
+    raw_write(a, mirrors[1][0], 0, b"G" * 4096)
+    ok(a.iiadm("mirror", "-g", "cg", "-u"))
+    ok(a.iiadm("mirror", "-g", "cg", "-w", "-t", "60"))
+    with open(mirrors[1][1], "rb") as f:
+        assert f.read(4096) == b"G" * 4096
+    usage(a.iiadm("mirror", "-g", "cg", "-d"))
+    for p, _ in mirrors:
+        ok(a.iiadm("mirror", "-d", p))
+    fails(a.iiadm("mirror", "-g", "cg", "-u"), "cg")
