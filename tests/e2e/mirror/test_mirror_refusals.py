@@ -3,6 +3,8 @@ classes are there, and bad input is refused before anything moves, with the
 DSP0200 code and a description naming the object and the cause; afterwards
 neither host holds a mirror or a claim. A foreign NBD client gets EPERM on a
 claimed target, and the claim's token is never shown."""
+import subprocess
+
 import pytest
 from pywbem import CIMInstance, CIMInstanceName
 
@@ -15,6 +17,7 @@ from checks import (
     cim_error,
     expect_cim_error,
 )
+from conftest import CIMOMD
 from iiset import enable_slow_copy
 from mirror_util import MiB, NS, Pair, call, enable_mirror, mirror_path, volumes
 from nbd_client import CMD_WRITE, EPERM, Nbd
@@ -152,3 +155,14 @@ def test_claimed_secondary_is_taken(pair):
 def test_methods_on_a_missing_mirror_are_not_found(pair):
     path = mirror_path(str(pair.a.volume_root / "never"), "/x")
     expect_cim_error(lambda: call(pair.a.conn(), path, "fullSync"), CIM_ERR_NOT_FOUND, "never")
+
+
+def test_bad_peers_file_stops_cimomd(tmp_path):
+    bad = tmp_path / "peers.toml"
+    bad.write_text('[[peer]]\nname = "b"\ncim-url = "http://127.0.0.1:1"\nnbd-address = "127.0.0.1:2"\ncolour = 1\n')
+    for peers, word in ((bad, "colour"), (tmp_path / "missing.toml", "missing.toml")):
+        r = subprocess.run([CIMOMD, "--state-dir", str(tmp_path / "s"), "--listen", "127.0.0.1:0",
+                            "--nbd-listen", "off", "--peers", str(peers)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, r
+        assert "peers file" in r.stderr and word in r.stderr, r.stderr
