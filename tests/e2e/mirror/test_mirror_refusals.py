@@ -6,7 +6,7 @@ claimed target, and the claim's token is never shown."""
 import subprocess
 
 import pytest
-from pywbem import CIMInstance, CIMInstanceName
+from pywbem import CIMInstance, CIMInstanceName, Uint32
 
 from checks import (
     CIM_ERR_ACCESS_DENIED,
@@ -166,3 +166,26 @@ def test_bad_peers_file_stops_cimomd(tmp_path):
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 2, r
         assert "peers file" in r.stderr and word in r.stderr, r.stderr
+
+
+def test_modify_changes_mode_and_options_only(pair):
+    conn = pair.a.conn()
+    p, s, sb = volumes(pair.a, pair.b, "modify")
+    path = enable_mirror(conn, p, s, sb, volumesEqual=True)
+    try:
+        inst = conn.GetInstance(path)
+        inst["mode"] = "async"
+        inst["linkTimeout"] = Uint32(9)
+        inst["protectTarget"] = True
+        conn.ModifyInstance(inst)
+        got = conn.GetInstance(path)
+        assert (got["mode"], got["linkTimeout"], got["protectTarget"]) == ("async", 9, True)
+        got["scoreboardVolume"] = str(pair.a.volume_root / "other")
+        expect_cim_error(lambda: conn.ModifyInstance(got), CIM_ERR_FAILED, "scoreboardVolume", "read-only")
+        got = conn.GetInstance(path)
+        got["queueFull"] = "sometimes"
+        expect_cim_error(lambda: conn.ModifyInstance(got), CIM_ERR_INVALID_PARAMETER, "queueFull")
+        assert conn.GetInstance(path)["queueFull"] == "block"
+    finally:
+        conn.DeleteInstance(path)
+    nothing_left(pair)
