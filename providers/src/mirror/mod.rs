@@ -58,6 +58,19 @@ const WRITABLE: &[&str] = &[
     "protectTarget",
 ];
 
+/// Read-only properties that change on their own.
+const LIVE: &[&str] = &[
+    "state",
+    "percentSynchronized",
+    "bytesBehind",
+    "queueDepth",
+    "dirtyChunks",
+    "capacity",
+    "linkState",
+    "lastError",
+    "whenSynchronized",
+];
+
 /// Is `host` this host (a local secondary)?
 pub fn is_local_host(host: &str) -> bool {
     host.eq_ignore_ascii_case(LOCALHOST)
@@ -307,10 +320,15 @@ impl MirrorProvider {
         let subject = format!("mirror of {}", info.primary.display());
         let in_list = |name: &str| plist.is_none_or(|l| l.iter().any(|n| n.is(name)));
         let current = mirror_instance(&info, None);
-        // Everything else is read-only: refused when it would change.
+        // Everything else is read-only: refused when it would change. Live
+        // values may have moved since the client read them: sent back
+        // without a property list, they are not a request to change.
         for p in &inst.properties {
             let name = p.name.as_str();
             if WRITABLE.iter().any(|w| p.name.is(w)) || !in_list(name) || p.value.is_null() {
+                continue;
+            }
+            if plist.is_none() && LIVE.iter().any(|l| p.name.is(l)) {
                 continue;
             }
             let same = current.get(name).is_some_and(|c| *c == p.value);
