@@ -21,7 +21,7 @@ use crate::blockdev::BlockDevice;
 use crate::error::{Error, Result};
 use crate::events::Bus;
 use crate::types::{EngineEvent, CHUNK_SIZE};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
@@ -29,6 +29,8 @@ use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 const STRIPES: usize = 256;
+/// Chunks of an activity extent (1 MiB), marked together while replicating.
+const EXTENT: u64 = 32;
 
 /// What the engine does for a mirror that the mirror cannot do alone.
 pub(crate) trait Hooks: Send + Sync {
@@ -47,8 +49,9 @@ pub(crate) struct Track {
     pub replicating: bool,
     /// Writes in flight (queued or sent) per chunk.
     pub inflight: HashMap<u64, u32>,
-    /// Chunks whose bit may be cleared (acknowledged, nothing in flight).
-    pub to_clear: Vec<u64>,
+    /// Chunks whose bit may be cleared (acknowledged or only pre-marked,
+    /// nothing in flight); a new write of a chunk takes it out again.
+    pub to_clear: HashSet<u64>,
     /// Writes and bytes queued or in flight.
     pub q_writes: u32,
     pub q_bytes: u64,
@@ -56,6 +59,8 @@ pub(crate) struct Track {
     /// the host-write limits; the job paces itself).
     pub job_writes: u32,
     pub job_bytes: u64,
+    /// Scoreboard pages written but not yet synced, by writers in `begin`.
+    pub pending: HashMap<u64, u32>,
 }
 
 /// Management state of a mirror.
@@ -179,11 +184,29 @@ impl MirrorCore {
         self.track().replicating
     }
 
+    /// Switches carrying writes on or off. Off: chunks already known equal
+    /// (acknowledged or only pre-marked, nothing in flight) are cleared
+    /// first, so logging starts from the true differences.
     pub fn set_replicating(&self, on: bool) {
-        let mut t = self.track();
-        t.replicating = on;
-        if !on {
-            t.to_clear.clear();
+        let mut pages = BTreeSet::new();
+        {
+            let mut t = self.track();
+            if !on && t.replicating {
+                for c in std::mem::take(&mut t.to_clear) {
+                    if !t.inflight.contains_key(&c) && !self.todo.get(c) && self.sb.bits.clear(c) {
+                        pages.insert(page_of(c));
+                    }
+                }
+            }
+            t.replicating = on;
+            if !on {
+                t.to_clear.clear();
+            }
+        }
+        if !pages.is_empty() {
+            if let Err(e) = self.sb.write_pages(&pages, false) {
+                tracing::warn!(mirror = %self.primary.display(), error = %e, "cannot write cleared scoreboard bits");
+            }
         }
     }
 
@@ -218,23 +241,55 @@ impl MirrorCore {
     /// Sets the bits of `c0..=c1` (durable before return) and, when the
     /// mirror replicates, takes one in-flight count per chunk. Returns
     /// whether the write is to be carried to the secondary.
+    ///
+    /// While replicating, the rest of the write's 1 MiB extent is marked
+    /// with it (an activity extent: the next writes there need no sync;
+    /// the extra bits are cleared lazily like acknowledged ones). A bit
+    /// another writer set whose page is not durable yet makes this writer
+    /// write and sync that page too.
     pub fn begin(&self, c0: u64, c1: u64) -> Result<bool> {
         let mut pages = BTreeSet::new();
         let replicate = {
             let mut t = self.track();
             let r = t.replicating;
             for c in c0..=c1 {
+                t.to_clear.remove(&c);
                 if r {
                     *t.inflight.entry(c).or_default() += 1;
                 }
-                if self.sb.bits.set(c) {
+                if self.sb.bits.set(c) || t.pending.contains_key(&page_of(c)) {
                     pages.insert(page_of(c));
                 }
+            }
+            if r {
+                let e0 = c0 / EXTENT * EXTENT;
+                let e1 = ((c1 / EXTENT + 1) * EXTENT).min(self.chunks());
+                for c in (e0..c0).chain(c1 + 1..e1) {
+                    if self.sb.bits.set(c) {
+                        pages.insert(page_of(c));
+                        t.to_clear.insert(c);
+                    }
+                }
+            }
+            for p in &pages {
+                *t.pending.entry(*p).or_default() += 1;
             }
             r
         };
         if !pages.is_empty() {
-            if let Err(e) = self.sb.write_pages(&pages, true) {
+            let res = self.sb.write_pages(&pages, true);
+            {
+                let mut t = self.track();
+                for p in &pages {
+                    if let Some(n) = t.pending.get_mut(p) {
+                        *n -= 1;
+                        if *n == 0 {
+                            t.pending.remove(p);
+                        }
+                    }
+                }
+            }
+            if let Err(e) = res {
                 if replicate {
                     self.finish_write(c0, c1, 0, false, false);
                 }
@@ -254,6 +309,7 @@ impl MirrorCore {
         }
         for c in c0..=c1 {
             self.todo.clear(c);
+            t.to_clear.remove(&c);
             *t.inflight.entry(c).or_default() += 1;
         }
         true
@@ -283,7 +339,7 @@ impl MirrorCore {
             if left == 0 {
                 t.inflight.remove(&c);
                 if acked && t.replicating && !self.todo.get(c) {
-                    t.to_clear.push(c);
+                    t.to_clear.insert(c);
                 }
             }
         }
