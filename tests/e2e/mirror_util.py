@@ -48,6 +48,9 @@ class TcpProxy:
                 client, _ = self.sock.accept()
             except OSError:
                 return
+            if self.stopped:
+                client.close()
+                return
             if not self.up:
                 client.close()
                 continue
@@ -95,8 +98,15 @@ class TcpProxy:
         self.up = True
 
     def close(self):
+        # shutdown() wakes the thread blocked in accept(); a bare close()
+        # would leave it waiting on a file descriptor number that the next
+        # socket may reuse (it would then take that socket's connections).
         self.stopped = True
         self.cut()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 
