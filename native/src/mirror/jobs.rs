@@ -149,14 +149,18 @@ pub(crate) fn start(m: &Arc<MirrorCore>, kind: SyncKind, dir: SyncDirection) -> 
         m.commit_ctl(&c);
     }
     // The operator chose a direction: the peer's scoreboard joins ours.
+    let peer = m.sb.peer.count() > 0;
     m.sb.bits.or_from(&m.sb.peer);
     m.sb.peer.zero();
     if kind == SyncKind::Full {
         m.sb.bits.fill();
     }
-    if let Err(e) = m.sb.write_all() {
-        m.fail(&format!("scoreboard write failed: {e}"));
-        return Err(e);
+    // An update sync of our own marks changes no bit: nothing to write.
+    if kind == SyncKind::Full || peer {
+        if let Err(e) = m.sb.write_all() {
+            m.fail(&format!("scoreboard write failed: {e}"));
+            return Err(e);
+        }
     }
     if dir == SyncDirection::Forward {
         m.set_replicating(true);

@@ -19,6 +19,15 @@ fn wait(e: &Engine, p: &Path) -> bool {
     e.mirror_wait(p, Some(Duration::from_secs(20))).unwrap()
 }
 
+/// Enables a mirror and brings it in step with a full sync.
+fn enable_synced(e: &Engine, sp: MirrorSpec) {
+    let p = sp.primary.clone();
+    e.enable_mirror(sp).unwrap();
+    e.mirror_sync(&p, SyncKind::Full, SyncDirection::Forward)
+        .unwrap();
+    assert!(wait(e, &p));
+}
+
 #[test]
 fn sync_writes_are_on_the_secondary_when_acknowledged() {
     let env = Env::new();
@@ -179,11 +188,7 @@ fn reverse_sync_restores_the_primary() {
     let s = env.vol("s", SIZE, 0);
     let sb = env.vol("sb", 64 << 10, 0);
     let e = env.open();
-    e.enable_mirror(mspec(&p, Secondary::Local(s.clone()), &sb))
-        .unwrap();
-    e.mirror_sync(&p, SyncKind::Full, SyncDirection::Forward)
-        .unwrap();
-    assert!(wait(&e, &p));
+    enable_synced(&e, mspec(&p, Secondary::Local(s.clone()), &sb));
     let good = std::fs::read(&p).unwrap();
     e.mirror_logging(&p).unwrap();
     let d = dev(&e, &p);
@@ -314,10 +319,7 @@ fn split_brain_waits_for_an_operator() {
     let e = env.open();
     let mut sp = mspec(&p, Secondary::Local(s.clone()), &sb);
     sp.options.autosync = true;
-    e.enable_mirror(sp).unwrap();
-    e.mirror_sync(&p, SyncKind::Full, SyncDirection::Forward)
-        .unwrap();
-    assert!(wait(&e, &p));
+    enable_synced(&e, sp);
     e.mirror_logging(&p).unwrap();
     dev(&e, &p).write_at(&pattern(1, 10), 0, false).unwrap();
     // The other side was written too (chunks 5 and 6 there).
@@ -367,10 +369,7 @@ fn protect_target_snapshots_the_secondary_during_a_resync() {
     let e = open_with(&env.state, &env.root, &sw);
     let mut sp = mspec(&p2, remote(&sfile), &sb2);
     sp.options.protect_target = true;
-    e.enable_mirror(sp).unwrap();
-    e.mirror_sync(&p2, SyncKind::Full, SyncDirection::Forward)
-        .unwrap();
-    assert!(wait(&e, &p2));
+    enable_synced(&e, sp);
     assert_eq!(sw.protects.load(Ordering::SeqCst), 1);
     assert!(eventually(5, || sw.unprotects.load(Ordering::SeqCst) == 1));
 }
@@ -522,10 +521,7 @@ fn restored_mirrors_never_claim_replicating() {
     let mut sp = mspec(&p, Secondary::Local(s.clone()), &sb);
     sp.mode = MirrorMode::Async;
     sp.group = Some("g1".into());
-    e.enable_mirror(sp).unwrap();
-    e.mirror_sync(&p, SyncKind::Full, SyncDirection::Forward)
-        .unwrap();
-    assert!(wait(&e, &p));
+    enable_synced(&e, sp);
     drop(e);
     let e = env.open();
     let i = e.mirror_info(&p).unwrap();
