@@ -49,17 +49,9 @@ pub fn parse_mode(text: &str, what: &str) -> Result<MirrorMode> {
     }
 }
 
-/// `state` as CIM shows it.
+/// `state` as CIM shows it (the engine's names).
 pub fn state_str(s: MirrorState) -> &'static str {
-    match s {
-        MirrorState::Logging => "logging",
-        MirrorState::Syncing => "syncing",
-        MirrorState::Replicating => "replicating",
-        MirrorState::ReverseSyncing => "reverse-syncing",
-        MirrorState::NeedSync => "need-sync",
-        MirrorState::NeedReverseSync => "need-reverse-sync",
-        MirrorState::Failed => "failed",
-    }
+    native::mirror::state_name(s)
 }
 
 /// How bad a state is, for a group's `state` (worst first).
