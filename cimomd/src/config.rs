@@ -35,6 +35,7 @@
 //! indication-retries = 3
 //! indication-verify-tls = false
 //! metrics-listen = "127.0.0.1:9560" # or "off" (the default)
+//! peers = "/etc/cimomd/peers.toml"  # mirror peers (crate::peers); default none
 //! ```
 //!
 //! A bad file (unknown key, wrong type, a `state-dir` or `volume-root` that
@@ -137,6 +138,9 @@ pub struct Args {
     /// Prometheus text endpoint (GET /metrics), or `off` [default: off]
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
+    /// Peers file (TOML): the other hosts mirrors write to (name, CIM URL, NBD address, user, password file, CA) [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub peers: Option<PathBuf>,
     /// Resolved classes kept in memory at most; others are read from the repository when asked for [default: 128]
     #[arg(long, value_name = "N")]
     pub class_cache: Option<usize>,
@@ -193,6 +197,7 @@ pub(crate) struct FileConfig {
     indication_retries: Option<u32>,
     indication_verify_tls: Option<bool>,
     metrics_listen: Option<String>,
+    peers: Option<PathBuf>,
     class_cache: Option<usize>,
     class_answer_cache_bytes: Option<usize>,
     instance_answer_cache_bytes: Option<usize>,
@@ -218,6 +223,8 @@ pub struct Config {
     pub caches: CacheBounds,
     /// Most glibc malloc arenas (0: glibc's default).
     pub malloc_arenas: usize,
+    /// The peers file of mirrors (`None`: no peers).
+    pub peers: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -233,6 +240,7 @@ impl Default for Config {
             log: "info".into(),
             caches: CacheBounds::default(),
             malloc_arenas: cimom::server::DEFAULT_MALLOC_ARENAS,
+            peers: None,
         }
     }
 }
@@ -433,6 +441,7 @@ impl Config {
             nbd_listen,
             nbd,
             log: args.log.clone().or(file.log).unwrap_or(d.log),
+            peers: args.peers.clone().or(file.peers),
             caches: {
                 let d = CacheBounds::default();
                 CacheBounds {

@@ -75,12 +75,19 @@ enum Command {
 }
 
 /// The MOF compiled into `root/cimv2` at the first start (and when it changes).
-fn bundled() -> [BundledMof; 1] {
-    [BundledMof {
-        namespace: providers::NAMESPACE,
-        name: providers::DS_II_MOF_NAME,
-        text: providers::DS_II_MOF,
-    }]
+fn bundled() -> [BundledMof; 2] {
+    [
+        BundledMof {
+            namespace: providers::NAMESPACE,
+            name: providers::DS_II_MOF_NAME,
+            text: providers::DS_II_MOF,
+        },
+        BundledMof {
+            namespace: providers::NAMESPACE,
+            name: providers::DS_II_MIRROR_MOF_NAME,
+            text: providers::DS_II_MIRROR_MOF,
+        },
+    ]
 }
 
 fn main() -> ExitCode {
@@ -112,6 +119,16 @@ fn main() -> ExitCode {
             init_tracing(&config.log);
             // Before the runtime's threads exist.
             cimom::server::tune_allocator(config.malloc_arenas);
+            let peers = match &config.peers {
+                Some(path) => match cimomd::peers::PeersFile::load(path) {
+                    Ok(p) => p,
+                    Err(e) => return usage_error(&e),
+                },
+                None => cimomd::peers::PeersFile {
+                    local_name: providers::peers::local_host_name(),
+                    peers: Vec::new(),
+                },
+            };
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -122,7 +139,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            exit(runtime.block_on(serve(config, cli.announce)), 1)
+            exit(runtime.block_on(serve(config, peers, cli.announce)), 1)
         }
     }
 }
@@ -255,7 +272,11 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> anyhow::Result<()> {
+async fn serve(
+    mut config: Config,
+    peers: cimomd::peers::PeersFile,
+    announce: cimom::announce::AnnounceArgs,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("cannot create the state dir {}", config.state_dir.display()))?;
     if config.server.https_listen.is_some() && config.server.tls.is_none() {
@@ -276,8 +297,17 @@ async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> a
         }
     }
 
-    let engine_cfg =
+    let mut engine_cfg =
         EngineConfig::new(config.state_dir.join("engine"), config.volume_roots.clone());
+    // Mirrors reach their secondaries through the peers file.
+    let peers = Arc::new(peers);
+    engine_cfg.links = Some(native::mirror::Links(Arc::new(
+        cimomd::peers::PeerLinks::new(
+            peers.clone(),
+            cimomd::peers::nbd_links()?,
+            tokio::runtime::Handle::current(),
+        ),
+    )));
     // The engine and the repository open side by side (both mostly wait on
     // the disk); the providers are registered once both are there.
     let state_dir = config.state_dir.clone();
@@ -308,7 +338,9 @@ async fn serve(mut config: Config, announce: cimom::announce::AnnounceArgs) -> a
         .await
         .map_err(anyhow::Error::msg)?;
     let reach = nbd.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
-    cimom.set_providers(providers::registry_with_nbd(&engine, reach));
+    let backend = providers::backend::Backend::new(engine.clone())
+        .with_peers(Arc::new(cimomd::peers::PeerDirectory(peers)));
+    cimom.set_providers(providers::registry_for(backend, reach));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);

@@ -31,7 +31,7 @@ pub struct AssocProvider {
 }
 
 /// One association instance with two reference keys.
-fn assoc(
+pub(crate) fn assoc(
     class: &str,
     (r1, c1, p1): (&str, &str, ObjectPath),
     (r2, c2, p2): (&str, &str, ObjectPath),
@@ -46,6 +46,18 @@ fn assoc(
             .with_key(r2, Value::Reference(p2)),
     );
     i
+}
+
+/// A reference's identity: class and keys, without namespace or host, with
+/// nested references stripped the same way.
+pub(crate) fn identity(p: &ObjectPath) -> String {
+    let mut p = p.local();
+    for k in &mut p.keys {
+        if let Value::Reference(r) = &k.value {
+            k.value = Value::Reference(r.local());
+        }
+    }
+    p.canonical_key()
 }
 
 impl AssocProvider {
@@ -171,15 +183,7 @@ impl InstanceProvider for AssocProvider {
         let all = self.instances(&ctx.namespace, &class.name).await?;
         // Compare with the namespaces of the references stripped: a client may
         // or may not send them.
-        let strip = |p: &ObjectPath| {
-            let mut p = p.local();
-            for k in &mut p.keys {
-                if let Value::Reference(r) = &k.value {
-                    k.value = Value::Reference(r.local());
-                }
-            }
-            p.canonical_key()
-        };
+        let strip = identity;
         let want_stripped = strip(path);
         all.into_iter()
             .find(|i| {

@@ -6,28 +6,47 @@
 //! a call: [`Backend::job_end`] is a future that holds no thread. The
 //! helpers here also resolve object paths of our classes to engine snapshots,
 //! so that every provider reports a missing or mismatched object the same way.
+//! It also carries what the mirror providers need beyond the engine: the
+//! [`Peers`] directory.
 
 use crate::convert::{key_string, set_type, DS_IIGROUP, DS_IIOVERFLOWVOL, DS_IISET};
 use crate::error::{Error, Result};
+use crate::peers::{NoPeers, Peers};
 use cim::ObjectPath;
 use native::{Engine, GroupInfo, OverflowInfo, SetInfo};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A cheap, cloneable handle the providers share.
 #[derive(Clone)]
 pub struct Backend {
     engine: Engine,
+    peers: Arc<dyn Peers>,
 }
 
 impl Backend {
-    /// Wraps an engine.
+    /// Wraps an engine (no peers).
     pub fn new(engine: Engine) -> Self {
-        Backend { engine }
+        Backend {
+            engine,
+            peers: Arc::new(NoPeers),
+        }
+    }
+
+    /// Reaches other hosts through `peers` (cimomd's `--peers` file).
+    pub fn with_peers(mut self, peers: Arc<dyn Peers>) -> Self {
+        self.peers = peers;
+        self
     }
 
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The peers directory.
+    pub fn peers(&self) -> &Arc<dyn Peers> {
+        &self.peers
     }
 
     /// Runs `f` on the blocking pool; an engine error becomes

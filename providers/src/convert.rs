@@ -273,7 +273,8 @@ impl<'a> Params<'a> {
         Params { method, params }
     }
 
-    fn get(&self, name: &str) -> Option<&'a Value> {
+    /// A parameter's value as sent (`None` when absent or NULL).
+    pub fn get(&self, name: &str) -> Option<&'a Value> {
         self.params
             .iter()
             .find(|p| p.name.is(name))
@@ -315,6 +316,20 @@ impl<'a> Params<'a> {
         match self.get(name) {
             None => Ok(None),
             Some(v) => value_u32(v, &format!("parameter {name} of {}", self.method)),
+        }
+    }
+
+    /// An optional boolean parameter ("true"/"false" strings accepted).
+    pub fn get_bool(&self, name: &str) -> Result<Option<bool>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Boolean(b)) => Ok(Some(*b)),
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(other) => Err(Error::InvalidParameter(format!(
+                "parameter {name} of {} must be a boolean, not {other:?}",
+                self.method
+            ))),
         }
     }
 

@@ -14,6 +14,7 @@
 //! | `AccessDenied` (outside every `--volume-root`) | `CIM_ERR_ACCESS_DENIED` |
 //! | `InvalidParameter` (copy parameters out of range, bad names, sizes) | `CIM_ERR_INVALID_PARAMETER` |
 //! | `ClientsConnected` (a volume the operation would change is open by NBD clients) | `CIM_ERR_FAILED` |
+//! | a peer's CIM error (mirror secondaries) | the peer's status; `CIM_ERR_FAILED` when it cannot be reached |
 //! | `Busy`, `WrongState`, `Precondition`, `Io`, `OutOfRange`, `PermissionDenied`, `StateDirLocked`, anything newer | `CIM_ERR_FAILED` |
 
 use cim::{CimError, StatusCode};
@@ -55,6 +56,18 @@ pub enum Error {
     /// The operation is not offered for this class.
     #[error("{0}")]
     NotSupported(String),
+    /// The object to create exists already, or a volume is taken.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// A peer host refused or failed a request; its status code is kept.
+    #[error("cannot {action}: {source}")]
+    Peer {
+        /// What was attempted on the peer.
+        action: String,
+        /// The peer's answer.
+        #[source]
+        source: crate::peers::PeerError,
+    },
     /// The blocking task running the engine call panicked or was cancelled.
     #[error("internal error while {action}: {cause}")]
     Task {
@@ -82,6 +95,8 @@ impl Error {
             Error::NotFound(_) => StatusCode::NotFound,
             Error::ReadOnly { .. } | Error::Failed(_) | Error::Task { .. } => StatusCode::Failed,
             Error::NotSupported(_) => StatusCode::NotSupported,
+            Error::AlreadyExists(_) => StatusCode::AlreadyExists,
+            Error::Peer { source, .. } => source.status,
         }
     }
 }

@@ -9,6 +9,10 @@
 //! | `SetDeleted`, `GroupDeleted`, `OverflowDeleted` | `CIM_InstDeletion` | the last instance seen |
 //! | `SetModified` (state, 25/50/75 % milestones, properties), `CopyFinished`, `GroupModified`, `OverflowModified` | `CIM_InstModification` | the instance now; `PreviousInstance` the last one seen |
 //! | `SetError`, or a set whose `status` becomes `"error"` | `CIM_AlertIndication` (once per entry into the error status) | — |
+//! | `MirrorCreated`, `TargetClaimed` | `CIM_InstCreation` | the `DS_IIMirror` / `DS_IIMirrorTarget` |
+//! | `MirrorDeleted`, `TargetReleased` | `CIM_InstDeletion` | the last instance seen |
+//! | `MirrorModified` (state, mode, link, options) | `CIM_InstModification` | the mirror now; `PreviousInstance` the last one seen |
+//! | `MirrorAlert` (link lost, mirror failed) | `CIM_AlertIndication` (and a `CIM_InstModification`) | — |
 //!
 //! While a copy or update runs, the set's instance is also compared every
 //! [`PROGRESS_EVERY`] and a `CIM_InstModification` published when it changed,
@@ -26,6 +30,7 @@
 //! queues).
 
 use crate::convert::{group_instance, overflow_instance, set_instance};
+use crate::mirror::convert::{mirror_instance, target_instance, DS_IIMIRROR, DS_IIMIRRORTARGET};
 use cim::{CimType, DateTime, Instance, Value};
 use cimom_provider::CimomHandle;
 use native::{Engine, EngineEvent, SetChange};
@@ -194,15 +199,32 @@ fn model_path(inst: &Instance) -> String {
 /// A `CIM_AlertIndication` for a set that went to status error.
 pub fn alert(set: &Instance, reason: &str) -> Instance {
     let shadow = set.get_str("shadowVolume").unwrap_or_default().to_owned();
-    let element = model_path(set);
+    alert_about(
+        set,
+        format!("Instant Image set {shadow} has status error: {reason}"),
+        reason,
+        6,
+    )
+}
+
+/// A `CIM_AlertIndication` for a mirror that lost its link (severity 4,
+/// major: writes are tracked, not replicated) or failed (6, critical).
+pub fn mirror_alert(mirror: &Instance, link_lost: bool, reason: &str) -> Instance {
+    let primary = mirror.get_str("primaryVolume").unwrap_or_default();
+    let host = mirror.get_str("secondaryHost").unwrap_or_default();
+    let what = if link_lost { "lost its link" } else { "failed" };
+    alert_about(
+        mirror,
+        format!("mirror of {primary} to {host} {what}: {reason}"),
+        reason,
+        if link_lost { 4 } else { 6 },
+    )
+}
+
+fn alert_about(element: &Instance, description: String, reason: &str, severity: u16) -> Instance {
+    let element = model_path(element);
     indication("CIM_AlertIndication")
-        .with(
-            "Description",
-            CimType::String,
-            Value::String(format!(
-                "Instant Image set {shadow} has status error: {reason}"
-            )),
-        )
+        .with("Description", CimType::String, Value::String(description))
         .with(
             "AlertingManagedElement",
             CimType::String,
@@ -212,8 +234,13 @@ pub fn alert(set: &Instance, reason: &str) -> Instance {
         .with("AlertingElementFormat", CimType::Uint16, Value::Uint16(2))
         // 5 = Device Alert
         .with("AlertType", CimType::Uint16, Value::Uint16(5))
-        // 6 = Critical: the set's data is not protected until it is reset
-        .with("PerceivedSeverity", CimType::Uint16, Value::Uint16(6))
+        // 6 = Critical (a set's data is not protected until it is reset),
+        // 4 = Major (a mirror is behind but tracking)
+        .with(
+            "PerceivedSeverity",
+            CimType::Uint16,
+            Value::Uint16(severity),
+        )
         // 1 = Other, explained in ProbableCauseDescription
         .with("ProbableCause", CimType::Uint16, Value::Uint16(1))
         .with(
@@ -231,6 +258,8 @@ pub struct State<S: Sink> {
     groups: HashMap<String, Instance>,
     overflows: HashMap<PathBuf, Instance>,
     alerted: HashSet<PathBuf>,
+    mirrors: HashMap<PathBuf, Instance>,
+    targets: HashMap<PathBuf, Instance>,
 }
 
 const NS: Option<&str> = Some(INDICATION_NAMESPACE);
@@ -245,6 +274,8 @@ impl<S: Sink> State<S> {
             groups: HashMap::new(),
             overflows: HashMap::new(),
             alerted: HashSet::new(),
+            mirrors: HashMap::new(),
+            targets: HashMap::new(),
         }
     }
 
@@ -267,6 +298,93 @@ impl<S: Sink> State<S> {
         for o in self.engine.overflows() {
             self.overflows
                 .insert(o.path.clone(), overflow_instance(&o, NS));
+        }
+        for m in self.engine.mirrors() {
+            self.mirrors
+                .insert(m.primary.clone(), mirror_instance(&m, NS));
+        }
+        for t in self.engine.targets() {
+            self.targets
+                .insert(t.volume.clone(), target_instance(&t, None, NS));
+        }
+    }
+
+    /// The mirror of `primary` now, remembered; `None` when it is gone.
+    fn mirror_now(&mut self, primary: &std::path::Path) -> Option<(Instance, Option<Instance>)> {
+        let info = self.engine.mirror_info(primary).ok()?;
+        let new = mirror_instance(&info, NS);
+        let prev = self.mirrors.insert(info.primary, new.clone());
+        Some((new, prev))
+    }
+
+    /// Mirror and target events.
+    fn mirror_event(&mut self, ev: EngineEvent) {
+        let stub = |class: &str, key: &str, p: &std::path::Path| {
+            let v = Value::String(crate::convert::path_text(p));
+            let mut i = Instance::new(class).with(key, CimType::String, v.clone());
+            i.path = Some(cim::ObjectPath::class(NS, class).with_key(key, v));
+            i
+        };
+        match ev {
+            EngineEvent::MirrorCreated { primary } => {
+                if let Some((inst, _)) = self.mirror_now(&primary) {
+                    self.sink
+                        .publish(lifecycle("CIM_InstCreation", &inst, None));
+                }
+            }
+            EngineEvent::MirrorDeleted { primary } => {
+                let inst = self
+                    .mirrors
+                    .remove(&primary)
+                    .unwrap_or_else(|| stub(DS_IIMIRROR, "primaryVolume", &primary));
+                self.sink
+                    .publish(lifecycle("CIM_InstDeletion", &inst, None));
+            }
+            EngineEvent::MirrorModified { primary } => {
+                if let Some((new, prev)) = self.mirror_now(&primary) {
+                    self.modified(new, prev, true);
+                }
+            }
+            EngineEvent::MirrorAlert {
+                primary,
+                link_lost,
+                reason,
+            } => {
+                let inst = match self.mirror_now(&primary) {
+                    Some((new, prev)) => {
+                        self.modified(new.clone(), prev, true);
+                        new
+                    }
+                    None => self
+                        .mirrors
+                        .get(&primary)
+                        .cloned()
+                        .unwrap_or_else(|| stub(DS_IIMIRROR, "primaryVolume", &primary)),
+                };
+                self.sink.publish(mirror_alert(&inst, link_lost, &reason));
+            }
+            EngineEvent::TargetClaimed { volume } => {
+                let found = self
+                    .engine
+                    .targets()
+                    .into_iter()
+                    .find(|t| t.volume == volume);
+                if let Some(t) = found {
+                    let inst = target_instance(&t, None, NS);
+                    self.sink
+                        .publish(lifecycle("CIM_InstCreation", &inst, None));
+                    self.targets.insert(t.volume, inst);
+                }
+            }
+            EngineEvent::TargetReleased { volume } => {
+                let inst = self
+                    .targets
+                    .remove(&volume)
+                    .unwrap_or_else(|| stub(DS_IIMIRRORTARGET, "volume", &volume));
+                self.sink
+                    .publish(lifecycle("CIM_InstDeletion", &inst, None));
+            }
+            _ => {}
         }
     }
 
@@ -302,6 +420,18 @@ impl<S: Sink> State<S> {
     pub fn progress_tick(&mut self) {
         for s in self.engine.sets().into_iter().filter(|s| s.copy_active) {
             self.set_changed(s.shadow, true);
+        }
+        // Mirror syncs report their progress the same way.
+        let syncing = self.engine.mirrors().into_iter().filter(|m| {
+            matches!(
+                m.state,
+                native::mirror::MirrorState::Syncing | native::mirror::MirrorState::ReverseSyncing
+            )
+        });
+        for m in syncing.collect::<Vec<_>>() {
+            if let Some((new, prev)) = self.mirror_now(&m.primary) {
+                self.modified(new, prev, true);
+            }
         }
     }
 
@@ -423,13 +553,12 @@ impl<S: Sink> State<S> {
                     self.modified(new, prev, true);
                 }
             }
-            // Continuous copy: indicated once the mirror providers exist.
-            EngineEvent::MirrorCreated { .. }
+            ev @ (EngineEvent::MirrorCreated { .. }
             | EngineEvent::MirrorDeleted { .. }
             | EngineEvent::MirrorModified { .. }
             | EngineEvent::MirrorAlert { .. }
             | EngineEvent::TargetClaimed { .. }
-            | EngineEvent::TargetReleased { .. } => {}
+            | EngineEvent::TargetReleased { .. }) => self.mirror_event(ev),
         }
     }
 }
@@ -482,6 +611,27 @@ mod tests {
             a.get_str("IndicationIdentifier"),
             ind.get_str("IndicationIdentifier")
         );
+    }
+
+    #[test]
+    fn mirror_alert_names_the_mirror_and_cause() {
+        let m = Instance::new("DS_IIMirror")
+            .with(
+                "primaryVolume",
+                CimType::String,
+                Value::String("/v/p".into()),
+            )
+            .with("secondaryHost", CimType::String, Value::String("b".into()));
+        let a = mirror_alert(&m, true, "no reply in 5 s");
+        let d = a.get_str("Description").unwrap();
+        assert!(
+            d.contains("/v/p") && d.contains("lost its link") && d.contains("5 s"),
+            "{d}"
+        );
+        assert_eq!(a.get("PerceivedSeverity"), Some(&Value::Uint16(4)));
+        let f = mirror_alert(&m, false, "secondary refused a write");
+        assert!(f.get_str("Description").unwrap().contains("failed"));
+        assert_eq!(f.get("PerceivedSeverity"), Some(&Value::Uint16(6)));
     }
 
     #[test]

@@ -12,12 +12,16 @@
 //!   `CimError` mapping.
 //! * [`convert`] — engine snapshots ⇄ instances, paths and parameters.
 //! * [`set`], [`group`], [`overflow`], [`assoc`], [`volume`] — the providers.
+//! * [`mod@mirror`] — continuous copy: `DS_IIMirror`, `DS_IIMirrorGroup`,
+//!   `DS_IIMirrorTarget` and their associations (`mof/DS_IIMirror.mof`),
+//!   reaching other hosts through [`peers`].
 //! * [`indication`] — engine events to `CIM_Inst*` and `CIM_AlertIndication`.
 //! * [`nbd_reach`] — how `DS_Volume` describes the NBD export it is given.
 //!
 //! Use [`register`] to add every provider to a [`ProviderRegistry`] under the
-//! names the `Provider` qualifiers of [`DS_II_MOF`] give, and pass
-//! [`DS_II_MOF`] to the object manager as bundled MOF for `root/cimv2`.
+//! names the `Provider` qualifiers of [`DS_II_MOF`] and [`DS_II_MIRROR_MOF`]
+//! give, and pass both (in that order) to the object manager as bundled MOF
+//! for `root/cimv2`.
 
 pub mod assoc;
 pub mod backend;
@@ -25,8 +29,10 @@ pub mod convert;
 pub mod error;
 pub mod group;
 pub mod indication;
+pub mod mirror;
 pub mod nbd_reach;
 pub mod overflow;
+pub mod peers;
 pub mod set;
 pub mod volume;
 
@@ -43,6 +49,13 @@ pub const DS_II_MOF: &str = include_str!("../mof/DS_II.mof");
 /// File name to report in MOF diagnostics for [`DS_II_MOF`].
 pub const DS_II_MOF_NAME: &str = "DS_II.mof";
 
+/// `DS_IIMirror.mof`: the continuous-copy classes, compiled after
+/// [`DS_II_MOF`] (its associations refer to `DS_Volume`).
+pub const DS_II_MIRROR_MOF: &str = include_str!("../mof/DS_IIMirror.mof");
+
+/// File name to report in MOF diagnostics for [`DS_II_MIRROR_MOF`].
+pub const DS_II_MIRROR_MOF_NAME: &str = "DS_IIMirror.mof";
+
 /// The namespace of the Instant Image classes.
 pub const NAMESPACE: &str = "root/cimv2";
 
@@ -58,6 +71,12 @@ pub mod names {
     pub const ASSOCIATION: &str = "IIAssociationProvider";
     /// `DS_Volume`.
     pub const VOLUME: &str = "SVVolumeProvider";
+    /// `DS_IIMirror`, `DS_IIMirrorGroup`.
+    pub const MIRROR: &str = "IIMirrorProvider";
+    /// `DS_IIMirrorTarget`.
+    pub const MIRROR_TARGET: &str = "IIMirrorTargetProvider";
+    /// The mirror associations.
+    pub const MIRROR_ASSOCIATION: &str = "IIMirrorAssociationProvider";
 }
 
 /// Registers every provider of this crate over `engine`.
@@ -103,6 +122,33 @@ pub fn register_with(registry: &mut ProviderRegistry, backend: backend::Backend)
             association: Some(assoc),
         },
     );
+    let mirror = Arc::new(mirror::MirrorProvider::new(backend.clone()));
+    registry.register(
+        names::MIRROR,
+        ProviderEntry {
+            instance: Some(mirror.clone()),
+            method: Some(mirror),
+            association: None,
+        },
+    );
+    let target = Arc::new(mirror::target::TargetProvider::new(backend.clone()));
+    registry.register(
+        names::MIRROR_TARGET,
+        ProviderEntry {
+            instance: Some(target.clone()),
+            method: Some(target),
+            association: None,
+        },
+    );
+    let massoc = Arc::new(mirror::assoc::MirrorAssocProvider::new(backend.clone()));
+    registry.register(
+        names::MIRROR_ASSOCIATION,
+        ProviderEntry {
+            instance: Some(massoc.clone()),
+            method: None,
+            association: Some(massoc),
+        },
+    );
     registry.register(
         names::VOLUME,
         ProviderEntry {
@@ -116,9 +162,15 @@ pub fn register_with(registry: &mut ProviderRegistry, backend: backend::Backend)
 /// A registry holding this crate's providers, with `DS_Volume` reporting how
 /// the volumes in use are reachable over NBD.
 pub fn registry_with_nbd(engine: &Engine, reach: nbd_reach::NbdReach) -> ProviderRegistry {
-    let mut r = registry(engine);
-    let volumes =
-        volume::VolumeProvider::new(backend::Backend::new(engine.clone())).with_nbd(reach);
+    registry_for(backend::Backend::new(engine.clone()), reach)
+}
+
+/// A registry holding this crate's providers over a configured backend
+/// (peers, volume roots), with `DS_Volume` reporting NBD reach.
+pub fn registry_for(backend: backend::Backend, reach: nbd_reach::NbdReach) -> ProviderRegistry {
+    let mut r = ProviderRegistry::new();
+    register_with(&mut r, backend.clone());
+    let volumes = volume::VolumeProvider::new(backend).with_nbd(reach);
     r.register(
         names::VOLUME,
         ProviderEntry {

@@ -6,11 +6,11 @@ console_util.py, `MOFC` in service/test_contract_cimomd.py), defaulting to the
 debug builds in `target/debug` (the test command builds them first).
 
 The suites live in one folder per area (cimom/, schema/, sets/,
-groups_overflow/, export_join/, nbd/, iiadm/, console/, service/), without
+groups_overflow/, export_join/, nbd/, iiadm/, mirror/, console/, service/), without
 `__init__.py`: pytest's default "prepend" import mode puts this directory on
 sys.path when it loads this file, so every suite imports the shared helpers
 beside it (this file, checks.py, iiset.py, nbd_client.py, pty_util.py,
-console_util.py) by their bare names. Test module basenames are therefore
+console_util.py, mirror_util.py, indication_util.py) by their bare names. Test module basenames are therefore
 unique across folders, and a folder gets no conftest.py of its own (a second
 "conftest" module would shadow this one for `from conftest import ...`).
 

@@ -74,6 +74,9 @@ pub enum UsageError {
     /// The PID-lock modifier of the classic tool.
     #[error("-p (PID lock) is not supported by this iiadm")]
     PidLock,
+    /// A usage error of `iiadm mirror` (see `iiadm mirror -h`).
+    #[error("mirror: {0}")]
+    Mirror(String),
 }
 
 /// What the user typed, tokenised but not yet interpreted.
@@ -348,6 +351,8 @@ pub enum Action {
     ListGroups,
     /// `session check FILE`: validate a copy-session/1 document offline.
     SessionCheck(PathBuf),
+    /// `mirror ...`: continuous copy (`super::mirror`).
+    Mirror(super::mirror::MirrorCmd),
     /// `-h`.
     Help,
     /// `-v`.
@@ -440,7 +445,19 @@ fn exactly(
 impl LowArgs {
     /// Validates the tokens into one command.
     pub fn into_high(self, env: &Env) -> Result<HighArgs, UsageError> {
-        let conn = ConnArgs {
+        let conn = self.conn(env)?;
+        let action = self.action()?;
+        Ok(HighArgs {
+            conn,
+            json: self.json,
+            no_confirm: self.no_confirm,
+            action,
+        })
+    }
+
+    /// The connection settings, with the environment's defaults.
+    fn conn(&self, env: &Env) -> Result<ConnArgs, UsageError> {
+        Ok(ConnArgs {
             url: self
                 .url
                 .clone()
@@ -455,13 +472,6 @@ impl LowArgs {
                 Some(t) => Some(t.parse().map_err(|_| UsageError::Number(t.clone()))?),
                 None => None,
             },
-        };
-        let action = self.action()?;
-        Ok(HighArgs {
-            conn,
-            json: self.json,
-            no_confirm: self.no_confirm,
-            action,
         })
     }
 
@@ -810,7 +820,44 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
+    let args: Vec<String> = args.into_iter().map(Into::into).collect();
+    if let Some(i) = mirror_position(&args) {
+        let low = parse_low(args[..i].to_vec())?;
+        let cmd = super::mirror::parse(&args[i + 1..])?;
+        return Ok(HighArgs {
+            conn: low.conn(env)?,
+            json: low.json || cmd.json,
+            no_confirm: low.no_confirm,
+            action: Action::Mirror(cmd),
+        });
+    }
     parse_low(args)?.into_high(env)
+}
+
+/// Where the word `mirror` starts an `iiadm mirror` command: the first
+/// argument that is neither an option nor the value of a connection option.
+fn mirror_position(args: &[String]) -> Option<usize> {
+    const WITH_VALUE: &[&str] = &[
+        "--url",
+        "--user",
+        "--password-file",
+        "--ca-file",
+        "--timeout",
+    ];
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if WITH_VALUE.contains(&a) {
+            i += 2;
+            continue;
+        }
+        if a.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        return (a == "mirror").then_some(i);
+    }
+    None
 }
 
 /// The usage summary printed by `-h` and after usage errors.
@@ -838,6 +885,7 @@ usage: iiadm [--url URL] [--user USER] [--password-file FILE] [--json]
   -g GROUP -m SET...     move sets into a group; -g \"\" -m SET... removes them
   -g -L                  list groups            -n            do not ask for confirmation
   -h                     help                   -v            version
+  mirror OPTION ...      continuous copy to another host (iiadm mirror -h)
 A SET is named by its shadow volume path or its set name.
 Sessions: iiadm session check FILE [--json] checks a copy-session/1 document offline: exit 0 valid (a summary), 1 invalid (FILE:LINE:COLUMN: messages).
 Environment: IIADM_URL (default http://127.0.0.1:5988), IIADM_USER, IIADM_PASSWORD.

@@ -11,8 +11,12 @@
 //!   letter, such as `-P SET` and `-P DELAY UNITS SET`, are joined);
 //! * the remaining lines (`A SET is…`, `Environment:`, `Exit status:`) become
 //!   the page's closing sections.
+//!
+//! `iiadm mirror` becomes the subcommand `mirror`, described the same way
+//! from its own summary ([`super::mirror::MIRROR_USAGE`]).
 
 use super::args::USAGE;
+use super::mirror::MIRROR_USAGE;
 use clidoc::clap::{self, Arg, ArgAction, Command};
 
 /// Help of the long options, which the usage summary lists without words.
@@ -55,8 +59,13 @@ struct Entry {
 /// the next column that does not is the description of every synopsis since
 /// (and of every option letter in it).
 fn entries() -> Vec<Entry> {
+    entries_of(USAGE)
+}
+
+/// [`entries`] of any usage summary written the same way.
+fn entries_of(usage: &'static str) -> Vec<Entry> {
     let mut out = Vec::new();
-    for line in USAGE.lines().filter(|l| l.starts_with("  -")) {
+    for line in usage.lines().filter(|l| l.starts_with("  -")) {
         let mut pending: Vec<&'static str> = Vec::new();
         for col in line.split("  ").map(str::trim).filter(|c| !c.is_empty()) {
             if col.starts_with('-') {
@@ -127,9 +136,96 @@ pub fn command() -> Command {
         }
         cmd = cmd.arg(arg);
     }
-    let entries = entries();
+    cmd = add_letters(cmd, &entries());
+    let closing: Vec<&str> = USAGE
+        .lines()
+        .skip_while(|l| !l.starts_with("  -"))
+        .filter(|l| !l.starts_with(' '))
+        .collect();
+    cmd.arg(operands(
+        "Volumes, sets, groups and numbers, as the option needs",
+    ))
+    .after_long_help(closing.join("\n\n"))
+    .subcommand(mirror_command())
+}
+
+/// The positional operands, with their help.
+fn operands(help: &'static str) -> Arg {
+    Arg::new("operands")
+        .value_name("OPERAND")
+        .num_args(0..)
+        .value_hint(clap::ValueHint::AnyPath)
+        .help(help)
+}
+
+/// `iiadm mirror`: its letters from [`MIRROR_USAGE`], its long options
+/// from the option lines there.
+fn mirror_command() -> Command {
+    let mut cmd = Command::new("mirror")
+        .about("Continuous copy (remote mirror) to another host, with the sndradm verbs")
+        .disable_help_flag(true);
+    cmd = add_letters(cmd, &entries_of(MIRROR_USAGE));
+    for (long, value, help) in [
+        ("json", None, "Print results as JSON"),
+        ("mode", Some("MODE"), "sync or async (-e/-E; default sync)"),
+        (
+            "link-timeout",
+            Some("SECS"),
+            "Seconds a write waits for the secondary before the link counts as lost (default 5)",
+        ),
+        (
+            "link-policy",
+            Some("POLICY"),
+            "logging or freeze: what host writes do after link loss",
+        ),
+        (
+            "queue-full",
+            Some("WHAT"),
+            "block or noblock: a full async queue stalls writers or drops to logging",
+        ),
+        (
+            "queue-writes",
+            Some("N"),
+            "Async queue bound in writes (default 4096)",
+        ),
+        (
+            "queue-bytes",
+            Some("N"),
+            "Async queue bound in bytes (default 8388608)",
+        ),
+        (
+            "autosync",
+            None,
+            "Retry a lost link and update-sync when it returns",
+        ),
+        (
+            "protect-target",
+            None,
+            "Snapshot the secondary before every resync",
+        ),
+    ] {
+        let arg = Arg::new(long).long(long).help(help);
+        cmd = cmd.arg(match value {
+            Some(v) => arg.value_name(v).action(ArgAction::Set),
+            None => arg.action(ArgAction::SetTrue),
+        });
+    }
+    let closing: Vec<&str> = MIRROR_USAGE
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with(' '))
+        .collect();
+    cmd.arg(operands(
+        "Volumes, HOST:SECONDARY, modes and numbers, as the option needs",
+    ))
+    .after_long_help(closing.join("\n\n"))
+}
+
+/// Adds one short option per letter of `entries`, its help joined from
+/// every entry of that letter.
+fn add_letters(mut cmd: Command, entries: &[Entry]) -> Command {
     let mut seen = Vec::new();
-    for e in &entries {
+    for e in entries {
         if seen.contains(&e.letter) {
             continue;
         }
@@ -147,19 +243,7 @@ pub fn command() -> Command {
                 .help(help.join("; ")),
         );
     }
-    let closing: Vec<&str> = USAGE
-        .lines()
-        .skip_while(|l| !l.starts_with("  -"))
-        .filter(|l| !l.starts_with(' '))
-        .collect();
-    cmd.arg(
-        Arg::new("operands")
-            .value_name("OPERAND")
-            .num_args(0..)
-            .value_hint(clap::ValueHint::AnyPath)
-            .help("Volumes, sets, groups and numbers, as the option needs"),
-    )
-    .after_long_help(closing.join("\n\n"))
+    cmd
 }
 
 #[cfg(test)]
@@ -208,6 +292,18 @@ mod tests {
                 && p.contains("-P DELAY UNITS SET: set them"),
             "{p}"
         );
+        let mirror = cmd
+            .get_subcommands()
+            .find(|c| c.get_name() == "mirror")
+            .expect("mirror subcommand");
+        for letter in "eEdlmurwPRgt".chars() {
+            assert!(
+                mirror
+                    .get_arguments()
+                    .any(|a| a.get_short() == Some(letter)),
+                "mirror -{letter}"
+            );
+        }
         let tail = cmd.get_after_long_help().unwrap().to_string();
         assert!(tail.contains("Exit status: 0 success, 1 operation failed, 2 bad usage."));
         assert!(

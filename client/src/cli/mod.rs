@@ -1,10 +1,11 @@
 //! The `iiadm` command: argument parsing ([`args`]), output formats
-//! ([`output`]), the runner ([`run`]) and the offline `session check`
-//! ([`session`]). `src/bin/iiadm.rs` only wires these
+//! ([`output`]), the runner ([`run`]), the offline `session check`
+//! ([`session`]) and `iiadm mirror` ([`mirror`]). `src/bin/iiadm.rs` only wires these
 //! to the process; tests drive [`run_capture`] (or [`run::run_async`]) instead.
 
 pub mod args;
 pub mod doc;
+pub mod mirror;
 pub mod output;
 pub mod run;
 pub mod session;

@@ -115,6 +115,10 @@ pub async fn run_async(args: &HighArgs, io: &mut Io<'_>) -> i32 {
             let _ = io.out.write_all(super::args::USAGE.as_bytes());
             return 0;
         }
+        Action::Mirror(m) if m.verb == super::mirror::MirrorVerb::Help => {
+            let _ = io.out.write_all(super::mirror::MIRROR_USAGE.as_bytes());
+            return 0;
+        }
         Action::Version => {
             let _ = io.out.write_all(output::version().as_bytes());
             return 0;
@@ -378,6 +382,11 @@ pub async fn execute(host: &IiHost, args: &HighArgs, io: &mut Io<'_>) -> Outcome
     let json = args.json;
     match &args.action {
         Action::Help | Action::Version | Action::SessionCheck(_) => Ok(()),
+        Action::Mirror(cmd) => {
+            let mut cmd = cmd.clone();
+            cmd.json |= json;
+            super::mirror::execute(host, &cmd, io).await
+        }
         Action::Enable {
             set_type,
             master,

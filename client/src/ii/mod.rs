@@ -9,6 +9,8 @@
 //!   reset, copy parameters, rename).
 //! * [`GroupHandle`] — every `DS_IIGroup` method (membership, group-wide
 //!   copy/update/abort/suspend/resume, lock, rename).
+//! * [`MirrorHandle`], [`MirrorSpec`], [`MirrorInfo`] — continuous copy
+//!   (`DS_IIMirror`): enable, sync, reverse, logging, mode, wait, disable.
 //! * [`SetInfo`], [`GroupInfo`], [`OverflowInfo`], [`VolumeInfo`] — plain,
 //!   serialisable snapshots of the instances.
 //!
@@ -19,12 +21,16 @@
 mod call;
 mod group;
 mod host;
+mod mirror;
 mod model;
 mod set;
 
 pub use call::{group_path, overflow_path, set_path};
 pub use group::GroupHandle;
 pub use host::IiHost;
+pub use mirror::{
+    mirror_path, MirrorHandle, MirrorInfo, MirrorSpec, MIRROR_CLASS, MIRROR_GROUP_CLASS,
+};
 pub use model::{
     CopyParams, Direction, GroupInfo, OverflowInfo, SetInfo, SetSpec, SetType, VolumeInfo,
     GROUP_CLASS, OVERFLOW_CLASS, SET_CLASS, VOLUME_CLASS,

@@ -9,24 +9,17 @@ async fn engine_events_become_indications() {
     let rx = f.engine.subscribe();
     let mut state = providers::indication::State::new(f.engine.clone(), Vec::new());
     state.prime();
-    // Events are handled after each step, as the forwarder thread would.
-    let drain = |state: &mut providers::indication::State<Vec<Instance>>| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        while let Ok(ev) = rx.try_recv() {
-            state.handle(ev);
-        }
-    };
     let path = f.enable("independent", "im", "is", "ib").await.unwrap();
-    drain(&mut state);
+    drain(&rx, &mut state);
     f.call(&path, "waitForCompletion", vec![u32p("timeoutSeconds", 30)])
         .await
         .unwrap();
-    drain(&mut state);
+    drain(&rx, &mut state);
     f.sets
         .delete_instance(&f.ctx, &class("DS_IISet"), &path)
         .await
         .unwrap();
-    drain(&mut state);
+    drain(&rx, &mut state);
     let got = state.sink();
     let classes: Vec<String> = got
         .iter()

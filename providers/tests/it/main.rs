@@ -4,6 +4,7 @@
 
 mod groups;
 mod indications;
+mod mirrors;
 mod object_manager;
 mod overflow;
 mod restart;

@@ -216,3 +216,15 @@ pub fn code(r: Result<impl std::fmt::Debug, CimError>) -> StatusCode {
         Err(e) => e.status,
     }
 }
+
+/// Hands every engine event received so far to the indication state, as the
+/// forwarder thread would (after a moment for the events to arrive).
+pub fn drain(
+    rx: &std::sync::mpsc::Receiver<native::EngineEvent>,
+    state: &mut providers::indication::State<Vec<Instance>>,
+) {
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    while let Ok(ev) = rx.try_recv() {
+        state.handle(ev);
+    }
+}

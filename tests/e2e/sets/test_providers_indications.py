@@ -2,87 +2,15 @@
 WBEMListener through subscriptions created in the interop namespace:
 creation, modification (state change, copy completion) and deletion of sets,
 groups and overflow volumes."""
-import threading
 import time
 
-import pytest
-from pywbem import CIMInstance, Uint32, WBEMListener
+from pywbem import CIMInstance, Uint32
 
-from conftest import free_port
-from iiset import NS, enable, group_path, mkgroup, new_set, ovol_path, vols
+from indication_util import listener, src, src_class, watch  # noqa: F401 (listener: a fixture)
+from iiset import enable, group_path, mkgroup, new_set, ovol_path, vols
 from nbd_client import qio
 
 MiB = 1 << 20
-
-
-class Collector:
-    def __init__(self):
-        self.items = []
-        self.lock = threading.Lock()
-
-    def __call__(self, indication, host):
-        with self.lock:
-            self.items.append(indication)
-
-    def wait_for(self, pred, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            with self.lock:
-                found = [i for i in self.items if pred(i)]
-            if found:
-                return found
-            time.sleep(0.1)
-        with self.lock:
-            seen = [(i.classname, src_class(i)) for i in self.items]
-        raise AssertionError(f"indication not received within {timeout}s; got {seen}")
-
-
-def src_class(ind):
-    src = ind.properties.get("SourceInstance")
-    return getattr(src.value, "classname", None) if src is not None else None
-
-
-def src(ind):
-    return ind["SourceInstance"]
-
-
-@pytest.fixture
-def listener():
-    port = free_port()
-    lst = WBEMListener("127.0.0.1", http_port=port)
-    col = Collector()
-
-    def on_indication(indication, host):
-        col(indication, host)
-
-    lst.add_callback(on_indication)
-    lst.start()
-    yield port, col
-    lst.stop()
-
-
-def subscribe(server, port, query, name):
-    iconn = server.conn("interop")
-    flt = iconn.CreateInstance(CIMInstance("CIM_IndicationFilter", properties={
-        "Name": name, "Query": query, "QueryLanguage": "WQL", "SourceNamespace": NS}))
-    dest = iconn.CreateInstance(CIMInstance("CIM_ListenerDestinationCIMXML", properties={
-        "Name": name + "-dest", "Destination": f"http://127.0.0.1:{port}"}))
-    sub = iconn.CreateInstance(CIMInstance("CIM_IndicationSubscription", properties={
-        "Filter": flt, "Handler": dest}))
-    return iconn, [sub, dest, flt]
-
-
-def unsubscribe(iconn, paths):
-    for p in paths:
-        iconn.DeleteInstance(p)
-
-
-def watch(server, listener, query, name):
-    """Subscribes the `listener` fixture's collector to `query`; returns the
-    collector, a connection to `server` and a function that unsubscribes."""
-    port, col = listener
-    iconn, subs = subscribe(server, port, query, name)
-    return col, server.conn(), lambda: unsubscribe(iconn, subs)
 
 
 def test_set_life_cycle_indications(fresh_cimomd, listener):
