@@ -71,7 +71,9 @@ fn first_write_trace(bitmap_len: usize) -> (Vec<(PathBuf, Op)>, [PathBuf; 3]) {
     let m = vol(&dir, "m", 16 * ch, 1);
     let s = vol(&dir, "s", 16 * ch, 0);
     let b = vol(&dir, "b", bitmap_len, 0);
-    let e = Engine::open(EngineConfig::new(dir.join("state"), vec![dir.clone()])).unwrap();
+    let mut cfg = EngineConfig::new(dir.join("state"), vec![dir.clone()]);
+    cfg.cow_log = true;
+    let e = Engine::open(cfg).unwrap();
     e.enable_set(SetSpec {
         master: m.clone(),
         shadow: s.clone(),

@@ -76,6 +76,12 @@ pub struct EngineConfig {
     pub persistent_bitmaps: bool,
     /// How mirrors reach remote secondaries (`None`: local secondaries only).
     pub links: Option<crate::mirror::Links>,
+    /// Give persistent, full-size dependent sets a copy-on-write log
+    /// (FORMAT.md §1.5), so a first write syncs shadow data and bitmap in
+    /// parallel. Off by default: measured on a quiet 2-core VM, the serial
+    /// order took 7.9–8.1k first writes/s at QD16 against 5.1–5.3k with
+    /// the log. Bitmap volumes that already have a log keep using it.
+    pub cow_log: bool,
 }
 
 impl EngineConfig {
@@ -86,6 +92,7 @@ impl EngineConfig {
             volume_roots,
             persistent_bitmaps: true,
             links: None,
+            cow_log: false,
         }
     }
 }

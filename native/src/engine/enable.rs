@@ -59,9 +59,13 @@ impl Engine {
         bitmap::check_size(&bvol, &geo, sh)?;
         let fl = initial_flags(spec.kind, compact, shadow.size != master.size);
         let mtime = now();
-        // A persistent, full-size dependent shadow gets a copy-on-write log
-        // when its bitmap volume has room (FORMAT.md §1.5).
-        let wants_log = spec.kind == SetKind::Dependent && !compact && !spec.volatile_bitmap;
+        // With `EngineConfig::cow_log`, a persistent, full-size dependent
+        // shadow gets a copy-on-write log when its bitmap volume has room
+        // (FORMAT.md §1.5).
+        let wants_log = self.inner.cfg.cow_log
+            && spec.kind == SetKind::Dependent
+            && !compact
+            && !spec.volatile_bitmap;
         let header = new_header(
             &spec, &paths, &checked, &master, &shadow, &overflow, geo, fl, mtime,
         )

@@ -40,9 +40,11 @@ impl Engine {
         let bvol = Arc::new(Volume::open(&bitmap_path)?);
         let paths = (shadow_path.as_path(), bitmap_path.as_path());
         let (h, geo) = check_header(&bvol, rec, &master, paths)?;
-        // A version 1 volume of a set that qualifies gets its log now; the
-        // header saying so is written before the engine is used.
-        let wants_log = rec.kind == SetKind::Dependent
+        // With `EngineConfig::cow_log`, a version 1 volume of a set that
+        // qualifies gets its log now; the header saying so is written before
+        // the engine is used. A volume with a log keeps it either way.
+        let wants_log = self.inner.cfg.cow_log
+            && rec.kind == SetKind::Dependent
             && !rec.imported
             && !rec.volatile_bitmap
             && h.flags & flags::TREEMAP == 0;

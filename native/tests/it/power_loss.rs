@@ -76,7 +76,7 @@ impl Rig {
     }
 
     fn open(&self) -> Engine {
-        open_engine(&self.top, &self.vols)
+        open_engine(&self.top, &self.vols, false)
     }
 
     fn enable(&self, e: &Engine) {

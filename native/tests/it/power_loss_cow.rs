@@ -60,7 +60,7 @@ impl Rig {
     }
 
     fn open(&self) -> Engine {
-        open_engine(&self.top, &self.vols)
+        open_engine(&self.top, &self.vols, true)
     }
 
     /// The one dependent set of the rig.

@@ -81,11 +81,10 @@ impl Logical {
 }
 
 /// An engine on the state directory `top/state` with the one volume root
-/// `vols` (how the power-loss suites reopen after each cut).
-pub fn open_engine(top: &std::path::Path, vols: &std::path::Path) -> native::Engine {
-    native::Engine::open(native::EngineConfig::new(
-        top.join("state"),
-        vec![vols.to_path_buf()],
-    ))
-    .unwrap()
+/// `vols` (how the power-loss suites reopen after each cut); `cow_log` as
+/// in `EngineConfig::cow_log`.
+pub fn open_engine(top: &std::path::Path, vols: &std::path::Path, cow_log: bool) -> native::Engine {
+    let mut cfg = native::EngineConfig::new(top.join("state"), vec![vols.to_path_buf()]);
+    cfg.cow_log = cow_log;
+    native::Engine::open(cfg).unwrap()
 }
